@@ -1,0 +1,1 @@
+"""Orchestration: loads market data, calls the forecaster and the backtrader engine, writes results."""

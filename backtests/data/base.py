@@ -1,0 +1,87 @@
+"""What every price source gives back, and the date selection they share."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from backtests.errors import UserError
+
+PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
+
+
+@dataclass
+class MarketData:
+    """Validated daily bars (adjusted OHLCV, sorted unique dates) and where they came from."""
+
+    frame: pd.DataFrame
+    source: str
+    ticker: str
+    repairs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of every value and date: equal data, equal fingerprint (cache keys use it)."""
+        hashed = pd.util.hash_pandas_object(self.frame, index=True).to_numpy()
+        return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+    def summary(self) -> dict:
+        index = self.frame.index
+        return {
+            "source": self.source,
+            "ticker": self.ticker,
+            "first_date": index[0].date().isoformat(),
+            "last_date": index[-1].date().isoformat(),
+            "rows": int(len(self.frame)),
+            "fingerprint": self.fingerprint,
+            "repairs": dict(self.repairs),
+        }
+
+
+class PriceSource:
+    """Base for sources: subclasses implement `_load_raw` and inherit date selection."""
+
+    def __init__(self, ticker: str, start: str | None = None, end: str | None = None) -> None:
+        self.ticker = ticker
+        self.start = _parse_date(start, "data.start")
+        self.end = _parse_date(end, "data.end")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise UserError(
+                f"data.start ({self.start.date()}) is not before data.end ({self.end.date()})",
+                "give a start date earlier than the end date",
+            )
+
+    def load(self) -> MarketData:
+        """Load, validate and cut the bars to [start, end]."""
+        data = self._load()
+        frame = data.frame
+        if self.start is not None:
+            frame = frame.loc[frame.index >= self.start]
+        if self.end is not None:
+            frame = frame.loc[frame.index <= self.end]
+        if frame.empty:
+            first, last = data.frame.index[0].date(), data.frame.index[-1].date()
+            raise UserError(
+                f"no {self.ticker} bars between data.start={_show(self.start)} and "
+                f"data.end={_show(self.end)}; the data covers {first} to {last}",
+                "choose dates inside that range",
+            )
+        data.frame = frame
+        return data
+
+    def _load(self) -> MarketData:
+        raise NotImplementedError
+
+
+def _parse_date(value: object, name: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    try:
+        return pd.Timestamp(str(value)).normalize()
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{name}={value!r} is not a date", "use the form YYYY-MM-DD") from exc
+
+
+def _show(value: pd.Timestamp | None) -> str:
+    return "null" if value is None else str(value.date())

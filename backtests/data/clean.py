@@ -1,0 +1,131 @@
+"""Turn a raw price table into validated, adjusted daily bars, or say exactly what is wrong.
+
+Repairable defects (empty rows, duplicated dates, unsorted rows) are repaired and counted; anything
+else (missing columns, text in a price, non-positive prices, High below Low) is refused with the
+origin, the date and the column, because trading on silently patched prices is worse than stopping.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from backtests.data.base import PRICE_COLUMNS
+from backtests.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Open",
+            "high": "High", "low": "Low", "close": "Close", "adj close": "Adj Close",
+            "adj_close": "Adj Close", "adjclose": "Adj Close", "volume": "Volume"}
+
+
+def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made."""
+    frame = _standard_columns(raw, origin)
+    repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_sorted": 0}
+
+    value_columns = [c for c in frame.columns if c != "Date"]
+    empty = frame[value_columns].isna().all(axis=1)
+    repairs["empty_rows_dropped"] = int(empty.sum())
+    frame = frame.loc[~empty]
+
+    dates = _parse_dates(frame, origin)
+    frame = frame.drop(columns=["Date"], errors="ignore").set_index(dates)
+    frame.index.name = "Date"
+    frame = _numeric(frame, origin)
+
+    if not frame.index.is_monotonic_increasing:
+        repairs["rows_sorted"] = int(len(frame))
+        frame = frame.sort_index(kind="stable")
+    duplicated = frame.index.duplicated(keep="first")
+    repairs["duplicate_dates_dropped"] = int(duplicated.sum())
+    frame = frame.loc[~duplicated]
+
+    _check_values(frame, origin)
+    frame = _adjust(frame)
+    if frame.empty:
+        raise UserError(f"{origin} holds no price rows", "point data.path at a file with daily bars")
+    made = {name: count for name, count in repairs.items() if count}
+    if made:
+        log.warning("repaired %s: %s", origin, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in made.items()))
+    return frame[PRICE_COLUMNS].astype("float64"), repairs
+
+
+def _standard_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+    frame = raw.copy()
+    if isinstance(frame.columns, pd.MultiIndex):  # yfinance's (field, ticker) layout
+        frame.columns = frame.columns.get_level_values(0)
+    if frame.index.name is not None and str(frame.index.name).strip().lower() in _ALIASES:
+        frame = frame.reset_index()
+    frame.columns = [_ALIASES.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
+    missing = [c for c in ["Date", *PRICE_COLUMNS] if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{origin} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, raw.columns))}",
+            "a price file needs Date,Open,High,Low,Close,Volume (Adj Close optional)",
+        )
+    keep = ["Date", *PRICE_COLUMNS] + (["Adj Close"] if "Adj Close" in frame.columns else [])
+    return frame[keep]
+
+
+def _parse_dates(frame: pd.DataFrame, origin: str) -> pd.DatetimeIndex:
+    parsed = pd.to_datetime(frame["Date"], errors="coerce", utc=False)
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"{origin}: row {row + 1} has date {frame['Date'].iloc[row]!r}, not a date",
+                        "fix or delete that row")
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.normalize()
+
+
+def _numeric(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        values = pd.to_numeric(out[column], errors="coerce")
+        bad = values.isna() & out[column].notna()
+        if bad.any():
+            date = out.index[bad.to_numpy()][0]
+            raise UserError(
+                f"{origin}: {column} on {date.date()} is {out[column][bad].iloc[0]!r}, not a number",
+                "fix or delete that row",
+            )
+        out[column] = values.astype("float64")
+    return out
+
+
+def _check_values(frame: pd.DataFrame, origin: str) -> None:
+    missing = frame[PRICE_COLUMNS].isna()
+    if missing.to_numpy().any():
+        _refuse(origin, missing, "is missing", "fill it in or delete the row")
+    prices = [c for c in ("Open", "High", "Low", "Close", "Adj Close") if c in frame.columns]
+    _refuse(origin, frame[prices] <= 0, "is not a positive price", "fix or delete that row")
+    _refuse(origin, frame[["Volume"]] < 0, "is negative", "fix or delete that row")
+    inverted = (frame["High"] < frame["Low"]).to_frame("High")
+    _refuse(origin, inverted, "is below Low", "swap or fix High and Low on that row")
+
+
+def _refuse(origin: str, mask: pd.DataFrame, problem: str, hint: str) -> None:
+    hits = mask.to_numpy()
+    if not hits.any():
+        return
+    row, col = np.argwhere(hits)[0]
+    date, column = mask.index[row].date(), mask.columns[col]
+    count = int(hits.any(axis=1).sum())
+    more = f" ({count} rows in all)" if count > 1 else ""
+    raise UserError(f"{origin}: {column} on {date} {problem}{more}", hint)
+
+
+def _adjust(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scale Open/High/Low/Close by Adj Close / Close so prices carry splits and dividends."""
+    if "Adj Close" not in frame.columns:
+        return frame
+    out = frame.copy()
+    factor = out["Adj Close"] / out["Close"]
+    for column in ("Open", "High", "Low", "Close"):
+        out[column] = out[column] * factor
+    return out.drop(columns=["Adj Close"])

@@ -1,0 +1,73 @@
+"""Runs one strategy through backtrader with the configured costs and collects what happened."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+
+from backtests.costs import BrokerSettings, FractionCommission
+from strategies.feeds import SignalData
+from strategies.sizers import EquityFractionSizer
+
+TRADE_COLUMNS = ["entry_date", "exit_date", "direction", "size", "entry_price", "exit_price",
+                 "pnl", "pnl_pct", "exit_reason"]
+
+
+@dataclass
+class BacktestResult:
+    """Daily simple returns, daily equity, a per-day in-market flag and the closed trades."""
+
+    returns: pd.Series
+    equity: pd.Series
+    in_market: pd.Series
+    trades: pd.DataFrame
+
+
+def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[str, Any],
+                 broker: BrokerSettings, start: pd.Timestamp) -> BacktestResult:
+    """Trade `bars` (OHLCV + `signal`) from the close of `start`; returns start at that close.
+
+    Bars before `start` only warm up indicators. Market orders decided at a close fill at the next
+    open (cheat-on-open sizing at that open), with slippage that never leaves the bar's range.
+    """
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, maxcpus=1)
+    cerebro.adddata(SignalData(dataname=bars))
+    cerebro.broker.setcash(broker.cash)
+    cerebro.broker.addcommissioninfo(FractionCommission(commission=broker.commission,
+                                                        minimum=broker.min_commission))
+    cerebro.broker.set_slippage_perc(broker.slippage, slip_open=True, slip_limit=True,
+                                     slip_match=True, slip_out=False)
+    cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction,
+                     slippage=broker.slippage, commission=broker.commission)
+    cerebro.addstrategy(strategy, start=start.date(), **params)
+    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
+    cerebro.addanalyzer(_Equity, _name="equity")
+    strat = cerebro.run()[0]
+
+    returns = pd.Series(strat.analyzers.daily.get_analysis(), dtype="float64")
+    returns.index = pd.DatetimeIndex(returns.index).normalize()
+    equity = pd.Series(strat.analyzers.equity.get_analysis(), dtype="float64")
+    equity.index = pd.DatetimeIndex(equity.index)
+    in_market = pd.Series(strat.in_market, index=bars.index[: len(strat.in_market)], dtype=bool)
+    keep = returns.index >= start
+    returns = returns[keep]
+    returns.iloc[0] = 0.0  # the first test close is the starting point, not a day held
+    trades = pd.DataFrame(strat.trade_log, columns=TRADE_COLUMNS)
+    return BacktestResult(returns=returns, equity=equity[equity.index >= start],
+                          in_market=in_market[in_market.index >= start], trades=trades)
+
+
+class _Equity(bt.Analyzer):
+    """Broker value at each close, keyed by date."""
+
+    def start(self) -> None:
+        self.values: dict[dt.date, float] = {}
+
+    def next(self) -> None:
+        self.values[self.data.datetime.date(0)] = self.strategy.broker.getvalue()
+
+    def get_analysis(self) -> dict[dt.date, float]:
+        return self.values

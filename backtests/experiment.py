@@ -1,0 +1,102 @@
+"""One experiment, end to end: prices -> forecasts -> signal -> backtests -> results folder."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.costs import BrokerSettings
+from backtests.engine import BacktestResult, run_backtest
+from backtests.forecasts import walk_forward_forecasts
+from backtests.metrics import performance, trade_stats
+from backtests.results import (git_commit, package_versions, prediction_table, returns_table,
+                               write_run_files)
+from backtests.stages import Timings
+from backtests.strategy_config import strategy_class_and_params
+from backtests.tearsheet import write_forecast_plot, write_tearsheet
+from forecasting.scoring import score_forecasts
+from strategies.buy_and_hold import BuyAndHold
+
+log = logging.getLogger("backtests")
+
+
+def run_experiment(cfg: DictConfig) -> float:
+    """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
+    timings = Timings()
+    out = Path(cfg.paths.output_dir)
+    with timings.stage("check settings"):
+        strategy_cls, strategy_params = strategy_class_and_params(cfg.strategy)
+        broker: BrokerSettings = instantiate(cfg.broker)
+        source = instantiate(cfg.data)
+    with timings.stage("load prices"):
+        market = source.load()
+        log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
+                 market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
+    with timings.stage("walk-forward forecasts"):
+        run = walk_forward_forecasts(cfg, market)
+    predictions = run.predictions
+    start = predictions.index[0]
+    bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
+    with timings.stage("backtest"):
+        result = run_backtest(bars, strategy_cls, strategy_params, broker, start)
+        bench = run_backtest(bars, BuyAndHold, {}, broker, start)
+    with timings.stage("write results"):
+        metrics = {
+            "strategy": _figures(result, cfg),
+            "benchmark": _figures(bench, cfg),
+            "forecast": score_forecasts(predictions, market.frame["Close"]),
+            "data": market.summary(),
+            "test_period": {"start": start.date().isoformat(),
+                            "end": predictions.index[-1].date().isoformat(),
+                            "days": int(len(result.returns))},
+        }
+        metrics["strategy"]["excess_total_return"] = (metrics["strategy"]["total_return"]
+                                                      - metrics["benchmark"]["total_return"])
+        table = prediction_table(predictions, market.frame["Close"])
+        run_info = {
+            "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
+                        "mode": "backtest"},
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "data_fingerprint": market.fingerprint,
+            "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
+            "packages": package_versions(), "git_commit": git_commit(Path(__file__).parent),
+            "timings_s": timings,
+        }
+        title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
+                 f"{start.date()} to {predictions.index[-1].date()}")
+        if cfg.report.plots:
+            equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
+            write_forecast_plot(out / "forecast.png", table, equity, title)
+        if cfg.report.tearsheet:
+            write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
+                            int(cfg.report.periods_per_year))
+        write_run_files(out, metrics, returns_table(result.returns, bench.returns), table,
+                        result.trades, run_info)
+    _summarise(metrics, out)
+    return float(metrics["strategy"]["sharpe"] or 0.0)
+
+
+def _figures(result: BacktestResult, cfg: DictConfig) -> dict:
+    return {**performance(result.returns, int(cfg.report.periods_per_year)),
+            **trade_stats(result.trades, result.in_market)}
+
+
+def _choice(group: str) -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get(group)
+
+
+def _summarise(metrics: dict, out: Path) -> None:
+    s, b, f = metrics["strategy"], metrics["benchmark"], metrics["forecast"]
+    log.info("strategy: total %+.1f%%, Sharpe %.2f, max drawdown %.1f%%, %d trades | buy & hold: "
+             "total %+.1f%%, Sharpe %.2f, max drawdown %.1f%%", 100 * s["total_return"],
+             s["sharpe"], 100 * s["max_drawdown"], s["trades"], 100 * b["total_return"],
+             b["sharpe"], 100 * b["max_drawdown"])
+    log.info("forecast: %s", f["verdict"])
+    log.info("results in %s", out)

@@ -1,0 +1,75 @@
+"""From market data to out-of-sample forecasts: features, windows, walk-forward, cache."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.data.base import MarketData
+from backtests.errors import UserError
+from backtests.forecast_cache import ForecastCache, forecast_key
+from forecasting.ridge import RidgeForecaster
+from forecasting.walkforward import WalkForward
+from forecasting.windows import Windows, make_windows
+
+log = logging.getLogger(__name__)
+
+FORECAST_GROUPS = ("features", "forecaster", "walkforward")
+
+
+@dataclass
+class ForecastRun:
+    """Walk-forward output (forecast, actual, fold, baseline per date) and how it was obtained."""
+
+    predictions: pd.DataFrame
+    key: str
+    cached: bool
+
+
+def forecast_settings(cfg: DictConfig) -> dict:
+    """The resolved settings that determine forecasts (the cache key is built from these)."""
+    return {group: OmegaConf.to_container(cfg[group], resolve=True) for group in FORECAST_GROUPS}
+
+
+def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
+    """Past-only features, then windows of `forecaster.window` bars with next-day targets."""
+    features = instantiate(cfg.features)(market.frame)
+    windows = make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
+    needed = int(cfg.walkforward.initial_train) + int(cfg.walkforward.gap)
+    if len(windows) < needed:
+        warmup = len(market.frame) - len(windows)
+        raise UserError(
+            f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()}; "
+            f"the forecaster needs at least {needed + warmup} ({warmup} for feature warm-up and the "
+            f"{cfg.forecaster.window}-bar window, {cfg.walkforward.initial_train} to train, "
+            f"{cfg.walkforward.gap} to predict)",
+            "use an earlier data.start, or a smaller walkforward.initial_train or forecaster.window",
+        )
+    return windows
+
+
+def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool = True,
+                           until: pd.Timestamp | None = None) -> ForecastRun:
+    """Out-of-sample forecasts for every bar after the first training span (cached by key)."""
+    key = forecast_key(market.fingerprint, forecast_settings(cfg), int(cfg.seed))
+    cache = ForecastCache(cfg.paths.cache_dir)
+    if use_cache and until is None:
+        cached = cache.load(key)
+        if cached is not None:
+            log.info("forecasts: reusing cached walk-forward forecasts %s (%d rows)", key, len(cached))
+            return ForecastRun(cached, key, cached=True)
+    windows = build_windows(cfg, market)
+    walkforward: WalkForward = instantiate(cfg.walkforward)
+    forecaster = instantiate(cfg.forecaster)
+    baseline = RidgeForecaster(window=int(cfg.forecaster.window))
+    log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
+             type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows))),
+             walkforward.mode, walkforward.retrain_every)
+    predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baseline=baseline,
+                                  until=until)
+    if use_cache and until is None:
+        cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
+    return ForecastRun(predictions, key, cached=False)

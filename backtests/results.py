@@ -1,0 +1,66 @@
+"""The files of a run folder (besides the tearsheet): metrics, returns, predictions, trades, run info."""
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.atomic import write_csv, write_json
+
+PACKAGES = ("backtrader", "tensorflow-cpu", "tensorflow", "keras", "pandas", "numpy", "quantstats",
+            "yfinance", "hydra-core", "omegaconf", "scipy", "matplotlib")
+
+
+def prediction_table(predictions: pd.DataFrame, close: pd.Series) -> pd.DataFrame:
+    """predictions.csv: date, forecast, actual (log returns to the next close), then prices."""
+    c = close.reindex(predictions.index)
+    table = pd.DataFrame({
+        "forecast": predictions["forecast"],
+        "actual": predictions["actual"],
+        "close": c,
+        "predicted_next_close": c * np.exp(predictions["forecast"]),
+        "actual_next_close": c * np.exp(predictions["actual"]),
+        "ridge_forecast": predictions.get("baseline"),
+        "fold": predictions["fold"].astype(int),
+    }, index=predictions.index)
+    table.index.name = "date"
+    return table
+
+
+def returns_table(strategy: pd.Series, benchmark: pd.Series) -> pd.DataFrame:
+    table = pd.DataFrame({"strategy": strategy, "benchmark": benchmark})
+    table.index.name = "date"
+    return table
+
+
+def write_run_files(folder: Path, metrics: dict, returns: pd.DataFrame, predictions: pd.DataFrame,
+                    trades: pd.DataFrame, run_info: dict) -> None:
+    write_csv(folder / "returns.csv", returns, date_format="%Y-%m-%d")
+    write_csv(folder / "predictions.csv", predictions, date_format="%Y-%m-%d")
+    write_csv(folder / "trades.csv", trades, index=False)
+    write_json(folder / "run_info.json", run_info)
+    write_json(folder / "metrics.json", metrics)  # last: its presence marks a complete run
+
+
+def package_versions() -> dict[str, str]:
+    found: dict[str, Any] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

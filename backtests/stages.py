@@ -1,0 +1,21 @@
+"""A log line per stage with its timing, so a user sees what is happening and where time goes."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+log = logging.getLogger("backtests")
+
+
+class Timings(dict):
+    """Seconds per stage, in the order the stages ran (written to run_info.json)."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        log.info("%s ...", name)
+        started = time.perf_counter()
+        yield
+        self[name] = round(time.perf_counter() - started, 3)
+        log.info("%s: done in %.1f s", name, self[name])

@@ -1,0 +1,37 @@
+"""The `strategy` group: a backtrader strategy class by `_target_` plus its params, checked.
+
+backtrader builds strategies itself inside Cerebro, so the class is resolved with
+`hydra.utils.get_class` rather than instantiated; its params must match the config one to one.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.errors import UserError
+
+_RESERVED = {"start"}  # set by the engine, not by users
+
+
+def strategy_class_and_params(section: DictConfig) -> tuple[type, dict[str, Any]]:
+    """Return (class, params); unknown param names fail with the closest valid one."""
+    settings = OmegaConf.to_container(section, resolve=True)
+    assert isinstance(settings, dict)
+    target = settings.pop("_target_", None)
+    if not target:
+        raise UserError("the strategy config has no _target_", "pick one with strategy=NAME")
+    try:
+        cls = get_class(target)
+    except Exception as exc:  # hydra wraps import errors in its own types
+        raise UserError(f"strategy class {target!r} cannot be imported ({exc})",
+                        "check strategy._target_") from exc
+    known = [name for name in cls.params._getkeys() if name not in _RESERVED]
+    for name in settings:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean strategy.{close[0]}?" if close else f"valid: {', '.join(known) or 'none'}"
+            raise UserError(f"strategy {cls.__name__} has no parameter {name!r}", hint)
+    return cls, settings

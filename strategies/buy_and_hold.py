@@ -1,0 +1,16 @@
+"""Buy-and-hold: the benchmark, run through the same engine with the same costs."""
+from __future__ import annotations
+
+from strategies.base import RiskManagedStrategy
+
+
+class BuyAndHold(RiskManagedStrategy):
+    """Buy at the first open of the test period and hold to the end.
+
+    Buy logic: long from the first tradable close onwards (fills at the next open).
+    Sell logic: never sells; the position is marked at the last close.
+    Params: only the base `start`.
+    """
+
+    def target(self) -> int | None:
+        return 1
