@@ -24,7 +24,7 @@ _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Op
 def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made."""
     frame = _standard_columns(raw, origin)
-    repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_sorted": 0}
+    repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_out_of_order": 0}
 
     value_columns = [c for c in frame.columns if c != "Date"]
     empty = frame[value_columns].isna().all(axis=1)
@@ -37,7 +37,8 @@ def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str
     frame = _numeric(frame, origin)
 
     if not frame.index.is_monotonic_increasing:
-        repairs["rows_sorted"] = int(len(frame))
+        dates = frame.index.to_numpy()
+        repairs["rows_out_of_order"] = int((dates[1:] < np.maximum.accumulate(dates)[:-1]).sum())
         frame = frame.sort_index(kind="stable")
     duplicated = frame.index.duplicated(keep="first")
     repairs["duplicate_dates_dropped"] = int(duplicated.sum())

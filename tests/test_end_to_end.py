@@ -1,0 +1,92 @@
+"""The whole path through `run.py` on a short synthetic market writes every artifact."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests import cli
+from backtests.data import yahoo
+from backtests.metrics import performance
+from tests.conftest import FAST, run_cli
+
+ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
+             "forecast.png", "run_info.json"]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    shrink = [o for o in FAST if not o.startswith("report.")]
+    done = run_cli(*shrink, "data.bars=520", f"hydra.run.dir={root / 'run'}",
+                   f"paths.cache_dir={root / 'cache'}", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "run", done
+
+
+def test_every_artifact_is_written(run_folder):
+    folder, _ = run_folder
+    for name in ARTIFACTS:
+        assert (folder / name).stat().st_size > 0, name
+    html = (folder / "tearsheet.html").read_text()
+    assert "<svg" in html and "MSFT" in html and "lstm_momentum" in html
+    assert (folder / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_metrics_agree_with_returns_csv(run_folder):
+    folder, _ = run_folder
+    metrics = json.loads((folder / "metrics.json").read_text())
+    returns = pd.read_csv(folder / "returns.csv", index_col="date", parse_dates=True)
+    assert list(returns.columns) == ["strategy", "benchmark"]
+    for column in ("strategy", "benchmark"):
+        direct = performance(returns[column])
+        for key, value in direct.items():
+            assert metrics[column][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        for key in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility",
+                    "exposure", "trades"):
+            assert key in metrics[column]
+    for key in ("mse", "mae", "rmse", "mape", "directional_accuracy"):
+        assert key in metrics["forecast"] and key in metrics["forecast"]["persistence"]
+    assert metrics["data"]["rows"] == 520 and metrics["data"]["source"].startswith("synthetic")
+
+
+def test_files_have_the_documented_columns(run_folder):
+    folder, _ = run_folder
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert list(predictions.columns[:3]) == ["date", "forecast", "actual"]
+    assert {"predicted_next_close", "actual_next_close"} <= set(predictions.columns)
+    trades = pd.read_csv(folder / "trades.csv")
+    assert list(trades.columns) == ["entry_date", "exit_date", "direction", "size", "entry_price",
+                                    "exit_price", "pnl", "pnl_pct", "exit_reason"]
+    returns = pd.read_csv(folder / "returns.csv")
+    assert returns["date"].iloc[0] == predictions["date"].iloc[0]  # same out-of-sample dates
+
+
+def test_benchmark_follows_the_price_path(run_folder):
+    folder, _ = run_folder
+    returns = pd.read_csv(folder / "returns.csv", index_col="date", parse_dates=True)
+    predictions = pd.read_csv(folder / "predictions.csv", index_col="date", parse_dates=True)
+    price = predictions["close"].pct_change().iloc[2:]
+    held = returns["benchmark"].iloc[2:]  # from the second close on, fully invested
+    assert np.corrcoef(price, held)[0, 1] > 0.999
+
+
+def test_stage_log_lines_with_timings(run_folder):
+    _, done = run_folder
+    for stage in ("load prices: done in", "walk-forward forecasts: done in", "backtest: done in",
+                  "write results: done in"):
+        assert stage in done.stdout + done.stderr
+
+
+def test_offline_yfinance_without_cache_is_one_line_and_exit_2(make_cfg, monkeypatch, capsys):
+    monkeypatch.setattr(yahoo, "_download", lambda ticker: pd.DataFrame())
+    cfg = make_cfg("data=yfinance", "data.retries=0")
+    with pytest.raises(SystemExit) as info:
+        cli.main(cfg)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not download MSFT") and "Traceback" not in err
+    assert "data=csv data.path=" in err and "data=synthetic" in err

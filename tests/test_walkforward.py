@@ -1,0 +1,88 @@
+"""The walk-forward never trains on what it predicts, and features only look back."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra.utils import instantiate
+
+from backtests.data.synthetic import synthetic_bars
+from forecasting.ridge import RidgeForecaster
+from forecasting.splits import walk_forward_folds
+from forecasting.walkforward import WalkForward
+from forecasting.windows import make_windows
+
+
+@pytest.mark.parametrize("mode", ["expanding", "sliding"])
+@pytest.mark.parametrize("samples, initial, every, gap", [(100, 30, 7, 1), (61, 60, 1, 1), (200, 50, 25, 5)])
+def test_folds_respect_gap_and_cover_each_bar_once(mode, samples, initial, every, gap):
+    folds = walk_forward_folds(samples, initial, every, gap, mode)
+    predicted = np.concatenate([np.arange(f.test_start, f.test_end) for f in folds])
+    assert predicted.tolist() == list(range(initial + gap - 1, samples))
+    for fold in folds:
+        assert fold.train_end - 1 + gap <= fold.test_start  # last training target known in time
+        assert fold.train_start < fold.train_end
+        if mode == "sliding":
+            assert fold.train_end - fold.train_start <= initial
+
+
+def test_schedule_does_not_depend_on_later_data():
+    short, long = walk_forward_folds(150, 40, 20), walk_forward_folds(400, 40, 20)
+    assert long[: len(short) - 1] == short[:-1]
+
+
+def test_features_use_only_the_past(make_cfg):
+    frame = synthetic_bars(400, seed=1)
+    builder = instantiate(make_cfg().features)
+    cut = frame.index[300]
+    altered = frame.copy()
+    altered.loc[altered.index > cut, ["Open", "High", "Low", "Close"]] *= 1.7
+    altered.loc[altered.index > cut, "Volume"] *= 0.2
+    before, after = builder(frame), builder(altered)
+    pd.testing.assert_frame_equal(before.loc[:cut], after.loc[:cut])
+    assert not before.loc[cut:].iloc[1:].equals(after.loc[cut:].iloc[1:])
+
+
+class _Recorder(RidgeForecaster):
+    """Ridge that remembers the dates it trained on and the dates it predicted."""
+
+    def __init__(self) -> None:
+        super().__init__(window=5)
+        self.trained: list[pd.DatetimeIndex] = []
+        self.predicted: list[pd.DatetimeIndex] = []
+
+    def fit(self, train, seed=0, warm_start=False):
+        self.trained.append(train.labelled.index)
+        return super().fit(train, seed, warm_start)
+
+    def predict(self, windows):
+        self.predicted.append(windows.index)
+        return super().predict(windows)
+
+
+def test_walk_forward_never_trains_on_a_bar_it_predicts(make_cfg):
+    frame = synthetic_bars(330, seed=2)
+    features = instantiate(make_cfg().features)(frame)
+    windows = make_windows(features, frame["Close"], 5)
+    recorder = _Recorder()
+    out = WalkForward(initial_train=100, retrain_every=40, gap=1).run(recorder, windows, seed=0,
+                                                                      progress=False)
+    assert len(recorder.trained) == len(recorder.predicted) == len(set(out["fold"]))
+    for trained, predicted in zip(recorder.trained, recorder.predicted):
+        assert trained.max() < predicted.min()  # a sample's target ends the next bar: gap of 1
+        # the last training target (return to the next close) is known at the first predicted close
+        assert windows.index.get_loc(predicted.min()) - windows.index.get_loc(trained.max()) >= 1
+    assert out.index.is_unique and out.index[0] == windows.index[100]
+    assert np.isnan(out["actual"].iloc[-1])  # the newest bar's outcome is not known yet
+    assert out["forecast"].notna().all()
+
+
+def test_target_is_the_next_close_to_close_log_return():
+    frame = synthetic_bars(60, seed=5)
+    features = pd.DataFrame({"x": np.arange(60.0)}, index=frame.index)
+    windows = make_windows(features, frame["Close"], 3)
+    i = 10
+    date = windows.index[i]
+    expected = np.log(frame["Close"].shift(-1) / frame["Close"]).loc[date]
+    assert windows.y[i] == pytest.approx(expected)
+    assert windows.X[i, -1, 0] == features.loc[date, "x"]  # the window ends at its own date
