@@ -16,7 +16,8 @@ from backtests.results import (git_commit, package_versions, prediction_table, r
                                write_run_files)
 from backtests.stages import Timings
 from backtests.strategy_config import strategy_class_and_params
-from backtests.tearsheet import write_forecast_plot, write_tearsheet
+from backtests.plots import write_forecast_plot, write_skill_plot
+from backtests.tearsheet import write_tearsheet
 from forecasting.scoring import score_forecasts
 from strategies.buy_and_hold import BuyAndHold
 
@@ -70,6 +71,7 @@ def run_experiment(cfg: DictConfig) -> float:
         if cfg.report.plots:
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
             write_forecast_plot(out / "forecast.png", table, equity, title)
+            write_skill_plot(out / "forecast_skill.png", predictions, metrics["forecast"]["per_fold"])
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.errors import UserError
 from backtests.forecast_cache import ForecastCache, forecast_key
+from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
 from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows, make_windows
@@ -36,7 +37,10 @@ def forecast_settings(cfg: DictConfig) -> dict:
 
 def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
     """Past-only features, then windows of `forecaster.window` bars with next-day targets."""
-    features = instantiate(cfg.features)(market.frame)
+    try:
+        features = instantiate(cfg.features)(market.frame)
+    except FeatureError as exc:
+        raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
     windows = make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
     needed = int(cfg.walkforward.initial_train) + int(cfg.walkforward.gap)
     if len(windows) < needed:

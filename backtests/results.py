@@ -43,6 +43,7 @@ def write_run_files(folder: Path, metrics: dict, returns: pd.DataFrame, predicti
     write_csv(folder / "returns.csv", returns, date_format="%Y-%m-%d")
     write_csv(folder / "predictions.csv", predictions, date_format="%Y-%m-%d")
     write_csv(folder / "trades.csv", trades, index=False)
+    write_csv(folder / "forecast_folds.csv", pd.DataFrame(metrics["forecast"]["per_fold"]), index=False)
     write_json(folder / "run_info.json", run_info)
     write_json(folder / "metrics.json", metrics)  # last: its presence marks a complete run
 

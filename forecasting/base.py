@@ -14,7 +14,8 @@ class Forecaster(Protocol):
 
     window: int
 
-    def fit(self, train: Windows, seed: int, warm_start: bool = False) -> "Forecaster": ...
+    def fit(self, train: Windows, seed: int, warm_start: bool = False,
+            validation: Windows | None = None) -> "Forecaster": ...
 
     def predict(self, windows: Windows) -> pd.Series: ...
 

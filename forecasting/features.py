@@ -12,6 +12,10 @@ import numpy as np
 import pandas as pd
 
 
+class FeatureError(ValueError):
+    """A feature table that cannot be trusted: gaps, or values that need the future."""
+
+
 class Feature(Protocol):
     def __call__(self, bars: pd.DataFrame) -> pd.Series: ...
 
@@ -108,7 +112,7 @@ class FeatureBuilder:
 
     def __init__(self, columns: Mapping[str, Feature]) -> None:
         if not columns:
-            raise ValueError("features.columns is empty: configure at least one feature")
+            raise FeatureError("features.columns is empty: configure at least one feature")
         self.columns = dict(columns)
 
     def __call__(self, bars: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +123,11 @@ class FeatureBuilder:
         table = table.iloc[first_complete:]
         if table.isna().to_numpy().any():
             bad = table.columns[table.isna().any()].tolist()
-            raise ValueError(f"features {bad} have gaps after their warm-up")
+            if table[bad].iloc[-1].isna().any():
+                raise FeatureError(f"feature(s) {', '.join(bad)} have no value on the last bar "
+                                   f"({table.index[-1].date()}): they need data after their own "
+                                   "date, which is look-ahead")
+            raise FeatureError(f"feature(s) {', '.join(bad)} have gaps after their warm-up")
         return table.astype("float64")
 
     @property

@@ -13,9 +13,6 @@ from forecasting.network import build_lstm
 from forecasting.scaling import WindowScaler
 from forecasting.windows import Windows
 
-_MIN_VALIDATION = 20  # fewer validation samples than this make early stopping noise, not signal
-
-
 class LSTMForecaster:
     """Keras LSTM on windows of features; the target is the next day's log return.
 
@@ -25,16 +22,21 @@ class LSTMForecaster:
 
     def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
                  epochs: int = 10, warm_epochs: int = 2, batch_size: int = 256,
-                 learning_rate: float = 1e-3, patience: int = 3, val_fraction: float = 0.1) -> None:
+                 learning_rate: float = 1e-3, patience: int = 3) -> None:
         self.window, self.units, self.layers, self.dropout = window, units, layers, dropout
         self.epochs, self.warm_epochs, self.batch_size = epochs, warm_epochs, batch_size
-        self.learning_rate, self.patience, self.val_fraction = learning_rate, patience, val_fraction
+        self.learning_rate, self.patience = learning_rate, patience
         self.model: Any = None
         self.scaler: WindowScaler | None = None
         self.last_epochs = 0
 
-    def fit(self, train: Windows, seed: int, warm_start: bool = False) -> "LSTMForecaster":
-        """Fit on labelled windows; the scaler sees these windows and nothing else."""
+    def fit(self, train: Windows, seed: int, warm_start: bool = False,
+            validation: Windows | None = None) -> "LSTMForecaster":
+        """Fit on labelled windows; the scaler sees these windows and nothing else.
+
+        `validation` (a chronological tail held out by the walk-forward) drives early stopping with
+        the best weights restored; without it the fit runs its full number of epochs.
+        """
         import keras
 
         train = train.labelled
@@ -42,24 +44,18 @@ class LSTMForecaster:
         self.scaler = WindowScaler.fit(train.X, train.y)
         X, y = self.scaler.transform_x(train.X), self.scaler.transform_y(train.y)
         resume = warm_start and self.model is not None
-        # Early stopping on a chronological tail (never a shuffled sample of the past) guards the
-        # long fit from scratch; a warm fit of a few epochs trains on the whole window instead,
-        # the most recent bars included, and skips the validation passes that would double its cost.
-        n_val = int(len(y) * self.val_fraction)
-        use_val = not resume and self.patience > 0 and n_val >= _MIN_VALIDATION
-        if use_val:
-            X, X_val, y, y_val = X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]
         if not resume:
             self.model = build_lstm(self.window, X.shape[-1], self.units, self.layers, self.dropout,
                                     self.learning_rate)
-        callbacks = []
-        if use_val:
+        val_data, callbacks = None, []
+        if validation is not None and len(validation.labelled) and self.patience > 0:
+            held = validation.labelled
+            val_data = (self.scaler.transform_x(held.X), self.scaler.transform_y(held.y))
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True))
         history = self.model.fit(
             X, y, epochs=self.warm_epochs if resume else self.epochs, batch_size=self.batch_size,
-            validation_data=(X_val, y_val) if use_val else None, shuffle=True, verbose=0,
-            callbacks=callbacks)
+            validation_data=val_data, shuffle=True, verbose=0, callbacks=callbacks)
         self.last_epochs = len(history.history.get("loss", []))
         return self
 

@@ -22,7 +22,9 @@ class RidgeForecaster:
         X = self.scaler.transform_x(windows.X[:, -self.window:, :]).astype(np.float64)
         return X.reshape(len(X), -1)
 
-    def fit(self, train: Windows, seed: int = 0, warm_start: bool = False) -> "RidgeForecaster":
+    def fit(self, train: Windows, seed: int = 0, warm_start: bool = False,
+            validation: Windows | None = None) -> "RidgeForecaster":
+        """Closed-form fit; warm start and validation do not apply to a convex problem."""
         train = train.labelled
         self.scaler = WindowScaler.fit(train.X[:, -self.window:, :], train.y)
         A = self._design(train)

@@ -20,6 +20,8 @@ from forecasting.windows import Windows
 
 log = logging.getLogger(__name__)
 
+_MIN_VALIDATION = 20  # fewer held-out samples than this make early stopping noise, not signal
+
 
 @dataclass
 class WalkForward:
@@ -30,6 +32,8 @@ class WalkForward:
     retrain_every: int = 21
     gap: int = 1
     warm_start: bool = True
+    val_fraction: float = 0.1
+    warm_validation: bool = False
 
     def folds(self, samples: int) -> list[Fold]:
         return walk_forward_folds(samples, self.initial_train, self.retrain_every, self.gap, self.mode)
@@ -37,6 +41,18 @@ class WalkForward:
     @property
     def minimum_samples(self) -> int:
         return minimum_samples(self.initial_train, self.gap)
+
+    def split_validation(self, train: Windows, warm: bool) -> tuple[Windows, Windows | None]:
+        """Hold out the chronological tail of a training window for early stopping.
+
+        A warm fit of a few epochs trains on the whole window instead, the most recent bars
+        included, unless `warm_validation` asks otherwise: its validation passes would double its
+        cost for little gain.
+        """
+        n_val = int(len(train) * self.val_fraction)
+        if n_val < _MIN_VALIDATION or (warm and not self.warm_validation):
+            return train, None
+        return train[:-n_val], train[-n_val:]
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baseline: Forecaster | None = None, until: pd.Timestamp | None = None,
@@ -57,7 +73,9 @@ class WalkForward:
                    leave=False)
         for fold in bar:
             train, test = windows[fold.train_start:fold.train_end], windows[fold.test_start:fold.test_end]
-            forecaster.fit(train, seed=seed + fold.number, warm_start=self.warm_start and fold.number > 0)
+            warm = self.warm_start and fold.number > 0
+            fit_part, held_out = self.split_validation(train, warm)
+            forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
                                  "fold": fold.number}, index=test.index)
             if baseline is not None:

@@ -35,6 +35,7 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path / "run")
             cfg.paths.cache_dir = str(tmp_path / "cache")
+            cfg.paths.results_dir = str(tmp_path / "results")
         return cfg
 
     return build

@@ -14,7 +14,7 @@ from backtests.metrics import performance
 from tests.conftest import FAST, run_cli
 
 ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
-             "forecast.png", "run_info.json"]
+             "forecast.png", "forecast_skill.png", "forecast_folds.csv", "run_info.json"]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,31 @@ def test_offline_yfinance_without_cache_is_one_line_and_exit_2(make_cfg, monkeyp
     err = capsys.readouterr().err
     assert err.startswith("error: could not download MSFT") and "Traceback" not in err
     assert "data=csv data.path=" in err and "data=synthetic" in err
+
+
+def test_another_strategy_reuses_the_cached_forecasts(run_folder):
+    folder, _ = run_folder
+    root = folder.parent
+    shrink = [o for o in FAST if not o.startswith("report.")]
+    done = run_cli(*shrink, "data.bars=520", "strategy=buy_and_hold", "report.tearsheet=false",
+                   f"hydra.run.dir={root / 'rerun'}", f"paths.cache_dir={root / 'cache'}", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "reusing cached walk-forward forecasts" in done.stdout + done.stderr
+    info = json.loads((root / "rerun" / "run_info.json").read_text())
+    assert info["forecasts_from_cache"] is True
+    assert (root / "rerun" / "predictions.csv").read_bytes() == (folder / "predictions.csv").read_bytes()
+
+
+def test_same_seed_gives_identical_predictions_in_a_fresh_process(run_folder):
+    folder, _ = run_folder
+    root = folder.parent
+    shrink = [o for o in FAST if not o.startswith("report.")]
+    done = run_cli(*shrink, "data.bars=520", "report.tearsheet=false", "report.plots=false",
+                   f"hydra.run.dir={root / 'again'}", f"paths.cache_dir={root / 'fresh-cache'}",
+                   cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "reusing cached" not in done.stdout + done.stderr  # trained again from scratch
+    assert (root / "again" / "predictions.csv").read_bytes() == (folder / "predictions.csv").read_bytes()
+    info = json.loads((root / "again" / "run_info.json").read_text())
+    assert info["config"]["seed"] == 42 and len(info["data_fingerprint"]) == 16
+    assert "keras" in info["packages"] and "backtrader" in info["packages"]

@@ -51,9 +51,13 @@ class _Recorder(RidgeForecaster):
         self.trained: list[pd.DatetimeIndex] = []
         self.predicted: list[pd.DatetimeIndex] = []
 
-    def fit(self, train, seed=0, warm_start=False):
-        self.trained.append(train.labelled.index)
-        return super().fit(train, seed, warm_start)
+    def fit(self, train, seed=0, warm_start=False, validation=None):
+        seen = train.labelled.index
+        if validation is not None:  # the held-out tail is training data too: it steers the fit
+            assert validation.index.min() > seen.max()
+            seen = seen.append(validation.labelled.index)
+        self.trained.append(seen)
+        return super().fit(train, seed, warm_start, validation)
 
     def predict(self, windows):
         self.predicted.append(windows.index)

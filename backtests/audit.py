@@ -1,0 +1,129 @@
+"""`mode=audit`: prove that altering the future changes nothing before it.
+
+For several cutoff dates the data after the cutoff is replaced by a different (valid) future; the
+features, the walk-forward forecasts and the strategy's closed trades are recomputed and compared
+with the originals on every date up to the cutoff. Any difference is look-ahead: a feature, scaler
+or fitted statistic that saw data from after its own date. Runs on the user's own settings.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.atomic import write_json
+from backtests.costs import BrokerSettings
+from backtests.data.base import MarketData
+from backtests.engine import run_backtest
+from backtests.forecasts import walk_forward_forecasts
+from backtests.strategy_config import strategy_class_and_params
+
+log = logging.getLogger("backtests")
+
+
+@dataclass
+class Finding:
+    cutoff: pd.Timestamp
+    what: str          # "features", "forecasts" or "trades"
+    first_date: pd.Timestamp | None
+    detail: str = ""
+
+
+def alter_after(market: MarketData, cutoff: pd.Timestamp, seed: int) -> MarketData:
+    """A copy whose bars after `cutoff` follow another random path (still valid OHLCV)."""
+    frame = market.frame.copy()
+    later = frame.index > cutoff
+    rng = np.random.default_rng(seed)
+    factor = np.exp(np.cumsum(rng.normal(0.0, 0.03, later.sum())))
+    for column in ("Open", "High", "Low", "Close"):
+        frame.loc[later, column] = frame.loc[later, column].to_numpy() * factor
+    frame.loc[later, "Volume"] = frame.loc[later, "Volume"].to_numpy() * rng.uniform(0.3, 3.0, later.sum())
+    return replace(market, frame=frame)
+
+
+def first_difference(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series,
+                     atol: float) -> pd.Timestamp | None:
+    """The first index label where two aligned tables differ by more than `atol` (NaN == NaN)."""
+    a, b = a.align(b, join="outer")
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    same = np.isclose(x, y, rtol=0.0, atol=atol, equal_nan=True)
+    rows = same.reshape(len(a), -1).all(axis=1)
+    return None if rows.all() else a.index[int(np.argmin(rows))]
+
+
+def _trades_before(trades: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    closed = trades[(pd.to_datetime(trades["exit_date"]) <= cutoff)
+                    & (trades["exit_reason"] != "end_of_data")]
+    return closed.reset_index(drop=True)
+
+
+def audit_cutoff(cfg: DictConfig, market: MarketData, original: pd.DataFrame,
+                 cutoff: pd.Timestamp, seed: int, atol: float) -> list[Finding]:
+    """Compare features, forecasts and closed trades up to `cutoff` against an altered future."""
+    altered = alter_after(market, cutoff, seed)
+    findings: list[Finding] = []
+    builder = instantiate(cfg.features)
+    before, after = builder(market.frame).loc[:cutoff], builder(altered.frame).loc[:cutoff]
+    date = first_difference(before, after, atol)
+    if date is not None:
+        changed = [c for c in before.columns
+                   if first_difference(before[c], after[c], atol) is not None]
+        findings.append(Finding(cutoff, "features", date, f"changed: {', '.join(changed)}"))
+    rerun = walk_forward_forecasts(cfg, altered, use_cache=False, until=cutoff).predictions
+    date = first_difference(original["forecast"].loc[:cutoff], rerun["forecast"].loc[:cutoff], atol)
+    if date is not None:
+        findings.append(Finding(cutoff, "forecasts", date))
+    cls, params = strategy_class_and_params(cfg.strategy)
+    broker: BrokerSettings = instantiate(cfg.broker)
+    start = original.index[0]
+    trades = []
+    for data, forecasts in ((market, original), (altered, rerun)):
+        bars = data.frame.assign(signal=forecasts["forecast"].reindex(data.frame.index))
+        trades.append(_trades_before(run_backtest(bars, cls, params, broker, start).trades, cutoff))
+    if not trades[0].equals(trades[1]):
+        n = min(len(trades[0]), len(trades[1]))
+        diff = [i for i in range(n) if not trades[0].iloc[i].equals(trades[1].iloc[i])]
+        row = trades[0].iloc[diff[0] if diff else n - 1] if len(trades[0]) else None
+        when = pd.Timestamp(row["exit_date"]) if row is not None else cutoff
+        findings.append(Finding(cutoff, "trades", when, f"{len(trades[0])} vs {len(trades[1])} closed"))
+    return findings
+
+
+def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
+    """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
+    market = instantiate(cfg.data).load()
+    original = walk_forward_forecasts(cfg, market).predictions
+    dates = original.index
+    picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
+    findings: list[Finding] = []
+    for number, cutoff in enumerate(picks):
+        log.info("audit: cutoff %d/%d at %s: altering %d later bars and recomputing", number + 1,
+                 len(picks), cutoff.date(), int((market.frame.index > cutoff).sum()))
+        found = audit_cutoff(cfg, market, original, cutoff, seed=int(cfg.seed) + 1000 + number, atol=atol)
+        for item in found:
+            log.error("audit: %s up to %s changed when the future was altered; first on %s %s",
+                      item.what, cutoff.date(), item.first_date.date(), item.detail)
+        findings += found
+    report = {
+        "result": "FAIL" if findings else "PASS",
+        "cutoffs": [c.date().isoformat() for c in picks],
+        "checked": ["features", "forecasts", "trades"],
+        "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
+                      "first_date": f.first_date.date().isoformat(), "detail": f.detail}
+                     for f in findings],
+        "data": market.summary(),
+    }
+    write_json(Path(cfg.paths.output_dir) / "audit.json", report)
+    if findings:
+        first = min(findings, key=lambda f: f.first_date)
+        log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
+                  first.first_date.date(), first.cutoff.date(), first.detail or "look-ahead")
+        raise SystemExit(1)
+    log.info("audit PASS: features, forecasts and closed trades up to %s are unchanged when the "
+             "data after each cutoff is altered", ", ".join(c.date().isoformat() for c in picks))
+    return 0.0

@@ -1,0 +1,21 @@
+"""A deliberately leaky feature, for proving that the look-ahead audit catches leaks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass
+class CenteredMean:
+    """Close over its centred rolling mean: the mean at t includes closes after t (look-ahead).
+
+    `min_periods=1` fills the last bars too, so no NaN gives the leak away: only the audit can.
+    """
+
+    window: int = 5
+    min_periods: int = 1
+
+    def __call__(self, bars: pd.DataFrame) -> pd.Series:
+        mean = bars["Close"].rolling(self.window, center=True, min_periods=self.min_periods).mean()
+        return bars["Close"] / mean - 1

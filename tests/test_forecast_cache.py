@@ -1,0 +1,61 @@
+"""The forecast cache: keyed by what changes forecasts, and safe when processes race on one key."""
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import numpy as np
+import pandas as pd
+
+from backtests.forecast_cache import ForecastCache, forecast_key
+from backtests.forecasts import forecast_settings
+
+
+def _frame(rows: int = 2000) -> pd.DataFrame:
+    index = pd.bdate_range("2001-01-01", periods=rows, name="date")
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"forecast": rng.normal(size=rows), "actual": rng.normal(size=rows),
+                         "fold": np.arange(rows) // 21}, index=index)
+
+
+def test_round_trip_is_bit_identical(tmp_path):
+    cache = ForecastCache(tmp_path)
+    frame = _frame()
+    cache.store("k", frame, {"ticker": "X"})
+    pd.testing.assert_frame_equal(cache.load("k"), frame, check_exact=True, check_freq=False)
+
+
+def test_key_ignores_strategy_broker_and_report(make_cfg):
+    base = make_cfg()
+    other = make_cfg("strategy=buy_and_hold", "broker.commission=0.01", "report.plots=false")
+    changed = make_cfg("forecaster.units=5")
+    key = lambda cfg: forecast_key("data", forecast_settings(cfg), int(cfg.seed))  # noqa: E731
+    assert key(base) == key(other)
+    assert key(base) != key(changed)
+    assert key(base) != forecast_key("other-data", forecast_settings(base), 42)
+    assert key(base) != forecast_key("data", forecast_settings(base), 7)
+
+
+def _hammer(folder: str, rounds: int) -> int:
+    cache, frame, bad = ForecastCache(folder), _frame(), 0
+    for _ in range(rounds):
+        cache.store("shared", frame, {"ticker": "X"})
+        loaded = cache.load("shared")
+        bad += loaded is None or not loaded.equals(frame)
+    return bad
+
+
+def test_racing_writers_never_leave_a_corrupt_entry(tmp_path):
+    with mp.get_context("spawn").Pool(4) as pool:
+        bad = pool.starmap(_hammer, [(str(tmp_path), 15)] * 4)
+    assert bad == [0, 0, 0, 0]
+    assert ForecastCache(tmp_path).load("shared").equals(_frame())
+    assert not list((tmp_path / "forecasts").glob(".*tmp*"))
+
+
+def test_a_truncated_entry_is_ignored(tmp_path, caplog):
+    cache = ForecastCache(tmp_path)
+    cache.store("k", _frame(), {})
+    path = tmp_path / "forecasts" / "k.csv"
+    path.write_text(path.read_text()[:5000])  # as if a foreign tool cut the file short
+    assert cache.load("k") is None
+    assert "does not match" in caplog.text
