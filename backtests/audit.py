@@ -80,11 +80,13 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, original: pd.DataFrame,
         findings.append(Finding(cutoff, "forecasts", date))
     cls, params = strategy_class_and_params(cfg.strategy)
     broker: BrokerSettings = instantiate(cfg.broker)
+    risk = instantiate(cfg.get("risk"))  # stops and breakers must not see the future either
     start = original.index[0]
     trades = []
     for data, forecasts in ((market, original), (altered, rerun)):
         bars = data.frame.assign(signal=forecasts["forecast"].reindex(data.frame.index))
-        trades.append(_trades_before(run_backtest(bars, cls, params, broker, start).trades, cutoff))
+        result = run_backtest(bars, cls, params, broker, start, risk)
+        trades.append(_trades_before(result.trades, cutoff))
     if not trades[0].equals(trades[1]):
         n = min(len(trades[0]), len(trades[1]))
         diff = [i for i in range(n) if not trades[0].iloc[i].equals(trades[1].iloc[i])]

@@ -1,16 +1,22 @@
-"""Runs one strategy through backtrader with the configured costs and collects what happened."""
+"""Runs one strategy through backtrader with the configured costs and risk rules, and collects what
+happened."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import backtrader as bt
 import pandas as pd
 
-from backtests.costs import BrokerSettings, FractionCommission
+from backtests.costs import BrokerSettings
+from strategies.broker import ProtectiveBroker
 from strategies.feeds import SignalData
+from strategies.risk import RiskRules
 from strategies.sizers import EquityFractionSizer
+
+log = logging.getLogger(__name__)
 
 TRADE_COLUMNS = ["entry_date", "exit_date", "direction", "size", "entry_price", "exit_price",
                  "pnl", "pnl_pct", "exit_reason"]
@@ -27,22 +33,24 @@ class BacktestResult:
 
 
 def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[str, Any],
-                 broker: BrokerSettings, start: pd.Timestamp) -> BacktestResult:
+                 broker: BrokerSettings, start: pd.Timestamp,
+                 risk: RiskRules | None = None) -> BacktestResult:
     """Trade `bars` (OHLCV + `signal`) from the close of `start`; returns start at that close.
 
     Bars before `start` only warm up indicators. Market orders decided at a close fill at the next
     open (cheat-on-open sizing at that open), with slippage that never leaves the bar's range.
+    `risk` (None: no rules) goes to the strategy, which places the stops, and to the sizer.
     """
+    risk = risk or RiskRules()
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, maxcpus=1)
+    cerebro.setbroker(ProtectiveBroker())
     cerebro.adddata(SignalData(dataname=bars))
     cerebro.broker.setcash(broker.cash)
-    cerebro.broker.addcommissioninfo(FractionCommission(commission=broker.commission,
-                                                        minimum=broker.min_commission))
+    cerebro.broker.addcommissioninfo(broker.commission_info())
     cerebro.broker.set_slippage_perc(broker.slippage, slip_open=True, slip_limit=True,
                                      slip_match=True, slip_out=False)
-    cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction,
-                     slippage=broker.slippage, commission=broker.commission)
-    cerebro.addstrategy(strategy, start=start.date(), **params)
+    cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction, risk=risk)
+    cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     cerebro.addanalyzer(_Equity, _name="equity")
     strat = cerebro.run()[0]
@@ -51,7 +59,8 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     returns.index = pd.DatetimeIndex(returns.index).normalize()
     equity = pd.Series(strat.analyzers.equity.get_analysis(), dtype="float64")
     equity.index = pd.DatetimeIndex(equity.index)
-    in_market = pd.Series(strat.in_market, index=bars.index[: len(strat.in_market)], dtype=bool)
+    in_market = pd.Series(strat.in_market, dtype=bool)
+    in_market.index = pd.DatetimeIndex(in_market.index)
     keep = returns.index >= start
     returns = returns[keep]
     returns.iloc[0] = 0.0  # the first test close is the starting point, not a day held

@@ -31,6 +31,7 @@ def run_experiment(cfg: DictConfig) -> float:
     with timings.stage("check settings"):
         strategy_cls, strategy_params = strategy_class_and_params(cfg.strategy)
         broker: BrokerSettings = instantiate(cfg.broker)
+        risk = instantiate(cfg.get("risk"))  # strategies.risk.RiskRules, or None without the group
         source = instantiate(cfg.data)
     with timings.stage("load prices"):
         market = source.load()
@@ -42,8 +43,8 @@ def run_experiment(cfg: DictConfig) -> float:
     start = predictions.index[0]
     bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
     with timings.stage("backtest"):
-        result = run_backtest(bars, strategy_cls, strategy_params, broker, start)
-        bench = run_backtest(bars, BuyAndHold, {}, broker, start)
+        result = run_backtest(bars, strategy_cls, strategy_params, broker, start, risk)
+        bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)  # no risk rules
     with timings.stage("write results"):
         metrics = {
             "strategy": _figures(result, cfg),
@@ -83,7 +84,8 @@ def run_experiment(cfg: DictConfig) -> float:
 
 def _figures(result: BacktestResult, cfg: DictConfig) -> dict:
     return {**performance(result.returns, int(cfg.report.periods_per_year)),
-            **trade_stats(result.trades, result.in_market)}
+            **trade_stats(result.trades, result.in_market, result.equity,
+                          int(cfg.report.periods_per_year))}
 
 
 def _choice(group: str) -> str | None:

@@ -33,9 +33,41 @@ def performance(returns: pd.Series, periods_per_year: int = 252) -> dict[str, fl
     }
 
 
-def trade_stats(trades: pd.DataFrame, in_market: pd.Series) -> dict[str, float]:
-    """Exposure (share of closes holding a position) and the closed-trade count."""
+def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | None = None,
+                periods_per_year: int = 252) -> dict[str, float]:
+    """Time in the market, trade count and per-trade figures of `trades` (trades.csv rows).
+
+    - exposure / time_in_market: share of test closes holding a position (the same figure; exposure
+      is the older name).
+    - win_rate: share of trades with pnl > 0; profit_factor: gross profit / gross loss (inf, written
+      as null, when nothing lost); avg_trade_pnl (cash) and avg_trade_pct (of the entry value).
+    - turnover: value traded (every entry and exit fill; a trade open at the end has no exit fill)
+      over average equity, per year. NaN without `equity`.
+    NaN where there are no trades.
+    """
+    n = int(len(trades))
+    pnl = trades["pnl"].to_numpy(dtype=np.float64) if n else np.array([])
+    gains, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
+    time_in = float(in_market.mean()) if len(in_market) else 0.0
     return {
-        "exposure": float(in_market.mean()) if len(in_market) else 0.0,
-        "trades": int(len(trades)),
+        "exposure": time_in,
+        "time_in_market": time_in,
+        "trades": n,
+        "win_rate": float(np.mean(pnl > 0)) if n else math.nan,
+        "profit_factor": (gains / losses if losses > 0 else math.inf if gains > 0 else math.nan),
+        "avg_trade_pnl": float(pnl.mean()) if n else math.nan,
+        "avg_trade_pct": float(trades["pnl_pct"].mean()) if n else math.nan,
+        "turnover": _turnover(trades, equity, periods_per_year),
     }
+
+
+def _turnover(trades: pd.DataFrame, equity: pd.Series | None, periods_per_year: int) -> float:
+    if equity is None or len(equity) == 0:
+        return math.nan
+    if len(trades) == 0:
+        return 0.0
+    size = trades["size"].to_numpy(dtype=np.float64)
+    exited = (trades["exit_reason"] != "end_of_data").to_numpy()
+    traded = float(np.sum(size * trades["entry_price"].to_numpy(dtype=np.float64))
+                   + np.sum((size * trades["exit_price"].to_numpy(dtype=np.float64))[exited]))
+    return traded / float(equity.mean()) * periods_per_year / len(equity)

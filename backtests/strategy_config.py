@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
 
-_RESERVED = {"start"}  # set by the engine, not by users
+_RESERVED = {"start", "risk"}  # set by the engine from other groups, not by strategy.*
 
 
 def strategy_class_and_params(section: DictConfig) -> tuple[type, dict[str, Any]]:

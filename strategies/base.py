@@ -1,38 +1,65 @@
-"""The base every strategy builds on: when it may trade, how target positions become orders, and the
-trade log with exit reasons. Entry logic in subclasses stays a few lines in `target()`.
+"""The base every strategy builds on: when it may trade, how target positions become orders, the risk
+rules every trade gets, and the trade log with exit reasons. Entry logic in subclasses stays a few
+lines in `target()`.
 
 Timing: `next()` runs at the close of bar t and decides with data up to that close (the signal line
 included); `next_open()` runs at the open of bar t+1 and sends the orders, which fill at that open
 (cerebro runs with cheat_on_open). `next_open` reads only `open[0]`: the bar's close is not known yet.
+
+Protective orders (one stop carrying every stop rule, and a take-profit) go out with the entry as
+bracket children. `ProtectiveBroker` prices them off the actual fill and makes them live for the rest
+of the entry bar; they are real Stop / StopTrail / Limit orders, so a bar that opens through a stop
+fills at that open, and one that trades through it intraday fills at the stop (less slippage).
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import math
 from typing import Any
 
 import backtrader as bt
 
+from strategies.risk import DrawdownBreaker, RiskRules
+
+log = logging.getLogger(__name__)
+
+_DEAD = (bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+
 
 class RiskManagedStrategy(bt.Strategy):
     """Turns `target()` (1 long, 0 flat, -1 short, None keep) into orders and records every trade.
 
+    Buy / sell logic: whatever `target()` of the subclass asks for, filled at the next open; plus the
+    risk rules: a protective stop (stop_loss, atr_stop, trailing_stop: the tightest wins), a
+    take-profit, and the drawdown breaker, which flattens and keeps the strategy out for a while.
     Params:
       - start: first date whose close may produce an order (the first out-of-sample forecast date);
         bars before it only warm up indicators.
+      - risk: the RiskRules every trade gets (None: none); the engine passes the `risk` config group.
     """
 
     params = (
         ("start", None),  # datetime.date: no decisions before this close
+        ("risk", None),   # strategies.risk.RiskRules for every trade; None = no rules
     )
 
     def __init__(self) -> None:
+        self.rules: RiskRules = self.p.risk or RiskRules()
         self.trade_log: list[dict[str, Any]] = []
-        self.in_market: list[bool] = []
+        self.in_market: dict[dt.date, bool] = {}
+        self.bars_in_trade = 0  # closes seen since the open trade's entry filled
         self._desired: int | None = None
+        self._reason = "signal"
         self._open_trade: dict[str, Any] | None = None
-        self._exit_reason = "signal"
         self._held = 0.0
+        self._guards: list[bt.Order] = []  # protective orders of the open trade, stop first
+        self._sent_guards: dict[int, list[bt.Order]] = {}  # by entry ref, until the entry fills
+        self._atr = bt.ind.ATR(self.data, period=self.rules.atr_period) if self.rules.atr_stop else None
+        self._atr_now: float | None = None
+        self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
+                         if self.rules.max_drawdown is not None else None)
 
     # -- decisions at the close ---------------------------------------------------------------
     def target(self) -> int | None:
@@ -47,9 +74,26 @@ class RiskManagedStrategy(bt.Strategy):
         size = self.position.size
         return 0 if size == 0 else int(math.copysign(1, size))
 
+    def prenext(self) -> None:
+        self.in_market[self.data.datetime.date(0)] = self.position.size != 0
+
     def next(self) -> None:
-        self.in_market.append(self.position.size != 0)
-        self._desired = self.target() if self.tradable() else None
+        self.in_market[self.data.datetime.date(0)] = self.position.size != 0
+        if self.position.size:
+            self.bars_in_trade += 1
+        if self._atr is not None:
+            self._atr_now = float(self._atr[0])  # ATR at this close prices a stop for the next open
+        self._desired, self._reason = None, "signal"
+        if not self.tradable():
+            return
+        if self._breaker is not None:
+            bar = len(self)
+            if self._breaker.update(bar, self.broker.getvalue()):
+                self._desired, self._reason = 0, "drawdown_breaker"
+                return
+            if self._breaker.blocked(bar):
+                return
+        self._desired = self.target()
 
     # -- orders at the next open --------------------------------------------------------------
     def next_open(self) -> None:
@@ -57,19 +101,83 @@ class RiskManagedStrategy(bt.Strategy):
         if desired is None or desired == self.direction:
             return
         if self.direction != 0:
-            self.exit_position("signal")
-        if desired > 0:
-            self.buy().addinfo(reason="signal")
-        elif desired < 0:
-            self.sell().addinfo(reason="signal")
+            # A bar that opens through a live stop or take-profit would fill it at this open, the
+            # price a market exit gets too: exit with a market order, named after that rule, so a
+            # reversal's new entry is checked for cash after the exit rather than beside it.
+            hit = self._guard_hit_at_open()
+            self.exit_position(self._reason if hit is None else self._exit_reason(hit))
+        if desired != 0:
+            self._enter(desired)
 
     def exit_position(self, reason: str) -> None:
-        """Close the whole position at the next fill, recording why."""
-        self._exit_reason = reason
+        """Close the whole position at the next fill, recording why; its stops are withdrawn."""
+        self._cancel_guards()
         self.close().addinfo(reason=reason)
+
+    def _enter(self, direction: int) -> None:
+        guarded = self.rules.has_stop or self.rules.take_profit is not None
+        entry = (self.buy if direction > 0 else self.sell)(transmit=not guarded)
+        if entry is None:  # the sizer found no room: no cash, or too little history for vol_target
+            return
+        if not guarded:
+            return
+        size, protect = abs(entry.created.size), (self.sell if direction > 0 else self.buy)
+        ref = self.data.open[0]  # placeholder price: the broker re-prices each child off the fill
+        guards = []
+        if self.rules.has_stop:
+            trail = self.rules.trailing_stop
+            kind = ({"exectype": bt.Order.StopTrail, "trailpercent": trail} if trail
+                    else {"exectype": bt.Order.Stop})
+            stop = protect(price=ref, size=size, parent=entry,
+                           transmit=self.rules.take_profit is None, **kind)
+            stop.addinfo(anchor=functools.partial(self._anchor_stop, direction, self._atr_now))
+            guards.append(stop)
+        if self.rules.take_profit is not None:
+            limit = protect(exectype=bt.Order.Limit, price=ref, size=size, parent=entry, transmit=True)
+            limit.addinfo(reason="take_profit", anchor=functools.partial(self._anchor_limit, direction))
+            guards.append(limit)
+        self._sent_guards[entry.ref] = guards
+
+    def _anchor_stop(self, direction: int, atr: float | None, order: bt.Order, fill: float) -> None:
+        found = self.rules.initial_stop(direction, fill, atr)
+        if found is None:  # only atr_stop, and no ATR yet: a stop that never triggers
+            log.warning("no ATR at entry, the position has no stop")
+            found = (0.0 if direction > 0 else math.inf), "atr_stop"
+        order.created.price = found[0]
+        order.addinfo(fixed=self.rules.fixed_stops(direction, fill, atr))
+
+    def _anchor_limit(self, direction: int, order: bt.Order, fill: float) -> None:
+        order.created.price = self.rules.take_profit_price(direction, fill)
+
+    def _guard_hit_at_open(self) -> bt.Order | None:
+        price = self.data.open[0]
+        for order in self._guards:
+            if not (order.alive() and order.active()):
+                continue
+            level, sells = order.created.price, order.issell()
+            if order.exectype == bt.Order.Limit:
+                hit = price >= level if sells else price <= level
+            else:
+                hit = price <= level if sells else price >= level
+            if hit:
+                return order
+        return None
+
+    def _cancel_guards(self) -> None:
+        for order in self._guards:
+            if order.alive():
+                self.cancel(order)  # a cancelled bracket child takes its siblings with it
 
     # -- bookkeeping --------------------------------------------------------------------------
     def notify_order(self, order: bt.Order) -> None:
+        if order.status in _DEAD:
+            lost = self._sent_guards.pop(order.ref, None)  # an entry that never filled
+            if order.status != order.Canceled:
+                log.warning("order %s %s on %s", order.ref, order.getstatusname(),
+                            self.data.datetime.date(0))
+            for child in lost or ():
+                self.cancel(child)
+            return
         if order.status != order.Completed:
             return
         # Track the size ourselves: when a close and a new entry fill on the same open, the broker's
@@ -85,16 +193,28 @@ class RiskManagedStrategy(bt.Strategy):
             }
             self.on_entry(order)
         elif before != 0 and self._held == 0:
-            reason = order.info.get("reason", None) or self._exit_reason
             self._close_trade(self.data.num2date(executed.dt).date(), executed.price,
-                              executed.comm, reason)
+                              executed.comm, self._exit_reason(order))
             self.on_exit(order)
 
     def on_entry(self, order: bt.Order) -> None:
-        """Hook for risk rules once an entry has filled (stops are placed here)."""
+        """Hook once an entry has filled: adopt the protective orders that rode with it."""
+        self._guards = self._sent_guards.pop(order.ref, [])
+        self.bars_in_trade = 0
 
     def on_exit(self, order: bt.Order) -> None:
-        """Hook for risk rules once the position is flat again (pending stops are cancelled here)."""
+        """Hook once the position is flat again: withdraw whatever protection is still working."""
+        self._cancel_guards()
+        self._guards = []
+
+    def _exit_reason(self, order: bt.Order) -> str:
+        fixed = order.info.get("fixed")
+        if fixed is not None:  # the protective stop: which rule put it where it fired
+            for rule, level in fixed.items():
+                if math.isclose(order.created.price, level, rel_tol=1e-12):
+                    return rule
+            return "trailing_stop"
+        return order.info.get("reason") or "signal"
 
     def _close_trade(self, date: dt.date, price: float, commission: float, reason: str) -> None:
         trade, self._open_trade = self._open_trade, None

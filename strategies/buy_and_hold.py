@@ -8,8 +8,9 @@ class BuyAndHold(RiskManagedStrategy):
     """Buy at the first open of the test period and hold to the end.
 
     Buy logic: long from the first tradable close onwards (fills at the next open).
-    Sell logic: never sells; the position is marked at the last close.
-    Params: only the base `start`.
+    Sell logic: never sells on its own; the position is marked at the last close. Risk rules, if
+    given, can close it, and it buys back at the next open (after any drawdown cool-down).
+    Params: only the base `start` and `risk`.
     """
 
     def target(self) -> int | None:

@@ -1,31 +1,51 @@
 """Trade the forecast: long while the predicted next-day return is high enough, flat otherwise."""
 from __future__ import annotations
 
+import logging
 import math
 
+import backtrader as bt
+
 from strategies.base import RiskManagedStrategy
+
+log = logging.getLogger(__name__)
 
 
 class LSTMMomentum(RiskManagedStrategy):
     """Long/flat on the forecast carried by the feed's `signal` line.
 
-    Buy logic: flat, and the forecast of the next log return is above `entry`.
-    Sell logic: long, and the forecast falls below `exit` (`exit` < `entry` gives hysteresis, so a
-    forecast hovering near one threshold does not churn the position and pay costs each day).
-    Params: entry, exit (log-return thresholds), plus the base `start`.
+    Buy logic: flat, the forecast of the next log return is above `entry`, and (if `confirm_sma` is
+    set) the close is above its `confirm_sma`-day mean, so the forecast is not fighting the trend.
+    Sell logic: long for at least `min_hold` bars, and the forecast falls below `exit` (`exit` <
+    `entry` gives hysteresis, so a forecast hovering near one threshold does not churn the position
+    and pay costs each day). Stops and the other risk rules apply from the entry, min_hold or not.
+    Params: entry, exit (log-return thresholds), confirm_sma, min_hold, plus the base start and risk.
     """
 
     params = (
-        ("entry", 0.0005),  # enter long when forecast > entry
-        ("exit", 0.0),      # exit when forecast < exit
+        ("entry", 0.0005),      # enter long when forecast > entry
+        ("exit", 0.0),          # exit when forecast < exit (must not exceed entry)
+        ("confirm_sma", None),  # bars in the trend filter (enter only if close > its mean); None = off
+        ("min_hold", 0),        # bars a trade is held before a signal exit is allowed; 0 = no minimum
     )
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self.p.exit > self.p.entry:
+            raise ValueError(f"strategy.exit ({self.p.exit}) must not exceed strategy.entry "
+                             f"({self.p.entry}): the position would open and close on one forecast")
+        if self.p.min_hold < 0:
+            raise ValueError(f"strategy.min_hold must be >= 0, got {self.p.min_hold}")
+        self.trend = (bt.ind.SMA(self.data.close, period=int(self.p.confirm_sma))
+                      if self.p.confirm_sma else None)
 
     def target(self) -> int | None:
         forecast = self.data.signal[0]
         if math.isnan(forecast):
             return None
-        if self.direction == 0 and forecast > self.p.entry:
-            return 1
-        if self.direction > 0 and forecast < self.p.exit:
+        if self.direction == 0:
+            confirmed = self.trend is None or self.data.close[0] > self.trend[0]
+            return 1 if forecast > self.p.entry and confirmed else None
+        if forecast < self.p.exit and self.bars_in_trade >= self.p.min_hold:
             return 0
         return None

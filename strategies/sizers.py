@@ -1,31 +1,60 @@
 """Position sizing: how many shares a full position is, computed at the price the order trades at."""
 from __future__ import annotations
 
+import logging
 import math
 
 import backtrader as bt
 
+from strategies.risk import RiskRules
+
+log = logging.getLogger(__name__)
+
 
 class EquityFractionSizer(bt.Sizer):
-    """Buys (or sells short) `fraction` of current equity at the next open.
+    """Buys (or sells short) a fraction of equity at the next open.
+
+    The fraction is `fraction`, capped by the risk rules' `max_position` and, with `vol_target`,
+    scaled so the position's volatility (realised volatility of the stock over `vol_lookback` closes
+    up to the decision close) matches the target. Sized once, at entry; not rebalanced afterwards.
 
     Orders are sized in `next_open` (cheat-on-open), where `data.open[0]` is the price the market
-    order fills at, so a gap never turns an order into one the broker silently cancels for lack of
-    cash. Slippage and commission are priced in so the fill always fits in the cash.
+    order fills at, so a gap never turns an order into one the broker cancels for lack of cash. The
+    broker's slippage and commission (whatever its scheme: fraction, per share, minimum) are priced
+    in so the fill always fits in the cash.
     """
 
     params = (
-        ("fraction", 0.99),   # fraction of equity one full position uses
-        ("slippage", 0.0),    # broker slippage fraction, priced in
-        ("commission", 0.0),  # broker commission fraction, priced in
+        ("fraction", 0.99),  # fraction of equity one full position uses (the broker's invest_fraction)
+        ("risk", None),      # strategies.risk.RiskRules: max_position and vol_target; None = no caps
     )
 
     def _getsizing(self, comminfo, cash, data, isbuy):  # noqa: ANN001 (backtrader's signature)
-        value = self.broker.getvalue()
-        price = data.open[0] * (1 + self.p.slippage) * (1 + self.p.commission)
-        if price <= 0:
+        rules: RiskRules = self.p.risk or RiskRules()
+        # data.close[0] is this bar's close, not known at the open: volatility ends one bar back.
+        past = data.close.get(ago=-1, size=rules.vol_lookback + 1) if rules.vol_target else []
+        fraction = rules.position_fraction(self.p.fraction, list(past))
+        slip = self.broker.p.slip_perc or 0.0
+        # A new position is only sent once the current one is being closed at this same open (a
+        # reversal), so what it may use is the cash left after that close: equity marked at the open.
+        held = self.strategy.getposition(data).size
+        exit_price = data.open[0] * (1 - slip if held > 0 else 1 + slip)
+        cash_after = cash + held * exit_price - (comminfo.getcommission(held, exit_price) if held else 0)
+        price = data.open[0] * (1 + slip if isbuy else 1 - slip)
+        budget = cash_after * fraction
+        if price <= 0 or budget <= 0:
             return 0
-        size = math.floor(value * self.p.fraction / price)
-        if isbuy:  # a buy must also fit in the cash on hand
-            size = min(size, math.floor(cash / price))
-        return max(size, 0)
+        return _largest_affordable(budget, price, comminfo)
+
+
+def _largest_affordable(budget: float, price: float, comminfo: bt.CommInfoBase) -> int:
+    """The most shares whose cost plus commission fits in `budget` (any commission that grows with
+    size: a fraction of value, per share, with a minimum), found by bisection."""
+    low, high = 0, max(math.floor(budget / price), 0)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if mid * price + comminfo.getcommission(mid, price) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low

@@ -1,0 +1,41 @@
+"""The classic moving-average crossover: a baseline that uses prices only, no forecast."""
+from __future__ import annotations
+
+import logging
+
+import backtrader as bt
+
+from strategies.base import RiskManagedStrategy
+
+log = logging.getLogger(__name__)
+
+
+class SmaCross(RiskManagedStrategy):
+    """Long/flat on the crossing of a fast and a slow simple moving average of the close.
+
+    Buy logic: the fast mean crosses above the slow one at a close (an event: a strategy stopped
+    out waits for the next upward cross rather than buying straight back).
+    Sell logic: the fast mean crosses below the slow one.
+    Params: fast, slow (bars), plus the base start and risk.
+    """
+
+    params = (
+        ("fast", 50),   # bars in the fast moving average
+        ("slow", 200),  # bars in the slow moving average (more than fast)
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not 0 < self.p.fast < self.p.slow:
+            raise ValueError(f"strategy.fast ({self.p.fast}) must be positive and below "
+                             f"strategy.slow ({self.p.slow})")
+        fast = bt.ind.SMA(self.data.close, period=int(self.p.fast))
+        slow = bt.ind.SMA(self.data.close, period=int(self.p.slow))
+        self.cross = bt.ind.CrossOver(fast, slow)
+
+    def target(self) -> int | None:
+        if self.cross[0] > 0:
+            return 1
+        if self.cross[0] < 0:
+            return 0
+        return None
