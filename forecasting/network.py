@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from forecasting.tf_import import import_keras
+
 
 def build_lstm(window: int, n_features: int, units: int = 32, layers: int = 1, dropout: float = 0.0,
                learning_rate: float = 1e-3) -> Any:
     """Return a compiled LSTM regressor: (window, features) -> one scaled next-day return."""
-    import keras  # imported here: TensorFlow costs ~2 s to import and cached runs never need it
+    keras = import_keras()
 
     inputs = keras.Input(shape=(window, n_features))
     x = inputs

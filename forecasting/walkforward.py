@@ -33,7 +33,7 @@ class WalkForward:
     gap: int = 1
     warm_start: bool = True
     val_fraction: float = 0.1
-    warm_validation: bool = False
+    warm_validation: bool = True
 
     def folds(self, samples: int) -> list[Fold]:
         return walk_forward_folds(samples, self.initial_train, self.retrain_every, self.gap, self.mode)
@@ -45,9 +45,9 @@ class WalkForward:
     def split_validation(self, train: Windows, warm: bool) -> tuple[Windows, Windows | None]:
         """Hold out the chronological tail of a training window for early stopping.
 
-        A warm fit of a few epochs trains on the whole window instead, the most recent bars
-        included, unless `warm_validation` asks otherwise: its validation passes would double its
-        cost for little gain.
+        Fits from scratch always get it. Warm fits get it when `warm_validation` is on (the
+        default), and then keep their update only if it lowers the tail's loss; with it off they
+        train on the whole window, which is faster but lets repeated updates drift into noise.
         """
         n_val = int(len(train) * self.val_fraction)
         if n_val < _MIN_VALIDATION or (warm and not self.warm_validation):
