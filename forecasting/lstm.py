@@ -22,7 +22,7 @@ class LSTMForecaster:
     """
 
     def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
-                 epochs: int = 10, warm_epochs: int = 2, batch_size: int = 256,
+                 epochs: int = 10, warm_epochs: int = 1, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int = 3) -> None:
         self.window, self.units, self.layers, self.dropout = window, units, layers, dropout
         self.epochs, self.warm_epochs, self.batch_size = epochs, warm_epochs, batch_size
