@@ -3,6 +3,7 @@ import hydra
 from omegaconf import DictConfig
 
 from backtests.cli import main as run_configured
+from backtests.cli import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -11,4 +12,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)  # user mistakes, Hydra's included, end as one `error:` line and exit status 2

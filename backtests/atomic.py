@@ -34,9 +34,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:  # flush to disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
+        _fsync_folder(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a power cut, not just a killed process); POSIX only."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are journaled anyway
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,28 +1,143 @@
-"""What `run.py` calls: run the configured mode; a user mistake becomes one line and exit code 2."""
+"""What `run.py` calls: check the settings, run the configured mode, report user mistakes as one line.
+
+Every user mistake, from an unknown config option (caught by Hydra before our code runs) to a bad
+price file (found minutes later), ends the same way: `error: ...` and `hint: ...` on stderr and exit
+status 2, without a traceback. Anything else is a bug and keeps a traceback. HYDRA_FULL_ERROR=1
+shows the full traceback for both.
+
+Hydra prints its own multi-line report for the errors it catches; `run` asks it to re-raise them
+instead (by setting HYDRA_FULL_ERROR for the call, its documented switch) and translates them.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import traceback
+from typing import Any, Callable, NoReturn
 
+from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from backtests.errors import UserError
+from backtests.data.symbols import check_ticker
+from backtests.errors import UserError, as_user_error, from_resolver
+from backtests.validate import validate
 
 log = logging.getLogger("backtests")
 
+FULL_ERROR = "HYDRA_FULL_ERROR"
+_asked_for_full_error: bool | None = None  # what the user set, before `run` changed it
+
+
+def full_error_asked() -> bool:
+    """True when the user wants every error with its full traceback."""
+    if _asked_for_full_error is not None:
+        return _asked_for_full_error
+    return os.environ.get(FULL_ERROR) == "1"
+
 
 def main(cfg: DictConfig) -> float | None:
-    """Run `cfg.mode` (backtest, audit, predict). Set HYDRA_FULL_ERROR=1 for full tracebacks."""
+    """Check every setting, then run `cfg.mode` (backtest, audit, predict)."""
     try:
+        validate(cfg)  # before any data is read, any folder filled or TensorFlow imported
         task = instantiate(cfg.mode)
         return task(cfg)
-    except UserError as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as exc:
+        error = as_user_error(exc)
+        if error is None or full_error_asked():
             raise
         log.debug("user error", exc_info=True)
-        print(f"error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
-        sys.exit(2)
+        report(error)
+
+
+def run(entry: Callable[[], Any]) -> None:
+    """Call the `@hydra.main` function `entry`, turning Hydra's own errors into one line too."""
+    global _asked_for_full_error
+    _asked_for_full_error = os.environ.get(FULL_ERROR) == "1"
+    if _asked_for_full_error:
+        entry()
+        return
+    os.environ[FULL_ERROR] = "1"  # Hydra re-raises instead of printing its own report
+    try:
+        entry()
+    except BrokenPipeError:  # e.g. `python run.py --cfg job | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("error: interrupted; files are only ever renamed into place, so nothing is "
+              "half-written", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        error = as_user_error(exc, sys.argv[1:])
+        if error is None:
+            _print_bug(exc)
+            sys.exit(1)
+        report(error)
+    finally:
+        os.environ.pop(FULL_ERROR, None)
+
+
+def report(error: UserError) -> NoReturn:
+    """The one place that prints a user mistake: one error line, one hint line, exit status 2."""
+    print(f"error: {_one_line(error.message)}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {_one_line(error.hint)}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _print_bug(exc: BaseException) -> None:
+    """A traceback without Hydra's and OmegaConf's own frames (a bug: worth reporting)."""
+    internal = re.compile(r"[/\\](hydra|omegaconf)[/\\]")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not internal.search(f.filename)]
+    sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)))
+    sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
+    sys.stderr.write(f"\nThis is a bug, not a settings problem. Set {FULL_ERROR}=1 for the "
+                     "complete stack trace.\n")
+
+
+class ValidateFirst(Callback):
+    """Hydra callback: check the settings before Hydra creates the run folder.
+
+    Hydra turns exceptions raised in callbacks into warnings, so a mistake is reported here and
+    ends the process; with HYDRA_FULL_ERROR=1 this stays quiet and `main` raises it with its
+    traceback instead.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)
+
+    @staticmethod
+    def _check(config: DictConfig) -> None:
+        if full_error_asked():
+            return
+        try:
+            validate(config)
+        except UserError as error:
+            report(error)
+
+
+def _ticker_folder(ticker: object) -> str:
+    """`${ticker_folder:${ticker}}`: the checked ticker, so the run folder is never a path."""
+    try:
+        return check_ticker(ticker)
+    except UserError as error:
+        raise from_resolver(error) from None
+
+
+def _name_folder(name: object) -> str:
+    """`${name_folder:...}`: a config choice as one plain folder name ('a/b' -> 'a-b')."""
+    text = re.sub(r"[^\w.=-]", "-", str(name)).lstrip(".")
+    return text or "_"
+
+
+OmegaConf.register_new_resolver("ticker_folder", _ticker_folder, replace=True)
+OmegaConf.register_new_resolver("name_folder", _name_folder, replace=True)

@@ -1,5 +1,12 @@
-"""The one exception type for user mistakes: it carries a message and a hint, never a traceback."""
+"""The one exception type for user mistakes, and the translation of Hydra's errors into it.
+
+A user mistake is printed as one `error:` line and one `hint:` line, never a traceback; anything
+that does not translate to a UserError is a bug and keeps its traceback.
+"""
 from __future__ import annotations
+
+import difflib
+from typing import Iterator, Sequence
 
 
 class UserError(Exception):
@@ -16,3 +23,109 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+_raised_in_resolver: UserError | None = None
+
+
+def from_resolver(error: UserError) -> UserError:
+    """Remember `error`, raised inside an OmegaConf resolver, so it can be reported as itself."""
+    global _raised_in_resolver
+    _raised_in_resolver = error
+    return error
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _first_line(text: object) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | None:
+    """The UserError behind `exc`, or one made from a Hydra/OmegaConf config error; else None.
+
+    `argv` (the command-line overrides) lets an unparsable override be named.
+    """
+    from hydra.errors import (CompactHydraException, ConfigCompositionException,
+                              InstantiationException, MissingConfigException,
+                              OverrideParseException)
+    from omegaconf.errors import (ConfigAttributeError, ConfigKeyError,
+                                  InterpolationResolutionError, MissingMandatoryValue)
+
+    for link in _chain(exc):
+        if isinstance(link, UserError):
+            return link
+    if isinstance(exc, MissingConfigException) and exc.options and exc.missing_cfg_file:
+        group, _, name = str(exc.missing_cfg_file).rpartition("/")
+        options = sorted(exc.options)
+        close = difflib.get_close_matches(name, options, n=1)
+        lead = f"did you mean {group}={close[0]}? " if close else ""
+        return UserError(f"there is no {group} called {name!r}",
+                         f"{lead}choose one of: {', '.join(options)}")
+    if isinstance(exc, OverrideParseException):
+        culprit = _unparsable(argv)
+        what = f"the override {culprit!r}" if culprit else "an override"
+        return UserError(f"cannot read {what}: {_first_line(exc)}",
+                         "write overrides as key=value; quote values holding spaces or brackets")
+    if isinstance(exc, ConfigCompositionException) and isinstance(
+            exc.__cause__, (ConfigKeyError, ConfigAttributeError)):
+        return _unknown_key(exc.__cause__)
+    if isinstance(exc, InstantiationException):
+        key = getattr(exc, "full_key", None) or "that group"
+        if isinstance(exc.__cause__, ValueError):
+            # A config target's constructor refused its arguments: a settings problem.
+            return UserError(_first_line(exc.__cause__), f"check the {key} settings")
+        if any(isinstance(link, ImportError) for link in _chain(exc)):
+            return UserError(_first_line(exc).split(", set env var")[0],
+                             f"check {key}._target_ (a module.Class path)")
+        return None  # anything else raised while building an object is a bug: keep the traceback
+    if isinstance(exc, MissingMandatoryValue):
+        key = getattr(exc, "full_key", "") or "a setting"
+        return UserError(f"{key} is not set", f"add {key}=... on the command line")
+    if isinstance(exc, InterpolationResolutionError):
+        if _raised_in_resolver is not None and _raised_in_resolver.message in str(exc):
+            return _raised_in_resolver  # OmegaConf keeps only the text of a resolver's exception
+        return UserError(f"a setting cannot be resolved: {_first_line(exc)}",
+                         "check the ${...} references in your overrides")
+    if isinstance(exc, CompactHydraException):  # composition and search-path errors
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        hint = lines[1] if len(lines) > 1 else "see `python run.py --help` for the config groups"
+        return UserError(lines[0] if lines else type(exc).__name__, hint)
+    return None
+
+
+def _unknown_key(error: BaseException) -> UserError:
+    full_key = str(getattr(error, "full_key", "") or getattr(error, "key", "?"))
+    key = str(getattr(error, "key", full_key))
+    parent = getattr(error, "parent_node", None)
+    known = sorted(str(k) for k in (parent.keys() if parent is not None else [])
+                   if not str(k).startswith("_") and str(k) != "hydra")
+    close = difflib.get_close_matches(key, known, n=1)
+    section = full_key.rpartition(".")[0]
+    prefix = f"{section}." if section else ""
+    lead = f"did you mean {prefix}{close[0]}? " if close else ""
+    where = f"{section} settings" if section else "top-level settings and groups"
+    return UserError(f"{full_key} is not a setting",
+                     f"{lead}{where}: {', '.join(known) or 'none'}; add a new key with +{full_key}=...")
+
+
+def _unparsable(argv: Sequence[str]) -> str | None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in argv:
+        if arg.startswith("-"):
+            continue
+        try:
+            parser.parse_overrides([arg])
+        except Exception:  # the parser raises OverrideParseException and grammar errors
+            return arg
+    return None

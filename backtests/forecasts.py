@@ -41,18 +41,24 @@ def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
         features = instantiate(cfg.features)(market.frame)
     except FeatureError as exc:
         raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
-    windows = make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
-    needed = int(cfg.walkforward.initial_train) + int(cfg.walkforward.gap)
-    if len(windows) < needed:
-        warmup = len(market.frame) - len(windows)
+    window, train = int(cfg.forecaster.window), int(cfg.walkforward.initial_train)
+    gap, fold = int(cfg.walkforward.gap), int(cfg.walkforward.retrain_every)
+    # Checked before make_windows, which cannot cut windows from fewer rows than one window.
+    samples = max(0, len(features) - window + 1)
+    if samples < train + gap - 1 + fold:
+        warmup = len(market.frame) - len(features)
+        minimum = warmup + window - 1 + train + gap - 1 + fold
+        skipped = f", {gap - 1} skipped (walkforward.gap)" if gap > 1 else ""
         raise UserError(
-            f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()}; "
-            f"the forecaster needs at least {needed + warmup} ({warmup} for feature warm-up and the "
-            f"{cfg.forecaster.window}-bar window, {cfg.walkforward.initial_train} to train, "
-            f"{cfg.walkforward.gap} to predict)",
-            "use an earlier data.start, or a smaller walkforward.initial_train or forecaster.window",
+            f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()} "
+            f"to {market.frame.index[-1].date()}; the forecaster needs at least {minimum}: "
+            f"{warmup} for feature warm-up, {window - 1} more to fill the first {window}-bar window, "
+            f"{train} to train (walkforward.initial_train){skipped} and {fold} for one test fold "
+            "(walkforward.retrain_every)",
+            "use an earlier data.start or more data, or a smaller walkforward.initial_train, "
+            "forecaster.window or walkforward.retrain_every",
         )
-    return windows
+    return make_windows(features, market.frame["Close"], window)
 
 
 def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool = True,

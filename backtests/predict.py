@@ -73,9 +73,15 @@ def _fit_and_save(cfg: DictConfig, market: MarketData, folder: Path, windows) ->
                                            "data_fingerprint": market.fingerprint,
                                            "trained_samples": len(labelled)})
         retired = folder.with_name(f".{folder.name}.old-{staging.name[-8:]}")
-        if folder.exists():
+        try:
             folder.rename(retired)  # the old model stays whole until the new one is in place
-        staging.rename(folder)
+        except FileNotFoundError:
+            pass  # no model yet, or another process is swapping it in right now
+        try:
+            staging.rename(folder)
+        except OSError:  # another process installed its model between the two renames
+            log.warning("predict: another process saved a model in %s at the same time; keeping "
+                        "that one (same settings) and using this fit for this run only", folder)
         shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -118,3 +118,13 @@ def test_same_seed_gives_identical_predictions_in_a_fresh_process(run_folder):
     info = json.loads((root / "again" / "run_info.json").read_text())
     assert info["config"]["seed"] == 42 and len(info["data_fingerprint"]) == 16
     assert "keras" in info["packages"] and "backtrader" in info["packages"]
+
+
+def test_a_strategy_that_never_trades_still_gets_a_tearsheet_page(tmp_path):
+    from backtests.tearsheet import write_tearsheet
+
+    index = pd.bdate_range("2020-01-01", periods=40)
+    benchmark = pd.Series(np.random.default_rng(0).normal(0, 0.01, 40), index=index)
+    write_tearsheet(tmp_path / "t.html", pd.Series(0.0, index=index), benchmark, "X <b> · flat")
+    page = (tmp_path / "t.html").read_text()
+    assert "never held a position" in page and "X &lt;b&gt;" in page

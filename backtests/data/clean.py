@@ -46,6 +46,7 @@ def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str
 
     _check_values(frame, origin)
     frame = _adjust(frame)
+    _check_values(frame, origin)  # scaling by Adj Close / Close must not overflow or reach zero
     if frame.empty:
         raise UserError(f"{origin} holds no price rows", "point data.path at a file with daily bars")
     made = {name: count for name, count in repairs.items() if count}
@@ -76,7 +77,9 @@ def _parse_dates(frame: pd.DataFrame, origin: str) -> pd.DatetimeIndex:
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{origin}: row {row + 1} has date {frame['Date'].iloc[row]!r}, not a date",
+        label = frame.index[row]
+        where = f"data row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label}"
+        raise UserError(f"{origin}: {where} has Date {frame['Date'].iloc[row]!r}, not a date",
                         "fix or delete that row")
     index = pd.DatetimeIndex(parsed)
     if index.tz is not None:
@@ -100,10 +103,10 @@ def _numeric(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 
 
 def _check_values(frame: pd.DataFrame, origin: str) -> None:
-    missing = frame[PRICE_COLUMNS].isna()
-    if missing.to_numpy().any():
-        _refuse(origin, missing, "is missing", "fill it in or delete the row")
     prices = [c for c in ("Open", "High", "Low", "Close", "Adj Close") if c in frame.columns]
+    values = [*prices, "Volume"]
+    _refuse(origin, frame[values].isna(), "is missing", "fill it in or delete the row")
+    _refuse(origin, ~np.isfinite(frame[values]), "is not a finite number", "fix or delete that row")
     _refuse(origin, frame[prices] <= 0, "is not a positive price", "fix or delete that row")
     _refuse(origin, frame[["Volume"]] < 0, "is negative", "fix or delete that row")
     inverted = (frame["High"] < frame["Low"]).to_frame("High")

@@ -10,6 +10,37 @@ from backtests.data.clean import clean_prices
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 
+_SNIFF_BYTES = 1 << 16
+
+
+def _refuse_binary(file: Path) -> None:
+    """Refuse a file that is not text (a spreadsheet, an archive, random bytes) by its first bytes.
+
+    pandas would otherwise report a decoding error, or read NUL-riddled garbage as odd columns.
+    """
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise UserError(f"cannot read {file} ({exc.strerror or exc})",
+                        "check the file's permissions") from exc
+    offset = head.find(b"\x00")
+    if offset < 0:
+        try:
+            head.decode("utf-8")
+            return
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 4:  # a character cut by the sniff window: text after all
+                return
+            offset = exc.start
+    raise UserError(f"{file} is not a text CSV file (binary byte 0x{head[offset]:02x} at byte {offset})",
+                    "export the prices as comma-separated UTF-8 text with a Date,Open,High,Low,"
+                    "Close,Volume header")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
 
 class CsvSource(PriceSource):
     """Reads `path` itself, or `<path>/<TICKER>.csv` when `path` is a folder."""
@@ -35,12 +66,16 @@ class CsvSource(PriceSource):
 
     def _load(self) -> MarketData:
         file = self.file()
+        _refuse_binary(file)
         try:
             raw = pd.read_csv(file, dtype=str, keep_default_na=True)
         except pd.errors.EmptyDataError as exc:
             raise UserError(f"{file} is empty", "point data.path at a file with daily bars") from exc
         except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise UserError(f"{file} is not a readable CSV ({type(exc).__name__})",
+            raise UserError(f"{file} is not a readable CSV ({_first_line(exc)})",
                             "export the prices as comma-separated text") from exc
+        except OSError as exc:
+            raise UserError(f"cannot read {file} ({exc.strerror or exc})",
+                            "check the file's permissions") from exc
         frame, repairs = clean_prices(raw, str(file))
         return MarketData(frame=frame, source=f"csv:{file}", ticker=self.ticker, repairs=repairs)

@@ -11,10 +11,12 @@ _SYMBOL = re.compile(r"^[A-Za-z0-9.\-\^=]{1,20}$")
 def check_ticker(ticker: object) -> str:
     """Return the ticker upper-cased, or refuse anything that is not a plain symbol (paths above all)."""
     text = str(ticker).strip()
-    if not _SYMBOL.match(text) or text in {".", ".."} or text.startswith("."):
+    if not _SYMBOL.match(text) or text.startswith("."):
+        why = " (longer than 20 characters)" if len(text) > 20 else ""
         raise UserError(
-            f"ticker={ticker!r} is not a ticker symbol",
-            "use letters, digits and . - ^ = only, e.g. ticker=MSFT or ticker=^GSPC",
+            f"ticker={ticker!r} is not a ticker symbol{why}",
+            "use letters, digits and . - ^ = only, not starting with '.', e.g. ticker=MSFT or "
+            "ticker=^GSPC",
         )
     return text.upper()
 

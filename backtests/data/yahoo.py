@@ -65,15 +65,21 @@ class YahooSource(PriceSource):
             log.info("prices: using cached %s (%d bars to %s)", self.ticker, len(cached),
                      cached.index[-1].date())
             return self._market(cached, "yfinance-cache")
-        downloaded, reason = self._try_download()
+        downloaded, repairs, reason = self._try_download()
+        if downloaded is not None and cached is not None:
+            shortfall = _shortfall(downloaded, cached)
+            if shortfall:
+                downloaded, reason = None, f"the answer {shortfall}; keeping the cache"
         if downloaded is not None:
+            # The CSV first, the note second: the note counts only for a CSV of its rows and last date.
             write_csv(self.cache_file, downloaded, index_label="Date")
             write_json(self.meta_file, {"ticker": self.ticker, "rows": len(downloaded),
                                         "last_date": downloaded.index[-1].date(),
-                                        "fetched_at": datetime.now(timezone.utc)})
-            return self._market(downloaded, "yfinance")
+                                        "fetched_at": datetime.now(timezone.utc),
+                                        "repairs": repairs})
+            return self._market(downloaded, "yfinance", repairs)
         if cached is not None:
-            log.warning("prices: download of %s failed (%s); using the cache, whose last bar is %s",
+            log.warning("prices: could not refresh %s (%s); using the cache, whose last bar is %s",
                         self.ticker, reason, cached.index[-1].date())
             return self._market(cached, "yfinance-cache")
         raise UserError(
@@ -83,10 +89,22 @@ class YahooSource(PriceSource):
             "or data=synthetic",
         )
 
-    def _market(self, frame: pd.DataFrame, source: str) -> MarketData:
-        return MarketData(frame=frame, source=source, ticker=self.ticker)
+    def _market(self, frame: pd.DataFrame, source: str,
+                repairs: dict[str, int] | None = None) -> MarketData:
+        if repairs is None:  # a cached copy: the repairs made when it was downloaded
+            meta = self._meta()
+            same = meta.get("rows") == len(frame) and meta.get("last_date") == str(frame.index[-1].date())
+            repairs = (meta.get("repairs") or {}) if same else {}
+        return MarketData(frame=frame, source=source, ticker=self.ticker, repairs=dict(repairs))
 
-    def _try_download(self) -> tuple[pd.DataFrame | None, str]:
+    def _meta(self) -> dict:
+        try:
+            meta = json.loads(self.meta_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def _try_download(self) -> tuple[pd.DataFrame | None, dict[str, int], str]:
         reason = "no answer"
         for attempt in range(self.retries + 1):
             if attempt:
@@ -100,12 +118,12 @@ class YahooSource(PriceSource):
                 reason = "empty answer: unknown symbol or no network"
                 continue
             try:
-                frame, _ = clean_prices(raw, f"yfinance download of {self.ticker}")
+                frame, repairs = clean_prices(raw, f"yfinance download of {self.ticker}")
             except UserError as exc:
                 reason = f"unusable answer: {exc.message}"
                 continue
-            return frame, ""
-        return None, reason
+            return frame, repairs, ""
+        return None, {}, reason
 
     def _read_cache(self) -> pd.DataFrame | None:
         if not self.cache_file.is_file():
@@ -113,7 +131,7 @@ class YahooSource(PriceSource):
         try:
             raw = pd.read_csv(self.cache_file, dtype=str)
             frame, _ = clean_prices(raw, str(self.cache_file))
-        except (UserError, ValueError, pd.errors.ParserError) as exc:
+        except (UserError, ValueError, OSError, pd.errors.ParserError) as exc:
             log.warning("prices: ignoring unreadable cache %s (%s)", self.cache_file, exc)
             return None
         return frame[PRICE_COLUMNS]
@@ -121,9 +139,28 @@ class YahooSource(PriceSource):
     def _fresh(self, cached: pd.DataFrame) -> bool:
         if self.end is not None and cached.index[-1] >= self.end:
             return True
+        meta = self._meta()
+        if meta.get("rows") != len(cached) or meta.get("last_date") != str(cached.index[-1].date()):
+            return False  # the note describes another download (a writer raced us): ask again
         try:
-            meta = json.loads(self.meta_file.read_text())
             fetched = datetime.fromisoformat(meta["fetched_at"])
-        except (OSError, ValueError, KeyError):
+        except (KeyError, TypeError, ValueError):
             return False
         return (datetime.now(timezone.utc) - fetched).total_seconds() < self.max_age_hours * 3600
+
+
+def _shortfall(downloaded: pd.DataFrame, cached: pd.DataFrame) -> str:
+    """Why a download is worse than the cache (empty if it is not): a partial answer never wins.
+
+    A good answer covers at least the cached dates: it starts no later, ends no earlier and has
+    no fewer rows. Revised values on the same dates (new dividend adjustments) are fine.
+    """
+    if downloaded.index[-1] < cached.index[-1]:
+        return (f"ends on {downloaded.index[-1].date()}, before the cached copy "
+                f"({cached.index[-1].date()})")
+    if downloaded.index[0] > cached.index[0]:
+        return (f"starts on {downloaded.index[0].date()}, after the cached copy "
+                f"({cached.index[0].date()})")
+    if len(downloaded) < len(cached):
+        return f"has {len(downloaded)} bars, fewer than the cached {len(cached)}"
+    return ""

@@ -1,0 +1,217 @@
+"""Bad input ends in seconds with one `error:` line, one `hint:` line, exit status 2 and no traceback.
+
+The battery runs `python run.py ...` in real processes, several at a time, with Python's import
+timing switched on so that each run proves it stopped before TensorFlow was imported.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import open_dict
+
+from backtests import cli
+from backtests.data.synthetic import synthetic_bars
+from backtests.errors import UserError
+from backtests.validate import validate
+from tests.conftest import FAST, ROOT, run_cli
+
+BARS = synthetic_bars(80, seed=1)
+DAY = {i: BARS.index[i].date().isoformat() for i in (5, 7, 9)}
+
+
+def _write_files(folder: Path) -> None:
+    BARS.to_csv(folder / "good.csv")
+    (folder / "empty.csv").write_text("")
+    (folder / "garbage.csv").write_bytes(np.random.default_rng(0).bytes(4000))
+    BARS.drop(columns=["Close"]).to_csv(folder / "no_close.csv")
+    text = BARS.astype(object)
+    text.iloc[5, text.columns.get_loc("Close")] = "twelve"
+    text.to_csv(folder / "text.csv")
+    negative = BARS.copy()
+    negative.iloc[7, negative.columns.get_loc("Open")] = -3.0
+    negative.to_csv(folder / "negative.csv")
+    inverted = BARS.copy()
+    inverted.iloc[9, inverted.columns.get_loc("High")] = inverted["Low"].iloc[9] - 1
+    inverted.to_csv(folder / "inverted.csv")
+
+
+# name -> (arguments, words the error line must hold)
+BATTERY: dict[str, tuple[list[str], list[str]]] = {
+    "bad ticker": (["ticker=MS$FT"], ["ticker='MS$FT' is not a ticker symbol"]),
+    "path-like ticker": (["ticker=../../outside"], ["ticker='../../outside'", "not a ticker symbol"]),
+    "missing file": (["data=csv", "data.path={d}/missing.csv"], ["missing.csv", "does not exist"]),
+    "empty file": (["data=csv", "data.path={d}/empty.csv"], ["empty.csv", "is empty"]),
+    "garbage file": (["data=csv", "data.path={d}/garbage.csv"], ["garbage.csv", "not a text CSV"]),
+    "missing column": (["data=csv", "data.path={d}/no_close.csv"], ["no_close.csv", "lacks", "Close"]),
+    "text in a price": (["data=csv", "data.path={d}/text.csv"],
+                        ["text.csv", f"Close on {DAY[5]}", "'twelve'", "not a number"]),
+    "negative price": (["data=csv", "data.path={d}/negative.csv"],
+                       ["negative.csv", f"Open on {DAY[7]}", "not a positive price"]),
+    "High below Low": (["data=csv", "data.path={d}/inverted.csv"],
+                       ["inverted.csv", f"High on {DAY[9]}", "below Low"]),
+    "csv without path": (["data=csv"], ["data.path is not set"]),
+    "inverted dates": (["data.start=2020-01-01", "data.end=2019-01-01"],
+                       ["data.start=2020-01-01 is not before data.end=2019-01-01"]),
+    "negative window": (["forecaster.window=-5"], ["forecaster.window=-5", "whole number >= 1"]),
+    "negative commission": (["broker.commission=-0.001"], ["broker.commission=-0.001"]),
+    "zero cash": (["broker.cash=0"], ["broker.cash=0", "> 0"]),
+    "unknown strategy": (["strategy=nope"], ["there is no strategy called 'nope'"]),
+    "misspelt setting": (["forecaster.windw=3"], ["forecaster.windw is not a setting"]),
+    "unparsable override": (["ticker=[MSFT"], ["cannot read the override 'ticker=[MSFT'"]),
+    "too little history": (["data.bars=200"], ["has 200 bars", "needs at least", "to train",
+                                               "one test fold"]),
+}
+HINTS = {"unknown strategy": "lstm_momentum", "misspelt setting": "did you mean forecaster.window?",
+         "too little history": "walkforward.initial_train"}
+
+
+@pytest.fixture(scope="module")
+def battery(tmp_path_factory):
+    """Run every bad command at once (4 at a time); TensorFlow import would show in the timings."""
+    root = tmp_path_factory.mktemp("battery")
+    _write_files(root)
+    base = [*FAST, "report.plots=false", f"paths.results_dir={root / 'results'}"]
+
+    def one(name: str):
+        args, _ = BATTERY[name]
+        chosen = {a.split("=")[0] for a in args}
+        shrink = [o for o in base if o.split("=")[0] not in chosen
+                  and not (o.startswith("data") and any(a.startswith("data=") for a in args))]
+        started = time.perf_counter()
+        done = run_cli(*shrink, *(a.format(d=root) for a in args), cwd=root, timeout=120)
+        return name, done, time.perf_counter() - started
+
+    os.environ["PYTHONPROFILEIMPORTTIME"] = "1"  # read by the children only
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = {name: (done, took) for name, done, took in pool.map(one, BATTERY)}
+    finally:
+        del os.environ["PYTHONPROFILEIMPORTTIME"]
+    return root, results
+
+
+@pytest.mark.parametrize("name", list(BATTERY))
+def test_bad_input_is_one_clear_line_before_tensorflow(battery, name):
+    root, results = battery
+    done, took = results[name]
+    imports = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert [line.split(":")[0] for line in lines] == ["error", "hint"], lines
+    for word in BATTERY[name][1]:
+        assert word in lines[0], (word, lines[0])
+    assert HINTS.get(name, "") in lines[1]
+    assert imports and not [line for line in imports if "tensorflow" in line or "keras" in line]
+    assert took < 30, took  # seconds, even on a busy 2-core machine (about 1 s when idle)
+
+
+def test_path_like_ticker_creates_no_folder(battery):
+    root, _ = battery
+    made = [p for p in root.rglob("*") if "outside" in p.name]
+    assert not made and not (root.parent / "outside").exists()
+
+
+def test_bad_settings_leave_no_run_folder(battery):
+    root, results = battery
+    runs = root / "results" / "runs"
+    # Only failures found after the run started (data files, history) have a folder.
+    folders = {p.parents[2].name for p in runs.rglob(".hydra")} if runs.exists() else set()
+    assert folders <= {"lstm_momentum"}
+    count = len(list(runs.rglob(".hydra"))) if runs.exists() else 0
+    late = [n for n, (args, _) in BATTERY.items() if any(a.startswith("data.path=") for a in args)]
+    assert count <= len(late) + 1  # + too little history
+
+
+def test_path_like_ticker_in_a_sweep_is_refused_before_its_folder(tmp_path):
+    done = run_cli("-m", "ticker=../escape,MSFT", "data=synthetic", f"paths.results_dir={tmp_path}",
+                   cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: ticker='../escape'")
+    assert not list(tmp_path.rglob("escape*"))
+
+
+def test_a_bug_keeps_its_traceback(tmp_path):
+    done = run_cli("mode._target_=operator.truediv", "data=synthetic", cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "TypeError" in done.stderr and "This is a bug" in done.stderr
+
+
+def test_full_error_shows_the_traceback_when_asked(tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), "broker.cash=0"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "broker.cash=0" in done.stderr
+
+
+# In-process checks of the rules table: fast, and they never import TensorFlow.
+
+@pytest.mark.parametrize("overrides", [
+    ["forecaster.window=0"], ["forecaster.epochs=-1"], ["forecaster.epochs=0"],
+    ["forecaster.warm_epochs=-1"], ["forecaster.batch_size=0"], ["forecaster.units=0"],
+    ["forecaster.units=many"], ["forecaster.dropout=-0.1"], ["forecaster.dropout=1.0"],
+    ["forecaster.learning_rate=0"], ["walkforward.val_fraction=1.0"],
+    ["walkforward.initial_train=0"], ["walkforward.retrain_every=0"], ["walkforward.gap=0"],
+    ["walkforward.mode=rolling"], ["walkforward.warm_start=maybe"], ["broker.invest_fraction=0"],
+    ["broker.invest_fraction=1.5"], ["broker.commission_type=flat"], ["broker.per_share=-1"],
+    ["broker.slippage=-0.1"], ["broker.cash=-5"], ["report.periods_per_year=0"], ["data.bars=1"],
+    ["data.start=someday"], ["seed=-1"], ["seed=true"], ["features.columns.rsi.period=0"],
+    ["features.columns.macd.fast=40"], ["strategy.exit=0.01"], ["strategy.min_hold=-1"],
+    ["strategy=sma_cross", "strategy.fast=300"], ["strategy=lstm_long_short", "strategy.threshold=-1"],
+    ["risk.stop_loss=1.5"], ["risk.take_profit=0"], ["risk.vol_lookback=1"],
+    ["risk=default", "risk.trailing_stop=0"], ["risk=conservative", "risk.max_position=1.5"],
+    ["risk=conservative", "risk.cooldown_days=0"], ["mode=audit", "mode.cutoffs=0"],
+    ["data=synthetic", "data.vol_persistence=0.96"],
+])
+def test_each_rule_refuses_its_bad_value(make_cfg, overrides):
+    with pytest.raises(UserError) as info:
+        validate(make_cfg(*overrides))
+    key = overrides[-1].split("=")[0]
+    assert info.value.message.startswith(key) and info.value.hint
+    assert "\n" not in info.value.message
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["strategy=buy_and_hold"], ["strategy=sma_cross"], ["strategy=lstm_long_short"],
+    ["risk=default"], ["risk=conservative"], ["forecaster=ridge"], ["mode=audit"], ["mode=predict"],
+    ["data=csv", "data.path=/nowhere"], ["data=yfinance"], ["walkforward.mode=sliding"],
+    ["+strategy.brand_new_param=whatever", "+risk.new_rule=0.5"],  # unknown keys pass untouched
+    ["risk.stop_loss=null", "strategy.confirm_sma=50", "data.end=2015-01-01"],
+])
+def test_shipped_configs_pass(make_cfg, overrides):
+    validate(make_cfg(*overrides))
+
+
+def test_a_config_without_the_risk_group_passes(make_cfg):
+    cfg = make_cfg()
+    with open_dict(cfg):
+        del cfg["risk"]
+    validate(cfg)
+
+
+def test_cli_main_reports_and_exits_2_without_importing_tensorflow(make_cfg, capsys):
+    code = ("import sys\nfrom tests.test_errors import _cli_in_process\n_cli_in_process()\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.strip() == "tensorflow imported: False"
+    assert done.stderr.startswith("error: broker.cash=0")
+
+
+def _cli_in_process() -> None:
+    """Run cli.main on a bad config in this process and say whether TensorFlow got imported."""
+    import atexit
+
+    from hydra import compose, initialize_config_dir
+
+    atexit.register(lambda: print(f"tensorflow imported: {'tensorflow' in sys.modules}"))
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*FAST, "broker.cash=0"])
+    cli.main(cfg)
