@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
+from backtests.sweep import in_multirun
 from backtests.validate import validate
 
 log = logging.getLogger("backtests")
@@ -49,6 +50,8 @@ def main(cfg: DictConfig) -> float | None:
         if error is None or full_error_asked():
             raise
         log.debug("user error", exc_info=True)
+        if in_multirun():  # one job's mistake must not end the sweep: SweepSummary records it
+            raise error from (None if error is exc else exc)
         report(error)
 
 

@@ -17,6 +17,8 @@ from backtests.results import (git_commit, package_versions, prediction_table, r
 from backtests.stages import Timings
 from backtests.strategy_config import strategy_class_and_params
 from backtests.plots import write_forecast_plot, write_skill_plot
+from backtests.report import write_report
+from backtests.sweep import sharpe_objective, stored_result
 from backtests.tearsheet import write_tearsheet
 from forecasting.scoring import score_forecasts
 from strategies.buy_and_hold import BuyAndHold
@@ -28,6 +30,9 @@ def run_experiment(cfg: DictConfig) -> float:
     """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
     timings = Timings()
     out = Path(cfg.paths.output_dir)
+    stored = stored_result(out, cfg)  # a resumed sweep: this folder already holds these results
+    if stored is not None:
+        return stored
     with timings.stage("check settings"):
         strategy_cls, strategy_params = strategy_class_and_params(cfg.strategy)
         broker: BrokerSettings = instantiate(cfg.broker)
@@ -76,10 +81,11 @@ def run_experiment(cfg: DictConfig) -> float:
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))
+        write_report(out / "report.html", metrics, run_info, result.trades)  # before metrics.json
         write_run_files(out, metrics, returns_table(result.returns, bench.returns), table,
                         result.trades, run_info)
     _summarise(metrics, out)
-    return float(metrics["strategy"]["sharpe"] or 0.0)
+    return sharpe_objective(metrics)  # NaN (no trades) becomes 0.0, which sweepers accept
 
 
 def _figures(result: BacktestResult, cfg: DictConfig) -> dict:

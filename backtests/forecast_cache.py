@@ -5,14 +5,24 @@ and a format version; strategy, risk, broker and report settings are not in it, 
 change those reuse the forecasts. Files are written atomically, and the JSON note is written last
 and checked on reading, so a crash or two sweep jobs racing on one key never leave a file a later
 run would trust half-written.
+
+Sweep jobs that share a key also share the training: the first to miss takes a per-key file lock
+(`<cache_dir>/locks/`, an OS lock, so a killed holder frees it) and trains; the others wait on the
+lock and then read its entry instead of training the same forecasts again.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, jobs racing on a key each train (correct, only slower)
+    fcntl = None  # type: ignore[assignment]
 
 import pandas as pd
 
@@ -21,6 +31,7 @@ from backtests.atomic import write_csv, write_json
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+_held: dict[str, int] = {}  # lock path -> open descriptor, for keys this process is training
 
 
 def forecast_key(data_fingerprint: str, settings: dict[str, Any], seed: int) -> str:
@@ -35,8 +46,32 @@ class ForecastCache:
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.folder = Path(cache_dir) / "forecasts"
+        self.locks = Path(cache_dir) / "locks"
 
     def load(self, key: str) -> pd.DataFrame | None:
+        """The entry for `key`; on a miss, this process holds the key's lock until `store`."""
+        frame = self._read(key)
+        if frame is not None or fcntl is None or self._lock_of(key) in _held:
+            return frame
+        self.locks.mkdir(parents=True, exist_ok=True)
+        lock = self._lock_of(key)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("forecast cache: another job is computing %s; waiting to reuse it", key)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            frame = self._read(key)  # the holder has stored it, unless it failed
+        if frame is not None:
+            os.close(fd)
+        else:
+            _held[lock] = fd
+        return frame
+
+    def _lock_of(self, key: str) -> str:
+        return str(self.locks / f"forecasts-{key}.lock")
+
+    def _read(self, key: str) -> pd.DataFrame | None:
         table, note = self.folder / f"{key}.csv", self.folder / f"{key}.json"
         try:
             meta = json.loads(note.read_text())
@@ -54,3 +89,12 @@ class ForecastCache:
     def store(self, key: str, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
         write_csv(self.folder / f"{key}.csv", frame, index_label="date")
         write_json(self.folder / f"{key}.json", {**meta, "key": key, "rows": len(frame)})
+        release_locks(self._lock_of(key))
+
+
+def release_locks(path: str | None = None) -> None:
+    """Give up this process's claim on one key (or all): a job that failed must not block others."""
+    for lock in [path] if path is not None else list(_held):
+        fd = _held.pop(lock, None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -45,8 +46,17 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
             # output= keeps QuantStats from opening a browser; a Series benchmark keeps it offline.
             qs.reports.html(strategy, benchmark=benchmark, output=str(tmp), title=title,
                             periods_per_year=periods_per_year, download_filename=path.name)
+            tmp.write_text(_self_contained(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
         _explain(path, title, f"QuantStats could not analyse these returns ({exc})")
+
+
+def _self_contained(page: str) -> str:
+    """Strip what QuantStats 0.0.86's template gets wrong offline: `<body onload="save()">` calls a
+    function the page never defines (a console error), and its favicon is fetched from the web."""
+    page = page.replace('<body onload="save()">', "<body>")
+    return re.sub(r'<link rel="shortcut icon" href="https?://[^"]*"[^>]*>',
+                  '<link rel="icon" href="data:,">', page)
 
 
 def _explain(path: Path, title: str, reason: str) -> None:

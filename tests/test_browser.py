@@ -1,0 +1,112 @@
+"""report.html, tearsheet.html and summary.html opened in a real (headless) Chromium.
+
+Each page must load without a console message (script errors show up there), show its tables,
+images and links, and need nothing from the network. Chromium is Debian's `chromium` package
+(`.ci/run` installs it); the test never downloads a browser.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed and tests never download one: run "
+    "`apt-get install -y chromium` (as .ci/run does)")
+
+QUICK = ["data=synthetic", "data.bars=420", "forecaster=ridge", "forecaster.window=10",
+         "walkforward.initial_train=200", "walkforward.retrain_every=60"]
+IMAGES_PROBE = ("<script>window.addEventListener('load',function(){var n=0,i=document.images;"
+                "for(var k=0;k<i.length;k++)if(i[k].complete&&i[k].naturalWidth>0)n++;"
+                "document.body.setAttribute('data-images',n+'/'+i.length);});</script>")
+SORT_PROBE = ("<script>window.addEventListener('load',function(){var h=document.querySelector("
+              "'#runs th[data-key=sharpe]');h.click();h.click();var r=document.querySelectorAll("
+              "'#runs tbody tr'),o=[];for(var k=0;k<r.length;k++)o.push(r[k].cells[0].getAttribute("
+              "'data-v'));document.body.setAttribute('data-order',o.join('|'));});</script>")
+
+
+def browse(page: Path, fragment: str = "", probe: str = "") -> tuple[str, list[str]]:
+    """The DOM after load and every console line Chromium logged for `page`."""
+    if probe:  # a copy beside the page (so relative links still resolve) with a check appended
+        copy = page.with_name(f".probe-{page.name}")
+        copy.write_text(page.read_text().replace("</body>", probe + "</body>"))
+        page = copy
+    profile = page.parent / ".chromium-profile"
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=3000", "--dump-dom", page.as_uri() + fragment],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console
+
+
+def external(dom: str) -> list[str]:
+    """Resources the page would fetch from the network: src=, <link href=>, CSS url(...).
+
+    Plain <a href> links are only followed when clicked, and the SVG namespace is only a name.
+    """
+    found = re.findall(r'\ssrc="([^"]*)"', dom) + re.findall(r'<link[^>]*\shref="([^"]*)"', dom)
+    found += re.findall(r"url\(['\"]?([^'\")]*)", dom)
+    return [url for url in found if re.match(r"(https?:)?//", url)]
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *QUICK,
+                           "strategy=lstm_momentum,sma_cross", "hydra/launcher=joblib",
+                           f"hydra.sweep.dir={root / 'sweep'}", f"paths.cache_dir={root / 'cache'}"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "sweep"
+
+
+def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
+    folder = sweep_dir / "0_lstm_momentum_MSFT"
+    dom, console = browse(folder / "report.html", probe=IMAGES_PROBE)
+    assert console == []
+    assert "<h1>MSFT · lstm_momentum" in dom
+    assert dom.count("<table") == 4  # what ran, performance, forecast skill, trades
+    assert 'data-images="2/2"' in dom  # both plots decoded from their data URIs
+    assert 'href="tearsheet.html"' in dom and (folder / "tearsheet.html").exists()
+    assert external(dom) == []
+
+
+def test_tearsheet_loads_with_its_charts_and_tables(sweep_dir):
+    page = sweep_dir / "0_lstm_momentum_MSFT" / "tearsheet.html"
+    dom, console = browse(page)
+    assert "Key Performance Metrics" in dom and dom.count("<svg") >= 5 and "<table" in dom
+    assert "lstm_momentum" in dom
+    assert 'onload="save()"' not in page.read_text()  # QuantStats' broken onload is stripped
+    assert console == []
+    assert external(dom) == []
+
+
+def test_summary_loads_sorts_and_links_every_run(sweep_dir):
+    table = pd.read_csv(sweep_dir / "summary.csv")
+    dom, console = browse(sweep_dir / "summary.html", probe=SORT_PROBE)
+    assert console == []
+    assert dom.count("<tr>") == len(table) + 1 and 'id="equity"' in dom
+    assert dom.count("<polyline") == len(table) + 1  # every run, and buy and hold once
+    for job in table["job"]:
+        for name in ("report.html", "tearsheet.html"):
+            assert f'href="{job}/{name}"' in dom and (sweep_dir / job / name).exists()
+    best_first = "|".join(table.sort_values("sharpe", ascending=False)["job"])
+    assert f'data-order="{best_first}"' in dom  # two clicks on Sharpe: descending
+    assert "Deflated Sharpe" in dom and external(dom) == []
+    opened_sorted, console = browse(sweep_dir / "summary.html", fragment="#sort=-sharpe")
+    assert console == [] and 'data-key="sharpe" aria-sort="descending"' in opened_sorted
