@@ -65,7 +65,7 @@ def render_summary(title: str, rows: list[dict[str, Any]], returns: dict[str, pd
     common = [o for o in lists[0] if all(o in other for other in lists)] if lists else []
     rows = [{**r, "overrides": " ".join(o for o in r.get("override_list") or [] if o not in common)}
             for r in rows]
-    body = [EXTRA_CSS, f"<h1>Sweep {esc(title)}</h1>",
+    body = [EXTRA_CSS, f"<h1>Sweep summary: {esc(title)}</h1>",
             f'<p class="sub">{len(rows)} runs: {len(complete)} complete, {len(failed)} not. '
             'Click a column header to sort. <a href="summary.csv">summary.csv</a></p>',
             f"<p>Overrides common to every run: <code>{esc(' '.join(common)) or 'none'}</code></p>",
@@ -77,7 +77,7 @@ def render_summary(title: str, rows: list[dict[str, Any]], returns: dict[str, pd
             "PSR(0) is the same probability against a Sharpe of 0, without the search.</p>",
             "<h2>Equity curves</h2>", _chart(returns, {r["job"]: r.get("ticker") for r in rows}),
             f"<h2>Runs that did not finish ({len(failed)})</h2>", _failures(failed)]
-    return page(f"Sweep {title}", "".join(body), SORT_JS)
+    return page(f"Sweep summary: {title}", "".join(body), SORT_JS)
 
 
 def _cell(row: dict, key: str, show: Any) -> str:
