@@ -62,37 +62,61 @@ def _trades_before(trades: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     return closed.reset_index(drop=True)
 
 
-def audit_cutoff(cfg: DictConfig, market: MarketData, original: pd.DataFrame,
+@dataclass
+class Baseline:
+    """What the unaltered data gives, computed once and compared with every altered copy."""
+
+    features: pd.DataFrame
+    forecasts: pd.DataFrame
+    trades: pd.DataFrame
+
+
+class _Backtest:
+    """The configured strategy, costs and risk rules, ready to trade any prices and forecasts."""
+
+    def __init__(self, cfg: DictConfig, start: pd.Timestamp) -> None:
+        self.cls, self.params = strategy_class_and_params(cfg.strategy)
+        self.broker: BrokerSettings = instantiate(cfg.broker)
+        self.risk = instantiate(cfg.get("risk"))  # stops and breakers must not see the future either
+        self.start = start
+
+    def trades(self, market: MarketData, forecasts: pd.DataFrame) -> pd.DataFrame:
+        bars = market.frame.assign(signal=forecasts["forecast"].reindex(market.frame.index))
+        return run_backtest(bars, self.cls, self.params, self.broker, self.start, self.risk).trades
+
+
+def _first_trade_difference(before: pd.DataFrame, after: pd.DataFrame) -> pd.Timestamp | None:
+    """Exit date of the first closed trade that differs (or exists in one run only)."""
+    for i in range(max(len(before), len(after))):
+        if i >= len(before) or i >= len(after) or not before.iloc[i].equals(after.iloc[i]):
+            row = before.iloc[i] if i < len(before) else after.iloc[i]
+            return pd.Timestamp(row["exit_date"])
+    return None
+
+
+def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backtest: _Backtest,
                  cutoff: pd.Timestamp, seed: int, atol: float) -> list[Finding]:
     """Compare features, forecasts and closed trades up to `cutoff` against an altered future."""
     altered = alter_after(market, cutoff, seed)
     findings: list[Finding] = []
-    builder = instantiate(cfg.features)
-    before, after = builder(market.frame).loc[:cutoff], builder(altered.frame).loc[:cutoff]
+    before = baseline.features.loc[:cutoff]
+    after = instantiate(cfg.features)(altered.frame).loc[:cutoff]
     date = first_difference(before, after, atol)
     if date is not None:
         changed = [c for c in before.columns
                    if first_difference(before[c], after[c], atol) is not None]
         findings.append(Finding(cutoff, "features", date, f"changed: {', '.join(changed)}"))
     rerun = walk_forward_forecasts(cfg, altered, use_cache=False, until=cutoff).predictions
-    date = first_difference(original["forecast"].loc[:cutoff], rerun["forecast"].loc[:cutoff], atol)
+    date = first_difference(baseline.forecasts["forecast"].loc[:cutoff],
+                            rerun["forecast"].loc[:cutoff], atol)
     if date is not None:
         findings.append(Finding(cutoff, "forecasts", date))
-    cls, params = strategy_class_and_params(cfg.strategy)
-    broker: BrokerSettings = instantiate(cfg.broker)
-    risk = instantiate(cfg.get("risk"))  # stops and breakers must not see the future either
-    start = original.index[0]
-    trades = []
-    for data, forecasts in ((market, original), (altered, rerun)):
-        bars = data.frame.assign(signal=forecasts["forecast"].reindex(data.frame.index))
-        result = run_backtest(bars, cls, params, broker, start, risk)
-        trades.append(_trades_before(result.trades, cutoff))
-    if not trades[0].equals(trades[1]):
-        n = min(len(trades[0]), len(trades[1]))
-        diff = [i for i in range(n) if not trades[0].iloc[i].equals(trades[1].iloc[i])]
-        row = trades[0].iloc[diff[0] if diff else n - 1] if len(trades[0]) else None
-        when = pd.Timestamp(row["exit_date"]) if row is not None else cutoff
-        findings.append(Finding(cutoff, "trades", when, f"{len(trades[0])} vs {len(trades[1])} closed"))
+    closed = _trades_before(baseline.trades, cutoff)
+    closed_after = _trades_before(backtest.trades(altered, rerun), cutoff)
+    date = _first_trade_difference(closed, closed_after)
+    if date is not None:
+        findings.append(Finding(cutoff, "trades", date,
+                                f"{len(closed)} vs {len(closed_after)} closed"))
     return findings
 
 
@@ -100,13 +124,17 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
     market = instantiate(cfg.data).load()
     original = walk_forward_forecasts(cfg, market).predictions
+    backtest = _Backtest(cfg, start=original.index[0])
+    baseline = Baseline(features=instantiate(cfg.features)(market.frame), forecasts=original,
+                        trades=backtest.trades(market, original))
     dates = original.index
     picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
     findings: list[Finding] = []
     for number, cutoff in enumerate(picks):
         log.info("audit: cutoff %d/%d at %s: altering %d later bars and recomputing", number + 1,
                  len(picks), cutoff.date(), int((market.frame.index > cutoff).sum()))
-        found = audit_cutoff(cfg, market, original, cutoff, seed=int(cfg.seed) + 1000 + number, atol=atol)
+        found = audit_cutoff(cfg, market, baseline, backtest, cutoff,
+                             seed=int(cfg.seed) + 1000 + number, atol=atol)
         for item in found:
             log.error("audit: %s up to %s changed when the future was altered; first on %s %s",
                       item.what, cutoff.date(), item.first_date.date(), item.detail)
