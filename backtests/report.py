@@ -167,14 +167,23 @@ def _what_ran(config: dict, command: dict, info: dict, data: dict, period: dict,
                         f"({period.get('days', '?')} days, out of sample)"),
         ("Forecaster", settings_text(config.get("forecaster"))),
         ("Walk-forward", settings_text(config.get("walkforward"))),
-        ("Costs", f"commission {broker.get('commission', '?')} "
-                  f"({broker.get('commission_type', 'fraction')}), slippage "
-                  f"{broker.get('slippage', '?')}, cash {broker.get('cash', '?')}"),
+        ("Costs", f"{_commission_text(broker)}, slippage {broker.get('slippage', '?')}, "
+                  f"cash {broker.get('cash', '?')}"),
         ("Seed", config.get("seed", "?")),
         ("Forecasts", f"{cache} (key {info.get('forecast_cache_key', '?')})"),
         ("Code", f"git {info.get('git_commit') or 'unknown'}, mode {command.get('mode', '?')}"),
     ]
     return table(("Setting", "Value"), ((esc(k), esc(v)) for k, v in rows), "info")
+
+
+def _commission_text(broker: dict) -> str:
+    """The commission rule that actually applies (a fraction of value, or a rate per share)."""
+    if broker.get("commission_type") == "per_share":
+        text = f"commission {broker.get('per_share', '?')} per share"
+    else:
+        text = f"commission {broker.get('commission', '?')} of traded value"
+    minimum = broker.get("min_commission")
+    return f"{text} (minimum {minimum} per order)" if minimum else text
 
 
 FIGURES = (("Total return", "total_return", pct), ("CAGR", "cagr", pct), ("Sharpe", "sharpe", num),

@@ -97,3 +97,13 @@ def test_a_run_writes_its_report_before_metrics_json(make_cfg):
     assert metrics["forecast"]["verdict"] in page.replace("&#x27;", "'")
     assert f"<h2>Trades ({len(trades)})</h2>" in page
     assert metrics["data"]["fingerprint"] in page and "synthetic:seed=42" in page
+
+
+def test_costs_line_names_the_commission_rule_that_applies():
+    from backtests.report import _commission_text
+
+    assert _commission_text({"commission": 0.001, "commission_type": "fraction"}) == \
+        "commission 0.001 of traded value"
+    assert _commission_text({"commission": 0.001, "commission_type": "per_share", "per_share": 0.005,
+                             "min_commission": 1.0}) == \
+        "commission 0.005 per share (minimum 1.0 per order)"
