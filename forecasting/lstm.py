@@ -29,7 +29,6 @@ class LSTMForecaster:
         self.learning_rate, self.patience = learning_rate, patience
         self.model: Any = None
         self.scaler: WindowScaler | None = None
-        self.last_epochs = 0
 
     def fit(self, train: Windows, seed: int, warm_start: bool = False,
             validation: Windows | None = None) -> "LSTMForecaster":
@@ -58,39 +57,38 @@ class LSTMForecaster:
             held = validation.labelled
             val = (self.scaler.transform_x(held.X), self.scaler.transform_y(held.y))
         start_loss = self._val_loss(val) if resume and val is not None else np.inf
-        self.last_epochs = self._train(X, y, self.warm_epochs if resume else self.epochs, val,
-                                       np.random.default_rng(seed), start_loss)
+        self._train(X, y, self.warm_epochs if resume else self.epochs, val,
+                    np.random.default_rng(seed), start_loss)
         return self
 
     def _train(self, X: np.ndarray, y: np.ndarray, epochs: int,
                val: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-               start_loss: float) -> int:
-        """Seeded mini-batch epochs with early stopping; returns the epochs whose weights are kept.
+               start_loss: float) -> None:
+        """Seeded mini-batch epochs with early stopping; the best weights (or the starting ones, if
+        no epoch beat them) are kept.
 
         A plain loop over `train_on_batch` costs a fraction of `model.fit`'s per-call set-up
         (data adapters, callbacks, a separate validation pass), which dominates the small warm
         updates of a walk-forward.
         """
         start_weights = self.model.get_weights() if np.isfinite(start_loss) else None
-        best_loss, best_weights, best_epoch, waited = start_loss, start_weights, 0, 0
-        for epoch in range(1, epochs + 1):
+        best_loss, best_weights, waited = start_loss, start_weights, 0
+        for _ in range(epochs):
             order = rng.permutation(len(X))
             for begin in range(0, len(X), self.batch_size):
                 batch = order[begin:begin + self.batch_size]
                 self.model.train_on_batch(X[batch], y[batch])
             if val is None:
-                best_epoch = epoch
                 continue
             loss = self._val_loss(val)
             if loss < best_loss:
-                best_loss, best_weights, best_epoch, waited = loss, self.model.get_weights(), epoch, 0
+                best_loss, best_weights, waited = loss, self.model.get_weights(), 0
             else:
                 waited += 1
                 if waited >= self.patience:
                     break
-        if best_weights is not None:  # the best epoch, or the starting weights if none beat them
+        if best_weights is not None:
             self.model.set_weights(best_weights)
-        return best_epoch
 
     def _val_loss(self, val: tuple[np.ndarray, np.ndarray] | None) -> float:
         if val is None:
