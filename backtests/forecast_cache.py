@@ -30,7 +30,7 @@ from backtests.atomic import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: initial_train counts bars (first forecast date fixed); ridge uses the whole window
 _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this process is training
 
 

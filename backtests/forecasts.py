@@ -43,20 +43,27 @@ def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
         raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
     window, train = int(cfg.forecaster.window), int(cfg.walkforward.initial_train)
     gap, fold = int(cfg.walkforward.gap), int(cfg.walkforward.retrain_every)
-    # Checked before make_windows, which cannot cut windows from fewer rows than one window.
-    samples = max(0, len(features) - window + 1)
-    if samples < train + gap - 1 + fold:
-        warmup = len(market.frame) - len(features)
-        minimum = warmup + window - 1 + train + gap - 1 + fold
+    warmup = len(market.frame) - len(features)
+    lead = warmup + window - 1  # bars of history before the first window's date
+    if train <= lead:
+        raise UserError(
+            f"walkforward.initial_train={train} bars leave nothing to train on: {warmup} go to "
+            f"the features' warm-up and {window - 1} more to fill the first {window}-bar window",
+            f"use walkforward.initial_train of at least {lead + 1} (well above it: the first fit "
+            "trains on what remains), or a smaller forecaster.window",
+        )
+    # The first forecast is at bar initial_train + gap - 1 whatever the window (WalkForward.folds).
+    minimum = train + gap - 1 + fold
+    if len(market.frame) < minimum:
         skipped = f", {gap - 1} skipped (walkforward.gap)" if gap > 1 else ""
         raise UserError(
             f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()} "
             f"to {market.frame.index[-1].date()}; the forecaster needs at least {minimum}: "
-            f"{warmup} for feature warm-up, {window - 1} more to fill the first {window}-bar window, "
-            f"{train} to train (walkforward.initial_train){skipped} and {fold} for one test fold "
-            "(walkforward.retrain_every)",
-            "use an earlier data.start or more data, or a smaller walkforward.initial_train, "
-            "forecaster.window or walkforward.retrain_every",
+            f"{train} before the first forecast (walkforward.initial_train: {warmup} for feature "
+            f"warm-up, {window - 1} to fill the first {window}-bar window, {train - lead} to "
+            f"train){skipped} and {fold} for one test fold (walkforward.retrain_every)",
+            "use an earlier data.start or more data, or a smaller walkforward.initial_train "
+            "or walkforward.retrain_every",
         )
     return make_windows(features, market.frame["Close"], window)
 
@@ -75,11 +82,12 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     walkforward: WalkForward = instantiate(cfg.walkforward)
     forecaster = instantiate(cfg.forecaster)
     baseline = RidgeForecaster(window=int(cfg.forecaster.window))
+    lead = market.frame.index.get_loc(windows.index[0])  # warm-up and first window's fill
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
-             type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows))),
+             type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baseline=baseline,
-                                  until=until)
+                                  until=until, lead=lead)
     if use_cache and until is None:
         cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
     return ForecastRun(predictions, key, cached=False)

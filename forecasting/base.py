@@ -13,6 +13,9 @@ class Forecaster(Protocol):
     """Fits on labelled windows and predicts the next log return for each window's last date."""
 
     window: int
+    # True when fit() early-stops on a held-out `validation` tail; a forecaster that does not
+    # (a closed-form fit) is given the whole training window instead of losing that tail.
+    uses_validation: bool
 
     def fit(self, train: Windows, seed: int, warm_start: bool = False,
             validation: Windows | None = None) -> "Forecaster": ...

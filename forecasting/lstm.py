@@ -1,8 +1,6 @@
 """The LSTM forecaster: scales each fold on its own training windows, trains, predicts fast."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,11 @@ class LSTMForecaster:
         self.learning_rate, self.patience = learning_rate, patience
         self.model: Any = None
         self.scaler: WindowScaler | None = None
+
+    @property
+    def uses_validation(self) -> bool:
+        """Early stopping (patience > 0) needs the walk-forward's held-out tail."""
+        return self.patience > 0
 
     def fit(self, train: Windows, seed: int, warm_start: bool = False,
             validation: Windows | None = None) -> "LSTMForecaster":
@@ -104,19 +107,3 @@ class LSTMForecaster:
             return as_series(np.empty(0), windows)
         scaled = np.asarray(self.model.predict_on_batch(self.scaler.transform_x(windows.X)))
         return as_series(self.scaler.inverse_y(scaled), windows)
-
-    def save(self, folder: str | Path) -> None:
-        """Write `model.keras` and `scaler.json` (callers write into a fresh folder, then rename)."""
-        if self.model is None or self.scaler is None:
-            raise NotFittedError("nothing to save: fit first")
-        folder = Path(folder)
-        self.model.save(folder / "model.keras")
-        (folder / "scaler.json").write_text(json.dumps(self.scaler.to_dict()))
-
-    def load(self, folder: str | Path) -> "LSTMForecaster":
-        keras = import_keras()
-
-        folder = Path(folder)
-        self.model = keras.models.load_model(folder / "model.keras", safe_mode=True, compile=False)
-        self.scaler = WindowScaler.from_dict(json.loads((folder / "scaler.json").read_text()))
-        return self

@@ -12,6 +12,8 @@ from forecasting.windows import Windows
 class RidgeForecaster:
     """Closed-form ridge on the flattened, standardised window (no TensorFlow, milliseconds a fit)."""
 
+    uses_validation = False  # nothing to early-stop: it trains on the whole window
+
     def __init__(self, window: int = 30, alpha: float = 10.0) -> None:
         self.window, self.alpha = window, alpha
         self.scaler: WindowScaler | None = None

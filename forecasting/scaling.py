@@ -32,12 +32,3 @@ class WindowScaler:
 
     def inverse_y(self, y_scaled: np.ndarray) -> np.ndarray:
         return np.asarray(y_scaled, dtype=np.float64) * self.y_std + self.y_mean
-
-    def to_dict(self) -> dict:
-        return {"x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(),
-                "y_mean": self.y_mean, "y_std": self.y_std}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "WindowScaler":
-        return cls(np.asarray(data["x_mean"]), np.asarray(data["x_std"]),
-                   float(data["y_mean"]), float(data["y_std"]))

@@ -35,46 +35,64 @@ class WalkForward:
     val_fraction: float = 0.1
     warm_validation: bool = True
 
-    def folds(self, samples: int) -> list[Fold]:
-        return walk_forward_folds(samples, self.initial_train, self.retrain_every, self.gap, self.mode)
+    def folds(self, samples: int, lead: int = 0) -> list[Fold]:
+        """The folds over `samples` windows whose first one ends `lead` bars into the price history.
 
-    @property
-    def minimum_samples(self) -> int:
-        return minimum_samples(self.initial_train, self.gap)
+        `initial_train` counts bars of price history, and the feature warm-up and the first
+        window's fill (`lead`) come out of it: the first forecast falls on the same date whatever
+        the window length or the features, so runs that differ only in those are tested over the
+        same period and can be compared.
+        """
+        return walk_forward_folds(samples, self.train_samples(lead), self.retrain_every, self.gap,
+                                  self.mode)
 
-    def split_validation(self, train: Windows, warm: bool) -> tuple[Windows, Windows | None]:
+    def train_samples(self, lead: int = 0) -> int:
+        """Samples in the first training span once `lead` bars went to warm-up and the window."""
+        return self.initial_train - lead
+
+    def minimum_samples(self, lead: int = 0) -> int:
+        return minimum_samples(self.train_samples(lead), self.gap)
+
+    def split_validation(self, train: Windows, warm: bool,
+                         wanted: bool = True) -> tuple[Windows, Windows | None]:
         """Hold out the chronological tail of a training window for early stopping.
 
-        Fits from scratch always get it. Warm fits get it when `warm_validation` is on (the
+        A forecaster that does not early-stop (`wanted` False, e.g. ridge) trains on the whole
+        window. Fits from scratch always get it. Warm fits get it when `warm_validation` is on (the
         default), and then keep their update only if it lowers the tail's loss; with it off they
         train on the whole window, which is faster but lets repeated updates drift into noise.
         """
         n_val = int(len(train) * self.val_fraction)
-        if n_val < _MIN_VALIDATION or (warm and not self.warm_validation):
+        if not wanted or n_val < _MIN_VALIDATION or (warm and not self.warm_validation):
             return train, None
         return train[:-n_val], train[-n_val:]
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baseline: Forecaster | None = None, until: pd.Timestamp | None = None,
-            progress: bool = True) -> pd.DataFrame:
+            progress: bool = True, lead: int = 0) -> pd.DataFrame:
         """Return one out-of-sample row per predicted bar: forecast, actual, fold (and baseline).
 
         `until` stops after the fold that predicts that date (the audit needs nothing later).
+        `lead`: bars of price history before the first window's date (see `folds`).
         """
-        folds = self.folds(len(windows))
+        if self.train_samples(lead) < 1:
+            raise ValueError(f"walkforward.initial_train={self.initial_train} bars leave no "
+                             f"training sample after {lead} bars of warm-up and window")
+        folds = self.folds(len(windows), lead)
         if not folds:
-            raise ValueError(f"{len(windows)} samples are fewer than the {self.minimum_samples} "
-                             "one walk-forward fold needs")
+            raise ValueError(f"{len(windows)} samples are fewer than the "
+                             f"{self.minimum_samples(lead)} one walk-forward fold needs")
         if until is not None:
             last = int(np.searchsorted(windows.index, until, side="right"))
             folds = [f for f in folds if f.test_start < last] or folds[:1]
         parts, started = [], time.perf_counter()
         bar = tqdm(folds, desc="walk-forward", unit="fold", disable=None if progress else True,
                    leave=False)
-        for fold in bar:
+        every = -(-len(folds) // 10)  # ~10 progress lines, for logs, clusters and CI
+        for done, fold in enumerate(bar, start=1):
             train, test = windows[fold.train_start:fold.train_end], windows[fold.test_start:fold.test_end]
             warm = self.warm_start and fold.number > 0
-            fit_part, held_out = self.split_validation(train, warm)
+            fit_part, held_out = self.split_validation(train, warm, forecaster.uses_validation)
             forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
                                  "fold": fold.number}, index=test.index)
@@ -82,9 +100,17 @@ class WalkForward:
                 baseline.fit(train, seed=seed + fold.number)
                 part["baseline"] = baseline.predict(test)
             parts.append(part)
+            if progress and done % every == 0 and done < len(folds):
+                _log_progress(done, len(folds), time.perf_counter() - started)
         result = pd.concat(parts)
         result.index.name = "date"
         log.info("walk-forward: %d folds, %d out-of-sample forecasts from %s to %s in %.1f s",
                  len(folds), len(result), result.index[0].date(), result.index[-1].date(),
                  time.perf_counter() - started)
         return result
+
+
+def _log_progress(done: int, total: int, elapsed: float) -> None:
+    left = elapsed / done * (total - done)
+    log.info("walk-forward: %d/%d folds done, %.0f s elapsed, about %.0f s left", done, total,
+             elapsed, left)

@@ -157,6 +157,8 @@ def test_invalid_schedules_are_refused(bad):
 class Recorder:
     """A forecaster that remembers what each fit saw and predicts the sample's own position."""
 
+    uses_validation = True
+
     def __init__(self) -> None:
         self.fits: list[pd.DatetimeIndex] = []
 

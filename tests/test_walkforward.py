@@ -90,3 +90,40 @@ def test_target_is_the_next_close_to_close_log_return():
     expected = np.log(frame["Close"].shift(-1) / frame["Close"]).loc[date]
     assert windows.y[i] == pytest.approx(expected)
     assert windows.X[i, -1, 0] == features.loc[date, "x"]  # the window ends at its own date
+
+
+def test_a_forecaster_that_does_not_early_stop_trains_on_the_whole_window(make_cfg):
+    frame = synthetic_bars(400, seed=3)
+    windows = make_windows(instantiate(make_cfg().features)(frame), frame["Close"], 5)
+    out = WalkForward(initial_train=150, retrain_every=50, val_fraction=0.2).run(
+        RidgeForecaster(window=5), windows, seed=0, baseline=RidgeForecaster(window=5),
+        progress=False)
+    # The traded ridge and the ridge baseline see the same training window: one forecast.
+    np.testing.assert_array_equal(out["forecast"].to_numpy(), out["baseline"].to_numpy())
+
+
+@pytest.mark.parametrize("change", [["forecaster.window=20"], ["~features.columns.macd"]])
+def test_the_first_forecast_date_does_not_move_with_the_window_or_features(make_cfg, change):
+    from backtests.data.synthetic import SyntheticSource
+    from backtests.forecasts import walk_forward_forecasts
+
+    market = SyntheticSource("SYN", seed=4, bars=420).load()
+    base = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10"), market,
+                                  use_cache=False).predictions
+    other = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10", *change),
+                                   market, use_cache=False).predictions
+    assert other.index.equals(base.index)
+    assert base.index[0] == market.frame.index[200]  # walkforward.initial_train=200 bars
+
+
+def test_progress_is_logged_every_few_folds(make_cfg, caplog):
+    import logging
+
+    frame = synthetic_bars(500, seed=3)
+    windows = make_windows(instantiate(make_cfg().features)(frame), frame["Close"], 5)
+    with caplog.at_level(logging.INFO, logger="forecasting.walkforward"):
+        WalkForward(initial_train=100, retrain_every=20).run(RidgeForecaster(window=5), windows,
+                                                              seed=0)
+    lines = [r.getMessage() for r in caplog.records if "folds done" in r.getMessage()]
+    assert len(lines) == 9 and lines[0].startswith("walk-forward: 2/19 folds done")
+    assert all("elapsed" in line and "left" in line for line in lines)
