@@ -24,12 +24,14 @@ TRADE_COLUMNS = ["entry_date", "exit_date", "direction", "size", "entry_price", 
 
 @dataclass
 class BacktestResult:
-    """Daily simple returns, daily equity, a per-day in-market flag and the closed trades."""
+    """Daily simple returns, daily equity, a per-day in-market flag, the closed trades, and what the
+    last close decided for the next open (`RiskManagedStrategy.decision`)."""
 
     returns: pd.Series
     equity: pd.Series
     in_market: pd.Series
     trades: pd.DataFrame
+    decision: dict[str, Any]
 
 
 def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[str, Any],
@@ -66,7 +68,8 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     returns.iloc[0] = 0.0  # the first test close is the starting point, not a day held
     trades = pd.DataFrame(strat.trade_log, columns=TRADE_COLUMNS)
     return BacktestResult(returns=returns, equity=equity[equity.index >= start],
-                          in_market=in_market[in_market.index >= start], trades=trades)
+                          in_market=in_market[in_market.index >= start], trades=trades,
+                          decision=strat.decision())
 
 
 class _Equity(bt.Analyzer):

@@ -44,6 +44,7 @@ class RiskManagedStrategy(bt.Strategy):
         ("start", None),  # datetime.date: no decisions before this close
         ("risk", None),   # strategies.risk.RiskRules for every trade; None = no rules
     )
+    uses_forecast = True  # reads the feed's `signal` line (False: prices only)
 
     def __init__(self) -> None:
         self.rules: RiskRules = self.p.risk or RiskRules()
@@ -94,6 +95,29 @@ class RiskManagedStrategy(bt.Strategy):
             if self._breaker.blocked(bar):
                 return
         self._desired = self.target()
+
+    def why(self) -> str:
+        """The inputs behind the latest `target()` in words (for mode=predict)."""
+        return ""
+
+    def decision(self) -> dict[str, Any]:
+        """What the latest close decided for the next open: the position now and the one wanted,
+        why, and the protective orders working now (mode=predict reads this after the last bar)."""
+        wanted = self._desired
+        working = [o for o in self._guards if o.alive()]
+        stops = [o for o in working if o.exectype != bt.Order.Limit]
+        limits = [o for o in working if o.exectype == bt.Order.Limit]
+        return {
+            "position": self.direction,
+            "target": self.direction if wanted is None else wanted,
+            "reason": "no change" if wanted is None else self._reason,
+            "why": self.why(),
+            "bars_in_trade": self.bars_in_trade if self.direction else 0,
+            "stop": float(stops[0].created.price) if stops else None,
+            "stop_rule": self._exit_reason(stops[0]) if stops else None,
+            "take_profit": float(limits[0].created.price) if limits else None,
+            "breaker_blocked": bool(self._breaker is not None and self._breaker.blocked(len(self))),
+        }
 
     # -- orders at the next open --------------------------------------------------------------
     def next_open(self) -> None:

@@ -13,5 +13,10 @@ class BuyAndHold(RiskManagedStrategy):
     Params: only the base `start` and `risk`.
     """
 
+    uses_forecast = False
+
+    def why(self) -> str:
+        return "buy and hold is always long"
+
     def target(self) -> int | None:
         return 1

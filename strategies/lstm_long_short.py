@@ -28,6 +28,10 @@ class LSTMLongShort(RiskManagedStrategy):
         if self.p.threshold < 0:
             raise ValueError(f"strategy.threshold must be >= 0, got {self.p.threshold}")
 
+    def why(self) -> str:
+        return (f"forecast {100 * self.data.signal[0]:+.3f}% against the band "
+                f"±{100 * self.p.threshold:.3f}%")
+
     def target(self) -> int | None:
         forecast = self.data.signal[0]
         if math.isnan(forecast):

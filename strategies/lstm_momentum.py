@@ -39,6 +39,18 @@ class LSTMMomentum(RiskManagedStrategy):
         self.trend = (bt.ind.SMA(self.data.close, period=int(self.p.confirm_sma))
                       if self.p.confirm_sma else None)
 
+    def why(self) -> str:
+        forecast = self.data.signal[0]
+        text = (f"forecast {100 * forecast:+.3f}% against entry {100 * self.p.entry:+.3f}% and exit "
+                f"{100 * self.p.exit:+.3f}%")
+        if self.trend is not None:
+            above = self.data.close[0] > self.trend[0]
+            text += (f"; close {self.data.close[0]:.2f} is {'above' if above else 'not above'} its "
+                     f"{self.p.confirm_sma}-day mean {self.trend[0]:.2f}")
+        if self.direction and self.p.min_hold:
+            text += f"; held {self.bars_in_trade} of at least {self.p.min_hold} bars"
+        return text
+
     def target(self) -> int | None:
         forecast = self.data.signal[0]
         if math.isnan(forecast):

@@ -19,6 +19,8 @@ class SmaCross(RiskManagedStrategy):
     Params: fast, slow (bars), plus the base start and risk.
     """
 
+    uses_forecast = False
+
     params = (
         ("fast", 50),   # bars in the fast moving average
         ("slow", 200),  # bars in the slow moving average (more than fast)
@@ -29,9 +31,16 @@ class SmaCross(RiskManagedStrategy):
         if not 0 < self.p.fast < self.p.slow:
             raise ValueError(f"strategy.fast ({self.p.fast}) must be positive and below "
                              f"strategy.slow ({self.p.slow})")
-        fast = bt.ind.SMA(self.data.close, period=int(self.p.fast))
-        slow = bt.ind.SMA(self.data.close, period=int(self.p.slow))
-        self.cross = bt.ind.CrossOver(fast, slow)
+        self.fast = bt.ind.SMA(self.data.close, period=int(self.p.fast))
+        self.slow = bt.ind.SMA(self.data.close, period=int(self.p.slow))
+        self.cross = bt.ind.CrossOver(self.fast, self.slow)
+
+    def why(self) -> str:
+        side = "above" if self.fast[0] > self.slow[0] else "below"
+        event = {1: "crossed above it today", -1: "crossed below it today"}.get(int(self.cross[0]),
+                                                                                "no cross today")
+        return (f"SMA{self.p.fast} {self.fast[0]:.2f} is {side} SMA{self.p.slow} {self.slow[0]:.2f} "
+                f"({event})")
 
     def target(self) -> int | None:
         if self.cross[0] > 0:

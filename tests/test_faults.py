@@ -19,12 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import predict
 from backtests.data import yahoo
-from backtests.data.synthetic import SyntheticSource
 from backtests.data.yahoo import YahooSource
 from backtests.forecast_cache import ForecastCache
-from backtests.forecasts import build_windows
 from tests.conftest import FAST, ROOT
 
 SHRINK = [*FAST, "report.plots=false"]
@@ -250,36 +247,3 @@ def test_downloads_are_retried_with_exponential_backoff(tmp_path, monkeypatch):
         YahooSource("MSFT", cache_dir=str(tmp_path), retries=3, backoff_seconds=0.5).load()
     assert len(calls) == 4 and sleeps == [0.5, 1.0, 2.0]
     assert not list(tmp_path.glob("*"))  # nothing cached from empty answers
-
-
-class FakeForecaster:
-    """Stands in for the LSTM in predict's model swap (no TensorFlow needed)."""
-
-    def __init__(self, window: int = 10, **_: object) -> None:
-        self.window = window
-
-    def fit(self, train, seed, validation=None, warm_start=False):
-        return self
-
-    def save(self, folder: Path) -> None:
-        (Path(folder) / "model.keras").write_text("mine")
-
-
-def test_a_model_saved_by_another_process_mid_swap_is_kept(make_cfg, monkeypatch, caplog):
-    cfg = make_cfg("forecaster._target_=tests.test_faults.FakeForecaster")
-    market = SyntheticSource("MSFT", seed=1, bars=420).load()
-    folder = predict.model_folder(cfg, "MSFT")
-    real_rename = Path.rename
-
-    def racing(self: Path, target):
-        if Path(target) == folder and ".tmp-" in self.name:  # the other process wins the race
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "model.keras").write_text("theirs")
-        return real_rename(self, target)
-
-    monkeypatch.setattr(Path, "rename", racing)
-    with caplog.at_level(logging.WARNING):
-        predict._fit_and_save(cfg, market, folder, build_windows(cfg, market))
-    assert (folder / "model.keras").read_text() == "theirs"
-    assert "another process saved a model" in caplog.text
-    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging or old copies

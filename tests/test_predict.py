@@ -1,38 +1,81 @@
-"""Prediction mode: fit, save, reuse while few new bars arrive, refit after that."""
+"""Prediction mode: the next-session decision is the backtest's own, read at the last close."""
 from __future__ import annotations
 
 import json
 
 import pandas as pd
+import pytest
+from hydra.utils import instantiate
 
-from backtests.data.synthetic import synthetic_bars
-from backtests.predict import model_folder, run_predict
+from backtests.engine import run_backtest
+from backtests.experiment import run_experiment
+from backtests.predict import ACTIONS, action_text, run_predict
+from backtests.strategy_config import strategy_class_and_params
 
-DATES = synthetic_bars(420, seed=42).index
+SHIPPED = {
+    "lstm_momentum": ["strategy=lstm_momentum", "strategy.entry=0.0002", "strategy.exit=-0.0002",
+                      "strategy.confirm_sma=20", "strategy.min_hold=3", "risk=default"],
+    "lstm_long_short": ["strategy=lstm_long_short", "strategy.threshold=0.0001", "risk=conservative"],
+    "sma_cross": ["strategy=sma_cross", "strategy.fast=5", "strategy.slow=20", "risk=default"],
+    "buy_and_hold": ["strategy=buy_and_hold"],
+}
 
 
-def _predict(make_cfg, tmp_path, end_index: int):
-    cfg = make_cfg(f"data.end={DATES[end_index].date()}")
+def _position_after_next_open(cfg, predictions: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """Replay the backtest with one more (flat) session and read the position it then holds."""
+    nxt = frame.index[-1] + pd.offsets.BDay(1)
+    last = frame["Close"].iloc[-1]
+    extra = pd.DataFrame({"Open": last, "High": last, "Low": last, "Close": last,
+                          "Volume": frame["Volume"].iloc[-1]}, index=pd.DatetimeIndex([nxt]))
+    bars = pd.concat([frame, extra])
+    bars["signal"] = predictions["forecast"].reindex(bars.index)
+    cls, params = strategy_class_and_params(cfg.strategy)
+    result = run_backtest(bars, cls, params, instantiate(cfg.broker), predictions.index[0],
+                          instantiate(cfg.risk))
+    still_open = result.trades[result.trades["exit_reason"] == "end_of_data"]
+    if still_open.empty:
+        return "flat"
+    assert pd.Timestamp(still_open["entry_date"].iloc[0]) <= nxt
+    return str(still_open["direction"].iloc[0])
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_predict_says_what_the_backtest_does_at_the_next_open(make_cfg, tmp_path, name):
+    cfg = make_cfg("forecaster=ridge", "data.bars=500", *SHIPPED[name])
     forecast = run_predict(cfg)
-    written = json.loads((tmp_path / "run" / "forecast.json").read_text())
-    return cfg, forecast, written
+    said = json.loads((tmp_path / "run" / "forecast.json").read_text())
+    run_experiment(cfg)  # the backtest on the same data: same forecasts (from the cache)
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", index_col="date",
+                              parse_dates=["date"])
+    assert forecast == pytest.approx(predictions["forecast"].iloc[-1], rel=1e-12)
+    assert said["as_of_close"] == str(predictions.index[-1].date())
+    frame = instantiate(cfg.data).load().frame
+    assert said["signal"] == _position_after_next_open(cfg, predictions, frame)
+    if name == "buy_and_hold":
+        assert said["signal"] == "long" and said["action"] in {"hold the long", "buy (open a long)"}
+    assert said["advice"].startswith(said["action"])
 
 
-def test_predict_saves_reuses_and_refits(make_cfg, tmp_path):
-    cfg, first, written = _predict(make_cfg, tmp_path, 350)
-    folder = model_folder(cfg, "MSFT")
-    assert {"model.keras", "scaler.json", "config.yaml", "meta.json"} <= {p.name for p in folder.iterdir()}
-    assert written["as_of_close"] == str(DATES[350].date()) and not written["model_reused"]
-    assert written["signal"] in {"long", "flat", "hold"}
-    assert written["forecast_log_return"] == first
+def test_sma_cross_reads_its_moving_averages_not_the_forecast(make_cfg, tmp_path):
+    cfg = make_cfg("forecaster=ridge", "data.bars=500", *SHIPPED["sma_cross"])
+    run_predict(cfg)
+    said = json.loads((tmp_path / "run" / "forecast.json").read_text())
+    frame = instantiate(cfg.data).load().frame
+    fast, slow = (frame["Close"].rolling(n).mean().iloc[-1] for n in (5, 20))
+    assert f"SMA5 {fast:.2f} is {'above' if fast > slow else 'below'} SMA20 {slow:.2f}" in said["advice"]
+    if said["action"] in {"hold the long", "stay flat"}:  # no cross today: the state decides
+        assert (said["signal"] == "long") == (said["position"] == "long")
 
-    _, again, written = _predict(make_cfg, tmp_path, 350)
-    assert written["model_reused"] and again == first  # the loaded model predicts the same
 
-    _, _, written = _predict(make_cfg, tmp_path, 350 + 59)  # fewer than retrain_every=60 new bars
-    assert written["model_reused"]
-    _, _, written = _predict(make_cfg, tmp_path, 350 + 60)
-    assert not written["model_reused"]
-    meta = json.loads((folder / "meta.json").read_text())
-    assert pd.Timestamp(meta["last_bar"]) == DATES[410]
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # nothing left over
+def test_every_decision_has_words():
+    for (now, wanted), action in ACTIONS.items():
+        decision = {"position": now, "target": wanted, "reason": "signal", "why": "because",
+                    "stop": 95.0 if now else None, "stop_rule": "stop_loss" if now else None,
+                    "take_profit": None, "breaker_blocked": False}
+        text = action_text(decision, None)
+        assert text.startswith(action) and "because" in text
+        if now != 0 and wanted == now:
+            assert "protective stop working at 95.00 (stop loss)" in text
+    breaker = {"position": 1, "target": 0, "reason": "drawdown_breaker", "why": "",
+               "stop": None, "stop_rule": None, "take_profit": None, "breaker_blocked": True}
+    assert action_text(breaker, None).startswith("sell (close the long) (drawdown breaker)")
