@@ -37,8 +37,10 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
                 periods_per_year: int = 252) -> dict[str, float]:
     """Time in the market, trade count and per-trade figures of `trades` (trades.csv rows).
 
-    - exposure / time_in_market: share of test closes holding a position (the same figure; exposure
-      is the older name).
+    - exposure / time_in_market: share of test days whose return depended on a position: held at
+      the previous close or at this close, or traded during the day (a stop hit on its entry day).
+      The same days QuantStats counts as "time in market" (days with a non-zero return); exposure
+      is the older name.
     - win_rate: share of trades with pnl > 0; profit_factor: gross profit / gross loss (inf, written
       as null, when nothing lost); avg_trade_pnl (cash) and avg_trade_pct (of the entry value).
     - turnover: value traded (every entry and exit fill; a trade open at the end has no exit fill)
@@ -48,7 +50,7 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
     n = int(len(trades))
     pnl = trades["pnl"].to_numpy(dtype=np.float64) if n else np.array([])
     gains, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
-    time_in = float(in_market.mean()) if len(in_market) else 0.0
+    time_in = float(exposed_days(in_market, trades).mean()) if len(in_market) else 0.0
     return {
         "exposure": time_in,
         "time_in_market": time_in,
@@ -59,6 +61,16 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
         "avg_trade_pct": float(trades["pnl_pct"].mean()) if n else math.nan,
         "turnover": _turnover(trades, equity, periods_per_year),
     }
+
+
+def exposed_days(in_market: pd.Series, trades: pd.DataFrame) -> pd.Series:
+    """Per test day: was a position held at some moment of it (see `trade_stats`)?"""
+    held = in_market.astype(bool)
+    exposed = held | held.shift(1, fill_value=False)
+    if len(trades):
+        traded = pd.to_datetime(pd.concat([trades["entry_date"], trades["exit_date"]]))
+        exposed |= held.index.isin(pd.DatetimeIndex(traded).normalize())
+    return exposed
 
 
 def _turnover(trades: pd.DataFrame, equity: pd.Series | None, periods_per_year: int) -> float:

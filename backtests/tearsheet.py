@@ -1,11 +1,22 @@
-"""The QuantStats HTML tearsheet, generated offline: no browser, no download."""
+"""The QuantStats HTML tearsheet, generated offline: no browser, no download.
+
+Three things keep it consistent with report.html, metrics.json and returns.csv:
+- `match_dates=False`: QuantStats' default starts the page at the strategy's first non-zero return
+  (its first trade), so buy-and-hold was analysed over a shorter period than everywhere else.
+- Its end-of-year chart is replaced: QuantStats 0.0.86 under pandas 3 draws the bars at period
+  ordinals but labels the ticks from another origin, so every bar carried the next year's label.
+- Charts keep their text as SVG text (not glyph outlines), so their dates can be read and tested,
+  and the `CAGR﹪` label loses the small-percent character most fonts lack.
+"""
 from __future__ import annotations
 
 import html
 import logging
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -41,20 +52,73 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
                  "days (it never held a position), so there is nothing to analyse")
         return
     try:
-        with atomic_path(path) as tmp, warnings.catch_warnings():
+        with atomic_path(path) as tmp, warnings.catch_warnings(), _our_charts(qs), \
+                matplotlib.rc_context({"svg.fonttype": "none"}):
             warnings.simplefilter("ignore")  # QuantStats' own matplotlib/pandas deprecation noise
             # output= keeps QuantStats from opening a browser; a Series benchmark keeps it offline.
             qs.reports.html(strategy, benchmark=benchmark, output=str(tmp), title=title,
-                            periods_per_year=periods_per_year, download_filename=path.name)
+                            periods_per_year=periods_per_year, download_filename=path.name,
+                            match_dates=False)
             tmp.write_text(_self_contained(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
         _explain(path, title, f"QuantStats could not analyse these returns ({exc})")
 
 
+@contextmanager
+def _our_charts(qs: Any) -> Iterator[None]:
+    """Swap QuantStats' end-of-year chart for `yearly_returns_chart` while the page is drawn."""
+    original = qs.plots.yearly_returns
+    qs.plots.yearly_returns = yearly_returns_chart
+    try:
+        yield
+    finally:
+        qs.plots.yearly_returns = original
+
+
+def yearly_returns(returns: pd.Series) -> pd.Series:
+    """Compounded return of each calendar year, indexed by the year (an int)."""
+    growth = (1 + returns.astype("float64")).groupby(returns.index.year).prod() - 1
+    growth.index = growth.index.astype(int)
+    return growth
+
+
+def yearly_returns_chart(returns: pd.Series, benchmark: pd.Series | None = None,
+                         figsize: tuple[float, float] = (8, 4), savefig: Any = None,
+                         show: bool = False, **_: Any) -> Any:
+    """End-of-year returns as bars labelled with their own year (QuantStats' call signature)."""
+    import matplotlib.pyplot as plt
+
+    table = pd.DataFrame({returns.name or "Strategy": yearly_returns(returns)})
+    if benchmark is not None:
+        table[benchmark.name or "Benchmark"] = yearly_returns(benchmark.reindex(returns.index))
+    fig, ax = plt.subplots(figsize=figsize)
+    x = np.arange(len(table))
+    width = 0.8 / len(table.columns)
+    for i, (column, colour) in enumerate(zip(table.columns, ("#348dc1", "#fedd78"))):
+        ax.bar(x + (i - (len(table.columns) - 1) / 2) * width, 100 * table[column], width,
+               label=column, color=colour)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [str(year) for year in table.index])
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:.0f}%")
+    ax.set_title("EOY Returns" + (" vs Benchmark" if benchmark is not None else ""),
+                 fontweight="bold")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(fontsize=9, frameon=False)
+    fig.tight_layout()
+    if savefig:
+        fig.savefig(**savefig) if isinstance(savefig, dict) else fig.savefig(savefig)
+    if show:
+        plt.show()
+    plt.close(fig)
+    return None if show else fig
+
+
 def _self_contained(page: str) -> str:
     """Strip what QuantStats 0.0.86's template gets wrong offline: `<body onload="save()">` calls a
-    function the page never defines (a console error), and its favicon is fetched from the web."""
-    page = page.replace('<body onload="save()">', "<body>")
+    function the page never defines (a console error), and its favicon is fetched from the web.
+    Its `CAGR﹪` label uses a character (U+FE6A) most fonts lack: it showed as a box."""
+    page = page.replace('<body onload="save()">', "<body>").replace("\ufe6a", "")
     return re.sub(r'<link rel="shortcut icon" href="https?://[^"]*"[^>]*>',
                   '<link rel="icon" href="data:,">', page)
 
