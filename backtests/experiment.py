@@ -17,7 +17,7 @@ from backtests.results import (git_commit, package_versions, prediction_table, r
 from backtests.stages import Timings
 from backtests.strategy_config import strategy_class_and_params
 from backtests.plots import write_forecast_plot, write_skill_plot
-from backtests.report import write_report
+from backtests.report import forecaster_label, plural, write_report
 from backtests.sweep import sharpe_objective, stored_result
 from backtests.tearsheet import write_tearsheet
 from forecasting.scoring import score_forecasts
@@ -52,7 +52,7 @@ def run_experiment(cfg: DictConfig) -> float:
         bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)  # no risk rules
     with timings.stage("write results"):
         metrics = {
-            "strategy": _figures(result, cfg),
+            "strategy": {**_figures(result, cfg), "uses_forecast": strategy_cls.uses_forecast},
             "benchmark": _figures(bench, cfg),
             "forecast": score_forecasts(predictions, market.frame["Close"]),
             "data": market.summary(),
@@ -76,8 +76,10 @@ def run_experiment(cfg: DictConfig) -> float:
                  f"{start.date()} to {predictions.index[-1].date()}")
         if cfg.report.plots:
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
-            write_forecast_plot(out / "forecast.png", table, equity, title)
-            write_skill_plot(out / "forecast_skill.png", predictions, metrics["forecast"]["per_fold"])
+            model = forecaster_label(run_info["config"]["forecaster"])
+            write_forecast_plot(out / "forecast.png", table, equity, title, model)
+            write_skill_plot(out / "forecast_skill.png", predictions, metrics["forecast"]["per_fold"],
+                             model)
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))
@@ -104,9 +106,9 @@ def _choice(group: str) -> str | None:
 
 def _summarise(metrics: dict, out: Path) -> None:
     s, b, f = metrics["strategy"], metrics["benchmark"], metrics["forecast"]
-    log.info("strategy: total %+.1f%%, Sharpe %.2f, max drawdown %.1f%%, %d trades | buy & hold: "
+    log.info("strategy: total %+.1f%%, Sharpe %.2f, max drawdown %.1f%%, %s | buy & hold: "
              "total %+.1f%%, Sharpe %.2f, max drawdown %.1f%%", 100 * s["total_return"],
-             s["sharpe"], 100 * s["max_drawdown"], s["trades"], 100 * b["total_return"],
-             b["sharpe"], 100 * b["max_drawdown"])
+             s["sharpe"], 100 * s["max_drawdown"], plural(s["trades"], "trade"),
+             100 * b["total_return"], b["sharpe"], 100 * b["max_drawdown"])
     log.info("forecast: %s", f["verdict"])
     log.info("results in %s", out)

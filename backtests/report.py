@@ -21,8 +21,10 @@ from backtests.atomic import write_text
 log = logging.getLogger(__name__)
 
 MAX_TRADES = 300  # rows shown; trades.csv holds them all
-PLOTS = (("forecast.png", "Forecast of the next close against the actual close; strategy and "
-          "buy-and-hold equity"),
+PLOTS = (("forecast.png", "The forecast of the next close against the actual close (the full test "
+          "period, and the last sessions beside the persistence forecast), forecast against "
+          "realised return, realised return by forecast quintile, and strategy and buy-and-hold "
+          "equity"),
          ("forecast_skill.png", "Rolling directional accuracy against the share of up days; MSE "
           "per walk-forward fold against persistence"))
 HIDDEN_KEYS = ("_target_", "_partial_", "_convert_")
@@ -68,6 +70,11 @@ def share(value: Any, digits: int = 1) -> str:
     return "–" if number is None else f"{100 * number:.{digits}f}%"
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 trade`, `2 trades`, `0 trades`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def num(value: Any, digits: int = 2) -> str:
     number = finite(value)
     if number is None:
@@ -102,6 +109,12 @@ def settings_text(group: Any) -> str:
     params = ", ".join(f"{k}={v}" for k, v in group.items()
                        if k not in HIDDEN_KEYS and not isinstance(v, (dict, list)))
     return f"{name}({params})" if name else params
+
+
+def forecaster_label(group: Any) -> str:
+    """A forecaster's short name for labels: `LSTMForecaster(...)` -> "LSTM", ridge -> "Ridge"."""
+    name = settings_text(group).split("(")[0]
+    return name.removesuffix("Forecaster") or name or "model"
 
 
 def write_report(path: Path, metrics: dict, run_info: dict, trades: pd.DataFrame) -> None:
@@ -203,7 +216,7 @@ def _skill(f: dict, config: dict) -> str:
     if not f:
         return "<p>No forecast scores.</p>"
     p, r = f.get("persistence") or {}, f.get("ridge") or {}
-    model = settings_text(config.get("forecaster")).split("(")[0] or "model"
+    model = forecaster_label(config.get("forecaster"))
     errors = (("MSE", "mse", lambda v: num(v, 6)), ("MAE", "mae", lambda v: num(v, 5)),
               ("RMSE", "rmse", lambda v: num(v, 5)), ("MAPE of the next close, %", "mape", num),
               ("Directional accuracy", "directional_accuracy", share))
@@ -234,10 +247,12 @@ def _trades(trades: pd.DataFrame) -> str:
     if trades is None or trades.empty:
         return "<p>No trades.</p>"
     shown = trades.head(MAX_TRADES)
-    rows = [[esc(_cell(v)) for v in row] for row in shown.itertuples(index=False)]
+    rows = [[esc(pct(v, 2) if column == "pnl_pct" else _cell(v))
+             for column, v in zip(shown.columns, row)] for row in shown.itertuples(index=False)]
     more = (f"<p>{len(trades) - MAX_TRADES} more in <a href=\"trades.csv\">trades.csv</a>.</p>"
             if len(trades) > MAX_TRADES else "")
-    return table([esc(c) for c in shown.columns], rows) + more
+    header = [esc("pnl %" if c == "pnl_pct" else c) for c in shown.columns]
+    return table(header, rows) + more
 
 
 def _cell(value: Any) -> str:

@@ -99,12 +99,19 @@ def per_fold_errors(known: pd.DataFrame) -> list[dict]:
 
 
 def verdict(block: dict) -> str:
-    """One honest sentence on whether the forecast adds anything over persistence."""
+    """Honest sentences on whether the forecast adds anything over persistence and "always up"."""
     ratio = block["mse"] / block["persistence"]["mse"]
     p = block["dm_pvalue"]
     if block["beats_persistence"]:
-        return f"The model beats persistence: MSE {ratio:.3f}x persistence's, DM p={p:.3g}."
-    if ratio < 1:
-        return (f"The model does not reliably beat persistence: MSE {ratio:.3f}x persistence's, "
+        text = f"The model beats persistence: MSE {ratio:.3f}x persistence's, DM p={p:.3g}."
+    elif ratio < 1:
+        text = (f"The model does not reliably beat persistence: MSE {ratio:.3f}x persistence's, "
                 f"but the difference is not significant (DM p={p:.3g}).")
-    return f"The model does not beat persistence: MSE {ratio:.3f}x persistence's (DM p={p:.3g})."
+    else:
+        text = f"The model does not beat persistence: MSE {ratio:.3f}x persistence's (DM p={p:.3g})."
+    hit, up = block["directional_accuracy"], block["persistence"]["directional_accuracy"]
+    if math.isfinite(hit) and math.isfinite(up):
+        side = "below" if hit < up else "above" if hit > up else "equal to"
+        text += (f" Its directional accuracy ({100 * hit:.1f}%) is {side} the {100 * up:.1f}% of "
+                 "always guessing 'up'.")
+    return text

@@ -50,3 +50,13 @@ def test_wilson_interval_and_dm_sign():
     noise = rng.normal(size=500)
     stat, p = diebold_mariano(0.1 * noise, noise)  # far smaller errors than the naive ones
     assert stat < 0 and p < 1e-6
+
+
+def test_verdict_compares_directional_accuracy_with_always_up():
+    index = pd.bdate_range("2020-01-01", periods=6)
+    actual = np.array([0.01, 0.02, 0.03, -0.01, 0.01, np.nan])  # 4 of 5 days up
+    forecast = np.array([0.001, -0.001, 0.001, 0.001, 0.001, 0.0])  # right on 3 of 5
+    close = pd.Series(100.0, index=index)
+    preds = pd.DataFrame({"forecast": forecast, "actual": actual, "fold": 0}, index=index)
+    text = score_forecasts(preds, close)["verdict"]
+    assert "Its directional accuracy (60.0%) is below the 80.0% of always guessing 'up'." in text

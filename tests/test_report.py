@@ -107,3 +107,31 @@ def test_costs_line_names_the_commission_rule_that_applies():
     assert _commission_text({"commission": 0.001, "commission_type": "per_share", "per_share": 0.005,
                              "min_commission": 1.0}) == \
         "commission 0.005 per share (minimum 1.0 per order)"
+
+
+def test_trade_returns_are_percentages_like_the_figures_beside_them(tmp_path):
+    write_report(tmp_path / "report.html", _metrics(), _run_info(), _trades(1))
+    page = (tmp_path / "report.html").read_text()
+    assert "<th>pnl %</th>" in page and "<td>+1.50%</td>" in page and "0.0150" not in page
+
+
+def test_plots_are_labelled_with_the_configured_forecaster(make_cfg, monkeypatch):
+    from backtests import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    experiment.run_experiment(make_cfg("forecaster=ridge", "report.plots=true"))
+    labels = [text.get_text() for fig in figures for ax in fig.axes
+              for text in (*(ax.get_legend().get_texts() if ax.get_legend() else ()), ax.xaxis.label)]
+    assert len(figures) == 2 and any("Ridge" in label for label in labels)
+    assert not [label for label in labels if "LSTM" in label]
+
+
+def test_one_trade_is_one_trade(caplog):
+    import logging
+
+    metrics = _metrics()
+    metrics["strategy"].update(trades=1, max_drawdown=-0.1)
+    with caplog.at_level(logging.INFO):
+        experiment._summarise(metrics, Path("."))
+    assert "1 trade |" in caplog.text
