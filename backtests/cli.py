@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 from hydra.experimental.callback import Callback
@@ -23,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
-from backtests.sweep import in_multirun
+from backtests.sweep import ERROR_FILE, in_multirun, record_failure
 from backtests.validate import validate
 
 log = logging.getLogger("backtests")
@@ -47,12 +48,28 @@ def main(cfg: DictConfig) -> float | None:
         return task(cfg)
     except Exception as exc:
         error = as_user_error(exc)
+        if not in_multirun():  # sweeps record failures in SweepSummary.on_job_end
+            _record_in_run_folder(cfg, exc)
         if error is None or full_error_asked():
             raise
         log.debug("user error", exc_info=True)
         if in_multirun():  # one job's mistake must not end the sweep: SweepSummary records it
             raise error from (None if error is exc else exc)
         report(error)
+
+
+def _record_in_run_folder(cfg: DictConfig, exc: BaseException) -> None:
+    """A failed run's folder says why: error.txt, and the error as the last line of run.log."""
+    folder = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
+    if not folder or not Path(folder).is_dir():
+        return
+    line = record_failure(Path(folder), exc)
+    # Into run.log only: the console gets the error once, as the `error:` line.
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "run failed: %s (details in %s)",
+                            (line, Path(folder) / ERROR_FILE), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def run(entry: Callable[[], Any]) -> None:

@@ -6,6 +6,7 @@ that does not translate to a UserError is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterator, Sequence
 
 
@@ -97,7 +98,15 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | N
                          "check the ${...} references in your overrides")
     if isinstance(exc, CompactHydraException):  # composition and search-path errors
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        hint = lines[1] if len(lines) > 1 else "see `python run.py --help` for the config groups"
+        ambiguous = re.match(r"Ambiguous value for argument '([^=']+)=([^']*)'", lines[0] if lines else "")
+        if ambiguous:  # a comma list without -m: most often a sweep the user meant to run
+            key, value = ambiguous.groups()
+            return UserError(f"{key}={value} holds several values but this is a single run",
+                             f"to sweep over them add -m (python run.py -m {key}={value} ...); "
+                             f"for a list write {key}=[{value}]; for one string quote it: "
+                             f"{key}='\"{value}\"'")
+        hint = (" ".join(lines[1:]) if len(lines) > 1
+                else "see `python run.py --help` for the config groups")
         return UserError(lines[0] if lines else type(exc).__name__, hint)
     return None
 

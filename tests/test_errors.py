@@ -65,10 +65,11 @@ BATTERY: dict[str, tuple[list[str], list[str]]] = {
     "unknown strategy": (["strategy=nope"], ["there is no strategy called 'nope'"]),
     "misspelt setting": (["forecaster.windw=3"], ["forecaster.windw is not a setting"]),
     "unparsable override": (["ticker=[MSFT"], ["cannot read the override 'ticker=[MSFT'"]),
+    "sweep without -m": (["ticker=MSFT,GOOG"], ["ticker=MSFT,GOOG holds several values"]),
     "too little history": (["data.bars=200"], ["has 200 bars", "needs at least", "to train",
                                                "one test fold"]),
 }
-HINTS = {"unknown strategy": "lstm_momentum", "misspelt setting": "did you mean forecaster.window?",
+HINTS = {"unknown strategy": "lstm_momentum", "sweep without -m": "add -m (python run.py -m", "misspelt setting": "did you mean forecaster.window?",
          "too little history": "walkforward.initial_train"}
 
 
@@ -128,6 +129,9 @@ def test_bad_settings_leave_no_run_folder(battery):
     count = len(list(runs.rglob(".hydra"))) if runs.exists() else 0
     late = [n for n, (args, _) in BATTERY.items() if any(a.startswith("data.path=") for a in args)]
     assert count <= len(late) + 1  # + too little history
+    for hydra_dir in runs.rglob(".hydra") if runs.exists() else ():  # a failed run says why
+        assert (hydra_dir.parent / "error.txt").read_text().startswith("error: ")
+        assert "run failed: " in (hydra_dir.parent / "run.log").read_text().splitlines()[-1]
 
 
 def test_path_like_ticker_in_a_sweep_is_refused_before_its_folder(tmp_path):
