@@ -114,6 +114,7 @@ def test_trade_stats_by_hand():
         "size": [10, 20, 10], "entry_price": [100.0, 50.0, 100.0], "exit_price": [110.0, 45.0, 120.0],
         "pnl": [100.0, -100.0, 200.0], "pnl_pct": [0.1, -0.1, 0.2],
         "exit_reason": ["signal", "stop_loss", "end_of_data"],
+        "entry_date": ["2021-01-05"] * 3, "exit_date": ["2021-01-07", "2021-01-06", "2021-01-07"],
     })
     index = pd.bdate_range("2021-01-04", periods=4)
     in_market = pd.Series([False, True, True, False], index=index)
@@ -124,7 +125,11 @@ def test_trade_stats_by_hand():
     assert stats["profit_factor"] == pytest.approx(300 / 100)
     assert (stats["avg_trade_pnl"], stats["avg_trade_pct"]) == (pytest.approx(200 / 3),
                                                                 pytest.approx(0.2 / 3))
-    assert stats["time_in_market"] == stats["exposure"] == 0.5
+    # Held at the closes of days 1 and 2, and through the open of day 3 (the exit): 3 of 4 days.
+    assert stats["time_in_market"] == stats["exposure"] == 0.75
+    stopped_same_day = pd.concat([trades, trades.iloc[:1].assign(entry_date="2021-01-04",
+                                                                  exit_date="2021-01-04")])
+    assert trade_stats(stopped_same_day, in_market, equity)["time_in_market"] == 1.0
     traded = 1000 + 1100 + 1000 + 900 + 1000  # every entry, and the exits that filled
     assert stats["turnover"] == pytest.approx(traded / 1000 * 252 / 4)
 
@@ -136,5 +141,6 @@ def test_trade_stats_without_trades_or_losses():
     stats = trade_stats(empty, pd.Series([False, False], index=index), pd.Series([1.0, 1.0], index=index))
     assert stats["trades"] == 0 and stats["turnover"] == 0 and math.isnan(stats["win_rate"])
     winner = pd.DataFrame({"size": [1], "entry_price": [1.0], "exit_price": [2.0], "pnl": [1.0],
-                           "pnl_pct": [1.0], "exit_reason": ["signal"]})
+                           "pnl_pct": [1.0], "exit_reason": ["signal"], "entry_date": ["2021-01-04"],
+                           "exit_date": ["2021-01-05"]})
     assert trade_stats(winner, pd.Series([True], index=index[:1]))["profit_factor"] == math.inf
