@@ -28,7 +28,7 @@ def run(tmp_path_factory):
     from omegaconf import open_dict
 
     root = tmp_path_factory.mktemp("agree")
-    overrides = [o for o in FAST if not o.startswith(("report.", "forecaster."))]
+    overrides = [*FAST, "report.tearsheet=true"]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=[*overrides, "data.bars=900", "forecaster=ridge",
                                            "strategy.entry=0.0", "strategy.exit=0.0"])

@@ -72,3 +72,24 @@ def test_unknown_strategy_param_names_the_closest(make_cfg):
     with pytest.raises(UserError, match="entri") as info:
         strategy_class_and_params(cfg.strategy)
     assert "entry" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("name", _options("experiment"))
+def test_every_shipped_experiment_runs(make_cfg, name, monkeypatch, tmp_path):
+    """`python run.py experiment=NAME`, shrunk by the debug preset; Yahoo is a stand-in."""
+    from backtests.data import yahoo
+    from backtests.data.synthetic import synthetic_bars
+    from backtests.experiment import run_experiment
+
+    monkeypatch.setattr(yahoo, "_download", lambda ticker: synthetic_bars(900, seed=7).rename_axis("Date"))
+    cfg = make_cfg(f"experiment={name}", "debug=default", "report.plots=false", fast=False)
+    sharpe = run_experiment(cfg)
+    assert isinstance(sharpe, float) and (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_debug_preset_shrinks_any_forecaster(make_cfg):
+    lstm = make_cfg("debug=default", fast=False)
+    assert (lstm.forecaster.units, lstm.forecaster.window, lstm.walkforward.initial_train) == (4, 10, 200)
+    ridge = make_cfg("debug=default", "forecaster=ridge", fast=False)
+    assert ridge.forecaster._target_.endswith("RidgeForecaster") and ridge.forecaster.window == 10
+    assert not ridge.report.tearsheet

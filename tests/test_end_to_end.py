@@ -20,7 +20,7 @@ ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv",
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    shrink = [o for o in FAST if not o.startswith("report.")]
+    shrink = [*FAST, "report.tearsheet=true"]
     done = run_cli(*shrink, "data.bars=520", f"hydra.run.dir={root / 'run'}",
                    f"paths.cache_dir={root / 'cache'}", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -95,8 +95,7 @@ def test_offline_yfinance_without_cache_is_one_line_and_exit_2(make_cfg, monkeyp
 def test_another_strategy_reuses_the_cached_forecasts(run_folder):
     folder, _ = run_folder
     root = folder.parent
-    shrink = [o for o in FAST if not o.startswith("report.")]
-    done = run_cli(*shrink, "data.bars=520", "strategy=buy_and_hold", "report.tearsheet=false",
+    done = run_cli(*FAST, "data.bars=520", "strategy=buy_and_hold",
                    f"hydra.run.dir={root / 'rerun'}", f"paths.cache_dir={root / 'cache'}", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reusing cached walk-forward forecasts" in done.stdout + done.stderr
@@ -108,8 +107,7 @@ def test_another_strategy_reuses_the_cached_forecasts(run_folder):
 def test_same_seed_gives_identical_predictions_in_a_fresh_process(run_folder):
     folder, _ = run_folder
     root = folder.parent
-    shrink = [o for o in FAST if not o.startswith("report.")]
-    done = run_cli(*shrink, "data.bars=520", "report.tearsheet=false", "report.plots=false",
+    done = run_cli(*FAST, "data.bars=520", "report.plots=false",
                    f"hydra.run.dir={root / 'again'}", f"paths.cache_dir={root / 'fresh-cache'}",
                    cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
