@@ -66,4 +66,3 @@ class StockCommission(bt.CommInfoBase):
         return max(self.p.minimum, abs(size) * rate)
 
 
-FractionCommission = StockCommission  # the earlier name, kept for existing imports

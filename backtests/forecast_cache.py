@@ -30,7 +30,7 @@ from backtests.atomic import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: initial_train counts bars (first forecast date fixed); ridge uses the whole window
+FORMAT_VERSION = 3  # 2: initial_train counts bars, ridge fit on the whole window; 3: `ridge` column
 _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this process is training
 
 

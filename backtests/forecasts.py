@@ -23,7 +23,7 @@ FORECAST_GROUPS = ("features", "forecaster", "walkforward")
 
 @dataclass
 class ForecastRun:
-    """Walk-forward output (forecast, actual, fold, baseline per date) and how it was obtained."""
+    """Walk-forward output (forecast, actual, fold, ridge per date) and how it was obtained."""
 
     predictions: pd.DataFrame
     key: str
@@ -81,12 +81,12 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     windows = build_windows(cfg, market)
     walkforward: WalkForward = instantiate(cfg.walkforward)
     forecaster = instantiate(cfg.forecaster)
-    baseline = RidgeForecaster(window=int(cfg.forecaster.window))
+    ridge = RidgeForecaster(window=int(cfg.forecaster.window))  # the linear baseline
     lead = market.frame.index.get_loc(windows.index[0])  # warm-up and first window's fill
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
              type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
-    predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baseline=baseline,
+    predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
                                   until=until, lead=lead)
     if use_cache and until is None:
         cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})

@@ -25,7 +25,7 @@ def prediction_table(predictions: pd.DataFrame, close: pd.Series) -> pd.DataFram
         "close": c,
         "predicted_next_close": c * np.exp(predictions["forecast"]),
         "actual_next_close": c * np.exp(predictions["actual"]),
-        "ridge_forecast": predictions.get("baseline"),
+        "ridge": predictions.get("ridge"),
         "fold": predictions["fold"].astype(int),
     }, index=predictions.index)
     table.index.name = "date"

@@ -72,7 +72,7 @@ class Rule:
 
 
 _FRACTION_OFF = "a fraction between 0 and 1 (exclusive), or null to switch it off"
-_RISK = r"(risk|strategy)\."
+_RISK = r"risk\."
 
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),

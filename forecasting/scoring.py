@@ -56,7 +56,7 @@ def diebold_mariano(err_model: np.ndarray, err_naive: np.ndarray) -> tuple[float
 def score_forecasts(predictions: pd.DataFrame, close: pd.Series) -> dict:
     """The `forecast` block of metrics.json from the walk-forward output.
 
-    `predictions` has forecast, actual, fold (and baseline) indexed by forecast date; rows whose
+    `predictions` has forecast, actual, fold (and ridge) indexed by forecast date; rows whose
     outcome is not known yet (the last bar) are left out of every score.
     """
     known = predictions.dropna(subset=["forecast", "actual"])
@@ -78,8 +78,8 @@ def score_forecasts(predictions: pd.DataFrame, close: pd.Series) -> dict:
         "samples": int(len(a)),
         "persistence": naive,
     }
-    if "baseline" in known:
-        b = known["baseline"].to_numpy()
+    if "ridge" in known:
+        b = known["ridge"].to_numpy()
         block["ridge"] = error_block(b, a, c)
         block["ridge"]["dm_statistic"], block["ridge"]["dm_pvalue"] = diebold_mariano(b - a, -a)
     block["per_fold"] = per_fold_errors(known)

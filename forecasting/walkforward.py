@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -68,9 +68,10 @@ class WalkForward:
         return train[:-n_val], train[-n_val:]
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
-            baseline: Forecaster | None = None, until: pd.Timestamp | None = None,
+            baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
             progress: bool = True, lead: int = 0) -> pd.DataFrame:
-        """Return one out-of-sample row per predicted bar: forecast, actual, fold (and baseline).
+        """Return one out-of-sample row per predicted bar: forecast, actual, fold, then one column
+        per baseline (named by its key), each fit on the fold's whole training window.
 
         `until` stops after the fold that predicts that date (the audit needs nothing later).
         `lead`: bars of price history before the first window's date (see `folds`).
@@ -96,9 +97,9 @@ class WalkForward:
             forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
                                  "fold": fold.number}, index=test.index)
-            if baseline is not None:
+            for name, baseline in (baselines or {}).items():
                 baseline.fit(train, seed=seed + fold.number)
-                part["baseline"] = baseline.predict(test)
+                part[name] = baseline.predict(test)
             parts.append(part)
             if progress and done % every == 0 and done < len(folds):
                 _log_progress(done, len(folds), time.perf_counter() - started)

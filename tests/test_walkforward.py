@@ -96,10 +96,10 @@ def test_a_forecaster_that_does_not_early_stop_trains_on_the_whole_window(make_c
     frame = synthetic_bars(400, seed=3)
     windows = make_windows(instantiate(make_cfg().features)(frame), frame["Close"], 5)
     out = WalkForward(initial_train=150, retrain_every=50, val_fraction=0.2).run(
-        RidgeForecaster(window=5), windows, seed=0, baseline=RidgeForecaster(window=5),
+        RidgeForecaster(window=5), windows, seed=0, baselines={"ridge": RidgeForecaster(window=5)},
         progress=False)
     # The traded ridge and the ridge baseline see the same training window: one forecast.
-    np.testing.assert_array_equal(out["forecast"].to_numpy(), out["baseline"].to_numpy())
+    np.testing.assert_array_equal(out["forecast"].to_numpy(), out["ridge"].to_numpy())
 
 
 @pytest.mark.parametrize("change", [["forecaster.window=20"], ["~features.columns.macd"]])
