@@ -37,10 +37,9 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
                 periods_per_year: int = 252) -> dict[str, float]:
     """Time in the market, trade count and per-trade figures of `trades` (trades.csv rows).
 
-    - exposure / time_in_market: share of test days whose return depended on a position: held at
+    - time_in_market: share of test days whose return depended on a position: held at
       the previous close or at this close, or traded during the day (a stop hit on its entry day).
-      The same days QuantStats counts as "time in market" (days with a non-zero return); exposure
-      is the older name.
+      The same days QuantStats counts as "time in market" (days with a non-zero return).
     - win_rate: share of trades with pnl > 0; profit_factor: gross profit / gross loss (inf, written
       as null, when nothing lost); avg_trade_pnl (cash) and avg_trade_pct (of the entry value).
     - turnover: value traded (every entry and exit fill; a trade open at the end has no exit fill)
@@ -52,7 +51,6 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
     gains, losses = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
     time_in = float(exposed_days(in_market, trades).mean()) if len(in_market) else 0.0
     return {
-        "exposure": time_in,
         "time_in_market": time_in,
         "trades": n,
         "win_rate": float(np.mean(pnl > 0)) if n else math.nan,

@@ -46,7 +46,7 @@ def test_metrics_agree_with_returns_csv(run_folder):
         for key, value in direct.items():
             assert metrics[column][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
         for key in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility",
-                    "exposure", "trades"):
+                    "time_in_market", "trades"):
             assert key in metrics[column]
     for key in ("mse", "mae", "rmse", "mape", "directional_accuracy"):
         assert key in metrics["forecast"] and key in metrics["forecast"]["persistence"]
