@@ -210,6 +210,17 @@ def test_summary_ranks_every_run_over_the_common_test_period(tmp_path):
     assert page.count("<polyline") == 3 + 1  # one buy and hold: the same prices over one period
 
 
+def test_runs_without_a_shared_test_period_are_not_ranked(tmp_path):
+    rng = np.random.default_rng(9)
+    _job(tmp_path, "0_early", ["data.start=2010-01-01"], rng.normal(0, 0.01, 100), start="2010-01-01")
+    _job(tmp_path, "1_late", ["data.start=2015-01-01"], rng.normal(0, 0.01, 100), start="2015-01-01")
+    write_summary(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert table[["sharpe", "total_return", "deflated_sharpe", "excess_psr"]].isna().all().all()
+    assert list(table["own_period_start"]) == ["2010-01-01", "2015-01-01"]
+    assert "share no test period" in (tmp_path / "summary.html").read_text()
+
+
 def test_excess_deflated_sharpe_catches_a_run_far_behind_buy_and_hold(tmp_path):
     rng = np.random.default_rng(11)
     market = rng.normal(0.0015, 0.01, 750)
