@@ -17,7 +17,7 @@ from backtests.report import esc
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f")
 RUN_DASHES = ("", "7 3", "2 2", "9 3 2 3")
-BENCHMARK_STYLES = (("#222222", "8 4"), ("#6b4f1d", "3 3"), ("#0b5d5d", "10 3 2 3"),
+BENCHMARK_STYLES = (("#222222", "8 4"), ("#0b5d5d", "3 3"), ("#6b4f1d", "10 3 2 3"),
                     ("#5a2a6e", "5 2 1 2"), ("#8a1c1c", "12 4"), ("#444488", "1 3"))
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, MAX_POINTS = 1100, 420, 58, 16, 14, 34, 400
 
