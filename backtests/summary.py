@@ -17,16 +17,18 @@ import yaml
 
 from backtests.atomic import write_csv, write_text
 from backtests.summary_html import render_summary
-from backtests.summary_stats import deflated_sharpe
+from backtests.summary_period import CommonPeriod, rescore
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["job", "status", "overrides", "ticker", "strategy", "total_return", "cagr", "sharpe",
+COLUMNS = ["job", "status", "overrides", "ticker", "strategy", "period_start", "period_end",
+           "own_period_start", "own_period_end", "recomputed", "total_return", "cagr", "sharpe",
            "sortino", "max_drawdown", "trades", "benchmark_total_return", "excess_return",
-           "theil_u", "directional_accuracy", "dm_pvalue", "deflated_sharpe", "psr",
-           "sharpe_per_period", "observations", "skew", "kurtosis", "trials",
-           "expected_max_sharpe", "report", "tearsheet", "error"]
-STRATEGY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades")
+           "uses_forecast", "theil_u", "directional_accuracy", "dm_pvalue", "deflated_sharpe",
+           "psr", "excess_deflated_sharpe", "excess_psr", "sharpe_per_period", "observations",
+           "skew", "kurtosis", "trials", "expected_max_sharpe", "excess_sharpe_per_period",
+           "excess_expected_max_sharpe", "report", "tearsheet", "error"]
+SKILL_KEYS = ("theil_u", "directional_accuracy", "dm_pvalue")
 
 
 def job_folders(sweep_dir: Path) -> list[Path]:
@@ -77,29 +79,36 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
         row["error"] = (error.read_text().strip() if error.exists()
                         else "no metrics.json: interrupted, still running, or not a backtest")
         return row, None
-    s, b, f = metrics.get("strategy") or {}, metrics.get("benchmark") or {}, metrics.get("forecast") or {}
-    row.update({key: s.get(key) for key in STRATEGY_KEYS})
-    row.update(status="complete", benchmark_total_return=b.get("total_return"),
-               excess_return=s.get("excess_total_return"), theil_u=f.get("theil_u"),
-               directional_accuracy=f.get("directional_accuracy"), dm_pvalue=f.get("dm_pvalue"),
+    s, f = metrics.get("strategy") or {}, metrics.get("forecast") or {}
+    # Runs written before strategies declared it were all scored as forecast readers.
+    uses_forecast = bool(s.get("uses_forecast", True))
+    row.update({key: f.get(key) if uses_forecast else None for key in SKILL_KEYS})
+    row.update(status="complete", uses_forecast=uses_forecast, own_trades=s.get("trades"),
+               periods_per_year=(config.get("report") or {}).get("periods_per_year"),
+               entry_dates=_entry_dates(folder),
                report=f"{folder.name}/report.html" if (folder / "report.html").exists() else "",
                tearsheet=f"{folder.name}/tearsheet.html" if (folder / "tearsheet.html").exists() else "")
     return row, returns
 
 
-def summarise(sweep_dir: Path) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
-    """Rows for every job folder (deflated Sharpe filled in for complete runs) and their returns."""
+def _entry_dates(folder: Path) -> pd.Series | None:
+    """The entry dates of the run's trades (to count them over a shorter period), if readable."""
+    try:
+        return pd.to_datetime(pd.read_csv(folder / "trades.csv")["entry_date"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def summarise(sweep_dir: Path) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame], CommonPeriod]:
+    """Rows for every job folder, scored over the common test period; the returns cut to it."""
     rows, returns = [], {}
     for folder in job_folders(sweep_dir):
         row, frame = read_run(folder)
         rows.append(row)
         if frame is not None:
             returns[row["job"]] = frame
-    deflated = deflated_sharpe({job: frame["strategy"] for job, frame in returns.items()})
-    for row in rows:
-        if row["job"] in deflated.index:
-            row.update(deflated.loc[row["job"]].to_dict())
-    return rows, returns
+    period, cut = rescore(rows, returns)
+    return rows, cut, period
 
 
 def _one_line(error: Any) -> Any:
@@ -112,12 +121,12 @@ def _one_line(error: Any) -> Any:
 
 def write_summary(sweep_dir: Path) -> list[dict[str, Any]]:
     """Write summary.csv and summary.html into `sweep_dir`; return the rows."""
-    rows, returns = summarise(sweep_dir)
+    rows, returns, period = summarise(sweep_dir)
     frame = pd.DataFrame([{column: row.get(column) for column in COLUMNS} for row in rows],
                          columns=COLUMNS)
     frame["error"] = frame["error"].map(_one_line)
     write_csv(sweep_dir / "summary.csv", frame, index=False, float_format="%.10g")
-    write_text(sweep_dir / "summary.html", render_summary(sweep_dir.name, rows, returns))
+    write_text(sweep_dir / "summary.html", render_summary(sweep_dir.name, rows, returns, period))
     return rows
 
 

@@ -6,27 +6,37 @@ header; `summary.html#sort=-sharpe` opens sorted by Sharpe, descending) and an i
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
 from backtests.report import esc, finite, num, page, pct, share
+from backtests.summary_chart import equity_chart
+from backtests.summary_period import CommonPeriod
 
-# (key, header, formatter); the key is also the `#sort=` name.
-SHOWN = (("job", "Run", None), ("status", "Status", None), ("overrides", "Overrides", None),
-         ("ticker", "Ticker", None), ("strategy", "Strategy", None),
-         ("total_return", "Total return", pct), ("cagr", "CAGR", pct), ("sharpe", "Sharpe", num),
-         ("sortino", "Sortino", num), ("max_drawdown", "Max drawdown", pct),
-         ("trades", "Trades", lambda v: num(v, 0)),
-         ("benchmark_total_return", "Buy &amp; hold", pct), ("excess_return", "Excess", pct),
-         ("theil_u", "Theil's U", lambda v: num(v, 3)),
-         ("directional_accuracy", "Dir. accuracy", share),
-         ("deflated_sharpe", "Deflated Sharpe", lambda v: num(v, 3)),
-         ("psr", "PSR(0)", lambda v: num(v, 3)))
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f")
+
+def fixed(digits: int) -> Callable[[Any], str]:
+    """A formatter with `digits` decimals and never scientific notation (a Sharpe of 0.004 is 0.00).
+
+    report.num switches to e-notation below 10^-digits, right for an MSE, unreadable in a ranking.
+    """
+    return lambda value: "–" if finite(value) is None else f"{finite(value):.{digits}f}"
+
+
+# (key, header, formatter); the key is also the `#sort=` name. What a user ranks by comes first,
+# so the deflated Sharpe columns stay on screen however long the overrides are.
+SHOWN = (("job", "Run", None), ("overrides", "Overrides", None), ("ticker", "Ticker", None),
+         ("strategy", "Strategy", None), ("sharpe", "Sharpe", fixed(2)),
+         ("deflated_sharpe", "Deflated Sharpe", fixed(3)), ("psr", "PSR(0)", fixed(3)),
+         ("excess_return", "Excess", pct),
+         ("excess_deflated_sharpe", "Deflated Sharpe of excess", fixed(3)),
+         ("excess_psr", "PSR(0) of excess", fixed(3)),
+         ("total_return", "Total return", pct), ("benchmark_total_return", "Buy &amp; hold", pct),
+         ("cagr", "CAGR", pct), ("sortino", "Sortino", fixed(2)),
+         ("max_drawdown", "Max drawdown", pct), ("trades", "Trades", fixed(0)),
+         ("theil_u", "Theil's U", fixed(3)), ("directional_accuracy", "Dir. accuracy", share))
 TEXT = ' class="t"'  # a text column: left-aligned
-WIDTH, HEIGHT, PAD, MAX_POINTS = 960, 360, 44, 400
+LONGER = "&dagger;"  # marks a run whose own test period was longer than the common one
 
 SORT_JS = """(function(){var t=document.getElementById('runs');if(!t)return;
 var h=t.tHead.rows[0].cells;
@@ -45,39 +55,62 @@ var m=/sort=(-?)(\\w+)/.exec(location.hash);
 if(m)Array.prototype.forEach.call(h,function(c,i){
 if(c.getAttribute('data-key')===m[2])sortBy(i,m[1]==='-');});
 })();"""
-EXTRA_CSS = ("<style>body{max-width:1600px}#runs{font-size:13px}"
+EXTRA_CSS = ("<style>body{max-width:none}#runs{font-size:13px}#runs th,#runs td{padding:.25em .45em}"
+             "#equity,.legend{max-width:1400px}"
              "#runs th{cursor:pointer;user-select:none}"
              "#runs th[aria-sort=ascending]::after{content:' \\25B2'}"
              "#runs th[aria-sort=descending]::after{content:' \\25BC'}"
              ".legend span{display:inline-block;margin:0 1em .3em 0}"
-             ".legend i{display:inline-block;width:1.4em;height:.25em;vertical-align:middle;"
-             "margin-right:.35em}#runs .t{text-align:left}#runs td{white-space:nowrap}"
+             ".legend svg{vertical-align:middle;margin-right:.35em}"
+             "#runs .t{text-align:left}#runs td{white-space:nowrap}"
+             "#runs td.o{white-space:normal;max-width:20em;overflow-wrap:break-word}"
              "pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em;font-size:.85em}</style>")
 
 
-def render_summary(title: str, rows: list[dict[str, Any]], returns: dict[str, pd.DataFrame]) -> str:
-    """The whole summary page for the sweep `title` (its folder name)."""
+def render_summary(title: str, rows: list[dict[str, Any]], returns: dict[str, pd.DataFrame],
+                   period: CommonPeriod) -> str:
+    """The whole summary page for the sweep `title` (its folder name); `returns` cut to `period`."""
     complete = [r for r in rows if r.get("status") == "complete"]
     failed = [r for r in rows if r.get("status") != "complete"]
-    trials = next((r.get("trials") for r in complete if finite(r.get("trials"))), 0)
-    sr0 = next((finite(r.get("expected_max_sharpe")) for r in complete), None)
     lists = [r.get("override_list") or [] for r in rows]
     common = [o for o in lists[0] if all(o in other for other in lists)] if lists else []
-    rows = [{**r, "overrides": " ".join(o for o in r.get("override_list") or [] if o not in common)}
-            for r in rows]
+    rows = [{**r, "overrides": _own_overrides(r, common)} for r in rows]
     body = [EXTRA_CSS, f"<h1>Sweep summary: {esc(title)}</h1>",
             f'<p class="sub">{len(rows)} runs: {len(complete)} complete, {len(failed)} not. '
             'Click a column header to sort. <a href="summary.csv">summary.csv</a></p>',
+            f'<p id="period" class="verdict">{period.text()}</p>',
             f"<p>Overrides common to every run: <code>{esc(' '.join(common)) or 'none'}</code></p>",
-            _table(rows),
-            f"<p>Deflated Sharpe (Bailey &amp; L&oacute;pez de Prado, 2014): the probability that a "
-            f"run's true Sharpe beats the best that {num(trials, 0)} skill-less trials would be "
-            f"expected to reach (annualised {num(None if sr0 is None else sr0 * math.sqrt(252))}), "
-            "given its skewness, kurtosis and length. Values near 1 survive the search; "
-            "PSR(0) is the same probability against a Sharpe of 0, without the search.</p>",
-            "<h2>Equity curves</h2>", _chart(returns, {r["job"]: r.get("ticker") for r in rows}),
+            _table(rows), _explain(complete),
+            "<h2>Equity curves</h2>", equity_chart(returns, {r["job"]: r.get("ticker") for r in rows}),
             f"<h2>Runs that did not finish ({len(failed)})</h2>", _failures(failed)]
     return page(f"Sweep summary: {title}", "".join(body), SORT_JS)
+
+
+def _own_overrides(row: dict[str, Any], common: list[str]) -> str:
+    """The overrides that set this run apart, less those its Ticker and Strategy cells show."""
+    shown = {f"ticker={row.get('ticker')}", f"strategy={row.get('strategy')}", *common}
+    return " ".join(o for o in row.get("override_list") or [] if o not in shown)
+
+
+def _explain(complete: list[dict[str, Any]]) -> str:
+    """What the DSR columns mean and how many trials deflate them, with this sweep's numbers."""
+    trials = next((r.get("trials") for r in complete if finite(r.get("trials"))), 0)
+
+    def bar(key: str) -> str:  # the per-day SR0, shown annualised like the Sharpe column
+        sr0 = next((finite(r.get(key)) for r in complete if finite(r.get(key)) is not None), None)
+        return num(None if sr0 is None else sr0 * math.sqrt(252))
+
+    return (f'<p id="dsr">DSR, the Deflated Sharpe Ratio (Bailey &amp; L&oacute;pez de Prado, 2014): '
+            f"the probability that a run's true Sharpe beats the best that {num(trials, 0)} trials "
+            f"without skill would be expected to reach by luck (here an annualised "
+            f"{bar('expected_max_sharpe')}), given its skewness, kurtosis and length; the "
+            f"{num(trials, 0)} trials deflating it are this sweep's complete runs with a Sharpe. "
+            "Values near 1 survive the search; PSR(0) is the same probability against a Sharpe of "
+            "0, without the search. The columns \u201cof excess\u201d ask the same of the daily excess "
+            "return over buy and hold (strategy minus benchmark), deflated by the same "
+            f"{num(trials, 0)} trials (expected best {bar('excess_expected_max_sharpe')}): near 1, "
+            "the run beat buy and hold by more than the search explains. Theil's U and "
+            "directional accuracy show &ndash; for strategies that do not read the forecast.</p>")
 
 
 def _cell(row: dict, key: str, show: Any) -> str:
@@ -86,10 +119,15 @@ def _cell(row: dict, key: str, show: Any) -> str:
         text = "" if value is None else str(value)
         shown = esc(text)
         if key == "job":
+            if row.get("recomputed"):
+                own = f"own test period {row.get('own_period_start')} to {row.get('own_period_end')}"
+                shown += f' <span title="{esc(own)}, recomputed over the common one">{LONGER}</span>'
             links = [f'<a href="{esc(row[k])}">{label}</a>' for k, label in
                      (("report", "report"), ("tearsheet", "tearsheet")) if row.get(k)]
-            shown += "<br><small>" + " · ".join(links) + "</small>" if links else ""
-        return f'<td{TEXT} data-v="{esc(text)}">{shown}</td>'
+            status = [] if row.get("status") == "complete" else [f"<b>{esc(row.get('status'))}</b>"]
+            shown += "<br><small>" + " · ".join(status + links) + "</small>" if status + links else ""
+        klass = ' class="t o"' if key == "overrides" else TEXT
+        return f'<td{klass} data-v="{esc(text)}">{shown}</td>'
     number = finite(value)
     return f'<td data-v="{"" if number is None else repr(number)}">{show(value)}</td>'
 
@@ -101,51 +139,6 @@ def _table(rows: list[dict[str, Any]]) -> str:
                    for row in rows)
     return (f'<div class="wide"><table id="runs"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
-
-
-def _chart(returns: dict[str, pd.DataFrame], tickers: dict[str, Any]) -> str:
-    """Growth of 1 for every complete run (solid) and buy and hold per ticker (dashed), as SVG."""
-    curves: list[tuple[str, pd.Series, bool]] = []
-    seen_benchmarks: set[tuple] = set()
-    for job, frame in returns.items():
-        curves.append((job, (1 + frame["strategy"].fillna(0)).cumprod(), False))
-        span = (frame.index[0], frame.index[-1], round(float(frame["benchmark"].sum()), 12))
-        if span not in seen_benchmarks:  # runs on the same data share one buy-and-hold line
-            seen_benchmarks.add(span)
-            label = f"buy & hold {tickers.get(job) or job}"
-            curves.append((label, (1 + frame["benchmark"].fillna(0)).cumprod(), True))
-    curves = [c for c in curves if len(c[1]) > 1]
-    if not curves:
-        return "<p>No complete runs to draw.</p>"
-    x0 = min(c[1].index[0] for c in curves).value
-    x1 = max(c[1].index[-1] for c in curves).value
-    y0 = min(float(c[1].min()) for c in curves)
-    y1 = max(float(c[1].max()) for c in curves)
-    sx = lambda t: PAD + (WIDTH - 2 * PAD) * (t - x0) / max(x1 - x0, 1)  # noqa: E731
-    sy = lambda v: HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - y0) / max(y1 - y0, 1e-12)  # noqa: E731
-    lines, legend = [], []
-    for number, (name, curve, dashed) in enumerate(curves):
-        step = max(1, len(curve) // MAX_POINTS)
-        sample = pd.concat([curve.iloc[::step], curve.iloc[-1:]])
-        points = " ".join(f"{sx(t.value):.1f},{sy(v):.1f}" for t, v in sample.items())
-        colour = "#888" if dashed else COLOURS[number % len(COLOURS)]
-        dash = ' stroke-dasharray="5 4"' if dashed else ""
-        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.4"{dash} '
-                     f'points="{points}"><title>{esc(name)}: {curve.iloc[-1]:.3f}</title></polyline>')
-        legend.append(f'<span><i style="background:{colour}"></i>{esc(name)}</span>')
-    axis = (f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" stroke="#999"/>'
-            f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{HEIGHT - PAD}" stroke="#999"/>'
-            f'<line x1="{PAD}" y1="{sy(1.0):.1f}" x2="{WIDTH - PAD}" y2="{sy(1.0):.1f}" '
-            'stroke="#ccc" stroke-dasharray="2 3"/>'
-            f'<text x="{PAD - 4}" y="{PAD + 4}" text-anchor="end" font-size="11">{y1:.2f}</text>'
-            f'<text x="{PAD - 4}" y="{HEIGHT - PAD}" text-anchor="end" font-size="11">{y0:.2f}</text>'
-            f'<text x="{PAD}" y="{HEIGHT - PAD + 16}" font-size="11">{pd.Timestamp(x0).date()}</text>'
-            f'<text x="{WIDTH - PAD}" y="{HEIGHT - PAD + 16}" text-anchor="end" font-size="11">'
-            f"{pd.Timestamp(x1).date()}</text>")
-    return (f'<svg id="equity" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-            'xmlns="http://www.w3.org/2000/svg"><title>Growth of 1 per run</title>'
-            f'{axis}{"".join(lines)}</svg>'
-            f'<div class="legend">{"".join(legend)}</div>')
 
 
 def _failures(failed: list[dict[str, Any]]) -> str:

@@ -54,11 +54,13 @@ def moments(returns: pd.Series) -> dict[str, float]:
             "kurtosis": math.nan if degenerate else float(stats.kurtosis(r, fisher=False))}
 
 
-def deflated_sharpe(returns: dict[str, pd.Series]) -> pd.DataFrame:
+def deflated_sharpe(returns: dict[str, pd.Series], trials: int | None = None) -> pd.DataFrame:
     """One row per run (index: the keys of `returns`): moments, SR0 of the sweep, PSR(0) and DSR.
 
     The trials are the runs with a defined Sharpe; their number and the variance of their Sharpe
-    ratios set the benchmark SR0 every run is deflated against.
+    ratios set the benchmark SR0 every run is deflated against. `trials` overrides the number: the
+    excess return over buy and hold is deflated by the same search as the strategy, although a
+    run that is buy and hold itself has no defined excess Sharpe (its excess is 0 every day).
     """
     table = pd.DataFrame({name: moments(r) for name, r in returns.items()}).T
     if table.empty:
@@ -66,8 +68,9 @@ def deflated_sharpe(returns: dict[str, pd.Series]) -> pd.DataFrame:
                                      "trials", "expected_max_sharpe", "psr", "deflated_sharpe"])
     defined = table["sharpe_per_period"].astype(float).dropna()
     variance = float(np.var(defined, ddof=1)) if len(defined) > 1 else math.nan
-    sr0 = expected_max_sharpe(variance, len(defined))
-    table["trials"] = len(defined)
+    count = len(defined) if trials is None else trials
+    sr0 = expected_max_sharpe(variance, count)
+    table["trials"] = count
     table["expected_max_sharpe"] = sr0
     for column, benchmark in (("psr", 0.0), ("deflated_sharpe", sr0)):
         table[column] = [probabilistic_sharpe(row.sharpe_per_period, benchmark, int(row.observations),

@@ -28,14 +28,19 @@ QUICK = ["data=synthetic", "data.bars=420", "forecaster=ridge", "forecaster.wind
 IMAGES_PROBE = ("<script>window.addEventListener('load',function(){var n=0,i=document.images;"
                 "for(var k=0;k<i.length;k++)if(i[k].complete&&i[k].naturalWidth>0)n++;"
                 "document.body.setAttribute('data-images',n+'/'+i.length);});</script>")
+FIT_PROBE = ("<script>window.addEventListener('load',function(){var w=document.documentElement."
+             "clientWidth,out=[];['deflated_sharpe','psr','excess_deflated_sharpe','excess_psr']."
+             "forEach(function(k){var r=document.querySelector('#runs th[data-key='+k+']')."
+             "getBoundingClientRect();if(r.right>w)out.push(k);});document.body.setAttribute("
+             "'data-off-screen',out.join('|')||'none');});</script>")
 SORT_PROBE = ("<script>window.addEventListener('load',function(){var h=document.querySelector("
               "'#runs th[data-key=sharpe]');h.click();h.click();var r=document.querySelectorAll("
               "'#runs tbody tr'),o=[];for(var k=0;k<r.length;k++)o.push(r[k].cells[0].getAttribute("
               "'data-v'));document.body.setAttribute('data-order',o.join('|'));});</script>")
 
 
-def browse(page: Path, fragment: str = "", probe: str = "") -> tuple[str, list[str]]:
-    """The DOM after load and every console line Chromium logged for `page`."""
+def browse(page: Path, fragment: str = "", probe: str = "", width: int = 1400) -> tuple[str, list[str]]:
+    """The DOM after load (in a window `width` px wide) and every console line Chromium logged."""
     if probe:  # a copy beside the page (so relative links still resolve) with a check appended
         copy = page.with_name(f".probe-{page.name}")
         copy.write_text(page.read_text().replace("</body>", probe + "</body>"))
@@ -45,7 +50,8 @@ def browse(page: Path, fragment: str = "", probe: str = "") -> tuple[str, list[s
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=3000", "--dump-dom", page.as_uri() + fragment],
+         "--virtual-time-budget=3000", f"--window-size={width},1000", "--dump-dom",
+         page.as_uri() + fragment],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
@@ -110,3 +116,23 @@ def test_summary_loads_sorts_and_links_every_run(sweep_dir):
     assert "Deflated Sharpe" in dom and external(dom) == []
     opened_sorted, console = browse(sweep_dir / "summary.html", fragment="#sort=-sharpe")
     assert console == [] and 'data-key="sharpe" aria-sort="descending"' in opened_sorted
+
+
+@pytest.mark.parametrize("width", [1400, 2200])
+def test_summary_keeps_the_deflated_sharpe_on_screen_beside_long_overrides(sweep_dir, tmp_path, width):
+    # An Optuna search sets six keys per trial: the Overrides column must wrap, not push the DSR away.
+    from backtests.summary import write_summary
+
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, copy, ignore=shutil.ignore_patterns(".chromium-profile", ".probe-*"))
+    for number, overrides in enumerate(sorted(copy.glob("*/.hydra/overrides.yaml"))):
+        overrides.write_text(overrides.read_text() + "".join(
+            f"- {key}={value + number}\n" for key, value in
+            (("forecaster.window", 20), ("forecaster.units", 32), ("forecaster.dropout", 0.15),
+             ("walkforward.retrain_every", 21), ("strategy.entry", 0.0005), ("strategy.exit", -0.0004))))
+    write_summary(copy)
+    dom, console = browse(copy / "summary.html", probe=FIT_PROBE, width=width)
+    assert console == []
+    assert 'data-off-screen="none"' in dom
+    assert "forecaster.window=20" in dom and "All 2 runs share the test period" in dom
+    assert len(re.findall(r'text-anchor="end" font-size="11">', dom)) >= 4  # y-axis ticks

@@ -6,6 +6,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from scipy import stats
 
 from backtests import experiment
 from backtests.forecast_cache import ForecastCache
+from backtests.metrics import performance
 from backtests.summary import write_summary
 from backtests.summary_stats import (deflated_sharpe, expected_max_sharpe, moments,
                                      probabilistic_sharpe)
@@ -88,7 +90,13 @@ def test_deflated_sharpe_of_runs_from_their_returns():
 # --- the summary, from folders on disk -------------------------------------------------------------
 
 def _job(root: Path, name: str, overrides: list[str], returns: np.ndarray | None = None,
-         error: str | None = None, ticker: str = "MSFT") -> Path:
+         error: str | None = None, ticker: str = "MSFT", start: str = "2020-01-01",
+         benchmark: np.ndarray | None = None, uses_forecast: bool | None = None,
+         entries: list[str] | None = None) -> Path:
+    """A job folder as a run leaves it; metrics.json computed from returns.csv as run.py does.
+
+    `uses_forecast` None leaves the key out, as in runs written before strategies declared it.
+    """
     folder = root / name
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
@@ -96,16 +104,23 @@ def _job(root: Path, name: str, overrides: list[str], returns: np.ndarray | None
     (folder / ".hydra" / "hydra.yaml").write_text(
         "hydra:\n  runtime:\n    choices:\n      strategy: sma_cross\n")
     if returns is not None:
-        index = pd.bdate_range("2020-01-01", periods=len(returns), name="date")
-        benchmark = np.linspace(-0.001, 0.002, len(returns))  # the same data under every run
+        index = pd.bdate_range(start, periods=len(returns), name="date")
+        if benchmark is None:
+            benchmark = np.linspace(-0.001, 0.002, len(returns))  # the same data under every run
         frame = pd.DataFrame({"strategy": returns, "benchmark": benchmark}, index=index)
         frame.to_csv(folder / "returns.csv")
-        metrics = {"strategy": {"total_return": 0.1, "cagr": 0.05, "sharpe": 1.2, "sortino": 1.5,
-                                "max_drawdown": -0.1, "trades": 3, "excess_total_return": 0.02},
-                   "benchmark": {"total_return": 0.08},
+        mine, bench = performance(frame["strategy"]), performance(frame["benchmark"])
+        mine.update(trades=len(entries or [1, 2, 3]),
+                    excess_total_return=mine["total_return"] - bench["total_return"])
+        if uses_forecast is not None:
+            mine["uses_forecast"] = uses_forecast
+        metrics = {"strategy": mine, "benchmark": bench,
                    "forecast": {"theil_u": 0.99, "directional_accuracy": 0.52, "dm_pvalue": 0.3}}
         (folder / "metrics.json").write_text(json.dumps(metrics))
         (folder / "report.html").write_text("<html></html>")
+        if entries is not None:
+            pd.DataFrame({"entry_date": entries, "exit_date": entries}).to_csv(
+                folder / "trades.csv", index=False)
     if error is not None:
         (folder / "error.txt").write_text(error)
     return folder
@@ -127,13 +142,149 @@ def test_summary_lists_every_run_with_its_deflated_sharpe_and_failures(tmp_path)
     expected = deflated_sharpe({n: pd.Series(r) for n, r in returns.items()})
     done = table.set_index("job").loc[list(returns)]
     assert np.allclose(done["deflated_sharpe"], expected.loc[list(returns), "deflated_sharpe"], rtol=1e-8)
-    assert (done["trials"] == 3).all() and (done["sharpe"] == 1.2).all()
+    assert (done["trials"] == 3).all()
+    for job in returns:  # one period for all: the figures are those of metrics.json
+        stored = json.loads((tmp_path / job / "metrics.json").read_text())
+        for key in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades"):
+            assert done.loc[job, key] == pytest.approx(stored["strategy"][key], rel=1e-9)
+        assert done.loc[job, "excess_return"] == pytest.approx(
+            stored["strategy"]["excess_total_return"], rel=1e-9)
+    assert not done["recomputed"].any() and (done["period_start"] == "2020-01-01").all()
     assert table.loc[2, "error"] == "ValueError: <boom>"
     page = (tmp_path / "summary.html").read_text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="0_a_MSFT/report.html"' in page and "2_d_&lt;b&gt;X" in page
     assert page.count("<polyline") == 3 + 1  # three runs, one shared buy-and-hold
+    assert "All 3 runs share the test period 2020-01-01 to 2021-02-23." in page
     assert "https://" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def _row_html(page: str, job: str) -> str:
+    """The summary table row of `job`."""
+    return next(row for row in page.split("<tr>") if f'data-v="{job}"' in row)
+
+
+def test_summary_ranks_every_run_over_the_common_test_period(tmp_path):
+    # An Optuna trial whose shorter window started its test 100 days earlier, during a rally: its
+    # own figures win, over the period all runs share it is an ordinary run.
+    rng = np.random.default_rng(7)
+    days = pd.bdate_range("2019-01-01", periods=600)
+    market = pd.Series(rng.normal(0.0004, 0.01, 600), index=days)
+    market.iloc[:100] += 0.01
+    early = market * 1.0
+    late = pd.Series(rng.normal(0.0006, 0.01, 600), index=days)
+    short = pd.Series(rng.normal(0.0002, 0.01, 600), index=days)
+    _job(tmp_path, "0_window20", ["forecaster.window=20"], early.to_numpy(), start="2019-01-01",
+         benchmark=market.to_numpy(), entries=["2019-01-02", "2019-03-01", "2019-09-02"])
+    _job(tmp_path, "1_window60", ["forecaster.window=60"], late.iloc[100:].to_numpy(),
+         start=str(days[100].date()), benchmark=market.iloc[100:].to_numpy())
+    _job(tmp_path, "2_window90", ["forecaster.window=90"], short.iloc[100:580].to_numpy(),
+         start=str(days[100].date()), benchmark=market.iloc[100:580].to_numpy())
+    old = json.loads((tmp_path / "0_window20" / "metrics.json").read_text())["strategy"]
+    write_summary(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv").set_index("job")
+    first, last = days[100], days[579]
+    assert (table["period_start"] == str(first.date())).all()
+    assert (table["period_end"] == str(last.date())).all()
+    assert list(table["recomputed"]) == [True, True, False]
+    assert table.loc["0_window20", "own_period_start"] == "2019-01-01"
+    cut = {"0_window20": early, "1_window60": late, "2_window90": short}
+    for job, strategy in cut.items():
+        mine = performance(strategy.loc[first:last])
+        bench = performance(market.loc[first:last])
+        for key in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown"):
+            assert table.loc[job, key] == pytest.approx(mine[key], rel=1e-9), (job, key)
+        assert table.loc[job, "benchmark_total_return"] == pytest.approx(bench["total_return"])
+        assert table.loc[job, "excess_return"] == pytest.approx(mine["total_return"]
+                                                                - bench["total_return"])
+    assert table.loc["0_window20", "sharpe"] < old["sharpe"] / 2  # the rally is not counted
+    assert table.loc["0_window20", "trades"] == 1  # entered in the common period
+    assert math.isnan(table.loc["1_window60", "trades"])  # longer, no trades.csv: unknown
+    assert table.loc["2_window90", "trades"] == 3  # its own period: as stored
+    expected = deflated_sharpe({job: r.loc[first:last] for job, r in cut.items()})
+    assert np.allclose(table["deflated_sharpe"], expected.loc[list(cut), "deflated_sharpe"])
+    page = (tmp_path / "summary.html").read_text()
+    assert (f"Every figure is over the test period all 3 complete runs share, {first.date()} to "
+            f"{last.date()}") in page
+    assert "&dagger;" in _row_html(page, "0_window20") and "&dagger;" not in _row_html(page, "2_window90")
+    assert page.count("<polyline") == 3 + 1  # one buy and hold: the same prices over one period
+
+
+def test_runs_without_a_shared_test_period_are_not_ranked(tmp_path):
+    rng = np.random.default_rng(9)
+    _job(tmp_path, "0_early", ["data.start=2010-01-01"], rng.normal(0, 0.01, 100), start="2010-01-01")
+    _job(tmp_path, "1_late", ["data.start=2015-01-01"], rng.normal(0, 0.01, 100), start="2015-01-01")
+    write_summary(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert table[["sharpe", "total_return", "deflated_sharpe", "excess_psr"]].isna().all().all()
+    assert list(table["own_period_start"]) == ["2010-01-01", "2015-01-01"]
+    assert "share no test period" in (tmp_path / "summary.html").read_text()
+
+
+def test_excess_deflated_sharpe_catches_a_run_far_behind_buy_and_hold(tmp_path):
+    rng = np.random.default_rng(11)
+    market = rng.normal(0.0015, 0.01, 750)
+    runs = {"0_half_invested": 0.5 * market + rng.normal(0.0, 0.001, 750),  # a fine Sharpe, far behind
+            "1_noise": rng.normal(0.0, 0.01, 750), "2_noise": rng.normal(0.0002, 0.01, 750),
+            "3_buy_and_hold": market.copy()}  # its excess is zero every day: no excess Sharpe
+    for name, r in runs.items():
+        _job(tmp_path, name, [f"strategy={name}"], r, benchmark=market)
+    write_summary(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv").set_index("job")
+    behind = table.loc["0_half_invested"]
+    assert behind["excess_return"] < -1 and behind["deflated_sharpe"] > 0.9
+    assert behind["excess_deflated_sharpe"] < 0.01 and behind["excess_psr"] < 0.01
+    excess = {n: pd.Series(r - market) for n, r in runs.items()}
+    expected = deflated_sharpe(excess, trials=4)
+    assert np.allclose(table.loc[list(runs)[:3], "excess_deflated_sharpe"],
+                       expected.loc[list(runs)[:3], "deflated_sharpe"], rtol=1e-9)
+    defined = [e.mean() / e.std(ddof=1) for e in list(excess.values())[:3]]
+    assert (table["trials"] == 4).all()  # the same search deflates both
+    assert table["excess_expected_max_sharpe"].iloc[0] == pytest.approx(
+        expected_max_sharpe(np.var(defined, ddof=1), 4))
+    assert math.isnan(table.loc["3_buy_and_hold", "excess_deflated_sharpe"])
+    page = (tmp_path / "summary.html").read_text()
+    assert 'data-key="excess_deflated_sharpe"' in page and 'data-key="excess_psr"' in page
+    assert "excess return over buy and hold (strategy minus benchmark)" in page
+
+
+def test_summary_leaves_forecast_skill_blank_for_runs_that_ignore_the_forecast(tmp_path):
+    rng = np.random.default_rng(5)
+    for name, uses in (("0_sma_cross", False), ("1_lstm", True), ("2_older_run", None)):
+        _job(tmp_path, name, [f"strategy={name}"], rng.normal(0.0003, 0.01, 200), uses_forecast=uses)
+    write_summary(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv").set_index("job")
+    assert table.loc["0_sma_cross", ["theil_u", "directional_accuracy", "dm_pvalue"]].isna().all()
+    assert (table.loc[["1_lstm", "2_older_run"], "theil_u"] == 0.99).all()
+    assert list(table["uses_forecast"]) == [False, True, True]  # absent: an older forecast run
+    page = (tmp_path / "summary.html").read_text()
+    assert ">0.990<" not in _row_html(page, "0_sma_cross") and ">52.0%<" not in _row_html(page, "0_sma_cross")
+    assert ">0.990<" in _row_html(page, "1_lstm") and ">0.990<" in _row_html(page, "2_older_run")
+
+
+def test_summary_page_prints_plain_numbers_and_draws_every_line_apart(tmp_path):
+    wiggle = np.tile([0.01, -0.01], 150) + 2.8e-6  # an annualised Sharpe of about 0.0044
+    rng = np.random.default_rng(2)
+    for number, ticker in enumerate(("MSFT", "GOOG")):
+        market = rng.normal(0.0005, 0.01, 300)
+        _job(tmp_path, f"{number}_flat_{ticker}", ["strategy=a", f"ticker={ticker}"], wiggle,
+             ticker=ticker, benchmark=market)
+        _job(tmp_path, f"{number + 2}_noise_{ticker}", ["strategy=b", f"ticker={ticker}"],
+             rng.normal(0.0003, 0.01, 300), ticker=ticker, benchmark=market)
+    write_summary(tmp_path)
+    page = (tmp_path / "summary.html").read_text()
+    table = page[page.index('<table id="runs"'):page.index("</table>")]
+    assert not re.search(r"\de[-+]\d", table)  # no 4.44e-03
+    assert ">0.00<" in _row_html(page, "0_flat_MSFT")
+    styles = re.findall(r'<polyline fill="none" stroke="([^"]+)" stroke-width="[^"]+"'
+                        r'(?: stroke-dasharray="([^"]+)")? points', page)
+    assert len(styles) == 4 + 2 and len(set(styles)) == 6  # four runs, one buy and hold per ticker
+    assert all(dash for _, dash in styles[4:])  # buy and hold: dashed, runs: solid
+    assert page.count("buy &amp; hold MSFT") == 2 and page.count("buy &amp; hold GOOG") == 2
+    y_labels = re.findall(r'text-anchor="end" font-size="11">([\d.]+)</text>', page)
+    assert len(y_labels) >= 4 and len(set(y_labels)) == len(y_labels)
+    x_labels = re.findall(r'text-anchor="middle" font-size="11">(\d{4}[\d-]*)</text>', page)
+    assert len(x_labels) >= 3
 
 
 # --- resuming: complete results are skipped, before any data is read -------------------------------
