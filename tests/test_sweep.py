@@ -27,9 +27,7 @@ from backtests.summary_stats import (deflated_sharpe, expected_max_sharpe, momen
 from tests.conftest import FAST, ROOT
 
 # The FAST config with the ridge forecaster: no TensorFlow, a run in about a second.
-QUICK = ["data=synthetic", "data.bars=420", "forecaster=ridge", "forecaster.window=10",
-         "walkforward.initial_train=200", "walkforward.retrain_every=60", "report.tearsheet=false",
-         "report.plots=false"]
+QUICK = [*FAST, "forecaster=ridge", "report.plots=false"]
 
 
 def sweep(tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
