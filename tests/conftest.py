@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -38,10 +39,8 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return build
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `python run.py ARGS` in a real process (what a user types)."""
-    import subprocess
-
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,

@@ -10,9 +10,9 @@ import re
 import pandas as pd
 import pytest
 
-from backtests.experiment import run_experiment
-from backtests.report import pct
-from backtests.tearsheet import yearly_returns
+from backtests.modes.experiment import run_experiment
+from backtests.outputs.report import pct
+from backtests.outputs.tearsheet import yearly_returns
 
 # QuantStats row label -> (metrics.json key, scale to QuantStats' unit)
 SHARED = {"Cumulative Return": ("total_return", 100), "CAGR": ("cagr", 100),

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from backtests.audit import run_audit
+from backtests.modes.audit import run_audit
 
 
 def test_audit_passes_on_shipped_features(make_cfg, tmp_path):
@@ -46,7 +46,7 @@ def test_a_feature_that_needs_the_future_is_refused_up_front(make_cfg):
 def test_first_trade_difference_names_the_first_differing_or_extra_trade():
     import pandas as pd
 
-    from backtests.audit import _first_trade_difference
+    from backtests.modes.audit import _first_trade_difference
 
     trades = pd.DataFrame({"exit_date": ["2020-01-03", "2020-02-03", "2020-03-03"], "pnl": [1.0, 2.0, 3.0]})
     assert _first_trade_difference(trades, trades.copy()) is None

@@ -120,7 +120,7 @@ def test_summary_loads_sorts_and_links_every_run(sweep_dir):
 @pytest.mark.parametrize("width", [1400, 2200])
 def test_summary_keeps_the_deflated_sharpe_on_screen_beside_long_overrides(sweep_dir, tmp_path, width):
     # An Optuna search sets six keys per trial: the Overrides column must wrap, not push the DSR away.
-    from backtests.summary import write_summary
+    from backtests.sweeps.summary import write_summary
 
     copy = tmp_path / "sweep"
     shutil.copytree(sweep_dir, copy, ignore=shutil.ignore_patterns(".chromium-profile", ".probe-*"))

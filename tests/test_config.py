@@ -7,8 +7,8 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
-from backtests.costs import BrokerSettings
-from backtests.strategy_config import strategy_class_and_params
+from backtests.pipeline.costs import BrokerSettings
+from backtests.settings.strategy import strategy_class_and_params
 from tests.conftest import CONF
 
 
@@ -79,7 +79,7 @@ def test_every_shipped_experiment_runs(make_cfg, name, monkeypatch, tmp_path):
     """`python run.py experiment=NAME`, shrunk by the debug preset; Yahoo is a stand-in."""
     from backtests.data import yahoo
     from backtests.data.synthetic import synthetic_bars
-    from backtests.experiment import run_experiment
+    from backtests.modes.experiment import run_experiment
 
     monkeypatch.setattr(yahoo, "_download", lambda ticker: synthetic_bars(900, seed=7).rename_axis("Date"))
     cfg = make_cfg(f"experiment={name}", "debug=default", "report.plots=false", fast=False)

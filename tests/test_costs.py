@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.costs import BrokerSettings
-from backtests.engine import BacktestResult, run_backtest
-from backtests.metrics import trade_stats
+from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.engine import BacktestResult, run_backtest
+from backtests.pipeline.metrics import trade_stats
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules
 

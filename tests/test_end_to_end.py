@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import pytest
 
 from backtests import cli
 from backtests.data import yahoo
-from backtests.metrics import performance
+from backtests.pipeline.metrics import performance
 from tests.conftest import FAST, run_cli
 
 ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
@@ -119,7 +118,7 @@ def test_same_seed_gives_identical_predictions_in_a_fresh_process(run_folder):
 
 
 def test_a_strategy_that_never_trades_still_gets_a_tearsheet_page(tmp_path):
-    from backtests.tearsheet import write_tearsheet
+    from backtests.outputs.tearsheet import write_tearsheet
 
     index = pd.bdate_range("2020-01-01", periods=40)
     benchmark = pd.Series(np.random.default_rng(0).normal(0, 0.01, 40), index=index)

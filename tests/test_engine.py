@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from backtests.costs import BrokerSettings
-from backtests.engine import run_backtest
+from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.engine import run_backtest
 from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_momentum import LSTMMomentum
 from tests.conftest import bars

@@ -19,7 +19,7 @@ from omegaconf import open_dict
 from backtests import cli
 from backtests.data.synthetic import synthetic_bars
 from backtests.errors import UserError
-from backtests.validate import validate
+from backtests.settings.validate import validate
 from tests.conftest import FAST, ROOT, run_cli
 
 BARS = synthetic_bars(80, seed=1)

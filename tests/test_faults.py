@@ -21,7 +21,7 @@ import pytest
 
 from backtests.data import yahoo
 from backtests.data.yahoo import YahooSource
-from backtests.forecast_cache import ForecastCache
+from backtests.pipeline.forecast_cache import ForecastCache
 from tests.conftest import FAST, ROOT
 
 SHRINK = [*FAST, "report.plots=false"]
@@ -133,7 +133,7 @@ STRESS = textwrap.dedent("""
     import numpy as np, pandas as pd
     from backtests.data import yahoo
     from backtests.data.yahoo import YahooSource
-    from backtests.forecast_cache import ForecastCache
+    from backtests.pipeline.forecast_cache import ForecastCache
 
     cache_dir, rounds = sys.argv[1], int(sys.argv[2])
     index = pd.bdate_range("2015-01-01", periods=3000, name="Date")

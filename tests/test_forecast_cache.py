@@ -6,8 +6,8 @@ import multiprocessing as mp
 import numpy as np
 import pandas as pd
 
-from backtests.forecast_cache import ForecastCache, forecast_key
-from backtests.forecasts import forecast_settings
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecasts import forecast_settings
 
 
 def _frame(rows: int = 2000) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.metrics import performance
+from backtests.pipeline.metrics import performance
 from forecasting.scoring import diebold_mariano, score_forecasts, wilson_interval
 
 

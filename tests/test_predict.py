@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from hydra.utils import instantiate
 
-from backtests.engine import run_backtest
-from backtests.experiment import run_experiment
-from backtests.predict import ACTIONS, action_text, run_predict
-from backtests.strategy_config import strategy_class_and_params
+from backtests.pipeline.engine import run_backtest
+from backtests.modes.experiment import run_experiment
+from backtests.modes.predict import ACTIONS, action_text, run_predict
+from backtests.settings.strategy import strategy_class_and_params
 
 SHIPPED = {
     "lstm_momentum": ["strategy=lstm_momentum", "strategy.entry=0.0002", "strategy.exit=-0.0002",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests import experiment
-from backtests.report import MAX_TRADES, render_report, write_report
+from backtests.modes import experiment
+from backtests.outputs.report import MAX_TRADES, render_report, write_report
 
 EVIL = '<script>alert("x")</script>'
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154"
@@ -100,7 +100,7 @@ def test_a_run_writes_its_report_before_metrics_json(make_cfg):
 
 
 def test_costs_line_names_the_commission_rule_that_applies():
-    from backtests.report import _commission_text
+    from backtests.outputs.report import _commission_text
 
     assert _commission_text({"commission": 0.001, "commission_type": "fraction"}) == \
         "commission 0.001 of traded value"
@@ -116,7 +116,7 @@ def test_trade_returns_are_percentages_like_the_figures_beside_them(tmp_path):
 
 
 def test_plots_are_labelled_with_the_configured_forecaster(make_cfg, monkeypatch):
-    from backtests import plots
+    from backtests.outputs import plots
 
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))

@@ -11,8 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from backtests.costs import BrokerSettings
-from backtests.engine import BacktestResult, run_backtest
+from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.engine import BacktestResult, run_backtest
 from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from backtests.costs import BrokerSettings
-from backtests.engine import BacktestResult, run_backtest
-from backtests.strategy_config import strategy_class_and_params
+from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.engine import BacktestResult, run_backtest
+from backtests.settings.strategy import strategy_class_and_params
 from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtests import experiment
-from backtests.forecast_cache import ForecastCache
-from backtests.metrics import performance
-from backtests.summary import write_summary
-from backtests.summary_stats import (deflated_sharpe, expected_max_sharpe, moments,
+from backtests.modes import experiment
+from backtests.pipeline.forecast_cache import ForecastCache
+from backtests.pipeline.metrics import performance
+from backtests.sweeps.summary import write_summary
+from backtests.sweeps.deflated_sharpe import (deflated_sharpe, expected_max_sharpe, moments,
                                      probabilistic_sharpe)
 from tests.conftest import FAST, ROOT
 

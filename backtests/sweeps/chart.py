@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.report import esc
+from backtests.outputs.html import esc
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f")

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
-from backtests.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
 from forecasting.walkforward import WalkForward

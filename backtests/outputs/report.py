@@ -3,20 +3,19 @@
 It answers "what ran, did it beat buy-and-hold, did the forecast beat its baselines" from the
 numbers already in metrics.json and run_info.json, with the run's plots embedded as data URIs so
 the file can be mailed or archived alone. No CDN, no script. Every string that came from the user
-(ticker, paths, settings) is HTML-escaped. The page helpers here are shared with the sweep summary.
+(ticker, paths, settings) is HTML-escaped. The page helpers (backtests/outputs/html.py) are shared with the sweep summary.
 """
 from __future__ import annotations
 
 import base64
-import html
 import logging
-import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
 from backtests.atomic import write_text
+from backtests.outputs.html import esc, finite, num, page, pct, share, table
 
 log = logging.getLogger(__name__)
 
@@ -28,78 +27,6 @@ PLOTS = (("forecast.png", "The forecast of the next close against the actual clo
          ("forecast_skill.png", "Rolling directional accuracy against the share of up days; MSE "
           "per walk-forward fold against persistence"))
 HIDDEN_KEYS = ("_target_", "_partial_", "_convert_")
-
-CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2329;
- margin:0 auto;max-width:1180px;padding:18px 22px 60px;background:#fff}
-h1{font-size:1.45em;margin:.2em 0 .1em}h2{font-size:1.15em;margin:1.6em 0 .5em;
- border-bottom:1px solid #dde2e6;padding-bottom:.2em}
-.sub{color:#5b6770;margin:0 0 1em}.verdict{background:#f3f6f9;border-left:4px solid #4a7bb7;
- padding:.6em .9em;margin:.8em 0}
-table{border-collapse:collapse;margin:.3em 0 1em;font-variant-numeric:tabular-nums}
-th,td{padding:.28em .7em;border-bottom:1px solid #e6e9ec;text-align:right;vertical-align:top}
-th:first-child,td:first-child{text-align:left}th{background:#f6f8fa;font-weight:600}
-table.info td,table.info th{text-align:left}table.info td:first-child{color:#5b6770;white-space:nowrap}
-.wide{overflow-x:auto}img{max-width:100%;height:auto;border:1px solid #e6e9ec}
-.good{color:#1a7f37}.bad{color:#c0392b}a{color:#2357a4}code{font-size:.92em}
-"""
-
-
-def esc(value: Any) -> str:
-    """HTML-escaped text of any value (quotes too, so it is safe inside attributes)."""
-    return html.escape(str(value), quote=True)
-
-
-def finite(value: Any) -> float | None:
-    """`value` as a float, or None when it is missing, not a number, NaN or infinite."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def pct(value: Any, digits: int = 1) -> str:
-    number = finite(value)
-    return "–" if number is None else f"{100 * number:+.{digits}f}%"
-
-
-def share(value: Any, digits: int = 1) -> str:
-    """A proportion (time in market, hit rate) as a percentage without a sign."""
-    number = finite(value)
-    return "–" if number is None else f"{100 * number:.{digits}f}%"
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 trade`, `2 trades`, `0 trades`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def num(value: Any, digits: int = 2) -> str:
-    number = finite(value)
-    if number is None:
-        return "–"
-    tiny = number != 0 and abs(number) < 10 ** -digits
-    return f"{number:.{digits}e}" if tiny else f"{number:.{digits}f}"
-
-
-def table(header: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") -> str:
-    """An HTML table from already-escaped cell strings."""
-    head = "".join(f"<th>{cell}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    klass = f' class="{css}"' if css else ""
-    return (f'<div class="wide"><table{klass}><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
-
-
-def page(title: str, body: str, script: str = "") -> str:
-    """A complete page: inline style (and script), no external resource, not even a favicon."""
-    extra = f"<script>{script}</script>" if script else ""
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<link rel=\"icon\" href=\"data:,\"><title>{esc(title)}</title><style>{CSS}</style>"
-            f"</head><body>{body}{extra}</body></html>\n")
-
 
 def settings_text(group: Any) -> str:
     """`class(key=value, ...)` for one config group, e.g. the forecaster or the strategy."""

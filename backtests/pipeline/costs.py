@@ -1,4 +1,5 @@
-"""Trading costs: commission as a fraction of traded value or per share, with a minimum per order.
+"""The `broker` group: cash, commission (fraction of value or per share, with a minimum per order),
+slippage and the invested fraction, checked, and the backtrader commission scheme they describe.
 
 Slippage is the broker's (a fraction of price, never outside the bar's range); see engine.py.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import backtrader as bt
+from strategies.commission import StockCommission
+
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +45,3 @@ class BrokerSettings:
         return StockCommission(commission=self.commission, per_share=self.per_share,
                                minimum=self.min_commission,
                                per_share_mode=self.commission_type == "per_share")
-
-
-class StockCommission(bt.CommInfoBase):
-    """Commission on every fill: max(minimum, rate), the rate being `commission` * |size| * price, or
-    `per_share` * |size| in per-share mode. Stock-like, no margin, no leverage."""
-
-    params = (
-        ("commission", 0.001),     # fraction of traded value (fraction mode)
-        ("per_share", 0.0),        # cash per share traded (per-share mode)
-        ("per_share_mode", False),  # True: charge per_share, ignore commission
-        ("minimum", 0.0),          # floor per order, in cash
-        ("stocklike", True),
-        ("commtype", bt.CommInfoBase.COMM_PERC),
-        ("percabs", True),         # 0.001 means 0.1%, not 0.001%
-    )
-
-    def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
-        if size == 0:
-            return 0.0
-        rate = self.p.per_share if self.p.per_share_mode else self.p.commission * price
-        return max(self.p.minimum, abs(size) * rate)
-
-

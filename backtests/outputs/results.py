@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import logging
 import platform
 import subprocess
 from pathlib import Path
@@ -10,7 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from omegaconf import DictConfig, OmegaConf
+
 from backtests.atomic import write_csv, write_json
+from backtests.pipeline.metrics import sharpe_objective
+
+log = logging.getLogger(__name__)
+
+IGNORED_GROUPS = ("paths",)  # where files go, not what is computed
 
 PACKAGES = ("backtrader", "tensorflow-cpu", "tensorflow", "keras", "pandas", "numpy", "quantstats",
             "yfinance", "hydra-core", "omegaconf", "scipy", "matplotlib")
@@ -65,3 +74,45 @@ def git_commit(folder: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def _settings(config: Any) -> Any:
+    """The settings that decide a run's results, in a form JSON round trips compare equal.
+
+    A `_target_` counts by its class name only: moving a class to another module changes no
+    result, so a sweep resumed after such a move still skips its finished runs.
+    """
+    if isinstance(config, DictConfig):
+        config = OmegaConf.to_container(config, resolve=True)
+    if not isinstance(config, dict):
+        return None
+    kept = {k: v for k, v in config.items() if k not in IGNORED_GROUPS}
+    return json.loads(json.dumps(_class_names(kept), sort_keys=True, default=str))
+
+
+def _class_names(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: (str(v).rpartition(".")[2] if k == "_target_" else _class_names(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_class_names(v) for v in node]
+    return node
+
+
+def stored_result(folder: Path, cfg: DictConfig) -> float | None:
+    """The stored Sharpe if `folder` already holds complete results of these settings, else None."""
+    metrics_path = folder / "metrics.json"
+    if not metrics_path.exists():
+        return None
+    try:
+        metrics = json.loads(metrics_path.read_text())
+        stored = json.loads((folder / "run_info.json").read_text()).get("config")
+        value = sharpe_objective(metrics)
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("results in %s are unreadable (%s); running again", folder, exc)
+        return None
+    if _settings(stored) != _settings(cfg):
+        log.warning("results in %s came from other settings; running again", folder)
+        return None
+    log.info("skipping: complete results in %s (delete its metrics.json to run it again)", folder)
+    return value

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.metrics import performance
-from backtests.summary_stats import deflated_sharpe
+from backtests.pipeline.metrics import performance
+from backtests.sweeps.deflated_sharpe import deflated_sharpe
 
 FIGURES = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown")
 STATS = ("sharpe_per_period", "observations", "skew", "kurtosis", "trials",

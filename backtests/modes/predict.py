@@ -19,9 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_json
-from backtests.engine import run_backtest
-from backtests.forecasts import walk_forward_forecasts
-from backtests.strategy_config import strategy_class_and_params
+from backtests.pipeline.engine import run_backtest
+from backtests.pipeline.forecasts import walk_forward_forecasts
+from backtests.settings.strategy import strategy_class_and_params
 
 log = logging.getLogger("backtests")
 

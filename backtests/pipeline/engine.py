@@ -2,7 +2,6 @@
 happened."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from backtests.costs import BrokerSettings
+from backtests.pipeline.costs import BrokerSettings
+from strategies.analyzers import EquityAtClose
 from strategies.broker import ProtectiveBroker
 from strategies.feeds import SignalData
 from strategies.risk import RiskRules
@@ -54,7 +54,7 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction, risk=risk)
     cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(_Equity, _name="equity")
+    cerebro.addanalyzer(EquityAtClose, _name="equity")
     strat = cerebro.run()[0]
 
     returns = pd.Series(strat.analyzers.daily.get_analysis(), dtype="float64")
@@ -70,16 +70,3 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     return BacktestResult(returns=returns, equity=equity[equity.index >= start],
                           in_market=in_market[in_market.index >= start], trades=trades,
                           decision=strat.decision())
-
-
-class _Equity(bt.Analyzer):
-    """Broker value at each close, keyed by date."""
-
-    def start(self) -> None:
-        self.values: dict[dt.date, float] = {}
-
-    def next(self) -> None:
-        self.values[self.data.datetime.date(0)] = self.strategy.broker.getvalue()
-
-    def get_analysis(self) -> dict[dt.date, float]:
-        return self.values

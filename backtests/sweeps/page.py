@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from backtests.report import esc, finite, num, page, pct, share
-from backtests.summary_chart import equity_chart
-from backtests.summary_period import CommonPeriod
+from backtests.outputs.html import esc, finite, num, page, pct, share
+from backtests.sweeps.chart import equity_chart
+from backtests.sweeps.period import CommonPeriod
 
 
 def fixed(digits: int) -> Callable[[Any], str]:

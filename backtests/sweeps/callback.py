@@ -14,9 +14,7 @@ things make that safe to run for hours and to restart:
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
 import sys
 import traceback
 from pathlib import Path
@@ -27,12 +25,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_text
-from backtests.forecast_cache import release_locks
+from backtests.pipeline.forecast_cache import release_locks
 
 log = logging.getLogger(__name__)
 
 ERROR_FILE = "error.txt"
-IGNORED_GROUPS = ("paths",)  # where files go, not what is computed
 
 
 def in_multirun(config: DictConfig | None = None) -> bool:
@@ -48,49 +45,6 @@ def in_multirun(config: DictConfig | None = None) -> bool:
             return False
         return OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
     return OmegaConf.select(config, "hydra.mode", default=None) == RunMode.MULTIRUN
-
-
-def sharpe_objective(metrics: dict) -> float:
-    """The value a run returns to Hydra's sweepers: the strategy Sharpe, 0.0 when undefined.
-
-    A strategy that never trades has no Sharpe (NaN); Optuna refuses NaN objectives and would abort
-    the whole search, and "no better than cash" is what such a run is worth.
-    """
-    value = (metrics.get("strategy") or {}).get("sharpe")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if math.isfinite(value) else 0.0
-
-
-def _settings(config: Any) -> Any:
-    """The settings that decide a run's results, in a form JSON round trips compare equal."""
-    if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config, resolve=True)
-    if not isinstance(config, dict):
-        return None
-    kept = {k: v for k, v in config.items() if k not in IGNORED_GROUPS}
-    return json.loads(json.dumps(kept, sort_keys=True, default=str))
-
-
-def stored_result(folder: Path, cfg: DictConfig) -> float | None:
-    """The stored Sharpe if `folder` already holds complete results of these settings, else None."""
-    metrics_path = folder / "metrics.json"
-    if not metrics_path.exists():
-        return None
-    try:
-        metrics = json.loads(metrics_path.read_text())
-        stored = json.loads((folder / "run_info.json").read_text()).get("config")
-        value = sharpe_objective(metrics)
-    except (OSError, ValueError, AttributeError) as exc:
-        log.warning("results in %s are unreadable (%s); running again", folder, exc)
-        return None
-    if _settings(stored) != _settings(cfg):
-        log.warning("results in %s came from other settings; running again", folder)
-        return None
-    log.info("skipping: complete results in %s (delete its metrics.json to run it again)", folder)
-    return value
 
 
 def record_failure(folder: Path, error: BaseException) -> str:
@@ -126,7 +80,7 @@ class SweepSummary(Callback):
             job_return.return_value = None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from backtests.summary import write_summary
+        from backtests.sweeps.summary import write_summary
 
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = write_summary(sweep_dir)

@@ -81,3 +81,17 @@ def _turnover(trades: pd.DataFrame, equity: pd.Series | None, periods_per_year: 
     traded = float(np.sum(size * trades["entry_price"].to_numpy(dtype=np.float64))
                    + np.sum((size * trades["exit_price"].to_numpy(dtype=np.float64))[exited]))
     return traded / float(equity.mean()) * periods_per_year / len(equity)
+
+
+def sharpe_objective(metrics: dict) -> float:
+    """The value a run returns to Hydra's sweepers: the strategy Sharpe, 0.0 when undefined.
+
+    A strategy that never trades has no Sharpe (NaN); Optuna refuses NaN objectives and would abort
+    the whole search, and "no better than cash" is what such a run is worth.
+    """
+    value = (metrics.get("strategy") or {}).get("sharpe")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0

@@ -2,7 +2,7 @@
 
 Read only from what the runs left on disk (metrics.json, returns.csv, run_info.json, error.txt,
 .hydra/), so it works for any launcher, for a resumed sweep, and can be rebuilt by hand:
-`python -m backtests.summary results/multiruns/<stamp>`.
+`python -m backtests.sweeps.summary results/multiruns/<stamp>`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pandas as pd
 import yaml
 
 from backtests.atomic import write_csv, write_text
-from backtests.summary_html import render_summary
-from backtests.summary_period import CommonPeriod, rescore
+from backtests.sweeps.page import render_summary
+from backtests.sweeps.period import CommonPeriod, rescore
 
 log = logging.getLogger(__name__)
 

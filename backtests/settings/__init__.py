@@ -1,0 +1,1 @@
+"""Settings: every value checked before work starts; the strategy group resolved."""

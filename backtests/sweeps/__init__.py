@@ -1,0 +1,1 @@
+"""Sweeps: failed jobs recorded, the summary of every run over one test period, deflated Sharpe."""
