@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
@@ -45,17 +44,3 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def bars(opens: list[float], closes: list[float] | None = None, start: str = "2021-01-04",
-         spread: float = 0.5, signal: list[float] | None = None) -> pd.DataFrame:
-    """A hand-made OHLCV path: High/Low a fixed spread around the open/close envelope."""
-    closes = closes if closes is not None else list(opens)
-    index = pd.bdate_range(start, periods=len(opens), name="Date")
-    frame = pd.DataFrame({"Open": opens, "Close": closes}, index=index, dtype="float64")
-    frame["High"] = frame[["Open", "Close"]].max(axis=1) + spread
-    frame["Low"] = frame[["Open", "Close"]].min(axis=1) - spread
-    frame["Volume"] = 1_000.0
-    if signal is not None:
-        frame["signal"] = signal
-    return frame[["Open", "High", "Low", "Close", "Volume", *(["signal"] if signal else [])]]

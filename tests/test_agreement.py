@@ -23,9 +23,10 @@ DATE_LABEL = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from tests.conftest import CONF, FAST
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
+
+    from tests.conftest import CONF, FAST
 
     root = tmp_path_factory.mktemp("agree")
     overrides = [*FAST, "report.tearsheet=true"]

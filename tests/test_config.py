@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 
 from backtests.pipeline.costs import BrokerSettings
 from backtests.settings.strategy import strategy_class_and_params
+from strategies.base import RiskManagedStrategy
 from tests.conftest import CONF
 
 
@@ -34,8 +35,10 @@ def test_every_data_source_instantiates(make_cfg, option, tmp_path):
 
 @pytest.mark.parametrize("option", _options("strategy"))
 def test_every_strategy_resolves(make_cfg, option):
-    cls, params = strategy_class_and_params(make_cfg(f"strategy={option}").strategy)
-    assert hasattr(cls, "target") and isinstance(params, dict)
+    section = make_cfg(f"strategy={option}").strategy
+    cls, params = strategy_class_and_params(section)
+    assert issubclass(cls, RiskManagedStrategy) and cls.__name__ == section._target_.rpartition(".")[2]
+    assert params == {k: v for k, v in section.items() if k != "_target_"}
 
 
 @pytest.mark.parametrize("option", _options("forecaster"))

@@ -13,6 +13,7 @@ from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.metrics import trade_stats
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules
+from tests.paths import bars
 
 # Long from the open of bar 1 (10) to the open of bar 3 (12).
 OPENS = [10.0, 10.0, 11.0, 12.0, 12.0]
@@ -20,13 +21,7 @@ SIGNAL = [0.01, 0.01, -0.01, np.nan, np.nan]
 
 
 def path(opens: list[float] = OPENS, spread: float = 0.5) -> pd.DataFrame:
-    index = pd.bdate_range("2021-01-04", periods=len(opens), name="Date")
-    frame = pd.DataFrame({"Open": opens, "Close": opens}, index=index, dtype="float64")
-    frame["High"] = frame["Open"] + spread
-    frame["Low"] = frame["Open"] - spread
-    frame["Volume"] = 1_000.0
-    frame["signal"] = SIGNAL[: len(opens)]
-    return frame[["Open", "High", "Low", "Close", "Volume", "signal"]]
+    return bars(opens, spread=spread, signal=SIGNAL[: len(opens)])
 
 
 def round_trip(broker: BrokerSettings, bars: pd.DataFrame | None = None,

@@ -8,12 +8,11 @@ from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_momentum import LSTMMomentum
-from tests.conftest import bars
+from tests.paths import FREE, bars
 
 OPENS = [10, 11, 12, 13, 14, 15, 16, 17]
 CLOSES = [10.2, 11.2, 12.2, 13.2, 14.2, 15.2, 16.2, 17.2]
 SIGNAL = [np.nan, 0.01, 0.01, -0.01, 0.01, -0.01, np.nan, 0.01]
-FREE = BrokerSettings(cash=1000, commission=0.0, slippage=0.0, invest_fraction=1.0)
 
 
 def test_momentum_enters_and_exits_at_the_next_open():

@@ -101,7 +101,7 @@ def battery(tmp_path_factory):
 @pytest.mark.parametrize("name", list(BATTERY))
 def test_bad_input_is_one_clear_line_before_tensorflow(battery, name):
     root, results = battery
-    done, took = results[name]
+    done, _ = results[name]
     imports = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
     lines = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
     assert done.returncode == 2, done.stderr[-2000:]
@@ -111,7 +111,6 @@ def test_bad_input_is_one_clear_line_before_tensorflow(battery, name):
         assert word in lines[0], (word, lines[0])
     assert HINTS.get(name, "") in lines[1]
     assert imports and not [line for line in imports if "tensorflow" in line or "keras" in line]
-    assert took < 30, took  # seconds, even on a busy 2-core machine (about 1 s when idle)
 
 
 def test_path_like_ticker_creates_no_folder(battery):
@@ -123,15 +122,15 @@ def test_path_like_ticker_creates_no_folder(battery):
 def test_bad_settings_leave_no_run_folder(battery):
     root, results = battery
     runs = root / "results" / "runs"
-    # Only failures found after the run started (data files, history) have a folder.
-    folders = {p.parents[2].name for p in runs.rglob(".hydra")} if runs.exists() else set()
-    assert folders <= {"lstm_momentum"}
-    count = len(list(runs.rglob(".hydra"))) if runs.exists() else 0
+    # Only failures found after the run started (reading a price file, too little history) have a
+    # folder, and it says why: error.txt holds the error the user saw, run.log ends with it.
     late = [n for n, (args, _) in BATTERY.items() if any(a.startswith("data.path=") for a in args)]
-    assert count <= len(late) + 1  # + too little history
-    for hydra_dir in runs.rglob(".hydra") if runs.exists() else ():  # a failed run says why
-        assert (hydra_dir.parent / "error.txt").read_text().startswith("error: ")
-        assert "run failed: " in (hydra_dir.parent / "run.log").read_text().splitlines()[-1]
+    late.append("too little history")
+    seen = [line for n in late for line in results[n][0].stderr.splitlines() if line.startswith("error:")]
+    folders = [p.parent for p in runs.rglob(".hydra")] if runs.exists() else []
+    assert sorted((f / "error.txt").read_text().splitlines()[0] for f in folders) == sorted(seen)
+    for folder in folders:
+        assert "run failed: " in (folder / "run.log").read_text().splitlines()[-1]
 
 
 def test_path_like_ticker_in_a_sweep_is_refused_before_its_folder(tmp_path):

@@ -1,8 +1,6 @@
 """The forecast cache: keyed by what changes forecasts, and safe when processes race on one key."""
 from __future__ import annotations
 
-import multiprocessing as mp
-
 import numpy as np
 import pandas as pd
 
@@ -33,23 +31,6 @@ def test_key_ignores_strategy_broker_and_report(make_cfg):
     assert key(base) != key(changed)
     assert key(base) != forecast_key("other-data", forecast_settings(base), 42)
     assert key(base) != forecast_key("data", forecast_settings(base), 7)
-
-
-def _hammer(folder: str, rounds: int) -> int:
-    cache, frame, bad = ForecastCache(folder), _frame(), 0
-    for _ in range(rounds):
-        cache.store("shared", frame, {"ticker": "X"})
-        loaded = cache.load("shared")
-        bad += loaded is None or not loaded.equals(frame)
-    return bad
-
-
-def test_racing_writers_never_leave_a_corrupt_entry(tmp_path):
-    with mp.get_context("spawn").Pool(4) as pool:
-        bad = pool.starmap(_hammer, [(str(tmp_path), 15)] * 4)
-    assert bad == [0, 0, 0, 0]
-    assert ForecastCache(tmp_path).load("shared").equals(_frame())
-    assert not list((tmp_path / "forecasts").glob(".*tmp*"))
 
 
 def test_a_truncated_entry_is_ignored(tmp_path, caplog):

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from hydra.utils import instantiate
 
-from backtests.pipeline.engine import run_backtest
 from backtests.modes.experiment import run_experiment
 from backtests.modes.predict import ACTIONS, action_text, run_predict
+from backtests.pipeline.engine import run_backtest
 from backtests.settings.strategy import strategy_class_and_params
 
 SHIPPED = {

@@ -17,19 +17,10 @@ from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import TRADING_DAYS, RiskRules, realised_vol
+from tests.paths import FREE, ohlc
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
-FREE = BrokerSettings(cash=1000, commission=0.0, slippage=0.0, invest_fraction=1.0)
 CALM = (10, 10.2, 9.8, 10)  # a quiet bar around 10: touches no stop or target below
-
-
-def path(rows: list[tuple[float, float, float, float]], signal: list[float] | None = None) -> pd.DataFrame:
-    """Daily bars from (open, high, low, close) rows; `signal` defaults to 0."""
-    index = pd.bdate_range("2021-01-04", periods=len(rows), name="Date")
-    frame = pd.DataFrame(rows, columns=["Open", "High", "Low", "Close"], index=index, dtype="float64")
-    frame["Volume"] = 1_000.0
-    frame["signal"] = signal if signal is not None else [0.0] * len(rows)
-    return frame
 
 
 def enter_once(rows: list[tuple[float, float, float, float]], rules: RiskRules,
@@ -37,7 +28,7 @@ def enter_once(rows: list[tuple[float, float, float, float]], rules: RiskRules,
     """Go long at the open after close `first` and never sell on the signal: only rules exit."""
     signal = [np.nan] * len(rows)
     signal[first] = 0.01
-    bars = path(rows, signal)
+    bars = ohlc(rows, signal)
     return run_backtest(bars, LSTMMomentum, {"entry": 0.0, "exit": -1.0}, broker,
                         bars.index[first], rules)
 
@@ -77,7 +68,7 @@ def test_the_stop_covers_the_entry_bar_itself():
 def test_a_short_position_stops_above_its_entry():
     rows = [CALM, (10, 10.2, 9.9, 10), (10, 10.6, 9.9, 10.4), CALM]
     signal = [-0.01] + [np.nan] * 3
-    bars = path(rows, signal)
+    bars = ohlc(rows, signal)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.005}, FREE, bars.index[0],
                           RiskRules(stop_loss=0.05))
     trade = only_trade(result)
@@ -132,7 +123,7 @@ def test_trailing_stop_ratchets_up_with_the_best_close_and_never_down():
 
 def test_trailing_stop_of_a_short_ratchets_down():
     rows = [CALM, (10, 10.1, 9.9, 10), (10, 10, 7.9, 8), (8, 9.2, 8, 9), (9, 9.0, 8.5, 8.8)]
-    bars = path(rows, [-0.01] + [np.nan] * 4)
+    bars = ohlc(rows, [-0.01] + [np.nan] * 4)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.0}, FREE, bars.index[0],
                           RiskRules(trailing_stop=0.1))
     trade = only_trade(result)  # stop 11 -> 8.8 after the close at 8; the high 9.2 hits it
@@ -164,7 +155,7 @@ def test_the_tightest_stop_wins_and_names_the_exit(stop_loss, price, reason):
 # -- exits on the signal withdraw the stops ------------------------------------------------------
 def test_a_signal_exit_cancels_the_stops():
     rows = [CALM, (10, 10.2, 9.9, 10), (10, 10.2, 9.9, 10), (8, 8, 7, 7.5), (7.5, 7.6, 7, 7)]
-    bars = path(rows, [0.01, -0.01, np.nan, np.nan, np.nan])
+    bars = ohlc(rows, [0.01, -0.01, np.nan, np.nan, np.nan])
     result = run_backtest(bars, LSTMMomentum, {"entry": 0.0, "exit": 0.0}, FREE, bars.index[0],
                           RiskRules(stop_loss=0.1, take_profit=0.5))
     trade = only_trade(result)  # no stop fill later, so no accidental short
@@ -174,7 +165,7 @@ def test_a_signal_exit_cancels_the_stops():
 
 def test_a_signal_exit_at_an_open_below_the_stop_is_the_stops_fill():
     rows = [CALM, (10, 10.2, 9.9, 10), (8.5, 8.6, 8.4, 8.5), CALM]
-    bars = path(rows, [0.01, -0.01, np.nan, np.nan])
+    bars = ohlc(rows, [0.01, -0.01, np.nan, np.nan])
     result = run_backtest(bars, LSTMMomentum, {"entry": 0.0, "exit": 0.0}, FREE, bars.index[0],
                           RiskRules(stop_loss=0.1))
     trade = only_trade(result)
@@ -217,7 +208,7 @@ def test_drawdown_breaker_flattens_and_sits_out_the_cooldown():
     closes = [10, 11, 12, 11, 10.7, 10.5, 10.4, 10.3, 10.2, 10.5, 10.6]
     opens = [10, 10, 11, 12, 11, 10.5, 10.5, 10.4, 10.3, 10.2, 10.5]
     rows = [(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes)]
-    bars = path(rows)
+    bars = ohlc(rows)
     result = run_backtest(bars, BuyAndHold, {}, FREE, bars.index[0],
                           RiskRules(max_drawdown=0.1, cooldown_days=3))
     first, second = result.trades.iloc[0], result.trades.iloc[1]
@@ -232,7 +223,7 @@ def test_drawdown_breaker_flattens_and_sits_out_the_cooldown():
 def test_drawdown_breaker_is_not_tripped_by_a_smaller_fall():
     closes = [10, 11, 12, 11, 10.9, 11]
     rows = [(c, c, c, c) for c in closes]
-    bars = path(rows)
+    bars = ohlc(rows)
     result = run_backtest(bars, BuyAndHold, {}, FREE, bars.index[0], RiskRules(max_drawdown=0.1))
     assert result.trades["exit_reason"].tolist() == ["end_of_data"]
 
@@ -328,7 +319,7 @@ def test_stop_audit_of_a_random_long_short_path_finds_nothing():
     opens = np.concatenate([[100], close[:-1] * np.exp(rng.normal(0, 0.01, n - 1))])  # with gaps
     high = np.maximum(opens, close) * np.exp(np.abs(rng.normal(0, 0.01, n)))
     low = np.minimum(opens, close) * np.exp(-np.abs(rng.normal(0, 0.01, n)))
-    bars = path(list(zip(opens, high, low, close)), list(rng.normal(0, 0.01, n)))
+    bars = ohlc(list(zip(opens, high, low, close)), list(rng.normal(0, 0.01, n)))
     broker = BrokerSettings(cash=10_000, commission=0.0, slippage=0.001, invest_fraction=1.0)
     rules = RiskRules(stop_loss=0.04, trailing_stop=0.05, atr_stop=1.0, atr_period=3)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.006}, broker, bars.index[6], rules)

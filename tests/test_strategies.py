@@ -11,28 +11,21 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules
 from strategies.sma_cross import SmaCross
+from tests.paths import FREE, bars
 
 ROOT = Path(__file__).resolve().parents[1]
-FREE = BrokerSettings(cash=1000, commission=0.0, slippage=0.0, invest_fraction=1.0)
 NAN = np.nan
 
 
 def path(opens: list[float], closes: list[float], signal: list[float] | None = None) -> pd.DataFrame:
-    """Daily bars whose high/low just envelope the open and close."""
-    index = pd.bdate_range("2021-01-04", periods=len(opens), name="Date")
-    frame = pd.DataFrame({"Open": opens, "Close": closes}, index=index, dtype="float64")
-    frame["High"] = frame[["Open", "Close"]].max(axis=1) + 0.01
-    frame["Low"] = frame[["Open", "Close"]].min(axis=1) - 0.01
-    frame["Volume"] = 1_000.0
-    frame["signal"] = signal if signal is not None else [0.0] * len(opens)
-    return frame[["Open", "High", "Low", "Close", "Volume", "signal"]]
+    """Bars whose high/low just envelope the open and close."""
+    return bars(opens, closes, spread=0.01, signal=signal)
 
 
 def run(bars: pd.DataFrame, cls: type, params: dict, start: int = 0,

@@ -21,9 +21,13 @@ from scipy import stats
 from backtests.modes import experiment
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.metrics import performance
+from backtests.sweeps.deflated_sharpe import (
+    deflated_sharpe,
+    expected_max_sharpe,
+    moments,
+    probabilistic_sharpe,
+)
 from backtests.sweeps.summary import write_summary
-from backtests.sweeps.deflated_sharpe import (deflated_sharpe, expected_max_sharpe, moments,
-                                     probabilistic_sharpe)
 from tests.conftest import FAST, ROOT
 
 # The FAST config with the ridge forecaster: no TensorFlow, a run in about a second.

@@ -8,27 +8,8 @@ from hydra.utils import instantiate
 
 from backtests.data.synthetic import synthetic_bars
 from forecasting.ridge import RidgeForecaster
-from forecasting.splits import walk_forward_folds
 from forecasting.walkforward import WalkForward
 from forecasting.windows import make_windows
-
-
-@pytest.mark.parametrize("mode", ["expanding", "sliding"])
-@pytest.mark.parametrize("samples, initial, every, gap", [(100, 30, 7, 1), (61, 60, 1, 1), (200, 50, 25, 5)])
-def test_folds_respect_gap_and_cover_each_bar_once(mode, samples, initial, every, gap):
-    folds = walk_forward_folds(samples, initial, every, gap, mode)
-    predicted = np.concatenate([np.arange(f.test_start, f.test_end) for f in folds])
-    assert predicted.tolist() == list(range(initial + gap - 1, samples))
-    for fold in folds:
-        assert fold.train_end - 1 + gap <= fold.test_start  # last training target known in time
-        assert fold.train_start < fold.train_end
-        if mode == "sliding":
-            assert fold.train_end - fold.train_start <= initial
-
-
-def test_schedule_does_not_depend_on_later_data():
-    short, long = walk_forward_folds(150, 40, 20), walk_forward_folds(400, 40, 20)
-    assert long[: len(short) - 1] == short[:-1]
 
 
 def test_features_use_only_the_past(make_cfg):
