@@ -27,7 +27,7 @@ from backtests.errors import UserError, as_user_error, from_resolver
 from backtests.sweeps.callback import ERROR_FILE, in_multirun, record_failure
 from backtests.settings.validate import validate
 
-log = logging.getLogger("backtests")
+log = logging.getLogger(__name__)
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 _asked_for_full_error: bool | None = None  # what the user set, before `run` changed it

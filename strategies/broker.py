@@ -2,11 +2,9 @@
 cover the bar their entry fills on."""
 from __future__ import annotations
 
-import logging
 
 import backtrader as bt
 
-log = logging.getLogger(__name__)
 
 
 class ProtectiveBroker(bt.brokers.BackBroker):

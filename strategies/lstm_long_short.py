@@ -1,12 +1,10 @@
 """Trade the forecast both ways: long on a high forecast, short on a low one, flat in between."""
 from __future__ import annotations
 
-import logging
 import math
 
 from strategies.base import RiskManagedStrategy
 
-log = logging.getLogger(__name__)
 
 
 class LSTMLongShort(RiskManagedStrategy):

@@ -1,14 +1,12 @@
 """Trade the forecast: long while the predicted next-day return is high enough, flat otherwise."""
 from __future__ import annotations
 
-import logging
 import math
 
 import backtrader as bt
 
 from strategies.base import RiskManagedStrategy
 
-log = logging.getLogger(__name__)
 
 
 class LSTMMomentum(RiskManagedStrategy):

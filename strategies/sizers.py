@@ -1,14 +1,12 @@
 """Position sizing: how many shares a full position is, computed at the price the order trades at."""
 from __future__ import annotations
 
-import logging
 import math
 
 import backtrader as bt
 
 from strategies.risk import RiskRules
 
-log = logging.getLogger(__name__)
 
 
 class EquityFractionSizer(bt.Sizer):

@@ -1,13 +1,11 @@
 """The classic moving-average crossover: a baseline that uses prices only, no forecast."""
 from __future__ import annotations
 
-import logging
 
 import backtrader as bt
 
 from strategies.base import RiskManagedStrategy
 
-log = logging.getLogger(__name__)
 
 
 class SmaCross(RiskManagedStrategy):

@@ -23,7 +23,7 @@ from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.settings.strategy import strategy_class_and_params
 
-log = logging.getLogger("backtests")
+log = logging.getLogger(__name__)
 
 
 @dataclass

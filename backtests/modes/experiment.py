@@ -23,7 +23,7 @@ from backtests.outputs.tearsheet import write_tearsheet
 from forecasting.scoring import score_forecasts
 from strategies.buy_and_hold import BuyAndHold
 
-log = logging.getLogger("backtests")
+log = logging.getLogger(__name__)
 
 
 def run_experiment(cfg: DictConfig) -> float:

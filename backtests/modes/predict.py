@@ -23,7 +23,7 @@ from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.settings.strategy import strategy_class_and_params
 
-log = logging.getLogger("backtests")
+log = logging.getLogger(__name__)
 
 SIDES = {1: "long", 0: "flat", -1: "short"}
 ACTIONS = {  # (position now, position wanted) -> what to do at the next open

@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-log = logging.getLogger("backtests")
+log = logging.getLogger(__name__)
 
 
 class Timings(dict):

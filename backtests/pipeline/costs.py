@@ -5,13 +5,11 @@ Slippage is the broker's (a fraction of price, never outside the bar's range); s
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from strategies.commission import StockCommission
 
 
-log = logging.getLogger(__name__)
 
 COMMISSION_TYPES = ("fraction", "per_share")
 

@@ -2,7 +2,6 @@
 happened."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from strategies.feeds import SignalData
 from strategies.risk import RiskRules
 from strategies.sizers import EquityFractionSizer
 
-log = logging.getLogger(__name__)
 
 TRADE_COLUMNS = ["entry_date", "exit_date", "direction", "size", "entry_price", "exit_price",
                  "pnl", "pnl_pct", "exit_reason"]

@@ -8,7 +8,6 @@ no rule knows pass untouched. Cross-field rules (start before end, exit below en
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 
-log = logging.getLogger(__name__)
 
 Check = Callable[[Any], bool]
 
