@@ -55,11 +55,19 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | N
 
     `argv` (the command-line overrides) lets an unparsable override be named.
     """
-    from hydra.errors import (CompactHydraException, ConfigCompositionException,
-                              InstantiationException, MissingConfigException,
-                              OverrideParseException)
-    from omegaconf.errors import (ConfigAttributeError, ConfigKeyError,
-                                  InterpolationResolutionError, MissingMandatoryValue)
+    from hydra.errors import (
+        CompactHydraException,
+        ConfigCompositionException,
+        InstantiationException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf.errors import (
+        ConfigAttributeError,
+        ConfigKeyError,
+        InterpolationResolutionError,
+        MissingMandatoryValue,
+    )
 
     for link in _chain(exc):
         if isinstance(link, UserError):

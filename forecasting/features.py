@@ -6,7 +6,7 @@ and the look-ahead audit can check a user's own ones. Every rolling statistic he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import ClassVar, Mapping, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,8 @@ class IntradayRange:
 class VolumeZScore:
     """Log volume standardised by its trailing mean and deviation over `window` days."""
 
+    bounds: ClassVar[dict[str, str]] = {"window": "int >= 2"}
+
     window: int = 20
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
@@ -58,6 +60,8 @@ class VolumeZScore:
 class RealizedVolatility:
     """Trailing standard deviation of daily log returns over `window` days."""
 
+    bounds: ClassVar[dict[str, str]] = {"window": "int >= 2"}
+
     window: int = 20
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
@@ -67,6 +71,8 @@ class RealizedVolatility:
 @dataclass
 class RSI:
     """Wilder's relative strength index, rescaled to [-1, 1]."""
+
+    bounds: ClassVar[dict[str, str]] = {"period": "int >= 1"}
 
     period: int = 14
 
@@ -82,6 +88,8 @@ class RSI:
 @dataclass
 class MACD:
     """MACD histogram (fast EMA - slow EMA, minus its signal EMA) as a fraction of price."""
+
+    bounds: ClassVar[dict[str, str]] = {"fast": "int >= 1", "slow": "int >= 1", "signal": "int >= 1"}
 
     fast: int = 12
     slow: int = 26
@@ -101,6 +109,8 @@ class MACD:
 class SMAGap:
     """Close relative to its trailing `window`-day simple moving average, minus one."""
 
+    bounds: ClassVar[dict[str, str]] = {"window": "int >= 1"}
+
     window: int = 20
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
@@ -109,6 +119,10 @@ class SMAGap:
 
 class FeatureBuilder:
     """Builds the feature table: one column per configured feature, warm-up rows dropped."""
+
+
+
+
 
     def __init__(self, columns: Mapping[str, Feature]) -> None:
         if not columns:

@@ -19,6 +19,11 @@ class LSTMForecaster:
     `epochs` from scratch: the walk-forward speed-up that keeps monthly refits affordable.
     """
 
+    # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
+    bounds = {"window": "int >= 1", "units": "int >= 1", "layers": "int >= 1",
+              "dropout": "0 <= number < 1", "epochs": "int >= 1", "warm_epochs": "int >= 0",
+              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0"}
+
     def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
                  epochs: int = 10, warm_epochs: int = 1, batch_size: int = 256,
                  learning_rate: float = 1e-3, patience: int = 3) -> None:

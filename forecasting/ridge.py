@@ -13,6 +13,7 @@ class RidgeForecaster:
     """Closed-form ridge on the flattened, standardised window (no TensorFlow, milliseconds a fit)."""
 
     uses_validation = False  # nothing to early-stop: it trains on the whole window
+    bounds = {"window": "int >= 1", "alpha": "number >= 0"}  # see backtests/settings/bounds.py
 
     def __init__(self, window: int = 30, alpha: float = 10.0) -> None:
         self.window, self.alpha = window, alpha

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import ClassVar, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,10 @@ _MIN_VALIDATION = 20  # fewer held-out samples than this make early stopping noi
 @dataclass
 class WalkForward:
     """The retraining schedule (see conf/walkforward/default.yaml for each setting)."""
+
+    bounds: ClassVar[dict[str, str]] = {"mode": "one of: expanding, sliding", "initial_train": "int >= 1",
+              "retrain_every": "int >= 1", "gap": "int >= 1", "warm_start": "bool",
+              "val_fraction": "0 <= number < 1", "warm_validation": "bool"}
 
     mode: Literal["expanding", "sliding"] = "expanding"
     initial_train: int = 756

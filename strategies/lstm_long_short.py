@@ -17,14 +17,10 @@ class LSTMLongShort(RiskManagedStrategy):
     Params: threshold (log return), plus the base start and risk.
     """
 
+    bounds = {"threshold": "number >= 0"}
     params = (
         ("threshold", 0.0005),  # |forecast| above this takes a side; inside the band stays flat
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        if self.p.threshold < 0:
-            raise ValueError(f"strategy.threshold must be >= 0, got {self.p.threshold}")
 
     def why(self) -> str:
         return (f"forecast {100 * self.data.signal[0]:+.3f}% against the band "

@@ -20,6 +20,8 @@ class LSTMMomentum(RiskManagedStrategy):
     Params: entry, exit (log-return thresholds), confirm_sma, min_hold, plus the base start and risk.
     """
 
+    bounds = {"entry": "number", "exit": "number", "confirm_sma": "int >= 1 | null",
+              "min_hold": "int >= 0"}  # exit <= entry is checked across keys (settings/validate.py)
     params = (
         ("entry", 0.0005),      # enter long when forecast > entry
         ("exit", 0.0),          # exit when forecast < exit (must not exceed entry)
@@ -29,11 +31,6 @@ class LSTMMomentum(RiskManagedStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        if self.p.exit > self.p.entry:
-            raise ValueError(f"strategy.exit ({self.p.exit}) must not exceed strategy.entry "
-                             f"({self.p.entry}): the position would open and close on one forecast")
-        if self.p.min_hold < 0:
-            raise ValueError(f"strategy.min_hold must be >= 0, got {self.p.min_hold}")
         self.trend = (bt.ind.SMA(self.data.close, period=int(self.p.confirm_sma))
                       if self.p.confirm_sma else None)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ TRADING_DAYS = 252  # annualises the realised volatility that `vol_target` is co
 
 @dataclass(frozen=True)
 class RiskRules:
-    """The `risk` config group (conf/risk/*.yaml), checked on construction.
+    """The `risk` config group (conf/risk/*.yaml).
 
     Fractions are of the entry fill (stops, take-profit) or of equity (position, drawdown); a long
     position's stops sit below the fill and its take-profit above, a short position's the other way.
@@ -36,18 +36,13 @@ class RiskRules:
     max_drawdown: float | None = None   # flatten when equity is this fraction below its peak
     cooldown_days: int = 20             # bars to stay flat after max_drawdown trips
 
-    def __post_init__(self) -> None:
-        for name in ("stop_loss", "trailing_stop", "max_drawdown"):
-            _check(name, getattr(self, name), low=0.0, high=1.0)
-        _check("take_profit", self.take_profit, low=0.0, high=math.inf)
-        _check("atr_stop", self.atr_stop, low=0.0, high=math.inf)
-        _check("max_position", self.max_position, low=0.0, high=1.0, high_inclusive=True)
-        _check("vol_target", self.vol_target, low=0.0, high=math.inf)
-        for name in ("atr_period", "cooldown_days"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"risk.{name} must be a whole number >= 1, got {getattr(self, name)}")
-        if int(self.vol_lookback) < 2:
-            raise ValueError(f"risk.vol_lookback must be >= 2, got {self.vol_lookback}")
+    # Each rule's bound (checked before any data is read: backtests/settings/bounds.py).
+    bounds: ClassVar[dict[str, str]] = {
+        "stop_loss": "0 < number < 1 | null", "trailing_stop": "0 < number < 1 | null",
+        "max_drawdown": "0 < number < 1 | null", "take_profit": "number > 0 | null",
+        "atr_stop": "number > 0 | null", "vol_target": "number > 0 | null",
+        "max_position": "0 < number <= 1 | null", "atr_period": "int >= 1",
+        "cooldown_days": "int >= 1", "vol_lookback": "int >= 2"}
 
     @property
     def has_stop(self) -> bool:
@@ -134,13 +129,3 @@ class DrawdownBreaker:
             self.resume_bar = bar + self.cooldown
             return True
         return False
-
-
-def _check(name: str, value: float | None, low: float, high: float,
-           high_inclusive: bool = False) -> None:
-    if value is None:
-        return
-    above = value > high if high_inclusive else value >= high
-    if not isinstance(value, (int, float)) or value <= low or above:
-        bound = f"{high}" + (" inclusive" if high_inclusive else "")
-        raise ValueError(f"risk.{name} must be above {low} and below {bound} (or null), got {value!r}")

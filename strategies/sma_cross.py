@@ -18,6 +18,7 @@ class SmaCross(RiskManagedStrategy):
     """
 
     uses_forecast = False
+    bounds = {"fast": "int >= 1", "slow": "int >= 1"}  # fast < slow: settings/validate.py
 
     params = (
         ("fast", 50),   # bars in the fast moving average
@@ -26,9 +27,6 @@ class SmaCross(RiskManagedStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        if not 0 < self.p.fast < self.p.slow:
-            raise ValueError(f"strategy.fast ({self.p.fast}) must be positive and below "
-                             f"strategy.slow ({self.p.slow})")
         self.fast = bt.ind.SMA(self.data.close, period=int(self.p.fast))
         self.slow = bt.ind.SMA(self.data.close, period=int(self.p.slow))
         self.cross = bt.ind.CrossOver(self.fast, self.slow)

@@ -96,13 +96,6 @@ def test_a_stop_fill_slips_too():
     assert (trade["exit_price"], trade["exit_reason"]) == (pytest.approx(stop * 0.99), "stop_loss")
 
 
-@pytest.mark.parametrize("bad", [{"commission_type": "flat"}, {"commission": -0.1},
-                                 {"invest_fraction": 1.5}, {"per_share": -1.0}])
-def test_broker_settings_refuse_nonsense(bad):
-    with pytest.raises(ValueError, match="broker."):
-        costs(**bad)
-
-
 # -- per-trade figures ------------------------------------------------------------------------
 def test_trade_stats_by_hand():
     trades = pd.DataFrame({

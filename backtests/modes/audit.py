@@ -17,8 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_json
-from backtests.pipeline.costs import BrokerSettings
 from backtests.data.base import MarketData
+from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.settings.strategy import strategy_class_and_params

@@ -8,18 +8,24 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.modes.stages import Timings
+from backtests.outputs.html import plural
+from backtests.outputs.plots import write_forecast_plot, write_skill_plot
+from backtests.outputs.report import forecaster_label, write_report
+from backtests.outputs.results import (
+    git_commit,
+    package_versions,
+    prediction_table,
+    returns_table,
+    stored_result,
+    write_run_files,
+)
+from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
-from backtests.outputs.results import (git_commit, package_versions, prediction_table,
-                                       returns_table, stored_result, write_run_files)
-from backtests.modes.stages import Timings
 from backtests.settings.strategy import strategy_class_and_params
-from backtests.outputs.plots import write_forecast_plot, write_skill_plot
-from backtests.outputs.html import plural
-from backtests.outputs.report import forecaster_label, write_report
-from backtests.outputs.tearsheet import write_tearsheet
 from forecasting.scoring import score_forecasts
 from strategies.buy_and_hold import BuyAndHold
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_csv, write_json

@@ -1,22 +1,19 @@
 """The `broker` group: cash, commission (fraction of value or per share, with a minimum per order),
-slippage and the invested fraction, checked, and the backtrader commission scheme they describe.
+slippage and the invested fraction, and the backtrader commission scheme they describe.
 
 Slippage is the broker's (a fraction of price, never outside the bar's range); see engine.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from strategies.commission import StockCommission
 
 
-
-COMMISSION_TYPES = ("fraction", "per_share")
-
-
 @dataclass(frozen=True)
 class BrokerSettings:
-    """The `broker` config group, checked (see conf/broker/default.yaml for each field)."""
+    """The `broker` config group (see conf/broker/default.yaml for each field)."""
 
     cash: float = 100_000.0
     commission: float = 0.001
@@ -26,17 +23,10 @@ class BrokerSettings:
     commission_type: str = "fraction"
     per_share: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.commission_type not in COMMISSION_TYPES:
-            raise ValueError(f"broker.commission_type must be one of {COMMISSION_TYPES}, "
-                             f"got {self.commission_type!r}")
-        for name in ("commission", "slippage", "min_commission", "per_share"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"broker.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 < self.invest_fraction <= 1:
-            raise ValueError(f"broker.invest_fraction must be in (0, 1], got {self.invest_fraction}")
-        if self.cash <= 0:
-            raise ValueError(f"broker.cash must be positive, got {self.cash}")
+    bounds: ClassVar[dict[str, str]] = {  # checked before any data is read (settings/bounds.py)
+        "cash": "number > 0", "commission": "0 <= number < 1", "slippage": "0 <= number < 1",
+        "invest_fraction": "0 < number <= 1", "min_commission": "number >= 0",
+        "per_share": "number >= 0", "commission_type": "one of: fraction, per_share"}
 
     def commission_info(self) -> StockCommission:
         """The backtrader commission scheme these settings describe."""

@@ -15,7 +15,6 @@ from strategies.feeds import SignalData
 from strategies.risk import RiskRules
 from strategies.sizers import EquityFractionSizer
 
-
 TRADE_COLUMNS = ["entry_date", "exit_date", "direction", "size", "entry_price", "exit_price",
                  "pnl", "pnl_pct", "exit_reason"]
 

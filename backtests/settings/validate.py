@@ -1,24 +1,28 @@
 """Check every setting before any data is loaded or any model is built.
 
 A bad value should cost the user a second, not the minutes of training that would run before the
-code that uses it notices. The checks are a table of rules (key pattern -> check -> what is valid),
-applied only to keys the config actually has, so new groups and strategy parameters (the `risk`
-group, `strategy.threshold`, `strategy.fast` ...) are checked as soon as they exist, and settings
-no rule knows pass untouched. Cross-field rules (start before end, exit below entry) follow.
+code that uses it notices. A component's settings are checked against the bounds its `_target_`
+class declares (settings/bounds.py: the one home of each bound); the few settings no class owns
+(the top level, data, report, mode) against a table of rules here. Only keys the config actually
+has are checked, so new strategy parameters are covered as soon as their class declares them, and
+settings nothing knows pass untouched. Rules that span keys (start before end, exit below entry,
+fast below slow) follow.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pandas as pd
+from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
-
+from backtests.settings.bounds import Bound, bounds_of, default_of
 
 Check = Callable[[Any], bool]
 
@@ -69,9 +73,8 @@ class Rule:
     nullable: bool = False  # None switches the setting off
 
 
-_FRACTION_OFF = "a fraction between 0 and 1 (exclusive), or null to switch it off"
-_RISK = r"risk\."
-
+# Settings that belong to no component class: the top level, the report and the audit mode.
+# Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
     Rule(r"data\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
@@ -83,46 +86,13 @@ RULES: tuple[Rule, ...] = (
     Rule(r"data\.(vol_persistence|vol_reaction)", number(0, 1, high_open=True),
          "a number from 0 to below 1", "0.05"),
     Rule(r"data\.jump_prob", number(0, 1), "a probability from 0 to 1", "0.01"),
-    Rule(r"features\.columns\.[^.]+\.(window|period|fast|slow|signal)", whole(1),
-         "a whole number of bars >= 1", "20"),
-    Rule(r"forecaster\.(window|units|layers|epochs|batch_size)", whole(1),
-         "a whole number >= 1", "30"),
-    Rule(r"forecaster\.(warm_epochs|patience)", whole(0), "a whole number >= 0", "2"),
-    Rule(r"forecaster\.dropout", number(0, 1, high_open=True), "a fraction from 0 to below 1", "0.1"),
-    Rule(r"forecaster\.learning_rate", number(0, low_open=True), "a number > 0", "0.001"),
-    Rule(r"forecaster\.alpha", number(0), "a number >= 0", "10"),
-    Rule(r"walkforward\.mode", one_of("expanding", "sliding"), "expanding or sliding", "expanding"),
-    Rule(r"walkforward\.(initial_train|retrain_every|gap)", whole(1), "a whole number >= 1", "21"),
-    Rule(r"walkforward\.val_fraction", number(0, 1, high_open=True),
-         "a fraction from 0 to below 1", "0.1"),
-    Rule(r"walkforward\.(warm_start|warm_validation)", boolean, "true or false", "true"),
-    Rule(r"strategy\.(entry|exit)", number(), "a number (a daily log return)", "0.0005"),
-    Rule(r"strategy\.threshold", number(0), "a number >= 0 (a daily log return)", "0.0005"),
-    Rule(r"strategy\.(fast|slow)", whole(1), "a whole number of bars >= 1", "50"),
-    Rule(r"strategy\.confirm_sma", whole(1), "a whole number of bars >= 1, or null", "50",
-         nullable=True),
-    Rule(r"strategy\.min_hold", whole(0), "a whole number of bars >= 0", "5"),
-    Rule(_RISK + r"(stop_loss|trailing_stop|max_drawdown)", number(0, 1, True, True),
-         _FRACTION_OFF, "0.05", nullable=True),
-    Rule(_RISK + r"(take_profit|atr_stop|vol_target)", number(0, low_open=True),
-         "a number > 0, or null to switch it off", "0.1", nullable=True),
-    Rule(_RISK + r"max_position", number(0, 1, low_open=True),
-         "a fraction above 0 and up to 1, or null", "0.5", nullable=True),
-    Rule(_RISK + r"(atr_period|cooldown_days)", whole(1), "a whole number of bars >= 1", "14"),
-    Rule(_RISK + r"vol_lookback", whole(2), "a whole number of bars >= 2", "20"),
-    Rule(r"broker\.cash", number(0, low_open=True), "an amount > 0", "100000"),
-    Rule(r"broker\.(commission|slippage)", number(0, 1, high_open=True),
-         "a fraction from 0 to below 1 (0.001 = 10 bps)", "0.001"),
-    Rule(r"broker\.(per_share|min_commission)", number(0), "an amount >= 0", "0.005"),
-    Rule(r"broker\.invest_fraction", number(0, 1, low_open=True),
-         "a fraction above 0 and up to 1", "0.99"),
-    Rule(r"broker\.commission_type", one_of("fraction", "per_share"), "fraction or per_share",
-         "fraction"),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
+# Groups whose settings are bounded by their `_target_` class.
+OWNED = ("features", "forecaster", "walkforward", "strategy", "risk", "broker")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",
@@ -138,6 +108,13 @@ def validate(cfg: DictConfig) -> None:
     if "ticker" in values:
         check_ticker(values["ticker"])
     for key, value in values.items():
+        owned = _component_bound(cfg, key)
+        if owned is not None:
+            bound, default = owned
+            if not bound.accepts(value):
+                raise UserError(f"{key}={_show(value)} is not valid: it must be {bound.wants}",
+                                f"e.g. {key}={_show(bound.example(default))}")
+            continue
         rule = next((r for pattern, r in _COMPILED if pattern.fullmatch(key)), None)
         if rule is None or (value is None and rule.nullable) or rule.check(value):
             continue
@@ -145,6 +122,28 @@ def validate(cfg: DictConfig) -> None:
                         f"e.g. {key}={rule.example}")
     _check_pairs(values)
     _check_choices(cfg)
+
+
+def _component_bound(cfg: DictConfig, key: str) -> tuple[Bound, Any] | None:
+    """The bound the component behind `key` declares for it, with its default; None if none."""
+    parent, _, name = key.rpartition(".")
+    if not parent or parent.split(".")[0] not in OWNED:
+        return None
+    target = OmegaConf.select(cfg, f"{parent}._target_", default=None)
+    if not isinstance(target, str):
+        return None
+    component = _component(target)
+    bound = bounds_of(component).get(name) if component is not None else None
+    return None if bound is None else (bound, default_of(component, name))
+
+
+@functools.lru_cache(maxsize=None)
+def _component(target: str) -> Any:
+    """The class a `_target_` names (its module imports nothing heavy), None if it does not import."""
+    try:
+        return get_class(target)
+    except Exception:  # Hydra wraps import failures; instantiation reports them properly later
+        return None
 
 
 def _leaves(node: DictConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
