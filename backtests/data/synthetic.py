@@ -12,6 +12,7 @@ from backtests.data.base import MarketData, PriceSource
 from backtests.data.clean import clean_prices
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
+from strategies.risk import TRADING_DAYS
 
 
 def synthetic_bars(bars: int, seed: int, first_date: str = "2010-01-04", initial_price: float = 100.0,
@@ -23,7 +24,7 @@ def synthetic_bars(bars: int, seed: int, first_date: str = "2010-01-04", initial
         raise UserError("data.vol_persistence + data.vol_reaction must be below 1",
                         "e.g. vol_persistence=0.94 vol_reaction=0.05")
     rng = np.random.default_rng(seed)
-    daily_var = annual_vol**2 / 252
+    daily_var = annual_vol**2 / TRADING_DAYS
     omega = daily_var * (1 - vol_persistence - vol_reaction)
     shocks = rng.standard_normal(bars)
     jumps = (rng.random(bars) < jump_prob) * rng.normal(0.0, jump_scale, bars)
@@ -31,7 +32,7 @@ def synthetic_bars(bars: int, seed: int, first_date: str = "2010-01-04", initial
     var = daily_var
     for t in range(bars):
         eps = np.sqrt(var) * shocks[t]
-        returns[t] = annual_drift / 252 - 0.5 * var + eps + jumps[t]
+        returns[t] = annual_drift / TRADING_DAYS - 0.5 * var + eps + jumps[t]
         var = omega + vol_reaction * eps**2 + vol_persistence * var
     close = initial_price * np.exp(np.cumsum(returns))
     prev_close = np.concatenate([[initial_price], close[:-1]])

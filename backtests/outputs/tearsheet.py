@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from backtests.atomic import atomic_path, write_text
+from backtests.pipeline.metrics import TRADING_DAYS
 
 log = logging.getLogger(__name__)
 
 
 def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title: str,
-                    periods_per_year: int = 252) -> None:
+                    periods_per_year: int = TRADING_DAYS) -> None:
     """QuantStats tearsheet of `strategy` against the `benchmark` returns (never a download).
 
     QuantStats cannot fit its regressions to returns that never move (a strategy that never

@@ -10,8 +10,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from strategies.risk import TRADING_DAYS  # the one definition of a trading year
 
-def performance(returns: pd.Series, periods_per_year: int = 252) -> dict[str, float]:
+
+def performance(returns: pd.Series, periods_per_year: int = TRADING_DAYS) -> dict[str, float]:
     """Total return, CAGR, Sharpe, Sortino, max drawdown and volatility of daily returns."""
     r = returns.to_numpy(dtype=np.float64)
     n = len(r)
@@ -34,7 +36,7 @@ def performance(returns: pd.Series, periods_per_year: int = 252) -> dict[str, fl
 
 
 def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | None = None,
-                periods_per_year: int = 252) -> dict[str, float]:
+                periods_per_year: int = TRADING_DAYS) -> dict[str, float]:
     """Time in the market, trade count and per-trade figures of `trades` (trades.csv rows).
 
     - time_in_market: share of test days whose return depended on a position: held at

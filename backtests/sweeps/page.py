@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from backtests.outputs.html import esc, finite, num, page, pct, share
+from backtests.pipeline.metrics import TRADING_DAYS
 from backtests.sweeps.chart import equity_chart
 from backtests.sweeps.period import CommonPeriod
 
@@ -98,7 +99,7 @@ def _explain(complete: list[dict[str, Any]]) -> str:
 
     def bar(key: str) -> str:  # the per-day SR0, shown annualised like the Sharpe column
         sr0 = next((finite(r.get(key)) for r in complete if finite(r.get(key)) is not None), None)
-        return num(None if sr0 is None else sr0 * math.sqrt(252))
+        return num(None if sr0 is None else sr0 * math.sqrt(TRADING_DAYS))
 
     return (f'<p id="dsr">DSR, the Deflated Sharpe Ratio (Bailey &amp; L&oacute;pez de Prado, 2014): '
             f"the probability that a run's true Sharpe beats the best that {num(trials, 0)} trials "

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from backtests.pipeline.metrics import performance
+from backtests.pipeline.metrics import TRADING_DAYS, performance
 from backtests.sweeps.deflated_sharpe import deflated_sharpe
 
 FIGURES = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown")
@@ -98,7 +98,7 @@ def rescore(rows: list[dict[str, Any]], returns: dict[str, pd.DataFrame]
         if job not in cut:  # no common period: nothing can be ranked
             row.update(dict.fromkeys(RANKED))
             continue
-        year = int(row.get("periods_per_year") or 252)
+        year = int(row.get("periods_per_year") or TRADING_DAYS)
         mine = performance(cut[job]["strategy"], year)
         row.update({key: mine[key] for key in FIGURES})
         row["benchmark_total_return"] = performance(cut[job]["benchmark"], year)["total_return"]
