@@ -12,11 +12,13 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from backtests.data.csv import check_file_ticker
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 
@@ -85,6 +87,16 @@ RULES: tuple[Rule, ...] = (
     Rule(r"data\.(vol_persistence|vol_reaction)", number(0, 1, high_open=True),
          "a number from 0 to below 1", "0.05"),
     Rule(r"data\.jump_prob", number(0, 1), "a probability from 0 to 1", "0.01"),
+    Rule(r"data\.quality\.(bad_ticks|impossible_bars|gaps|splits)",
+         one_of("off", "warn", "repair", "fail"), "off, warn, repair or fail", "warn"),
+    Rule(r"data\.quality\.(dividends|stale)", one_of("off", "warn", "fail"), "off, warn or fail",
+         "warn"),
+    Rule(r"data\.quality\.(spike_z|repair_z|repair_move|split_tolerance)", number(0, low_open=True),
+         "a number > 0", "10"),
+    Rule(r"data\.quality\.(max_spike_bars|mad_window|max_gap|stale_bars)", whole(1),
+         "a whole number >= 1", "3"),
+    Rule(r"data\.quality\.max_age", whole(0), "a whole number of sessions >= 0, or null", "5",
+         nullable=True),
     Rule(r"features\.columns\.[^.]+\.(window|period|fast|slow|signal)", whole(1),
          "a whole number of bars >= 1", "20"),
     Rule(r"forecaster\.(window|units|layers|epochs|batch_size)", whole(1),
@@ -139,6 +151,8 @@ def validate(cfg: DictConfig) -> None:
     values = dict(_leaves(cfg))
     if "ticker" in values:
         check_ticker(values["ticker"])
+        if values.get("data.path"):
+            check_file_ticker(values["ticker"], Path(str(values["data.path"])).expanduser())
     for key, value in values.items():
         rule = next((r for pattern, r in _COMPILED if pattern.fullmatch(key)), None)
         if rule is None or (value is None and rule.nullable) or rule.check(value):

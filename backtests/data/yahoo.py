@@ -19,6 +19,7 @@ import pandas as pd
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import PRICE_COLUMNS, MarketData, PriceSource
 from backtests.data.clean import clean_prices
+from backtests.data.quality import QualityPolicy
 from backtests.data.symbols import check_ticker, safe_name
 from backtests.errors import UserError
 
@@ -44,8 +45,9 @@ class YahooSource(PriceSource):
     """Downloads the full daily history once, caches it, and cuts it to [start, end]."""
 
     def __init__(self, ticker: str, cache_dir: str, start: str | None = None, end: str | None = None,
-                 max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0) -> None:
-        super().__init__(check_ticker(ticker), start, end)
+                 max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0,
+                 quality: QualityPolicy | None = None) -> None:
+        super().__init__(check_ticker(ticker), start, end, quality)
         self.cache_dir = Path(cache_dir)
         self.max_age_hours = max_age_hours
         self.retries = retries
