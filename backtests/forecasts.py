@@ -36,29 +36,60 @@ def forecast_settings(cfg: DictConfig) -> dict:
 
 
 def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
-    """Past-only features, then windows of `forecaster.window` bars with next-day targets."""
+    """Past-only features, then windows of `forecaster.window` bars with next-day targets.
+
+    Too short a history is refused before any feature is computed, with the number of bars needed
+    counting the features' warm-up; otherwise a feature with no value yet on a short file would be
+    blamed for look-ahead.
+    """
+    builder = instantiate(cfg.features)
+    warmup = feature_warmup(builder)
+    if warmup is not None:
+        _check_history(cfg, market, warmup, len(market.frame) - warmup)
     try:
-        features = instantiate(cfg.features)(market.frame)
+        features = builder(market.frame)
     except FeatureError as exc:
         raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
+    _check_history(cfg, market, len(market.frame) - len(features), len(features))
+    return make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
+
+
+PROBE_BARS = 2000
+
+
+def feature_warmup(builder: object) -> int | None:
+    """Bars the features need before their first complete row, measured on a synthetic market.
+
+    None when the features cannot be measured that way (a feature that refuses the probe says so
+    again, with its own message, when it meets the real data).
+    """
+    from backtests.data.synthetic import synthetic_bars
+
+    try:
+        return PROBE_BARS - len(builder(synthetic_bars(PROBE_BARS, seed=0)))  # type: ignore[operator]
+    except (FeatureError, ValueError, KeyError):
+        return None
+
+
+def _check_history(cfg: DictConfig, market: MarketData, warmup: int, rows: int) -> None:
+    """Refuse too few bars for warm-up, the first window, the first training span and one fold."""
     window, train = int(cfg.forecaster.window), int(cfg.walkforward.initial_train)
     gap, fold = int(cfg.walkforward.gap), int(cfg.walkforward.retrain_every)
     # Checked before make_windows, which cannot cut windows from fewer rows than one window.
-    samples = max(0, len(features) - window + 1)
-    if samples < train + gap - 1 + fold:
-        warmup = len(market.frame) - len(features)
-        minimum = warmup + window - 1 + train + gap - 1 + fold
-        skipped = f", {gap - 1} skipped (walkforward.gap)" if gap > 1 else ""
-        raise UserError(
-            f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()} "
-            f"to {market.frame.index[-1].date()}; the forecaster needs at least {minimum}: "
-            f"{warmup} for feature warm-up, {window - 1} more to fill the first {window}-bar window, "
-            f"{train} to train (walkforward.initial_train){skipped} and {fold} for one test fold "
-            "(walkforward.retrain_every)",
-            "use an earlier data.start or more data, or a smaller walkforward.initial_train, "
-            "forecaster.window or walkforward.retrain_every",
-        )
-    return make_windows(features, market.frame["Close"], window)
+    samples = max(0, rows - window + 1)
+    if samples >= train + gap - 1 + fold:
+        return
+    minimum = warmup + window - 1 + train + gap - 1 + fold
+    skipped = f", {gap - 1} skipped (walkforward.gap)" if gap > 1 else ""
+    raise UserError(
+        f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()} "
+        f"to {market.frame.index[-1].date()}; the forecaster needs at least {minimum}: "
+        f"{warmup} for feature warm-up, {window - 1} more to fill the first {window}-bar window, "
+        f"{train} to train (walkforward.initial_train){skipped} and {fold} for one test fold "
+        "(walkforward.retrain_every)",
+        "use an earlier data.start or more data, or a smaller walkforward.initial_train, "
+        "forecaster.window or walkforward.retrain_every",
+    )
 
 
 def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool = True,
