@@ -124,12 +124,15 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     links += [f'<a href="{name}">{name}</a>' for name in
               ("metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json")]
     forecast = metrics.get("forecast") or {}
+    from backtests.data_section import data_section  # imports this module's helpers
+
     body = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="sub">{" · ".join(links)}</p>',
         f'<div class="verdict">{_headline(s, b)}<br>{esc(forecast.get("verdict", ""))}</div>',
         "<h2>What ran</h2>",
         _what_ran(config, command, run_info, data, period, ticker, strategy_name),
+        "<h2>Data</h2>", data_section(data),
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),

@@ -70,7 +70,7 @@ def check_gaps(frame: pd.DataFrame, sessions: Sessions, policy: QualityPolicy,
         if group is long:
             a, b = group[-1]
             months = (expected[b] - expected[a]).astype(int) / 30.4
-            detail += f"; the return across the last one spans {months:.0f} months"
+            detail += f"; one 'daily' return would span {months:.0f} months"
             if action == "repair":
                 action = "fail"  # nothing honest can fill months of missing prices
             after = days[days > expected[b]]

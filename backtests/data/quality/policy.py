@@ -75,6 +75,8 @@ class Finding:
 
     def line(self) -> str:
         did = f"; {self.done}" if self.done else ""
+        if self.check == "dividends":  # a property of the whole file, not of some dates
+            return f"{self.kind} (from {self.dates[0].date()} on): {self.detail}{did}"
         return f"{self.kind}: {len(self.dates)} ({show_dates(self.dates)}): {self.detail}{did}"
 
     def as_dict(self) -> dict:
