@@ -69,11 +69,12 @@ class PriceSource:
                 "give a start date earlier than the end date",
             )
 
-    def load(self) -> MarketData:
+    def load(self, enforce: bool = True) -> MarketData:
         """Load, validate, cut the bars to [start, end], then check them by the quality policy.
 
         The checks see exactly the bars the run uses, before any feature is computed; a finding
-        whose policy is `fail` stops here with its dates.
+        whose policy is `fail` stops here with its dates (unless `enforce` is False: mode=inspect
+        reports every finding and stops for none).
         """
         data = self._load()
         frame = data.frame
@@ -91,7 +92,8 @@ class PriceSource:
         data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
                                                  data.adjusted, self.end)
         data.quality.log()
-        data.quality.enforce()
+        if enforce:
+            data.quality.enforce()
         return data
 
     def _load(self) -> MarketData:

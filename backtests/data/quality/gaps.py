@@ -117,7 +117,7 @@ def check_stale(frame: pd.DataFrame, sessions: Sessions, policy: QualityPolicy,
     behind = sessions_between(sessions, last, until)
     if behind > policy.max_age:
         what = "data.end" if end is not None and end <= today else "today"
-        report.add(Finding("stale", "last bar long before the end", [last],
+        report.add(Finding("stale", "last bar is old", [last],
                            f"the last bar ({last.date()}) is {behind} sessions before {what} "
                            f"({until.date()})", policy.stale))
 
