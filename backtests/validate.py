@@ -134,6 +134,7 @@ RULES: tuple[Rule, ...] = (
          "fraction"),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
+    Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
