@@ -8,6 +8,7 @@ table, and for each ticker with dated findings a price plot with the flagged bar
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def inspect_one(cfg: DictConfig, label: str, start: str | None, end: str | None,
 
 def run_inspect(cfg: DictConfig, start: str | None = None, end: str | None = None) -> float:
     """Inspect every configured file, write data_quality.csv and .html; return 0.0 (no metric)."""
+    began = time.perf_counter()
     out = Path(cfg.paths.output_dir)
     path = cfg.data.get("path")
     if path is not None:
@@ -74,8 +76,8 @@ def run_inspect(cfg: DictConfig, start: str | None = None, end: str | None = Non
     write_page(out / "data_quality.html", results, rows)
     flagged = sum(1 for r in results if r.findings)
     refused = sum(1 for r in results if r.refused)
-    log.info("inspect: %d file(s), %d with findings, %d refused; %s", len(results), flagged,
-             refused, out / "data_quality.html")
+    log.info("inspect: %d file(s) in %.1f s, %d with findings, %d refused; %s", len(results),
+             time.perf_counter() - began, flagged, refused, out / "data_quality.html")
     return 0.0
 
 
