@@ -43,9 +43,10 @@ def _repairs(data: dict) -> str:
     made = [(name, count) for name, count in counts.items() if count]
     if not made:
         return "<p>The file needed no clean-up (no empty, duplicated or unsorted rows).</p>"
-    rows = [(esc(name.replace("_", " ")), esc(count), esc(first_few(dates.get(name) or [], SHOWN)))
+    rows = [(esc(name.replace("_", " ")), esc(count), _dates(dates.get(name) or [], int(count)))
             for name, count in made]
-    return "<p>Clean-up made while reading the file:</p>" + table(("Repair", "Rows", "Where"), rows)
+    return ("<p>Clean-up made while reading the file:</p>"
+            + table(("Repair", "Rows", "Where"), rows, "info"))
 
 
 def _findings(quality: dict) -> str:
@@ -59,6 +60,14 @@ def _findings(quality: dict) -> str:
         if item.get("done"):
             what += f". Done: {item['done']}"
         rows.append((esc(item.get("kind", "")), esc(item.get("count", "")), esc(item.get("action", "")),
-                     esc(first_few(item.get("dates") or [], SHOWN)), esc(what)))
+                     _dates(item.get("dates") or [], int(item.get("count") or 0)), esc(what)))
     return ("<p>Data checks (policy in <code>data.quality</code>):</p>"
-            + table(("Finding", "Count", "Action", "Dates", "What it means and what was done"), rows))
+            + table(("Finding", "Count", "Action", "Dates", "What it means and what was done"), rows,
+                    "info"))  # text columns: left-aligned
+
+
+def _dates(dates: list, count: int) -> str:
+    """The first SHOWN dates, each kept on one line, then 'and N more' from the exact count."""
+    shown = ", ".join(f'<span style="white-space:nowrap">{esc(d)}</span>' for d in dates[:SHOWN])
+    more = max(count, len(dates)) - min(len(dates), SHOWN)
+    return f"{shown} and {more} more" if more > 0 else shown

@@ -38,7 +38,8 @@ def test_data_section_lists_repairs_and_findings_with_dates():
                                       "detail": "a <bad> tick", "done": "held"}],
                         "unscored_forecasts": ["2020-05-01"], "notes": []}}
     html = data_section(data)
-    assert "2020-01-03, 2020-02-04" in html and "not dividend-adjusted" in html
+    assert "2020-01-03</span>, <span style=\"white-space:nowrap\">2020-02-04" in html
+    assert "not dividend-adjusted" in html
     assert "and 4 more" in html and "&lt;bad&gt;" in html and "2020-05-01" in html
 
 
