@@ -83,12 +83,8 @@ class PriceSource:
         if self.end is not None:
             frame = frame.loc[frame.index <= self.end]
         if frame.empty:
-            first, last = data.frame.index[0].date(), data.frame.index[-1].date()
-            raise UserError(
-                f"no {self.ticker} bars between data.start={_show(self.start)} and "
-                f"data.end={_show(self.end)}; the data covers {first} to {last}",
-                "choose dates inside that range",
-            )
+            raise no_bars(f"{self.ticker} bars", self.start, self.end, data.frame.index[0],
+                          data.frame.index[-1])
         data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
                                                  data.adjusted, self.end)
         data.quality.log()
@@ -98,6 +94,13 @@ class PriceSource:
 
     def _load(self) -> MarketData:
         raise NotImplementedError
+
+
+def no_bars(what: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
+            first: pd.Timestamp, last: pd.Timestamp) -> UserError:
+    """The error for a date range that holds none of the data's bars."""
+    return UserError(f"no {what} between data.start={_show(start)} and data.end={_show(end)}; the "
+                     f"data covers {first.date()} to {last.date()}", "choose dates inside that range")
 
 
 def _parse_date(value: object, name: str) -> pd.Timestamp | None:

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from backtests.data.base import PRICE_COLUMNS
+from backtests.data.base import PRICE_COLUMNS, no_bars
 from backtests.errors import UserError, first_few
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,15 @@ _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Op
             "adj_close": "Adj Close", "adjclose": "Adj Close", "volume": "Volume"}
 
 
-def clean_prices(raw: pd.DataFrame, origin: str,
-                 where: dict[str, list[str]] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | None = None,
+                 within: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+                 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made.
 
     `where`, when given, is filled with the dates of each repair (an empty row without a date is
     named by its data row), so a repair is never announced without saying where it was made.
+    `within` (start, end) keeps only those dates before the values are checked: a defect in years
+    the run does not use (Yahoo's zero Opens of the 1960s) must not refuse the whole file.
     """
     frame = _standard_columns(raw, origin)
     repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_out_of_order": 0}
@@ -41,6 +44,7 @@ def clean_prices(raw: pd.DataFrame, origin: str,
     dates = _parse_dates(frame, origin)
     frame = frame.drop(columns=["Date"], errors="ignore").set_index(dates)
     frame.index.name = "Date"
+    frame = _within(frame, origin, *within)
     frame = _numeric(frame, origin)
 
     if not frame.index.is_monotonic_increasing:
@@ -66,6 +70,20 @@ def clean_prices(raw: pd.DataFrame, origin: str,
         log.warning("repaired %s: %s", origin, "; ".join(
             f"{k.replace('_', ' ')}: {v} ({first_few(places[k])})" for k, v in made.items()))
     return frame[PRICE_COLUMNS].astype("float64"), repairs
+
+
+def _within(frame: pd.DataFrame, origin: str, start: pd.Timestamp | None,
+            end: pd.Timestamp | None) -> pd.DataFrame:
+    if (start is None and end is None) or frame.empty:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        keep &= frame.index >= start
+    if end is not None:
+        keep &= frame.index <= end
+    if not keep.any():
+        raise no_bars(f"rows in {origin}", start, end, frame.index.min(), frame.index.max())
+    return frame.loc[keep]
 
 
 def _days(index: pd.Index) -> list[str]:

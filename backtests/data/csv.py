@@ -81,7 +81,7 @@ class CsvSource(PriceSource):
             raise UserError(f"cannot read {file} ({exc.strerror or exc})",
                             "check the file's permissions") from exc
         where: dict[str, list[str]] = {}
-        frame, repairs = clean_prices(raw, str(file), where)
+        frame, repairs = clean_prices(raw, str(file), where, within=(self.start, self.end))
         return MarketData(frame=frame, source=f"csv:{file}", ticker=self.ticker, repairs=repairs,
                           repair_dates=where, adjusted=has_adj_close(raw))
 
