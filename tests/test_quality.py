@@ -186,3 +186,14 @@ def test_findings_reach_metrics_summary_with_dates(tmp_path):
 def test_a_bad_policy_name_is_refused():
     with pytest.raises(UserError, match="not a policy"):
         QualityPolicy(gaps="ignore")
+
+
+def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp_path):
+    """The causal rule cannot tell a lasting x1.8 jump from a bad tick until it lasts: it says so."""
+    frame = walk()
+    frame.iloc[200:, :5] *= 1.8  # no split ratio, no reversal
+    data = load(tmp_path, frame, max_age=None).load()
+    [held] = [f for f in findings(data, "bad_ticks") if f["kind"] == "held jump that persisted"]
+    assert held["dates"] == [str(frame.index[200].date())]
+    assert (data.frame["Close"].iloc[200:203] == frame["Close"].iloc[199]).all()
+    assert data.frame["Close"].iloc[203] == frame["Close"].iloc[203]
