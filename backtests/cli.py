@@ -159,5 +159,16 @@ def _name_folder(name: object) -> str:
     return text or "_"
 
 
+def _file_ticker(path: object, default: str) -> str:
+    """`${file_ticker:${oc.select:data.path,null},MSFT}`: the ticker a CSV file's name says
+    (`data.path=dir/TSLA.csv` -> TSLA), else `default`; an explicit `ticker=` replaces it."""
+    from pathlib import Path
+
+    from backtests.data.csv import file_ticker
+
+    return (file_ticker(Path(str(path)).expanduser()) if path else None) or default
+
+
 OmegaConf.register_new_resolver("ticker_folder", _ticker_folder, replace=True)
+OmegaConf.register_new_resolver("file_ticker", _file_ticker, replace=True)
 OmegaConf.register_new_resolver("name_folder", _name_folder, replace=True)

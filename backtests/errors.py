@@ -26,6 +26,13 @@ class UserError(Exception):
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
 
+def first_few(items: Sequence[object], limit: int = 5) -> str:
+    """The first `limit` items joined by commas, then 'and N more': a list is never cut silently."""
+    shown = ", ".join(str(item) for item in items[:limit])
+    more = len(items) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 _raised_in_resolver: UserError | None = None
 
 

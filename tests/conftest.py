@@ -11,6 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+import backtests.cli  # noqa: F401  (registers the resolvers conf/ uses, as run.py does)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

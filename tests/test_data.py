@@ -120,3 +120,45 @@ def test_failed_download_falls_back_to_stale_cache_and_keeps_it(tmp_path, monkey
     data = YahooSource("MSFT", cache_dir=str(tmp_path), max_age_hours=0, retries=0).load()
     assert data.source == "yfinance-cache" and len(data.frame) == 5
     assert (tmp_path / "MSFT.csv").read_bytes() == good
+
+
+def test_the_ticker_comes_from_the_file_name_and_a_contradiction_is_refused(make_cfg, tmp_path):
+    from backtests.settings.validate import validate
+
+    (tmp_path / "TSLA.csv").write_text(YAHOO)
+    cfg = make_cfg("data=csv", f"data.path={tmp_path}/TSLA.csv")
+    assert cfg.ticker == "TSLA" and cfg.data.ticker == "TSLA"
+    assert make_cfg("data=csv", f"data.path={tmp_path}").ticker == "MSFT"  # a folder names no ticker
+    with pytest.raises(UserError, match="ticker=GOOG.*TSLA") as info:
+        validate(make_cfg("data=csv", f"data.path={tmp_path}/TSLA.csv", "ticker=GOOG"))
+    assert "ticker=TSLA" in info.value.hint
+    with pytest.raises(UserError, match="TSLA"):
+        CsvSource("GOOG", str(tmp_path / "TSLA.csv"))
+
+
+def test_a_long_list_in_a_hint_says_how_many_more(tmp_path):
+    for number in range(15):
+        (tmp_path / f"T{number:02d}.csv").write_text(YAHOO)
+    with pytest.raises(UserError) as info:
+        CsvSource("ZZZ", str(tmp_path)).load()
+    assert info.value.hint.endswith("and 3 more")
+
+
+def test_cleaner_repairs_are_dated(tmp_path):
+    path = tmp_path / "messy.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n2020-01-03,2,3,1,2,5\n"
+                    "2020-01-02,1,2,0.5,1.5,5\n2020-01-03,9,9,9,9,9\n")
+    data = CsvSource("X", str(path)).load()
+    assert data.repair_dates == {"rows_out_of_order": ["2020-01-02"],
+                                 "duplicate_dates_dropped": ["2020-01-03"]}
+
+
+def test_a_defect_before_data_start_does_not_refuse_the_file(tmp_path):
+    path = tmp_path / "OLD.csv"
+    path.write_text("Date,Open,High,Low,Close,Volume\n1962-01-02,0,2,1,1.5,5\n"
+                    "2020-01-02,1,2,0.5,1.5,5\n2020-01-03,1.5,2,1,1.8,5\n")
+    assert len(CsvSource("OLD", str(path), start="2010-01-01").load().frame) == 2
+    with pytest.raises(UserError, match="Open on 1962-01-02"):
+        CsvSource("OLD", str(path)).load()  # the whole file: the zero Open is refused
+    with pytest.raises(UserError, match="no rows in .* covers 1962-01-02 to 2020-01-03"):
+        CsvSource("OLD", str(path), start="2021-01-01").load()

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from backtests.data.quality import QualityPolicy, QualityReport, check_quality
 from backtests.errors import UserError
+
+log = logging.getLogger(__name__)
 
 PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 
@@ -19,6 +23,14 @@ class MarketData:
     source: str
     ticker: str
     repairs: dict[str, int] = field(default_factory=dict)
+    repair_dates: dict[str, list[str]] = field(default_factory=dict)  # where each repair was made
+    adjusted: bool | None = True  # dividends in the prices? (False: a CSV without Adj Close)
+    quality: QualityReport | None = None  # what the data checks found and did
+
+    @property
+    def unscored(self) -> list[pd.Timestamp]:
+        """Forecast dates whose next-day return spans a gap: left out of the forecast scores."""
+        return list(self.quality.unscored) if self.quality is not None else []
 
     @property
     def fingerprint(self) -> str:
@@ -36,14 +48,19 @@ class MarketData:
             "rows": int(len(self.frame)),
             "fingerprint": self.fingerprint,
             "repairs": dict(self.repairs),
+            "repair_dates": {k: list(v) for k, v in self.repair_dates.items()},
+            "dividend_adjusted": self.adjusted,
+            "quality": self.quality.as_dict() if self.quality is not None else {},
         }
 
 
 class PriceSource:
     """Base for sources: subclasses implement `_load_raw` and inherit date selection."""
 
-    def __init__(self, ticker: str, start: str | None = None, end: str | None = None) -> None:
+    def __init__(self, ticker: str, start: str | None = None, end: str | None = None,
+                 quality: QualityPolicy | None = None) -> None:
         self.ticker = ticker
+        self.quality = quality if quality is not None else QualityPolicy()
         self.start = _parse_date(start, "data.start")
         self.end = _parse_date(end, "data.end")
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -52,8 +69,13 @@ class PriceSource:
                 "give a start date earlier than the end date",
             )
 
-    def load(self) -> MarketData:
-        """Load, validate and cut the bars to [start, end]."""
+    def load(self, enforce: bool = True) -> MarketData:
+        """Load, validate, cut the bars to [start, end], then check them by the quality policy.
+
+        The checks see exactly the bars the run uses, before any feature is computed; a finding
+        whose policy is `fail` stops here with its dates (unless `enforce` is False: mode=inspect
+        reports every finding and stops for none).
+        """
         data = self._load()
         frame = data.frame
         if self.start is not None:
@@ -61,17 +83,24 @@ class PriceSource:
         if self.end is not None:
             frame = frame.loc[frame.index <= self.end]
         if frame.empty:
-            first, last = data.frame.index[0].date(), data.frame.index[-1].date()
-            raise UserError(
-                f"no {self.ticker} bars between data.start={_show(self.start)} and "
-                f"data.end={_show(self.end)}; the data covers {first} to {last}",
-                "choose dates inside that range",
-            )
-        data.frame = frame
+            raise no_bars(f"{self.ticker} bars", self.start, self.end, data.frame.index[0],
+                          data.frame.index[-1])
+        data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
+                                                 data.adjusted, self.end)
+        data.quality.log()
+        if enforce:
+            data.quality.enforce()
         return data
 
     def _load(self) -> MarketData:
         raise NotImplementedError
+
+
+def no_bars(what: str, start: pd.Timestamp | None, end: pd.Timestamp | None,
+            first: pd.Timestamp, last: pd.Timestamp) -> UserError:
+    """The error for a date range that holds none of the data's bars."""
+    return UserError(f"no {what} between data.start={_show(start)} and data.end={_show(end)}; the "
+                     f"data covers {first.date()} to {last.date()}", "choose dates inside that range")
 
 
 def _parse_date(value: object, name: str) -> pd.Timestamp | None:

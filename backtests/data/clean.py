@@ -11,8 +11,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from backtests.data.base import PRICE_COLUMNS
-from backtests.errors import UserError
+from backtests.data.base import PRICE_COLUMNS, no_bars
+from backtests.errors import UserError, first_few
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +21,44 @@ _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Op
             "adj_close": "Adj Close", "adjclose": "Adj Close", "volume": "Volume"}
 
 
-def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made."""
+def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | None = None,
+                 within: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+                 ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made.
+
+    `where`, when given, is filled with the dates of each repair (an empty row without a date is
+    named by its data row), so a repair is never announced without saying where it was made.
+    `within` (start, end) keeps only those dates before the values are checked: a defect in years
+    the run does not use (Yahoo's zero Opens of the 1960s) must not refuse the whole file.
+    """
     frame = _standard_columns(raw, origin)
     repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_out_of_order": 0}
+    places: dict[str, list[str]] = {name: [] for name in repairs}
 
     value_columns = [c for c in frame.columns if c != "Date"]
     empty = frame[value_columns].isna().all(axis=1)
     repairs["empty_rows_dropped"] = int(empty.sum())
+    places["empty_rows_dropped"] = [_row_name(frame, label) for label in frame.index[empty.to_numpy()]]
     frame = frame.loc[~empty]
 
     dates = _parse_dates(frame, origin)
     frame = frame.drop(columns=["Date"], errors="ignore").set_index(dates)
     frame.index.name = "Date"
+    frame = _within(frame, origin, *within)
     frame = _numeric(frame, origin)
 
     if not frame.index.is_monotonic_increasing:
         dates = frame.index.to_numpy()
-        repairs["rows_out_of_order"] = int((dates[1:] < np.maximum.accumulate(dates)[:-1]).sum())
+        late = dates[1:] < np.maximum.accumulate(dates)[:-1]
+        repairs["rows_out_of_order"] = int(late.sum())
+        places["rows_out_of_order"] = _days(frame.index[1:][late])
         frame = frame.sort_index(kind="stable")
     duplicated = frame.index.duplicated(keep="first")
     repairs["duplicate_dates_dropped"] = int(duplicated.sum())
+    places["duplicate_dates_dropped"] = _days(frame.index[duplicated])
     frame = frame.loc[~duplicated]
+    if where is not None:
+        where.update({name: dates for name, dates in places.items() if dates})
 
     _check_values(frame, origin)
     frame = _adjust(frame)
@@ -51,8 +67,41 @@ def clean_prices(raw: pd.DataFrame, origin: str) -> tuple[pd.DataFrame, dict[str
         raise UserError(f"{origin} holds no price rows", "point data.path at a file with daily bars")
     made = {name: count for name, count in repairs.items() if count}
     if made:
-        log.warning("repaired %s: %s", origin, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in made.items()))
+        log.warning("repaired %s: %s", origin, "; ".join(
+            f"{k.replace('_', ' ')}: {v} ({first_few(places[k])})" for k, v in made.items()))
     return frame[PRICE_COLUMNS].astype("float64"), repairs
+
+
+def _within(frame: pd.DataFrame, origin: str, start: pd.Timestamp | None,
+            end: pd.Timestamp | None) -> pd.DataFrame:
+    if (start is None and end is None) or frame.empty:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        keep &= frame.index >= start
+    if end is not None:
+        keep &= frame.index <= end
+    if not keep.any():
+        raise no_bars(f"rows in {origin}", start, end, frame.index.min(), frame.index.max())
+    return frame.loc[keep]
+
+
+def _days(index: pd.Index) -> list[str]:
+    return [str(d.date()) for d in index]
+
+
+def _row_name(frame: pd.DataFrame, label: object) -> str:
+    """An empty row's date when it has one, else its data row number."""
+    text = frame.at[label, "Date"] if "Date" in frame.columns else None
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    return f"data row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label}"
+
+
+def has_adj_close(raw: pd.DataFrame) -> bool:
+    """True when the raw table has an Adj Close column (under any of its usual spellings)."""
+    names = raw.columns.get_level_values(0) if isinstance(raw.columns, pd.MultiIndex) else raw.columns
+    return any(_ALIASES.get(str(c).strip().lower()) == "Adj Close" for c in names)
 
 
 def _standard_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:

@@ -6,9 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.data.base import MarketData, PriceSource
-from backtests.data.clean import clean_prices
+from backtests.data.clean import clean_prices, has_adj_close
+from backtests.data.quality import QualityPolicy
 from backtests.data.symbols import check_ticker
-from backtests.errors import UserError
+from backtests.errors import UserError, first_few
 
 _SNIFF_BYTES = 1 << 16
 
@@ -45,18 +46,20 @@ def _first_line(exc: Exception) -> str:
 class CsvSource(PriceSource):
     """Reads `path` itself, or `<path>/<TICKER>.csv` when `path` is a folder."""
 
-    def __init__(self, ticker: str, path: str, start: str | None = None, end: str | None = None) -> None:
-        super().__init__(check_ticker(ticker), start, end)
+    def __init__(self, ticker: str, path: str, start: str | None = None, end: str | None = None,
+                 quality: QualityPolicy | None = None) -> None:
+        super().__init__(check_ticker(ticker), start, end, quality)
         self.path = Path(path).expanduser()
+        check_file_ticker(self.ticker, self.path)
 
     def file(self) -> Path:
         if self.path.is_dir():
             candidate = self.path / f"{self.ticker}.csv"
             if not candidate.is_file():
-                known = sorted(p.stem for p in self.path.glob("*.csv"))[:12]
+                known = sorted(p.stem for p in self.path.glob("*.csv"))
                 raise UserError(
                     f"no {self.ticker}.csv in {self.path}",
-                    f"tickers there: {', '.join(known) or 'none'}",
+                    f"tickers there: {first_few(known, 12) or 'none'}",
                 )
             return candidate
         if not self.path.is_file():
@@ -77,5 +80,30 @@ class CsvSource(PriceSource):
         except OSError as exc:
             raise UserError(f"cannot read {file} ({exc.strerror or exc})",
                             "check the file's permissions") from exc
-        frame, repairs = clean_prices(raw, str(file))
-        return MarketData(frame=frame, source=f"csv:{file}", ticker=self.ticker, repairs=repairs)
+        where: dict[str, list[str]] = {}
+        frame, repairs = clean_prices(raw, str(file), where, within=(self.start, self.end))
+        return MarketData(frame=frame, source=f"csv:{file}", ticker=self.ticker, repairs=repairs,
+                          repair_dates=where, adjusted=has_adj_close(raw))
+
+
+def file_ticker(path: Path) -> str | None:
+    """The ticker a `.csv` file's name says (`TSLA.csv` -> TSLA), or None for a folder or odd name.
+
+    Only an upper-case stem counts (the `<TICKER>.csv` layout of a price folder): `prices.csv` or
+    `msft_2020.csv` name no ticker, so they neither set nor contradict one.
+    """
+    if path.suffix.lower() != ".csv" or path.is_dir() or path.stem != path.stem.upper():
+        return None
+    try:
+        return check_ticker(path.stem)
+    except UserError:
+        return None
+
+
+def check_file_ticker(ticker: str, path: Path) -> None:
+    """Refuse a ticker that contradicts the file it reads: GOOG must not label MSFT.csv's prices."""
+    stem = file_ticker(path)
+    if stem is not None and stem != check_ticker(ticker):
+        raise UserError(f"ticker={ticker} but data.path is {path.name}, whose name says {stem}",
+                        f"leave ticker out (it is taken from the file name), give ticker={stem}, "
+                        "or point data.path at the folder holding the ticker's file")

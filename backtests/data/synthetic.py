@@ -10,6 +10,7 @@ import pandas as pd
 
 from backtests.data.base import MarketData, PriceSource
 from backtests.data.clean import clean_prices
+from backtests.data.quality import QualityPolicy
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 from strategies.risk import TRADING_DAYS
@@ -52,8 +53,11 @@ class SyntheticSource(PriceSource):
     """Seeded synthetic bars: the offline source for tests and demos."""
 
     def __init__(self, ticker: str, seed: int, bars: int = 2520, first_date: str = "2010-01-04",
-                 start: str | None = None, end: str | None = None, **shape: float) -> None:
-        super().__init__(check_ticker(ticker), start, end)
+                 start: str | None = None, end: str | None = None,
+                 quality: QualityPolicy | None = None, **shape: float) -> None:
+        # A synthetic market trades every weekday: no exchange's holidays apply to it.
+        super().__init__(check_ticker(ticker), start, end,
+                         quality if quality is not None else QualityPolicy(exchange="weekdays", max_age=None))
         if int(bars) < 2:
             raise UserError(f"data.bars={bars} is too few", "use at least a few hundred bars")
         self.seed, self.bars, self.first_date, self.shape = int(seed), int(bars), first_date, shape

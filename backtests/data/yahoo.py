@@ -19,6 +19,7 @@ import pandas as pd
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import PRICE_COLUMNS, MarketData, PriceSource
 from backtests.data.clean import clean_prices
+from backtests.data.quality import QualityPolicy
 from backtests.data.symbols import check_ticker, safe_name
 from backtests.errors import UserError
 
@@ -44,12 +45,14 @@ class YahooSource(PriceSource):
     """Downloads the full daily history once, caches it, and cuts it to [start, end]."""
 
     def __init__(self, ticker: str, cache_dir: str, start: str | None = None, end: str | None = None,
-                 max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0) -> None:
-        super().__init__(check_ticker(ticker), start, end)
+                 max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0,
+                 quality: QualityPolicy | None = None) -> None:
+        super().__init__(check_ticker(ticker), start, end, quality)
         self.cache_dir = Path(cache_dir)
         self.max_age_hours = max_age_hours
         self.retries = retries
         self.backoff_seconds = backoff_seconds
+        self._repair_dates: dict[str, list[str]] = {}  # where the last download needed clean-up
 
     @property
     def cache_file(self) -> Path:
@@ -76,7 +79,7 @@ class YahooSource(PriceSource):
             write_json(self.meta_file, {"ticker": self.ticker, "rows": len(downloaded),
                                         "last_date": downloaded.index[-1].date(),
                                         "fetched_at": datetime.now(timezone.utc),
-                                        "repairs": repairs})
+                                        "repairs": repairs, "repair_dates": self._repair_dates})
             return self._market(downloaded, "yfinance", repairs)
         if cached is not None:
             log.warning("prices: could not refresh %s (%s); using the cache, whose last bar is %s",
@@ -91,11 +94,14 @@ class YahooSource(PriceSource):
 
     def _market(self, frame: pd.DataFrame, source: str,
                 repairs: dict[str, int] | None = None) -> MarketData:
+        dates = self._repair_dates
         if repairs is None:  # a cached copy: the repairs made when it was downloaded
             meta = self._meta()
             same = meta.get("rows") == len(frame) and meta.get("last_date") == str(frame.index[-1].date())
             repairs = (meta.get("repairs") or {}) if same else {}
-        return MarketData(frame=frame, source=source, ticker=self.ticker, repairs=dict(repairs))
+            dates = (meta.get("repair_dates") or {}) if same else {}
+        return MarketData(frame=frame, source=source, ticker=self.ticker, repairs=dict(repairs),
+                          repair_dates=dict(dates))
 
     def _meta(self) -> dict:
         try:
@@ -118,7 +124,9 @@ class YahooSource(PriceSource):
                 reason = "empty answer: unknown symbol or no network"
                 continue
             try:
-                frame, repairs = clean_prices(raw, f"yfinance download of {self.ticker}")
+                self._repair_dates = {}
+                frame, repairs = clean_prices(raw, f"yfinance download of {self.ticker}",
+                                              self._repair_dates)
             except UserError as exc:
                 reason = f"unusable answer: {exc.message}"
                 continue

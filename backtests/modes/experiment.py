@@ -60,7 +60,9 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics = {
             "strategy": {**_figures(result, cfg), "uses_forecast": strategy_cls.uses_forecast},
             "benchmark": _figures(bench, cfg),
-            "forecast": score_forecasts(predictions, market.frame["Close"]),
+            # forecasts whose next-day return spans a gap in the data are not scored
+            "forecast": score_forecasts(predictions.drop(index=market.unscored, errors="ignore"),
+                                        market.frame["Close"]),
             "data": market.summary(),
             "test_period": {"start": start.date().isoformat(),
                             "end": predictions.index[-1].date().isoformat(),

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.atomic import write_text
+from backtests.outputs.data_section import data_section
 from backtests.outputs.html import esc, finite, num, page, pct, share, table
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         f'<div class="verdict">{_headline(s, b)}<br>{esc(forecast.get("verdict", ""))}</div>',
         "<h2>What ran</h2>",
         _what_ran(config, command, run_info, data, period, ticker, strategy_name),
+        "<h2>Data</h2>", data_section(data),
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),

@@ -36,14 +36,45 @@ def forecast_settings(cfg: DictConfig) -> dict:
 
 
 def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
-    """Past-only features, then windows of `forecaster.window` bars with next-day targets."""
+    """Past-only features, then windows of `forecaster.window` bars with next-day targets.
+
+    Too short a history is refused before any feature is computed, with the number of bars needed
+    counting the features' warm-up; otherwise a feature with no value yet on a short file would be
+    blamed for look-ahead.
+    """
+    builder = instantiate(cfg.features)
+    warmup = feature_warmup(builder)
+    if warmup is not None:
+        _check_history(cfg, market, warmup)
     try:
-        features = instantiate(cfg.features)(market.frame)
+        features = builder(market.frame)
     except FeatureError as exc:
         raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
+    _check_history(cfg, market, len(market.frame) - len(features))
+    return make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
+
+
+PROBE_BARS = 2000
+
+
+def feature_warmup(builder: object) -> int | None:
+    """Bars the features need before their first complete row, measured on a synthetic market.
+
+    None when the features cannot be measured that way (a feature that refuses the probe says so
+    again, with its own message, when it meets the real data).
+    """
+    from backtests.data.synthetic import synthetic_bars
+
+    try:
+        return PROBE_BARS - len(builder(synthetic_bars(PROBE_BARS, seed=0)))  # type: ignore[operator]
+    except (FeatureError, ValueError, KeyError):
+        return None
+
+
+def _check_history(cfg: DictConfig, market: MarketData, warmup: int) -> None:
+    """Refuse too few bars for warm-up, the first window, the first training span and one fold."""
     window, train = int(cfg.forecaster.window), int(cfg.walkforward.initial_train)
     gap, fold = int(cfg.walkforward.gap), int(cfg.walkforward.retrain_every)
-    warmup = len(market.frame) - len(features)
     lead = warmup + window - 1  # bars of history before the first window's date
     if train <= lead:
         raise UserError(
@@ -65,7 +96,6 @@ def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
             "use an earlier data.start or more data, or a smaller walkforward.initial_train "
             "or walkforward.retrain_every",
         )
-    return make_windows(features, market.frame["Close"], window)
 
 
 def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool = True,

@@ -14,12 +14,14 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pandas as pd
 from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from backtests.data.csv import check_file_ticker
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 from backtests.settings.bounds import Bound, bounds_of, default_of
@@ -86,8 +88,19 @@ RULES: tuple[Rule, ...] = (
     Rule(r"data\.(vol_persistence|vol_reaction)", number(0, 1, high_open=True),
          "a number from 0 to below 1", "0.05"),
     Rule(r"data\.jump_prob", number(0, 1), "a probability from 0 to 1", "0.01"),
+    Rule(r"data\.quality\.(bad_ticks|impossible_bars|gaps|splits)",
+         one_of("off", "warn", "repair", "fail"), "off, warn, repair or fail", "warn"),
+    Rule(r"data\.quality\.(dividends|stale)", one_of("off", "warn", "fail"), "off, warn or fail",
+         "warn"),
+    Rule(r"data\.quality\.(spike_z|repair_z|repair_move|split_tolerance)", number(0, low_open=True),
+         "a number > 0", "10"),
+    Rule(r"data\.quality\.(max_spike_bars|mad_window|max_gap|stale_bars)", whole(1),
+         "a whole number >= 1", "3"),
+    Rule(r"data\.quality\.max_age", whole(0), "a whole number of sessions >= 0, or null", "5",
+         nullable=True),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
+    Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
@@ -107,6 +120,8 @@ def validate(cfg: DictConfig) -> None:
     values = dict(_leaves(cfg))
     if "ticker" in values:
         check_ticker(values["ticker"])
+        if values.get("data.path"):
+            check_file_ticker(values["ticker"], Path(str(values["data.path"])).expanduser())
     for key, value in values.items():
         owned = _component_bound(cfg, key)
         if owned is not None:

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
+import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
 from backtests.data.csv import CsvSource  # noqa: E402
 from forecasting.network import build_lstm  # noqa: E402
 from forecasting.scaling import WindowScaler  # noqa: E402

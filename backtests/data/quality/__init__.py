@@ -1,0 +1,39 @@
+"""Data you can trust: every load is checked for bad ticks, impossible bars, unadjusted splits,
+missing dividends, gaps against the exchange calendar and stale prices, and handled by the policy
+in `data.quality` (see policy.py). Checks run after parsing and before any feature is computed.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from backtests.data.quality.calendar import sessions
+from backtests.data.quality.gaps import check_gaps, check_stale
+from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
+from backtests.data.quality.prices import check_bars, check_splits, check_ticks
+
+__all__ = ["Finding", "QualityPolicy", "QualityReport", "check_quality"]
+
+
+def check_quality(frame: pd.DataFrame, policy: QualityPolicy, origin: str,
+                  adjusted: bool | None = True,
+                  end: pd.Timestamp | None = None) -> tuple[pd.DataFrame, QualityReport]:
+    """Return (bars after the repairs the policy allows, what was found); never raises.
+
+    `adjusted` says whether the prices carry dividends (False: a file without Adj Close; None: not
+    applicable). Call `report.enforce()` to stop on findings whose policy is `fail`.
+    """
+    report = QualityReport(origin)
+    frame = check_bars(frame, policy, report)     # local to one bar: first, so later checks see
+    frame = check_splits(frame, policy, report, adjusted)  # sound bars and split-free returns
+    unheld = frame  # bars held by the tick repair repeat each other: not a stale feed
+    frame = check_ticks(frame, policy, report)
+    if policy.gaps != "off" or policy.stale != "off":
+        calendar = sessions(policy.exchange, policy.cache_dir)
+        check_gaps(frame, calendar, policy, report)
+        check_stale(unheld, calendar, policy, report, end)
+    if adjusted is False and policy.dividends != "off":
+        report.add(Finding("dividends", "prices not dividend-adjusted", [frame.index[0]],
+                           "there is no Adj Close column, so returns leave dividends out: "
+                           "buy-and-hold and every strategy that holds through ex-dates understate "
+                           "their total return", policy.dividends))
+    return frame, report

@@ -1,0 +1,215 @@
+"""Checks on the shape of the prices: bad ticks, impossible bars and unadjusted splits.
+
+Two rules look at jumps, for two different purposes:
+- *reporting* (`find_spikes`) may look ahead: a jump of more than `spike_z` robust deviations that
+  comes back within `max_spike_bars` sessions has the shape of a bad tick, and only the return
+  trip proves it. A crash that does not come back (1987-10-19, 2020-03-16) is not flagged.
+- *repairing* (`hold_jumps`) may not: it must decide about the bar of date t from bars up to t, or
+  every forecast made on that date would have seen a future the model could not know. A bar whose
+  close lies more than `repair_z` robust deviations from the last good close is held at that
+  close, for at most `max_spike_bars` bars; if the price is still that far away afterwards, the
+  move is accepted (and reported) as real.
+The robust deviation at t is 1.4826 x the median absolute log return of the `mad_window` sessions
+before t, so a spike cannot inflate its own yardstick.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
+
+OHLC = ["Open", "High", "Low", "Close"]
+MIN_SIGMA = 0.002     # a floor for very calm or stale stretches, where the median move is ~0
+REVERSAL = 0.25       # a spike is over when the price is back within a quarter of its jump
+SPLIT_RATIOS = (1.5, 2, 3, 4, 5, 7, 8, 10, 15, 20, 25, 30, 50)
+
+
+def _scale(close: pd.Series, window: int, centre: bool) -> np.ndarray:
+    """Robust daily volatility over a window, floored by the price's smallest step in it.
+
+    The median absolute log return (x1.4826) ignores the spike it is meant to measure; the floor
+    (one price step, the smallest seen so far, relative to the price) keeps coarse prices (an
+    Adj Close of 0.000003 rounded to six decimals: every move is 30% or more, most days none)
+    from turning each price step into a spike.
+    """
+    returns = np.log(close).diff().abs()
+    mad = 1.4826 * returns.rolling(window, center=centre, min_periods=min(20, window // 2 + 1)).median()
+    moves = close.diff().abs()
+    tick = moves.where(moves > 1e-9 * close).expanding().min()  # the price's smallest step so far
+    scale = np.fmax(mad, np.log1p(tick / close))
+    return np.maximum((scale if centre else scale.shift(1)).to_numpy(), MIN_SIGMA)
+
+
+def robust_sigma(close: pd.Series, window: int) -> np.ndarray:
+    """Trailing robust daily volatility at each bar, from the returns before it (NaN at the start)."""
+    return _scale(close, window, centre=False)
+
+
+def centred_sigma(close: pd.Series, half: int = 10) -> np.ndarray:
+    """Robust daily volatility of the sessions around each bar (reporting only: it reads ahead).
+
+    A lone bad tick sits among calm days; a crash and its rebounds (1987-10, 2008-10, 2020-03) sit
+    among wild ones, so measured against their own weeks they are no outliers.
+    """
+    return _scale(close, 2 * half + 1, centre=True)
+
+
+def find_spikes(logc: np.ndarray, sigma: np.ndarray, policy: QualityPolicy) -> list[int]:
+    """Positions of bars inside spikes: a jump beyond `spike_z` that returns within the spike length.
+
+    `sigma` should be the larger of the trailing and the centred robust volatility.
+    """
+    jumps = np.diff(logc, prepend=np.nan)
+    with np.errstate(invalid="ignore"):
+        candidates = np.flatnonzero(np.abs(jumps) / sigma > policy.spike_z)
+    flagged: list[int] = []
+    done = -1
+    for i in candidates:
+        if i <= done or i == 0:
+            continue
+        size, base = abs(jumps[i]), logc[i - 1]
+        for k in range(1, policy.max_spike_bars + 1):
+            if i + k >= len(logc) or abs(logc[i + k - 1] - base) < 0.5 * size:
+                break  # no data to confirm, or the plateau gave way before coming back
+            if abs(logc[i + k] - base) <= REVERSAL * size:
+                flagged.extend(range(i, i + k))
+                done = i + k
+                break
+    return flagged
+
+
+def hold_jumps(logc: np.ndarray, sigma: np.ndarray,
+               policy: QualityPolicy) -> tuple[list[int], list[int], list[int]]:
+    """(held bars, their reference bars, starts of held moves that persisted): the causal rule."""
+    jumps = np.diff(logc, prepend=np.nan)
+    with np.errstate(invalid="ignore"):
+        candidates = np.flatnonzero((np.abs(jumps) / sigma > policy.repair_z)
+                                    & (np.abs(jumps) > policy.repair_move))
+    held: list[int] = []
+    refs: list[int] = []
+    persisted: list[int] = []
+    free = 1
+    for i in candidates:
+        if i < free:
+            continue
+        base, scale, j = logc[i - 1], sigma[i], i
+        while j < len(logc) and j - i < policy.max_spike_bars and _far(logc[j] - base, scale, policy):
+            held.append(j)
+            refs.append(i - 1)
+            j += 1
+        if j < len(logc) and j - i == policy.max_spike_bars and _far(logc[j] - base, scale, policy):
+            persisted.append(i)
+        free = j + 1
+    return held, refs, persisted
+
+
+def _far(move: float, scale: float, policy: QualityPolicy) -> bool:
+    return abs(move) / scale > policy.repair_z and abs(move) > policy.repair_move
+
+
+def check_ticks(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
+    """Report spikes that reverse; under `repair`, hold bars the causal rule rejects."""
+    if policy.bad_ticks == "off" or len(frame) < 3:
+        return frame
+    logc = np.log(frame["Close"].to_numpy())
+    sigma = robust_sigma(frame["Close"], policy.mad_window)
+    spikes = find_spikes(logc, np.fmax(sigma, centred_sigma(frame["Close"])), policy)
+    dates = list(frame.index[spikes])
+    if policy.bad_ticks != "repair":
+        report.add(Finding("bad_ticks", "spike that reverses", dates,
+                           f"the close jumps more than {policy.spike_z:g} robust deviations and "
+                           "comes back within a few sessions: a bad tick", policy.bad_ticks))
+        return frame
+    held, refs, persisted = hold_jumps(logc, sigma, policy)
+    out = frame.copy()
+    if held:
+        values = out["Close"].to_numpy()[refs]
+        for column in OHLC:
+            out.iloc[held, out.columns.get_loc(column)] = values
+    kept = [d for d in dates if d not in set(frame.index[held])]
+    done = (f"{len(held)} bar(s) replaced by a flat bar at the last good close "
+            f"({', '.join(str(d.date()) for d in frame.index[held][:5])})" if held else "")
+    if kept:
+        done += ("; " if done else "") + (
+            f"{len(kept)} spike bar(s) below repair_z={policy.repair_z:g} are left as they are: "
+            "only the reversal, which lies in their future, shows they are wrong")
+    report.add(Finding("bad_ticks", "spike that reverses", dates,
+                       f"the close jumps more than {policy.spike_z:g} robust deviations and comes "
+                       "back within a few sessions: a bad tick", "repair", done))
+    report.add(Finding("bad_ticks", "held jump that persisted", list(frame.index[persisted]),
+                       f"a jump beyond repair_z={policy.repair_z:g} and repair_move={policy.repair_move:g} was held at the last good "
+                       f"close for {policy.max_spike_bars} bars and then accepted as real (a real "
+                       "move or an unadjusted split)", "warn"))
+    return out
+
+
+def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
+    """Open or Close outside [Low, High]; a repair widens High and Low to hold them."""
+    if policy.impossible_bars == "off":
+        return frame
+    o, h, l, c = (frame[col].to_numpy() for col in OHLC)
+    bad = (o > h) | (o < l) | (c > h) | (c < l)
+    repair = policy.impossible_bars == "repair"
+    done = "High and Low widened to include Open and Close" if repair and bad.any() else ""
+    report.add(Finding("impossible_bars", "Open or Close outside [Low, High]",
+                       list(frame.index[bad]), "the bar contradicts itself", policy.impossible_bars,
+                       done))
+    if not repair or not bad.any():
+        return frame
+    out = frame.copy()
+    out["High"] = np.maximum.reduce([h, o, c])
+    out["Low"] = np.minimum.reduce([l, o, c])
+    return out
+
+
+def split_name(ratio: float) -> str:
+    """'2:1 split' for a halving, '1:10 reverse split' for a tenfold rise."""
+    if ratio < 1:
+        f = Fraction(1 / ratio).limit_denominator(4)
+        return f"{f.numerator}:{f.denominator} split"
+    f = Fraction(ratio).limit_denominator(4)
+    return f"{f.denominator}:{f.numerator} reverse split"
+
+
+def check_splits(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport,
+                 adjusted: bool | None) -> pd.DataFrame:
+    """One-day moves by a split ratio that last; a repair scales earlier bars by that ratio."""
+    if policy.splits == "off" or len(frame) < 2:
+        return frame
+    close = frame["Close"].to_numpy()
+    logc = np.log(close)
+    ratios = np.array([r for s in SPLIT_RATIOS for r in (s, 1 / s)])
+    moves = close[1:] / close[:-1]
+    sigma = robust_sigma(frame["Close"], policy.mad_window)
+    found: list[tuple[int, float]] = []
+    for i in np.flatnonzero((moves >= 1.45) | (moves <= 1 / 1.45)) + 1:  # a 3:2 split is x0.667
+        move = close[i] / close[i - 1]
+        if abs(np.log(move)) < policy.spike_z * sigma[i]:
+            continue  # a price step of a coarse old price, not an event
+        before = logc[max(0, i - 1 - policy.max_spike_bars):i - 1] - logc[i]
+        if np.any(np.abs(before) < 0.5 * abs(np.log(move))):
+            continue  # back to an earlier level: the end of a spike, not a new one
+        near = ratios[np.abs(move / ratios - 1) < policy.split_tolerance]
+        later = logc[i:i + policy.max_spike_bars + 1] - logc[i - 1]
+        if len(near) and np.all(np.abs(later) > 0.5 * abs(np.log(move))):
+            found.append((i, float(near[0])))
+    if not found:
+        return frame
+    why = ("Adj Close does not show it" if adjusted else
+           "the file has no Adj Close column to tell a split from a real move")
+    names = "; ".join(f"{frame.index[i].date()}: x{frame['Close'].iloc[i] / frame['Close'].iloc[i - 1]:.3f}"
+                      f", like a {split_name(r)}" for i, r in found[:5])
+    repair = policy.splits == "repair"
+    out = frame.copy()
+    if repair:
+        for i, ratio in found:
+            for column in OHLC:
+                out.iloc[:i, out.columns.get_loc(column)] *= ratio
+            out.iloc[:i, out.columns.get_loc("Volume")] /= ratio
+    done = "earlier bars scaled by the split ratio (volume by its inverse)" if repair else ""
+    report.add(Finding("splits", "split-like move", [frame.index[i] for i, _ in found],
+                       f"{names}; {why}", policy.splits, done))
+    return out

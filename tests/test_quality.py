@@ -1,0 +1,199 @@
+"""Data checks on hand-made paths with known defects: each is found, dated and handled by its policy."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.data.csv import CsvSource
+from backtests.data.quality import QualityPolicy, check_quality
+from backtests.data.quality.calendar import sessions
+from backtests.errors import UserError
+
+
+def walk(start: str = "2012-01-03", n: int = 300, seed: int = 1, vol: float = 0.01) -> pd.DataFrame:
+    """A seeded random walk on real XNYS sessions, in the Yahoo layout (Adj Close = Close)."""
+    days = sessions("XNYS").usable
+    days = days[days >= np.datetime64(start)][:n]
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, vol, n)))
+    open_ = close * np.exp(rng.normal(0, vol / 3, n))
+    frame = pd.DataFrame({"Open": open_, "High": np.maximum(open_, close) * 1.004,
+                          "Low": np.minimum(open_, close) * 0.996, "Close": close,
+                          "Adj Close": close, "Volume": 1e6}, index=pd.DatetimeIndex(days, name="Date"))
+    return frame
+
+
+def load(tmp_path, frame: pd.DataFrame, name: str = "ABC", **policy) -> CsvSource:
+    file = tmp_path / f"{name}.csv"
+    frame.to_csv(file)
+    return CsvSource(name, str(file), quality=QualityPolicy(**policy))
+
+
+def findings(data, check: str) -> list[dict]:
+    return [f for f in data.quality.as_dict()["findings"] if f["check"] == check]
+
+
+def test_a_clean_path_has_no_findings(tmp_path):
+    data = load(tmp_path, walk(), max_age=None).load()
+    assert data.quality.findings == [] and data.quality.unscored == []
+
+
+def test_a_bad_tick_is_found_and_held_at_the_previous_close(tmp_path):
+    frame = walk()
+    frame.iloc[150, :5] *= 10  # one session's OHLC x10, normal again the next day
+    data = load(tmp_path, frame, max_age=None).load()
+    [found] = findings(data, "bad_ticks")
+    day = frame.index[150]
+    assert found["dates"] == [str(day.date())] and found["action"] == "repair"
+    assert str(day.date()) in found["done"]
+    held = data.frame.loc[day]
+    assert held["Open"] == held["High"] == held["Low"] == held["Close"] == frame["Close"].iloc[149]
+
+
+def test_bad_tick_policies_warn_and_fail(tmp_path):
+    frame = walk()
+    frame.iloc[150, :5] *= 10
+    data = load(tmp_path, frame, bad_ticks="warn", max_age=None).load()
+    assert findings(data, "bad_ticks") and data.frame["Close"].iloc[150] == frame["Close"].iloc[150]
+    with pytest.raises(UserError) as info:
+        load(tmp_path, frame, bad_ticks="fail", max_age=None).load()
+    assert str(frame.index[150].date()) in info.value.message and "bad_ticks" in info.value.hint
+
+
+def test_the_repair_uses_no_future_bar(tmp_path):
+    """Cut the file on the spike day: the held bar is the same as with the reversal in view."""
+    frame = walk()
+    frame.iloc[150, :5] *= 10
+    # On the last bar a x10 move looks like an unadjusted 1:10 split: let that check only warn.
+    full = load(tmp_path, frame, max_age=None, splits="warn").load().frame
+    cut = load(tmp_path, frame.iloc[:151], name="CUT", max_age=None, splits="warn").load().frame
+    pd.testing.assert_frame_equal(full.iloc[:151], cut)
+
+
+def test_a_crash_that_does_not_reverse_is_no_bad_tick(tmp_path):
+    frame = walk(vol=0.008)
+    drop = np.ones(len(frame))
+    drop[150:] = 0.75  # -25% in one session (1987-10-19 shape) ...
+    drop[151:153] = [0.80, 0.84]  # ... with the partial rebound of the days after
+    drop[153:] = 0.82
+    for column in ("Open", "High", "Low", "Close", "Adj Close"):
+        frame[column] *= drop
+    data = load(tmp_path, frame, max_age=None).load()
+    assert findings(data, "bad_ticks") == [] and findings(data, "splits") == []
+    np.testing.assert_allclose(data.frame["Close"].to_numpy(), frame["Close"].to_numpy())
+
+
+def test_an_impossible_bar_is_widened(tmp_path):
+    frame = walk()
+    frame.iloc[40, frame.columns.get_loc("Open")] = frame["High"].iloc[40] * 1.02
+    data = load(tmp_path, frame, max_age=None).load()
+    [found] = findings(data, "impossible_bars")
+    assert found["dates"] == [str(frame.index[40].date())]
+    assert data.frame["High"].iloc[40] == frame["Open"].iloc[40]
+
+
+def halve_from(frame: pd.DataFrame, row: int, adj: bool) -> pd.DataFrame:
+    """A 2:1 split on `row` in the raw prices; `adj` says whether Adj Close adjusts for it."""
+    out = frame.copy()
+    out.iloc[row:, :4] /= 2
+    if not adj:
+        out.iloc[row:, out.columns.get_loc("Adj Close")] /= 2
+    return out
+
+
+def test_a_split_that_adj_close_adjusts_is_clean(tmp_path):
+    data = load(tmp_path, halve_from(walk(), 200, adj=True), max_age=None).load()
+    assert data.quality.findings == []
+
+
+def test_an_unadjusted_split_stops_the_run_with_its_date(tmp_path):
+    frame = halve_from(walk(), 200, adj=False)
+    with pytest.raises(UserError) as info:
+        load(tmp_path, frame, max_age=None).load()
+    assert str(frame.index[200].date()) in info.value.message and "2:1 split" in info.value.message
+    assert "Adj Close" in info.value.hint
+
+
+def test_a_split_like_move_without_adj_close_is_flagged_and_can_be_repaired(tmp_path):
+    frame = halve_from(walk(), 200, adj=False).drop(columns=["Adj Close"])
+    data = load(tmp_path, frame, splits="repair", max_age=None).load()
+    [split] = findings(data, "splits")
+    assert "no Adj Close" in split["detail"] and split["dates"] == [str(frame.index[200].date())]
+    assert data.frame["Close"].iloc[199] == pytest.approx(frame["Close"].iloc[199] / 2)
+    [dividends] = findings(data, "dividends")  # and the plain warning: no dividends in these prices
+    assert dividends["action"] == "warn" and data.adjusted is False
+
+
+def test_holidays_and_real_closures_are_not_gaps(tmp_path):
+    frame = walk("2012-10-01", 60)  # XNYS sessions: no 2012-10-29/30 (Sandy), no Thanksgiving
+    assert pd.Timestamp("2012-10-29") not in frame.index
+    data = load(tmp_path, frame, max_age=None).load()
+    assert findings(data, "gaps") == []
+
+
+def test_a_short_gap_is_kept_and_its_spanning_forecast_not_scored(tmp_path):
+    frame = walk("2012-10-01", 60)
+    gone = frame.index[[20, 21]]
+    data = load(tmp_path, frame.drop(index=gone), max_age=None).load()
+    [gap] = findings(data, "gaps")
+    assert gap["dates"] == [str(gone[0].date())] and "2 session" in gap["detail"]
+    assert data.unscored == [frame.index[19]]
+
+
+def test_a_long_gap_is_refused_naming_where_to_start(tmp_path):
+    frame = walk(n=700)
+    holed = frame.drop(index=frame.index[200:500])
+    with pytest.raises(UserError) as info:
+        load(tmp_path, holed, max_age=None).load()
+    assert "300" in info.value.message and str(frame.index[200].date()) in info.value.message
+    assert f"data.start={frame.index[500].date()}" in info.value.hint
+    data = load(tmp_path, holed, gaps="warn", max_age=None).load()  # the policy can accept it
+    assert findings(data, "gaps")[0]["count"] == 1
+
+
+def test_stale_data_is_reported(tmp_path):
+    frame = walk()
+    frame.iloc[100:104] = frame.iloc[99].to_numpy()  # four bars repeating the one before
+    frame.iloc[50, frame.columns.get_loc("Volume")] = 0
+    source = load(tmp_path, frame, max_age=5)
+    source.end = frame.index[-1] + pd.Timedelta(days=60)
+    kinds = {f["kind"]: f for f in findings(source.load(), "stale")}
+    assert kinds["zero volume"]["dates"] == [str(frame.index[50].date())]
+    assert kinds["3 or more identical bars in a row"]["count"] == 4
+    assert "data.end" in kinds["last bar is old"]["detail"]
+
+
+def test_data_before_the_calendar_models_holidays_is_not_checked_for_gaps(tmp_path):
+    index = pd.bdate_range("1962-01-02", periods=60, name="Date")  # Feb 22 etc.: no holidays known
+    frame = pd.DataFrame({"Open": 10.0, "High": 10.5, "Low": 9.5, "Close": 10.0, "Volume": 1.0},
+                         index=index)
+    frame["Close"] = 10 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 60)))
+    frame[["Open", "High", "Low"]] = np.c_[frame["Close"], frame["Close"] * 1.01, frame["Close"] * 0.99]
+    result, report = check_quality(frame, QualityPolicy(max_age=None), "old")
+    assert not [f for f in report.findings if f.check == "gaps"]
+    assert any("not checked for gaps" in note for note in report.notes)
+
+
+def test_findings_reach_metrics_summary_with_dates(tmp_path):
+    frame = walk()
+    frame.iloc[150, :5] *= 10
+    summary = load(tmp_path, frame, max_age=None).load().summary()
+    assert summary["quality"]["counts"] == {"bad_ticks": 1}
+    assert summary["quality"]["findings"][0]["dates"] == [str(frame.index[150].date())]
+
+
+def test_a_bad_policy_name_is_refused():
+    with pytest.raises(UserError, match="not a policy"):
+        QualityPolicy(gaps="ignore")
+
+
+def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp_path):
+    """The causal rule cannot tell a lasting x1.8 jump from a bad tick until it lasts: it says so."""
+    frame = walk()
+    frame.iloc[200:, :5] *= 1.8  # no split ratio, no reversal
+    data = load(tmp_path, frame, max_age=None).load()
+    [held] = [f for f in findings(data, "bad_ticks") if f["kind"] == "held jump that persisted"]
+    assert held["dates"] == [str(frame.index[200].date())]
+    assert (data.frame["Close"].iloc[200:203] == frame["Close"].iloc[199]).all()
+    assert data.frame["Close"].iloc[203] == frame["Close"].iloc[203]
