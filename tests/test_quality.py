@@ -183,9 +183,12 @@ def test_findings_reach_metrics_summary_with_dates(tmp_path):
     assert summary["quality"]["findings"][0]["dates"] == [str(frame.index[150].date())]
 
 
-def test_a_bad_policy_name_is_refused():
-    with pytest.raises(UserError, match="not a policy"):
-        QualityPolicy(gaps="ignore")
+def test_a_bad_policy_name_is_refused(make_cfg):
+    from backtests.settings.validate import validate
+
+    with pytest.raises(UserError, match="data.quality.gaps='ignore' is not valid: it must be one of: "
+                                        "off, warn, repair, fail"):
+        validate(make_cfg("data.quality.gaps=ignore"))
 
 
 def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp_path):

@@ -55,7 +55,11 @@ class MarketData:
 
 
 class PriceSource:
-    """Base for sources: subclasses implement `_load_raw` and inherit date selection."""
+    """Base for sources: subclasses implement `_load` (parsed, cleaned bars) and inherit the date
+    selection and the quality checks."""
+
+    # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
+    bounds = {"start": "date | null", "end": "date | null"}
 
     def __init__(self, ticker: str, start: str | None = None, end: str | None = None,
                  quality: QualityPolicy | None = None) -> None:

@@ -46,6 +46,8 @@ def _first_line(exc: Exception) -> str:
 class CsvSource(PriceSource):
     """Reads `path` itself, or `<path>/<TICKER>.csv` when `path` is a folder."""
 
+    bounds = PriceSource.bounds
+
     def __init__(self, ticker: str, path: str, start: str | None = None, end: str | None = None,
                  quality: QualityPolicy | None = None) -> None:
         super().__init__(check_ticker(ticker), start, end, quality)

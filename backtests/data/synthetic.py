@@ -52,14 +52,17 @@ def synthetic_bars(bars: int, seed: int, first_date: str = "2010-01-04", initial
 class SyntheticSource(PriceSource):
     """Seeded synthetic bars: the offline source for tests and demos."""
 
+    bounds = {**PriceSource.bounds, "bars": "int >= 2", "initial_price": "number > 0",
+              "annual_vol": "number > 0", "annual_drift": "number",
+              "vol_persistence": "0 <= number < 1", "vol_reaction": "0 <= number < 1",
+              "jump_prob": "0 <= number <= 1", "jump_scale": "number >= 0"}
+
     def __init__(self, ticker: str, seed: int, bars: int = 2520, first_date: str = "2010-01-04",
                  start: str | None = None, end: str | None = None,
                  quality: QualityPolicy | None = None, **shape: float) -> None:
         # A synthetic market trades every weekday: no exchange's holidays apply to it.
         super().__init__(check_ticker(ticker), start, end,
                          quality if quality is not None else QualityPolicy(exchange="weekdays", max_age=None))
-        if int(bars) < 2:
-            raise UserError(f"data.bars={bars} is too few", "use at least a few hundred bars")
         self.seed, self.bars, self.first_date, self.shape = int(seed), int(bars), first_date, shape
 
     def _load(self) -> MarketData:

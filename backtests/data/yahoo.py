@@ -44,6 +44,9 @@ def _download(ticker: str) -> pd.DataFrame:
 class YahooSource(PriceSource):
     """Downloads the full daily history once, caches it, and cuts it to [start, end]."""
 
+    bounds = {**PriceSource.bounds, "max_age_hours": "number >= 0", "retries": "int >= 0",
+              "backoff_seconds": "number >= 0"}
+
     def __init__(self, ticker: str, cache_dir: str, start: str | None = None, end: str | None = None,
                  max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0,
                  quality: QualityPolicy | None = None) -> None:

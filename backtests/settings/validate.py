@@ -3,7 +3,7 @@
 A bad value should cost the user a second, not the minutes of training that would run before the
 code that uses it notices. A component's settings are checked against the bounds its `_target_`
 class declares (settings/bounds.py: the one home of each bound); the few settings no class owns
-(the top level, data, report, mode) against a table of rules here. Only keys the config actually
+(the top level, report, mode) against a table of rules here. Only keys the config actually
 has are checked, so new strategy parameters are covered as soon as their class declares them, and
 settings nothing knows pass untouched. Rules that span keys (start before end, exit below entry,
 fast below slow) follow.
@@ -75,29 +75,10 @@ class Rule:
     nullable: bool = False  # None switches the setting off
 
 
-# Settings that belong to no component class: the top level, the report and the audit mode.
+# Settings that belong to no component class: the top level, the report and the modes.
 # Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
-    Rule(r"data\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
-    Rule(r"data\.bars", whole(2), "a whole number of bars >= 2", "2520"),
-    Rule(r"data\.(max_age_hours|backoff_seconds|jump_scale)", number(0), "a number >= 0", "1"),
-    Rule(r"data\.retries", whole(0), "a whole number >= 0", "2"),
-    Rule(r"data\.(initial_price|annual_vol)", number(0, low_open=True), "a number > 0", "0.2"),
-    Rule(r"data\.annual_drift", number(), "a number", "0.08"),
-    Rule(r"data\.(vol_persistence|vol_reaction)", number(0, 1, high_open=True),
-         "a number from 0 to below 1", "0.05"),
-    Rule(r"data\.jump_prob", number(0, 1), "a probability from 0 to 1", "0.01"),
-    Rule(r"data\.quality\.(bad_ticks|impossible_bars|gaps|splits)",
-         one_of("off", "warn", "repair", "fail"), "off, warn, repair or fail", "warn"),
-    Rule(r"data\.quality\.(dividends|stale)", one_of("off", "warn", "fail"), "off, warn or fail",
-         "warn"),
-    Rule(r"data\.quality\.(spike_z|repair_z|repair_move|split_tolerance)", number(0, low_open=True),
-         "a number > 0", "10"),
-    Rule(r"data\.quality\.(max_spike_bars|mad_window|max_gap|stale_bars)", whole(1),
-         "a whole number >= 1", "3"),
-    Rule(r"data\.quality\.max_age", whole(0), "a whole number of sessions >= 0, or null", "5",
-         nullable=True),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
     Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
@@ -105,7 +86,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
 # Groups whose settings are bounded by their `_target_` class.
-OWNED = ("features", "forecaster", "walkforward", "strategy", "risk", "broker")
+OWNED = ("data", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pandas as pd
 
@@ -17,7 +18,6 @@ from backtests.errors import UserError, first_few
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("off", "warn", "repair", "fail")
 SHOWN_DATES = 5     # dates named in a log line or an error message
 STORED_DATES = 200  # dates kept per finding in metrics.json (the count is always exact)
 
@@ -44,16 +44,15 @@ class QualityPolicy:
     split_tolerance: float = 0.03    # relative distance of a move to a split ratio
     cache_dir: str | None = None     # where the calendar's sessions are cached
 
-    def __post_init__(self) -> None:
-        allowed = {"bad_ticks": ACTIONS, "impossible_bars": ACTIONS, "gaps": ACTIONS,
-                   "splits": ACTIONS, "dividends": ("off", "warn", "fail"),
-                   "stale": ("off", "warn", "fail")}
-        for name, choices in allowed.items():
-            value = str(getattr(self, name)).lower()
-            if value not in choices:
-                raise UserError(f"data.quality.{name}={getattr(self, name)!r} is not a policy",
-                                f"choose one of: {', '.join(choices)}")
-            setattr(self, name, value)
+    # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
+    bounds: ClassVar[dict[str, str]] = {
+        **{name: "one of: off, warn, repair, fail"
+           for name in ("bad_ticks", "impossible_bars", "gaps", "splits")},
+        "dividends": "one of: off, warn, fail", "stale": "one of: off, warn, fail",
+        **{name: "number > 0" for name in ("spike_z", "repair_z", "repair_move", "split_tolerance")},
+        **{name: "int >= 1" for name in ("max_spike_bars", "mad_window", "max_gap", "stale_bars")},
+        "max_age": "int >= 0 | null"}
+
 
 
 def show_dates(dates: list[pd.Timestamp], limit: int = SHOWN_DATES) -> str:
