@@ -8,7 +8,9 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.data.base import MarketData
 from backtests.modes.stages import Timings
+from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.html import plural
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
 from backtests.outputs.report import forecaster_label, write_report
@@ -26,7 +28,6 @@ from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.settings.strategy import strategy_class_and_params
-from forecasting.scoring import score_forecasts
 from strategies.buy_and_hold import BuyAndHold
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,7 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics = {
             "strategy": {**_figures(result, cfg), "uses_forecast": strategy_cls.uses_forecast},
             "benchmark": _figures(bench, cfg),
-            # forecasts whose next-day return spans a gap in the data are not scored
-            "forecast": score_forecasts(predictions.drop(index=market.unscored, errors="ignore"),
-                                        market.frame["Close"]),
+            "forecast": _scores(cfg, predictions, market),
             "data": market.summary(),
             "test_period": {"start": start.date().isoformat(),
                             "end": predictions.index[-1].date().isoformat(),
@@ -82,20 +81,40 @@ def run_experiment(cfg: DictConfig) -> float:
         }
         title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
                  f"{start.date()} to {predictions.index[-1].date()}")
+        cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
         if cfg.report.plots:
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
             model = forecaster_label(run_info["config"]["forecaster"])
-            write_forecast_plot(out / "forecast.png", table, equity, title, model)
-            write_skill_plot(out / "forecast_skill.png", predictions, metrics["forecast"]["per_fold"],
-                             model)
+            folds = metrics["forecast"]["per_fold"]
+            cache.file(out / "forecast.png", [table, equity, title, model],
+                       lambda path: write_forecast_plot(path, table, equity, title, model))
+            cache.file(out / "forecast_skill.png", [predictions, folds, model],
+                       lambda path: write_skill_plot(path, predictions, folds, model))
         if cfg.report.tearsheet:
-            write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
-                            int(cfg.report.periods_per_year))
+            year = int(cfg.report.periods_per_year)
+            cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],
+                       lambda path: write_tearsheet(path, result.returns, bench.returns, title, year))
         write_report(out / "report.html", metrics, run_info, result.trades)  # before metrics.json
         write_run_files(out, metrics, returns_table(result.returns, bench.returns), table,
                         result.trades, run_info)
     _summarise(metrics, out)
     return sharpe_objective(metrics)  # NaN (no trades) becomes 0.0, which sweepers accept
+
+
+def _scores(cfg: DictConfig, predictions: pd.DataFrame, market: MarketData) -> dict:
+    """The forecast block, computed once per forecasts and prices (SciPy is imported only then).
+
+    Forecasts whose next-day return spans a gap in the data are not scored.
+    """
+    scored = predictions.drop(index=market.unscored, errors="ignore")
+    close = market.frame["Close"]
+
+    def compute() -> dict:
+        from forecasting.scoring import score_forecasts
+
+        return score_forecasts(scored, close)
+
+    return ArtifactCache(cfg.paths.cache_dir).value("forecast_scores", [scored, close], compute)
 
 
 def _figures(result: BacktestResult, cfg: DictConfig) -> dict:

@@ -1,0 +1,44 @@
+"""Slow artifacts are built once per content; a rerun copies them, a changed input builds anew."""
+from __future__ import annotations
+
+import pandas as pd
+
+from backtests.outputs.artifact_cache import ArtifactCache, content_key
+from backtests.modes import experiment
+
+
+def test_key_follows_the_content_not_the_object():
+    a = pd.Series([0.01, -0.02], index=pd.bdate_range("2020-01-01", periods=2), name="r")
+    assert content_key("t.html", [a, "title"]) == content_key("t.html", [a.copy(), "title"])
+    assert content_key("t.html", [a, "title"]) != content_key("t.html", [a * 2, "title"])
+    assert content_key("t.html", [a, "title"]) != content_key("t.html", [a, "other"])
+    assert content_key("t.html", [a]) != content_key("t.html", [a.rename("s")])
+    assert content_key("t.html", [a]) != content_key("u.html", [a])
+
+
+def test_a_file_is_built_once_then_copied(tmp_path):
+    cache, built = ArtifactCache(tmp_path / "cache"), []
+
+    def build(path):
+        built.append(path)
+        path.write_text("drawn")
+
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+    assert not cache.file(tmp_path / "one" / "x.html", ["in"], build)
+    assert cache.file(tmp_path / "two" / "x.html", ["in"], build)
+    assert len(built) == 1 and (tmp_path / "two" / "x.html").read_text() == "drawn"
+
+
+def test_a_rerun_draws_nothing_and_writes_the_same_files(make_cfg, monkeypatch, tmp_path):
+    cfg = make_cfg("forecaster=ridge", "report.plots=true", "report.tearsheet=true")
+    experiment.run_experiment(cfg)
+    drawn = ("tearsheet.html", "forecast.png", "forecast_skill.png")
+    first = {name: (tmp_path / "run" / name).read_bytes() for name in drawn}
+    calls = []
+    for name in ("write_tearsheet", "write_forecast_plot", "write_skill_plot"):
+        monkeypatch.setattr(experiment, name, lambda *a, _n=name, **k: calls.append(_n))
+    (tmp_path / "run" / "metrics.json").unlink()  # not a resumed run: a new one in the same place
+    experiment.run_experiment(cfg)
+    again = {name: (tmp_path / "run" / name).read_bytes() for name in drawn}
+    assert calls == [] and again == first
