@@ -75,8 +75,7 @@ class ForecastCache:
         table, note = self.folder / f"{key}.csv", self.folder / f"{key}.json"
         try:
             meta = json.loads(note.read_text())
-            frame = pd.read_csv(table, index_col="date", parse_dates=["date"],
-                                float_precision="round_trip")
+            frame = pd.read_csv(table, index_col="date", parse_dates=["date"])
         except (OSError, ValueError, KeyError) as exc:
             if table.exists() or note.exists():
                 log.warning("forecast cache: ignoring unreadable entry %s (%s)", key, exc)
