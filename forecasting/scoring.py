@@ -7,6 +7,7 @@ nothing, which is why every figure here has its persistence twin and a test of t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def score_forecasts(predictions: pd.DataFrame, close: pd.Series) -> dict:
     hits = int(np.sum(np.sign(f) == np.sign(a)))
     low, high = wilson_interval(hits, len(a))
     dm_stat, dm_p = diebold_mariano(f - a, -a)
-    block = {
+    block: dict[str, Any] = {
         **model,
         "directional_accuracy_ci95": [low, high],
         "theil_u": float(model["rmse"] / naive["rmse"]) if naive["rmse"] > 0 else math.nan,

@@ -40,7 +40,7 @@ class RiskManagedStrategy(bt.Strategy):
       - risk: the RiskRules every trade gets (None: none); the engine passes the `risk` config group.
     """
 
-    params = (
+    params: Any = (  # backtrader turns this into self.p; subclasses add their own
         ("start", None),  # datetime.date: no decisions before this close
         ("risk", None),   # strategies.risk.RiskRules for every trade; None = no rules
     )

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import backtrader as bt
 
 from strategies.risk import RiskRules
-
 
 
 class EquityFractionSizer(bt.Sizer):
@@ -27,7 +27,7 @@ class EquityFractionSizer(bt.Sizer):
         ("risk", None),      # strategies.risk.RiskRules: max_position and vol_target; None = no caps
     )
 
-    def _getsizing(self, comminfo, cash, data, isbuy):  # noqa: ANN001 (backtrader's signature)
+    def _getsizing(self, comminfo: Any, cash: float, data: Any, isbuy: bool) -> int:
         rules: RiskRules = self.p.risk or RiskRules()
         # data.close[0] is this bar's close, not known at the open: volatility ends one bar back.
         past = data.close.get(ago=-1, size=rules.vol_lookback + 1) if rules.vol_target else []

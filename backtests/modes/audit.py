@@ -137,23 +137,28 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
                              seed=int(cfg.seed) + 1000 + number, atol=atol)
         for item in found:
             log.error("audit: %s up to %s changed when the future was altered; first on %s %s",
-                      item.what, cutoff.date(), item.first_date.date(), item.detail)
+                      item.what, cutoff.date(), _day(item.first_date), item.detail)
         findings += found
     report = {
         "result": "FAIL" if findings else "PASS",
         "cutoffs": [c.date().isoformat() for c in picks],
         "checked": ["features", "forecasts", "trades"],
         "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
-                      "first_date": f.first_date.date().isoformat(), "detail": f.detail}
+                      "first_date": _day(f.first_date), "detail": f.detail}
                      for f in findings],
         "data": market.summary(),
     }
     write_json(Path(cfg.paths.output_dir) / "audit.json", report)
     if findings:
-        first = min(findings, key=lambda f: f.first_date)
+        first = min(findings, key=lambda f: f.first_date or f.cutoff)
         log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
-                  first.first_date.date(), first.cutoff.date(), first.detail or "look-ahead")
+                  _day(first.first_date), first.cutoff.date(), first.detail or "look-ahead")
         raise SystemExit(1)
     log.info("audit PASS: features, forecasts and closed trades up to %s are unchanged when the "
              "data after each cutoff is altered", ", ".join(c.date().isoformat() for c in picks))
     return 0.0
+
+
+def _day(when: pd.Timestamp | None) -> str:
+    """A finding's first date; a difference without a date (counts differ) has none."""
+    return "an unknown date" if when is None else when.date().isoformat()

@@ -49,6 +49,7 @@ def _cell(result: Inspection, check: str) -> str:
 
 def _plot(result: Inspection) -> str:
     """A base64 PNG of the close (log scale) with each kind of flagged bar marked."""
+    assert result.data is not None  # only files that loaded have findings with dates to plot
     frame = result.data.frame
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 2.6))

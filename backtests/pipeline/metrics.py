@@ -6,6 +6,7 @@ that returns.csv holds.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ def sharpe_objective(metrics: dict) -> float:
     A strategy that never trades has no Sharpe (NaN); Optuna refuses NaN objectives and would abort
     the whole search, and "no better than cash" is what such a run is worth.
     """
-    value = (metrics.get("strategy") or {}).get("sharpe")
+    value: Any = (metrics.get("strategy") or {}).get("sharpe")
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -12,22 +12,28 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
+from strategies.base import RiskManagedStrategy
 
 _RESERVED = {"start", "risk"}  # set by the engine from other groups, not by strategy.*
 
 
-def strategy_class_and_params(section: DictConfig) -> tuple[type, dict[str, Any]]:
+def strategy_class_and_params(
+        section: DictConfig) -> tuple[type[RiskManagedStrategy], dict[str, Any]]:
     """Return (class, params); unknown param names fail with the closest valid one."""
-    settings = OmegaConf.to_container(section, resolve=True)
-    assert isinstance(settings, dict)
+    resolved = OmegaConf.to_container(section, resolve=True)
+    assert isinstance(resolved, dict)
+    settings = {str(key): value for key, value in resolved.items()}
     target = settings.pop("_target_", None)
     if not target:
         raise UserError("the strategy config has no _target_", "pick one with strategy=NAME")
     try:
-        cls = get_class(target)
+        cls = get_class(str(target))
     except Exception as exc:  # hydra wraps import errors in its own types
         raise UserError(f"strategy class {target!r} cannot be imported ({exc})",
                         "check strategy._target_") from exc
+    if not (isinstance(cls, type) and issubclass(cls, RiskManagedStrategy)):
+        raise UserError(f"strategy class {target!r} is not a strategy of this project",
+                        "strategy._target_ must name a strategies.base.RiskManagedStrategy subclass")
     known = [name for name in cls.params._getkeys() if name not in _RESERVED]
     for name in settings:
         if name not in known:

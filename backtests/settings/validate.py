@@ -147,7 +147,7 @@ def _leaves(node: DictConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
     raws = OmegaConf.to_container(node, resolve=False)
     assert isinstance(raws, dict)
     for key in node.keys():
-        full = f"{prefix}{key}"
+        full = f"{prefix}{key!s}"
         if full == "hydra":
             continue
         if OmegaConf.is_missing(node, key):

@@ -43,7 +43,7 @@ def in_multirun(config: DictConfig | None = None) -> bool:
     if config is None:
         if not HydraConfig.initialized():
             return False
-        return OmegaConf.select(HydraConfig.get(), "mode", default=None) == RunMode.MULTIRUN
+        return getattr(HydraConfig.get(), "mode", None) == RunMode.MULTIRUN
     return OmegaConf.select(config, "hydra.mode", default=None) == RunMode.MULTIRUN
 
 

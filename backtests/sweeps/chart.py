@@ -69,7 +69,9 @@ def _curves(returns: dict[str, pd.DataFrame], tickers: dict[str, Any]
     Runs on the same ticker and period share a benchmark; should two runs of one ticker hold
     different buy-and-hold returns (other costs), each gets its own labelled line.
     """
-    runs, benchmarks, seen = [], [], {}
+    runs: list[tuple[str, pd.Series, str, str]] = []
+    benchmarks: list[tuple[str, pd.Series, str, str]] = []
+    seen: dict[Any, Any] = {}
     for number, (job, frame) in enumerate(returns.items()):
         dash = RUN_DASHES[(number // len(COLOURS)) % len(RUN_DASHES)]
         runs.append((job, (1 + frame["strategy"].fillna(0)).cumprod(),

@@ -67,7 +67,7 @@ def find_spikes(logc: np.ndarray, sigma: np.ndarray, policy: QualityPolicy) -> l
         candidates = np.flatnonzero(np.abs(jumps) / sigma > policy.spike_z)
     flagged: list[int] = []
     done = -1
-    for i in candidates:
+    for i in candidates.tolist():
         if i <= done or i == 0:
             continue
         size, base = abs(jumps[i]), logc[i - 1]
@@ -92,7 +92,7 @@ def hold_jumps(logc: np.ndarray, sigma: np.ndarray,
     refs: list[int] = []
     persisted: list[int] = []
     free = 1
-    for i in candidates:
+    for i in candidates.tolist():
         if i < free:
             continue
         base, scale, j = logc[i - 1], sigma[i], i
@@ -185,7 +185,8 @@ def check_splits(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepo
     moves = close[1:] / close[:-1]
     sigma = robust_sigma(frame["Close"], policy.mad_window)
     found: list[tuple[int, float]] = []
-    for i in np.flatnonzero((moves >= 1.45) | (moves <= 1 / 1.45)) + 1:  # a 3:2 split is x0.667
+    # a 3:2 split is x0.667
+    for i in (np.flatnonzero((moves >= 1.45) | (moves <= 1 / 1.45)) + 1).tolist():
         move = close[i] / close[i - 1]
         if abs(np.log(move)) < policy.spike_z * sigma[i]:
             continue  # a price step of a coarse old price, not an event
