@@ -69,7 +69,8 @@ BATTERY: dict[str, tuple[list[str], list[str]]] = {
     "too little history": (["data.bars=200"], ["has 200 bars", "needs at least", "to train",
                                                "one test fold"]),
 }
-HINTS = {"unknown strategy": "lstm_momentum", "sweep without -m": "add -m (python run.py -m", "misspelt setting": "did you mean forecaster.window?",
+HINTS = {"unknown strategy": "lstm_momentum", "sweep without -m": "add -m (python run.py -m",
+         "misspelt setting": "did you mean forecaster.window?",
          "too little history": "walkforward.initial_train"}
 
 
@@ -166,7 +167,8 @@ def test_full_error_shows_the_traceback_when_asked(tmp_path):
     ["broker.invest_fraction=1.5"], ["broker.commission_type=flat"], ["broker.per_share=-1"],
     ["broker.slippage=-0.1"], ["broker.cash=-5"], ["broker.commission=-0.1"], ["risk.stop_loss=-0.1"],
     ["risk.stop_loss=1.0"], ["risk=default", "risk.atr_period=0"], ["risk.vol_target=0"],
-    ["features.columns.volatility.window=1"], ["forecaster=ridge", "forecaster.alpha=-1"], ["report.periods_per_year=0"], ["data.bars=1"],
+    ["features.columns.volatility.window=1"], ["forecaster=ridge", "forecaster.alpha=-1"],
+    ["report.periods_per_year=0"], ["data.bars=1"],
     ["data.start=someday"], ["seed=-1"], ["seed=true"], ["features.columns.rsi.period=0"],
     ["features.columns.macd.fast=40"], ["strategy.exit=0.01"], ["strategy.min_hold=-1"],
     ["strategy=sma_cross", "strategy.fast=300"], ["strategy=lstm_long_short", "strategy.threshold=-1"],

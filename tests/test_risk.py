@@ -264,7 +264,7 @@ def stop_audit(trades: pd.DataFrame, bars: pd.DataFrame, rules: RiskRules,
     """Rebuild each trade's stop bar by bar from its fill and the prices (independently of the
     engine) and count stop exits, bad stop fills, wrong rule names and trades that crossed a stop."""
     atr = wilder_atr(bars, rules.atr_period) if rules.atr_stop else None
-    o, h, l, c = (bars[k].to_numpy() for k in ("Open", "High", "Low", "Close"))
+    o, high, low, c = (bars[k].to_numpy() for k in ("Open", "High", "Low", "Close"))
     counts = {"stop_exits": 0, "gap_fills": 0, "bad_fills": 0, "wrong_rule": 0, "other_exits": 0,
               "crossed": 0}
     for t in trades.itertuples():
@@ -284,14 +284,16 @@ def stop_audit(trades: pd.DataFrame, bars: pd.DataFrame, rules: RiskRules,
                 break
             rule = max(levels, key=lambda r: d * levels[r])
             level = levels[rule]
-            crosses = (lambda p: d * (p - level) <= 0)
-            touched = crosses(l[i] if d > 0 else h[i])
+            def crosses(price: float, d: int = d, level: float = level) -> bool:
+                return d * (price - level) <= 0
+
+            touched = crosses(low[i] if d > 0 else high[i])
             if i == i1 and t.exit_reason in STOP_RULES:
                 counts["stop_exits"] += 1
                 gap = crosses(o[i])
                 counts["gap_fills"] += gap
                 want = (o[i] if gap else level) * (1 - d * slippage)
-                want = min(max(want, l[i]), h[i])
+                want = min(max(want, low[i]), high[i])
                 bad = not math.isclose(t.exit_price, want, rel_tol=1e-9) or d * (t.exit_price - level) > 1e-9
                 counts["bad_fills"] += bad or not touched
                 counts["wrong_rule"] += not math.isclose(levels.get(t.exit_reason, np.nan), level)

@@ -3,7 +3,8 @@
 It answers "what ran, did it beat buy-and-hold, did the forecast beat its baselines" from the
 numbers already in metrics.json and run_info.json, with the run's plots embedded as data URIs so
 the file can be mailed or archived alone. No CDN, no script. Every string that came from the user
-(ticker, paths, settings) is HTML-escaped. The page helpers (backtests/outputs/html.py) are shared with the sweep summary.
+(ticker, paths, settings) is HTML-escaped. The page helpers (backtests/outputs/html.py) are shared
+with the sweep summary.
 """
 from __future__ import annotations
 

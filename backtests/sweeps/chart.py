@@ -103,9 +103,11 @@ def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
 
 def date_ticks(start: pd.Timestamp, end: pd.Timestamp, most: int = 10) -> list[tuple[pd.Timestamp, str]]:
     """Round dates (years, else quarters, months or days) within start..end, at most `most`."""
-    for freq, fmt in (("YS", "%Y"), ("QS", "%Y-%m"), ("MS", "%Y-%m"), ("D", "%Y-%m-%d")):
+    fmt = "%Y-%m-%d"
+    for freq, shown in (("YS", "%Y"), ("QS", "%Y-%m"), ("MS", "%Y-%m"), ("D", "%Y-%m-%d")):
         ticks = pd.date_range(start, end, freq=freq)
         if len(ticks) >= 3:
+            fmt = shown
             break
     if len(ticks) < 2:
         ticks = pd.DatetimeIndex([start, end])

@@ -140,8 +140,9 @@ def check_ticks(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepor
                        f"the close jumps more than {policy.spike_z:g} robust deviations and comes "
                        "back within a few sessions: a bad tick", "repair", done))
     report.add(Finding("bad_ticks", "held jump that persisted", list(frame.index[persisted]),
-                       f"a jump beyond repair_z={policy.repair_z:g} and repair_move={policy.repair_move:g} was held at the last good "
-                       f"close for {policy.max_spike_bars} bars and then accepted as real (a real "
+                       f"a jump beyond repair_z={policy.repair_z:g} and "
+                       f"repair_move={policy.repair_move:g} was held at the last good close"
+                       f" for {policy.max_spike_bars} bars and then accepted as real (a real "
                        "move or an unadjusted split)", "warn"))
     return out
 
@@ -150,8 +151,8 @@ def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport
     """Open or Close outside [Low, High]; a repair widens High and Low to hold them."""
     if policy.impossible_bars == "off":
         return frame
-    o, h, l, c = (frame[col].to_numpy() for col in OHLC)
-    bad = (o > h) | (o < l) | (c > h) | (c < l)
+    o, high, low, c = (frame[col].to_numpy() for col in OHLC)
+    bad = (o > high) | (o < low) | (c > high) | (c < low)
     repair = policy.impossible_bars == "repair"
     done = "High and Low widened to include Open and Close" if repair and bad.any() else ""
     report.add(Finding("impossible_bars", "Open or Close outside [Low, High]",
@@ -160,8 +161,8 @@ def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport
     if not repair or not bad.any():
         return frame
     out = frame.copy()
-    out["High"] = np.maximum.reduce([h, o, c])
-    out["Low"] = np.minimum.reduce([l, o, c])
+    out["High"] = np.maximum.reduce([high, o, c])
+    out["Low"] = np.minimum.reduce([low, o, c])
     return out
 
 
