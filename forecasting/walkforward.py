@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,10 +56,14 @@ class WalkForward:
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baseline: Forecaster | None = None, until: pd.Timestamp | None = None,
-            progress: bool = True) -> pd.DataFrame:
+            progress: bool = True,
+            explain: Callable[[Forecaster, Windows, Windows, Fold], None] | None = None,
+            ) -> pd.DataFrame:
         """Return one out-of-sample row per predicted bar: forecast, actual, fold (and baseline).
 
         `until` stops after the fold that predicts that date (the audit needs nothing later).
+        `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
+        model still exists (forecasting.explain.FoldExplainer; models are not kept).
         """
         folds = self.folds(len(windows))
         if not folds:
@@ -78,6 +82,8 @@ class WalkForward:
             forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
                                  "fold": fold.number}, index=test.index)
+            if explain is not None:
+                explain(forecaster, train, test, fold)
             if baseline is not None:
                 baseline.fit(train, seed=seed + fold.number)
                 part["baseline"] = baseline.predict(test)
