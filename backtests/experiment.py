@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.costs import BrokerSettings
 from backtests.engine import BacktestResult, run_backtest
+from backtests.explanations import model_name, write_explanation
 from backtests.forecasts import walk_forward_forecasts
 from backtests.metrics import performance, trade_stats
 from backtests.results import (git_commit, package_versions, prediction_table, returns_table,
@@ -43,7 +44,7 @@ def run_experiment(cfg: DictConfig) -> float:
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
                  market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
     with timings.stage("walk-forward forecasts"):
-        run = walk_forward_forecasts(cfg, market)
+        run = walk_forward_forecasts(cfg, market, explain=bool(cfg.report.get("explain", False)))
     predictions = run.predictions
     start = predictions.index[0]
     bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
@@ -78,6 +79,9 @@ def run_experiment(cfg: DictConfig) -> float:
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
             write_forecast_plot(out / "forecast.png", table, equity, title)
             write_skill_plot(out / "forecast_skill.png", predictions, metrics["forecast"]["per_fold"])
+        if run.explanation is not None:
+            write_explanation(out, run.explanation, model_name(cfg.forecaster.get("_target_")),
+                              bool(cfg.report.plots))
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))

@@ -111,7 +111,10 @@ def write_report(path: Path, metrics: dict, run_info: dict, trades: pd.DataFrame
 
 
 def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFrame) -> str:
-    """The report page for the run folder `folder` (reads only its PNGs and tearsheet's presence)."""
+    """The report page for the run folder `folder` (reads only its PNGs, importance tables and the
+    tearsheet's presence)."""
+    from backtests.explain_report import explain_section  # it uses this module's page helpers
+
     config, command = run_info.get("config") or {}, run_info.get("command") or {}
     data, period = metrics.get("data") or {}, metrics.get("test_period") or {}
     strategy_name = command.get("strategy") or settings_text(config.get("strategy")).split("(")[0]
@@ -133,6 +136,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
+        explain_section(folder, config),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),
     ]
     return page(title, "".join(body))
@@ -220,14 +224,19 @@ def _skill(f: dict, config: dict) -> str:
 
 
 def _plots(folder: Path) -> str:
+    return embed_plots(folder, PLOTS) or "<p>No plots (report.plots=false).</p>"
+
+
+def embed_plots(folder: Path, plots: Iterable[tuple[str, str]]) -> str:
+    """The PNGs of `plots` (name, caption) that exist in `folder`, as data-URI figures."""
     shown = []
-    for name, caption in PLOTS:
+    for name, caption in plots:
         path = folder / name
         if path.exists():
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             shown.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
                          f"<figcaption>{esc(caption)}</figcaption></figure>")
-    return "".join(shown) or "<p>No plots (report.plots=false).</p>"
+    return "".join(shown)
 
 
 def _trades(trades: pd.DataFrame) -> str:

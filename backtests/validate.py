@@ -120,8 +120,9 @@ RULES: tuple[Rule, ...] = (
          "a fraction above 0 and up to 1", "0.99"),
     Rule(r"broker\.commission_type", one_of("fraction", "per_share"), "fraction or per_share",
          "fraction"),
-    Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
+    Rule(r"report\.(tearsheet|plots|explain)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
+    Rule(r"explain\.(repeats|gradient_steps)", whole(1), "a whole number >= 1", "5"),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
