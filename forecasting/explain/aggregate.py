@@ -25,6 +25,7 @@ class FoldAttribution:
     start: str                      # first predicted date (ISO)
     samples: int                    # labelled test windows scored by permutation (its weight)
     windows: int                    # test windows explained by gradients (their weight)
+    base_mse: float                 # MSE of the fold's unshuffled forecasts
     # Permutation, groups = the features, then the lag blocks (see permutation.py):
     mse: np.ndarray                 # (repeats, groups) MSE increase with that group shuffled
     accuracy: np.ndarray            # (repeats, groups) directional-accuracy drop
@@ -70,6 +71,12 @@ class Explanation:
                    else np.zeros_like(mean))
         return mean, np.sqrt(total / n.sum()), shuffle
 
+    def base_mse(self) -> float:
+        """The unshuffled forecasts' MSE over every scored window (to read increases in %)."""
+        folds = [f for f in self.folds if f.samples > 0 and np.isfinite(f.base_mse)]
+        n = sum(f.samples for f in folds)
+        return sum(f.samples * f.base_mse for f in folds) / n if n else float("nan")
+
     def _gradient_grid(self, name: str = "gradients") -> np.ndarray:
         """(window, features) window-weighted mean over folds (NaN if no fold has one)."""
         rows = [(f.windows, getattr(f, name)) for f in self.folds if getattr(f, name) is not None]
@@ -94,6 +101,7 @@ class Explanation:
             key = frame["integrated_gradients"]
         frame["rank"] = key.rank(ascending=False, method="first").astype("Int64")
         frame["direction_accuracy_std"], frame["shuffle_std"] = accuracy_error, shuffle
+        frame["permutation_mse_increase_pct"] = 100 * mse / self.base_mse()
         return frame.sort_values("rank").reset_index(drop=True)
 
     def lag_blocks(self) -> pd.DataFrame:
@@ -107,7 +115,7 @@ class Explanation:
             "permutation_mse_increase": mse, "permutation_std": mse_error,
             "direction_accuracy_drop": accuracy, "direction_accuracy_std": accuracy_error,
             "integrated_gradients": [by_lag[a - 1:b].sum() for a, b in self.blocks],
-            "shuffle_std": shuffle,
+            "shuffle_std": shuffle, "permutation_mse_increase_pct": 100 * mse / self.base_mse(),
         })
 
     def lags(self) -> pd.DataFrame:

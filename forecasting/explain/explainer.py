@@ -25,8 +25,8 @@ class FoldExplainer:
     reruns give the same tables.
     """
 
-    def __init__(self, feature_names: Sequence[str], repeats: int = 5,
-                 lag_blocks: Sequence[int] = (1, 5, 20), gradient_steps: int = 32,
+    def __init__(self, feature_names: Sequence[str], repeats: int = 3,
+                 lag_blocks: Sequence[int] = (1, 5, 20), gradient_steps: int = 8,
                  seed: int = 0) -> None:
         if repeats < 1 or gradient_steps < 1:
             raise ValueError("explain.repeats and explain.gradient_steps must be >= 1")

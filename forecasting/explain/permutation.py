@@ -50,7 +50,7 @@ def permutation_importance(forecaster: Forecaster, windows: Windows, masks: list
                            repeats: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """MSE increase and directional-accuracy drop per input group, on the labelled windows.
 
-    Returns `mse` and `accuracy` (repeats, groups): the fold's figure for each seeded shuffle; and
+    Returns `base_mse`, the unshuffled forecasts' MSE; `mse` and `accuracy` (repeats, groups): the fold's figure for each seeded shuffle; and
     `mse_var`, `accuracy_var` (groups,): the variance over windows of each window's change
     (averaged over the repeats), from which the pooled figure's standard error follows. That
     error covers which days happened to be tested as well as the luck of the shuffles; the spread
@@ -60,7 +60,8 @@ def permutation_importance(forecaster: Forecaster, windows: Windows, masks: list
     n, groups = len(scored), len(masks)
     if n < 2 or groups == 0:
         empty = np.full((repeats, groups), np.nan)
-        return {"mse": empty, "accuracy": empty, "mse_var": empty[0], "accuracy_var": empty[0]}
+        return {"base_mse": np.nan, "mse": empty, "accuracy": empty, "mse_var": empty[0],
+                "accuracy_var": empty[0]}
     copies = np.empty((repeats * groups + 1, *scored.X.shape), dtype=scored.X.dtype)
     copies[0] = scored.X
     for r in range(repeats):
@@ -76,5 +77,5 @@ def permutation_importance(forecaster: Forecaster, windows: Windows, masks: list
     hits = (np.sign(predicted) == np.sign(scored.y)).astype(float)
     mse = (errors[1:] - errors[0]).reshape(repeats, groups, n)
     accuracy = (hits[0] - hits[1:]).reshape(repeats, groups, n)
-    return {"mse": mse.mean(axis=2), "accuracy": accuracy.mean(axis=2),
+    return {"base_mse": float(errors[0].mean()), "mse": mse.mean(axis=2), "accuracy": accuracy.mean(axis=2),
             "mse_var": mse.mean(axis=0).var(axis=1), "accuracy_var": accuracy.mean(axis=0).var(axis=1)}
