@@ -48,7 +48,7 @@ class Explanation:
     window: int
     folds: list[FoldAttribution] = field(default_factory=list)
 
-    def for_group(self, group: str) -> "Explanation":
+    def for_group(self, group: str) -> Explanation:
         """The folds of one ticker of a global model ("all" = pooled)."""
         return Explanation(self.features, self.blocks, self.window,
                            [f for f in self.folds if f.group == group])
@@ -156,7 +156,7 @@ class Explanation:
                 "window": self.window, "folds": folds}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Explanation":
+    def from_dict(cls, data: dict) -> Explanation:
         folds = [FoldAttribution(**{k: (np.asarray(v, dtype=float) if k in ARRAYS and v is not None
                                         else v) for k, v in f.items()}) for f in data["folds"]]
         return cls(list(data["features"]), [tuple(b) for b in data["blocks"]], int(data["window"]),

@@ -37,7 +37,7 @@ def drift_summary(folds: pd.DataFrame) -> dict:
     led = float((top == leader).mean())
     word = ("too few refits to tell" if len(share) < 3 else "stable" if led >= STABLE
             else "mostly stable" if led >= MOSTLY else "not stable")
-    return {"folds": int(len(share)), "leader": leader, "leader_share": float(share[leader].mean()),
+    return {"folds": len(share), "leader": leader, "leader_share": float(share[leader].mean()),
             "leader_folds": int((top == leader).sum()), "rank_correlation": rho,
             "switches": switches, "most_variable": moving,
             "most_variable_range": [float(share[moving].min()), float(share[moving].max())],

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from forecasting.explain.aggregate import Explanation, FoldAttribution
 from forecasting.explain.gradients import integrated_gradients
-from forecasting.explain.permutation import feature_masks, lag_blocks, lag_masks, permutation_importance
+from forecasting.explain.permutation import (feature_masks, lag_blocks, lag_masks,
+                                            permutation_importance)
 from forecasting.splits import Fold
 from forecasting.windows import Windows
 

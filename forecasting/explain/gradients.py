@@ -19,13 +19,14 @@ Dispatch is on what a forecaster offers, so a new forecaster plugs in without ch
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from forecasting.windows import Windows
 
-_compiled: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+_compiled: weakref.WeakKeyDictionary[Any, Callable] = weakref.WeakKeyDictionary()
 
 
 def linear_attributions(coef: np.ndarray, scaled: np.ndarray) -> np.ndarray:

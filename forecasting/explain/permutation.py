@@ -28,7 +28,7 @@ def feature_masks(window: int, features: int) -> list[np.ndarray]:
 def lag_blocks(window: int, upper_ends: list[int]) -> list[tuple[int, int]]:
     """Lag ranges (first, last), lag 1 being the window's last bar: [1, 5, 20] -> 1, 2-5, 6-20, 21-window."""
     blocks, first = [], 1
-    for end in sorted(set(int(e) for e in upper_ends)) + [window]:
+    for end in sorted({int(e) for e in upper_ends}) + [window]:
         end = min(end, window)
         if end >= first:
             blocks.append((first, end))
