@@ -44,7 +44,7 @@ def write_importance_plot(path: Path, features: pd.DataFrame, blocks: pd.DataFra
     axes[2].barh(yb, scale * blocks["permutation_mse_increase"],
                  xerr=2 * scale * blocks["permutation_std"], color="tab:green", ecolor="black",
                  capsize=3)
-    axes[2].set_yticks(yb, [f"lags {name}" for name in blocks["lags"]])
+    axes[2].set_yticks(yb, [f"lag{'s' if '-' in str(n) else ''} {n}" for n in blocks["lags"]])
     axes[2].set_title("MSE increase, lag blocks shuffled, %", fontsize=10)
     for ax in (axes[0], axes[2]):
         ax.axvline(0, color="black", lw=0.6)

@@ -65,7 +65,8 @@ def findings(features: pd.DataFrame, lags: pd.DataFrame, drift: dict, model: str
     helpful, harmful = features["feature"][z > 2].tolist(), features["feature"][z < -2].tolist()
     if helpful:
         text += (f"Shuffling {_names(helpful)} raises the out-of-sample MSE by more than two "
-                 f"standard errors: the forecasts' skill rests on {'it' if len(helpful) == 1 else 'them'}. ")
+                 f"standard errors: what skill the forecasts have rests on "
+                 f"{'it' if len(helpful) == 1 else 'them'}. ")
     else:
         text += ("Shuffling no single input raises the out-of-sample MSE by more than two standard "
                  "errors: what the model looks at does not measurably improve its forecasts. ")
