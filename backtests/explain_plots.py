@@ -9,6 +9,11 @@ import pandas as pd
 from backtests.plots import _pyplot, _save
 
 
+def lag_label(block: object) -> str:
+    """"lag 1" or "lags 2-5" for a lag block named "1" or "2-5"."""
+    return f"lag{'s' if '-' in str(block) else ''} {block}"
+
+
 def percent_of_mse(table: pd.DataFrame) -> float:
     """The factor that turns an importance table's MSE figures into % of the model's own MSE."""
     both = table[["permutation_mse_increase", "permutation_mse_increase_pct"]].dropna()
@@ -44,7 +49,7 @@ def write_importance_plot(path: Path, features: pd.DataFrame, blocks: pd.DataFra
     axes[2].barh(yb, scale * blocks["permutation_mse_increase"],
                  xerr=2 * scale * blocks["permutation_std"], color="tab:green", ecolor="black",
                  capsize=3)
-    axes[2].set_yticks(yb, [f"lag{'s' if '-' in str(n) else ''} {n}" for n in blocks["lags"]])
+    axes[2].set_yticks(yb, [lag_label(name) for name in blocks["lags"]])
     axes[2].set_title("MSE increase, lag blocks shuffled, %", fontsize=10)
     for ax in (axes[0], axes[2]):
         ax.axvline(0, color="black", lw=0.6)

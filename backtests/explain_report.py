@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.explain_plots import percent_of_mse
+from backtests.explain_plots import lag_label, percent_of_mse
 from backtests.explanations import PLOTS, TABLES, model_name
 from backtests.report import embed_plots, esc, finite, num, share, table
 from forecasting.explain.drift import drift_summary
@@ -39,7 +39,7 @@ def explain_section(folder: Path, config: dict) -> str:
         f'<div class="verdict">{esc(findings(features, lags, drift, model))}</div>',
         _importance_table(features, [f"{r.rank}. {r.feature}" for r in features.itertuples()],
                           "Feature (rank)"),
-        _importance_table(blocks, [f"lag{'s' if '-' in str(n) else ''} {n}" for n in blocks["lags"]],
+        _importance_table(blocks, [lag_label(n) for n in blocks["lags"]],
                           "Lags (1 = the forecast day's bar)"),
         embed_plots(folder, list(zip(PLOTS, CAPTIONS))),
         f"<p>Permutation importance shuffles an input across each fold's out-of-sample windows "
