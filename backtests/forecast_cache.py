@@ -6,11 +6,11 @@ change those reuse the forecasts. Files are written atomically, and the JSON not
 and checked on reading, so a crash or two sweep jobs racing on one key never leave a file a later
 run would trust half-written.
 
-Attributions (report.explain) are kept beside the forecasts as `<key>.explain-<tag>.json`, the tag
-hashing the explain settings: walk-forward models are not kept, so a hit on the forecasts alone
-cannot explain them, and a run that wants attributions the cache lacks trains again (the forecasts
-it stores again are bit-identical). Changing only explain settings therefore never invalidates
-cached forecasts for runs that do not explain.
+Attributions (report.explain) are kept beside the forecasts, in `<cache_dir>/explanations/` as
+`<key>-<tag>.json` (one atomic file; the tag hashes the explain settings): walk-forward models are
+not kept, so a hit on the forecasts alone cannot explain them, and a run that wants attributions
+the cache lacks trains again (the forecasts it stores again are bit-identical). Changing only
+explain settings therefore never invalidates cached forecasts for runs that do not explain.
 
 Sweep jobs that share a key also share the training: the first to miss takes a per-key file lock
 (`<cache_dir>/locks/`, an OS lock, so a killed holder frees it) and trains; the others wait on the
@@ -57,6 +57,7 @@ class ForecastCache:
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.folder = Path(cache_dir) / "forecasts"
+        self.explanations = Path(cache_dir) / "explanations"
         self.locks = Path(cache_dir) / "locks"
 
     def load(self, key: str) -> pd.DataFrame | None:
@@ -99,7 +100,7 @@ class ForecastCache:
 
     def load_explanation(self, key: str, tag: str) -> dict[str, Any] | None:
         """The attributions stored for `key` under explain settings `tag`, or None."""
-        path = self.folder / f"{key}.explain-{tag}.json"
+        path = self.explanations / f"{key}-{tag}.json"
         try:
             payload = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
@@ -112,7 +113,7 @@ class ForecastCache:
 
     def store_explanation(self, key: str, tag: str, explanation: dict[str, Any]) -> None:
         """Written before `store` (which releases the key's lock), in one atomic file."""
-        write_json(self.folder / f"{key}.explain-{tag}.json",
+        write_json(self.explanations / f"{key}-{tag}.json",
                    {"key": key, "tag": tag, "explanation": explanation})
 
     def store(self, key: str, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
