@@ -115,3 +115,17 @@ def test_explanation_round_trips_through_json_lists():
     pd.testing.assert_frame_equal(found.lags(), again.lags())
     pd.testing.assert_frame_equal(found.by_fold(), again.by_fold())
     assert "coefficient" in found.lags()  # ridge reports its standardised coefficients too
+
+
+def test_gradients_trace_once_even_when_every_fold_builds_a_new_network():
+    from forecasting.explain import gradients
+
+    windows = market(samples=800)
+    lstm = LSTMForecaster(window=WINDOW, units=3, epochs=1, batch_size=128)
+    explainer = FoldExplainer(NAMES, lag_blocks=[1])
+    WalkForward(initial_train=500, retrain_every=100, warm_start=False).run(
+        lstm, windows, seed=0, progress=False, explain=explainer)
+    assert len(explainer.explanation.folds) == 3
+    traced = [fn.experimental_get_tracing_count() for model, fn in gradients._architectures.values()
+              if model.layers[1].units == 3]
+    assert traced == [1]

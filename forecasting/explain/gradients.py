@@ -10,14 +10,15 @@ Dispatch is on what a forecaster offers, so a new forecaster plugs in without ch
 - `coef` and `scaler` (a linear model on the flattened scaled window, e.g. ridge): integrated
   gradients are exact and closed-form, coef x (scaled input - 0);
 - `model` (a Keras model on scaled windows) and `scaler`: gradients along the straight path from
-  the baseline, one batched tf.function per model, reused across folds (warm-started folds keep
-  the same model object, so a whole walk-forward traces it once). The path integral uses
+  the baseline, one batched tf.function per network architecture, traced once and reused by every
+  fold (and every later walk-forward in the process). The path integral uses
   Gauss-Legendre nodes: on the test LSTM 8 of them add up (completeness) to float32 precision
   (relative error 2e-7), where evenly spaced points need dozens;
 - anything else: None (permutation importance still applies).
 """
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,8 @@ import numpy as np
 
 from forecasting.windows import Windows
 
-_compiled: weakref.WeakKeyDictionary[Any, Callable] = weakref.WeakKeyDictionary()
+_keys: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # model -> architecture
+_architectures: dict[str, tuple[Any, Callable]] = {}  # architecture -> (private copy, traced fn)
 
 
 def linear_attributions(coef: np.ndarray, scaled: np.ndarray) -> np.ndarray:
@@ -58,25 +60,46 @@ def integrated_gradients(forecaster: Any, windows: Windows, steps: int = 8) -> n
 
 
 def _keras_ig(model: Any, shape: tuple[int, int]) -> Callable:
-    """A tf.function computing integrated gradients from the zero window, traced once per model."""
-    fn = _compiled.get(model)
-    if fn is not None:
-        return fn
-    import tensorflow as tf
+    """A tf.function computing integrated gradients from the zero window for `model`'s weights.
 
-    window, features = shape
+    Tracing costs ~0.5 s, so it happens once per architecture, not per model: the function runs on
+    a private copy of the first model of that architecture, which gets each new model's weights
+    (~1 ms). Walk-forwards that rebuild the network every fold (warm_start=false) then trace once
+    too, as the test of that checks.
+    """
+    key = _keys.get(model)
+    if key is None:
+        key = _keys[model] = _architecture(model)
+    entry = _architectures.get(key)
+    if entry is None:
+        import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec([None, window, features], tf.float32),
-                                  tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None], tf.float32)], reduce_retracing=True)
-    def attribute(x: Any, alphas: Any, weights: Any) -> Any:
-        # Every point of every path in one batch: (steps * n, window, features).
-        path = tf.reshape(alphas[:, None, None, None] * x[None], [-1, window, features])
-        with tf.GradientTape() as tape:
-            tape.watch(path)
-            total = tf.reduce_sum(model(path, training=False))
-        grads = tf.reshape(tape.gradient(total, path), [tf.shape(alphas)[0], -1, window, features])
-        return x * tf.tensordot(weights, grads, axes=1)
+        from forecasting.tf_import import import_keras
 
-    _compiled[model] = attribute
+        copy = import_keras().models.clone_model(model)
+        window, features = shape
+
+        @tf.function(input_signature=[tf.TensorSpec([None, window, features], tf.float32),
+                                      tf.TensorSpec([None], tf.float32),
+                                      tf.TensorSpec([None], tf.float32)], reduce_retracing=True)
+        def attribute(x: Any, alphas: Any, weights: Any) -> Any:
+            # Every point of every path in one batch: (steps * n, window, features).
+            path = tf.reshape(alphas[:, None, None, None] * x[None], [-1, window, features])
+            with tf.GradientTape() as tape:
+                tape.watch(path)
+                total = tf.reduce_sum(copy(path, training=False))
+            grads = tf.reshape(tape.gradient(total, path),
+                               [tf.shape(alphas)[0], -1, window, features])
+            return x * tf.tensordot(weights, grads, axes=1)
+
+        entry = _architectures[key] = (copy, attribute)
+    copy, attribute = entry
+    copy.set_weights(model.get_weights())
     return attribute
+
+
+def _architecture(model: Any) -> str:
+    """The model's layers and settings without their auto-generated names (lstm, lstm_1, ...)."""
+    layers = [{k: v for k, v in layer.get_config().items() if k != "name"} | {
+        "class": type(layer).__name__} for layer in model.layers]
+    return json.dumps(layers, sort_keys=True, default=str)
