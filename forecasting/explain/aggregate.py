@@ -41,7 +41,11 @@ ARRAYS = ("mse", "accuracy", "mse_var", "accuracy_var", "gradients", "coefficien
 
 @dataclass
 class Explanation:
-    """Every fold's attributions with the names needed to read them."""
+    """Every fold's attributions with the names needed to read them.
+
+    The tables pool every record; a global model that records per-ticker groups as well as the
+    pooled one is read one group at a time (`for_group`).
+    """
 
     features: list[str]
     blocks: list[tuple[int, int]]   # lag ranges, lag 1 = the window's last bar
