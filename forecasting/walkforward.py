@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping
+from typing import Callable, ClassVar, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -73,12 +73,16 @@ class WalkForward:
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
-            progress: bool = True, lead: int = 0) -> pd.DataFrame:
+            progress: bool = True, lead: int = 0,
+            explain: Callable[[Forecaster, Windows, Windows, Fold], None] | None = None,
+            ) -> pd.DataFrame:
         """Return one out-of-sample row per predicted bar: forecast, actual, fold, then one column
         per baseline (named by its key), each fit on the fold's whole training window.
 
         `until` stops after the fold that predicts that date (the audit needs nothing later).
         `lead`: bars of price history before the first window's date (see `folds`).
+        `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
+        model still exists (forecasting.explain.FoldExplainer; models are not kept).
         """
         if self.train_samples(lead) < 1:
             raise ValueError(f"walkforward.initial_train={self.initial_train} bars leave no "
@@ -101,6 +105,8 @@ class WalkForward:
             forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
                                  "fold": fold.number}, index=test.index)
+            if explain is not None:
+                explain(forecaster, train, test, fold)
             for name, baseline in (baselines or {}).items():
                 baseline.fit(train, seed=seed + fold.number)
                 part[name] = baseline.predict(test)

@@ -11,9 +11,11 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
+from backtests.outputs.explanations import write_explanation
 from backtests.outputs.html import plural
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
-from backtests.outputs.report import forecaster_label, write_report
+from backtests.outputs.html import forecaster_label
+from backtests.outputs.report import write_report
 from backtests.outputs.results import (
     git_commit,
     package_versions,
@@ -50,7 +52,7 @@ def run_experiment(cfg: DictConfig) -> float:
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
                  market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
     with timings.stage("walk-forward forecasts"):
-        run = walk_forward_forecasts(cfg, market)
+        run = walk_forward_forecasts(cfg, market, explain=bool(cfg.report.get("explain", False)))
     predictions = run.predictions
     start = predictions.index[0]
     bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
@@ -90,6 +92,9 @@ def run_experiment(cfg: DictConfig) -> float:
                        lambda path: write_forecast_plot(path, table, equity, title, model))
             cache.file(out / "forecast_skill.png", [predictions, folds, model],
                        lambda path: write_skill_plot(path, predictions, folds, model))
+        if run.explanation is not None:
+            write_explanation(out, run.explanation, forecaster_label(run_info["config"]["forecaster"]),
+                              bool(cfg.report.plots))
         if cfg.report.tearsheet:
             year = int(cfg.report.periods_per_year)
             cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],

@@ -2,8 +2,10 @@
 tables and the page shell. Pages are self-contained: inline style, no CDN, not even a favicon."""
 from __future__ import annotations
 
+import base64
 import html
 import math
+from pathlib import Path
 from typing import Any, Iterable
 
 CSS = """
@@ -76,3 +78,33 @@ def page(title: str, body: str, script: str = "") -> str:
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<link rel=\"icon\" href=\"data:,\"><title>{esc(title)}</title><style>{CSS}</style>"
             f"</head><body>{body}{extra}</body></html>\n")
+
+
+HIDDEN_KEYS = ("_target_", "_partial_", "_convert_")
+
+def settings_text(group: Any) -> str:
+    """`class(key=value, ...)` for one config group, e.g. the forecaster or the strategy."""
+    if not isinstance(group, dict):
+        return "none" if group is None else str(group)
+    name = str(group.get("_target_", "")).rpartition(".")[2]
+    params = ", ".join(f"{k}={v}" for k, v in group.items()
+                       if k not in HIDDEN_KEYS and not isinstance(v, (dict, list)))
+    return f"{name}({params})" if name else params
+
+
+def forecaster_label(group: Any) -> str:
+    """A forecaster's short name for labels: `LSTMForecaster(...)` -> "LSTM", ridge -> "Ridge"."""
+    name = settings_text(group).split("(")[0]
+    return name.removesuffix("Forecaster") or name or "model"
+
+
+def embed_plots(folder: Path, plots: Iterable[tuple[str, str]]) -> str:
+    """The PNGs of `plots` (name, caption) that exist in `folder`, as data-URI figures."""
+    shown = []
+    for name, caption in plots:
+        path = folder / name
+        if path.exists():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            shown.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    return "".join(shown)

@@ -8,7 +8,6 @@ with the sweep summary.
 """
 from __future__ import annotations
 
-import base64
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,9 @@ import pandas as pd
 
 from backtests.atomic import write_text
 from backtests.outputs.data_section import data_section
-from backtests.outputs.html import esc, finite, num, page, pct, share, table
+from backtests.outputs.explain_report import explain_section
+from backtests.outputs.html import (HIDDEN_KEYS, embed_plots, esc, finite, forecaster_label, num,
+                                     page, pct, settings_text, share, table)
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +29,6 @@ PLOTS = (("forecast.png", "The forecast of the next close against the actual clo
           "equity"),
          ("forecast_skill.png", "Rolling directional accuracy against the share of up days; MSE "
           "per walk-forward fold against persistence"))
-HIDDEN_KEYS = ("_target_", "_partial_", "_convert_")
-
-def settings_text(group: Any) -> str:
-    """`class(key=value, ...)` for one config group, e.g. the forecaster or the strategy."""
-    if not isinstance(group, dict):
-        return "none" if group is None else str(group)
-    name = str(group.get("_target_", "")).rpartition(".")[2]
-    params = ", ".join(f"{k}={v}" for k, v in group.items()
-                       if k not in HIDDEN_KEYS and not isinstance(v, (dict, list)))
-    return f"{name}({params})" if name else params
-
-
-def forecaster_label(group: Any) -> str:
-    """A forecaster's short name for labels: `LSTMForecaster(...)` -> "LSTM", ridge -> "Ridge"."""
-    name = settings_text(group).split("(")[0]
-    return name.removesuffix("Forecaster") or name or "model"
-
-
 def write_report(path: Path, metrics: dict, run_info: dict, trades: pd.DataFrame) -> None:
     """Write report.html beside the run's plots and tearsheet (which it embeds or links)."""
     write_text(path, render_report(path.parent, metrics, run_info, trades))
@@ -53,7 +36,9 @@ def write_report(path: Path, metrics: dict, run_info: dict, trades: pd.DataFrame
 
 
 def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFrame) -> str:
-    """The report page for the run folder `folder` (reads only its PNGs and tearsheet's presence)."""
+    """The report page for the run folder `folder` (reads only its PNGs, importance tables and the
+    tearsheet's presence)."""
+
     config, command = run_info.get("config") or {}, run_info.get("command") or {}
     data, period = metrics.get("data") or {}, metrics.get("test_period") or {}
     strategy_name = command.get("strategy") or settings_text(config.get("strategy")).split("(")[0]
@@ -76,6 +61,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
+        explain_section(folder, config),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),
     ]
     return page(title, "".join(body))
@@ -163,14 +149,7 @@ def _skill(f: dict, config: dict) -> str:
 
 
 def _plots(folder: Path) -> str:
-    shown = []
-    for name, caption in PLOTS:
-        path = folder / name
-        if path.exists():
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            shown.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
-                         f"<figcaption>{esc(caption)}</figcaption></figure>")
-    return "".join(shown) or "<p>No plots (report.plots=false).</p>"
+    return embed_plots(folder, PLOTS) or "<p>No plots (report.plots=false).</p>"
 
 
 def _trades(trades: pd.DataFrame) -> str:

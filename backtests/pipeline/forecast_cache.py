@@ -6,6 +6,12 @@ change those reuse the forecasts. Files are written atomically, and the JSON not
 and checked on reading, so a crash or two sweep jobs racing on one key never leave a file a later
 run would trust half-written.
 
+Attributions (report.explain) are kept beside the forecasts, in `<cache_dir>/explanations/` as
+`<key>-<tag>.json` (one atomic file; the tag hashes the explain settings): walk-forward models are
+not kept, so a hit on the forecasts alone cannot explain them, and a run that wants attributions
+the cache lacks trains again (the forecasts it stores again are bit-identical). Changing only
+explain settings therefore never invalidates cached forecasts for runs that do not explain.
+
 Sweep jobs that share a key also share the training: the first to miss takes a per-key file lock
 (`<cache_dir>/locks/`, an OS lock, so a killed holder frees it) and trains; the others wait on the
 lock and then read its entry instead of training the same forecasts again.
@@ -36,9 +42,14 @@ _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this proces
 
 def forecast_key(data_fingerprint: str, settings: dict[str, Any], seed: int) -> str:
     """A stable hash of what determines the forecasts."""
-    payload = json.dumps({"data": data_fingerprint, "settings": settings, "seed": seed,
-                          "format": FORMAT_VERSION}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+    return settings_hash({"data": data_fingerprint, "settings": settings, "seed": seed,
+                          "format": FORMAT_VERSION})
+
+
+def settings_hash(settings: Any, length: int = 20) -> str:
+    """A stable short hash of JSON-able settings."""
+    payload = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 
 class ForecastCache:
@@ -46,6 +57,7 @@ class ForecastCache:
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.folder = Path(cache_dir) / "forecasts"
+        self.explanations = Path(cache_dir) / "explanations"
         self.locks = Path(cache_dir) / "locks"
 
     def load(self, key: str) -> pd.DataFrame | None:
@@ -84,6 +96,24 @@ class ForecastCache:
             log.warning("forecast cache: entry %s does not match its note; recomputing", key)
             return None
         return frame
+
+    def load_explanation(self, key: str, tag: str) -> dict[str, Any] | None:
+        """The attributions stored for `key` under explain settings `tag`, or None."""
+        path = self.explanations / f"{key}-{tag}.json"
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            if path.exists():
+                log.warning("forecast cache: ignoring unreadable attributions %s (%s)", path, exc)
+            return None
+        if payload.get("key") != key or payload.get("tag") != tag:
+            return None
+        return payload.get("explanation")
+
+    def store_explanation(self, key: str, tag: str, explanation: dict[str, Any]) -> None:
+        """Written before `store` (which releases the key's lock), in one atomic file."""
+        write_json(self.explanations / f"{key}-{tag}.json",
+                   {"key": key, "tag": tag, "explanation": explanation})
 
     def store(self, key: str, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
         write_csv(self.folder / f"{key}.csv", frame, index_label="date")

@@ -10,7 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
-from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
+from forecasting.explain import Explanation, FoldExplainer
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
 from forecasting.walkforward import WalkForward
@@ -28,6 +29,7 @@ class ForecastRun:
     predictions: pd.DataFrame
     key: str
     cached: bool
+    explanation: Explanation | None = None  # per-fold attributions, when asked for
 
 
 def forecast_settings(cfg: DictConfig) -> dict:
@@ -99,25 +101,44 @@ def _check_history(cfg: DictConfig, market: MarketData, warmup: int) -> None:
 
 
 def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool = True,
-                           until: pd.Timestamp | None = None) -> ForecastRun:
-    """Out-of-sample forecasts for every bar after the first training span (cached by key)."""
+                           until: pd.Timestamp | None = None, explain: bool = False) -> ForecastRun:
+    """Out-of-sample forecasts for every bar after the first training span (cached by key).
+
+    With `explain`, each fold's model is also explained on its test windows (cfg.explain); the
+    attributions are cached beside the forecasts, and a run that finds forecasts but not their
+    attributions trains again, since only the walk-forward holds the fold models.
+    """
     key = forecast_key(market.fingerprint, forecast_settings(cfg), int(cfg.seed))
+    tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
     cache = ForecastCache(cfg.paths.cache_dir)
     if use_cache and until is None:
         cached = cache.load(key)
-        if cached is not None:
+        stored = cache.load_explanation(key, tag) if cached is not None and tag else None
+        if cached is not None and (tag is None or stored is not None):
             log.info("forecasts: reusing cached walk-forward forecasts %s (%d rows)", key, len(cached))
-            return ForecastRun(cached, key, cached=True)
+            return ForecastRun(cached, key, cached=True,
+                               explanation=Explanation.from_dict(stored) if stored else None)
+        if cached is not None:
+            log.info("forecasts: %s is cached without attributions for these explain settings; "
+                     "training again to explain each fold", key)
     windows = build_windows(cfg, market)
     walkforward: WalkForward = instantiate(cfg.walkforward)
     forecaster = instantiate(cfg.forecaster)
     ridge = RidgeForecaster(window=int(cfg.forecaster.window))  # the linear baseline
     lead = market.frame.index.get_loc(windows.index[0])  # warm-up and first window's fill
+    explainer: FoldExplainer | None = (
+        instantiate(cfg.explain, feature_names=list(cfg.features.columns)) if explain else None)
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
              type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
-                                  until=until, lead=lead)
+                                  until=until, lead=lead, explain=explainer)
+    explanation = explainer.explanation if explainer is not None else None
+    if explainer is not None:
+        log.info("explain: attributions for %d folds in %.1f s", len(explanation.folds),
+                 explainer.seconds)
     if use_cache and until is None:
+        if explanation is not None:
+            cache.store_explanation(key, tag, explanation.to_dict())
         cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
-    return ForecastRun(predictions, key, cached=False)
+    return ForecastRun(predictions, key, cached=False, explanation=explanation)

@@ -79,14 +79,14 @@ class Rule:
 # Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
-    Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
+    Rule(r"report\.(tearsheet|plots|explain)", boolean, "true or false", "false"),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
     Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
 # Groups whose settings are bounded by their `_target_` class.
-OWNED = ("data", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
+OWNED = ("data", "explain", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",
