@@ -40,3 +40,15 @@ def test_a_truncated_entry_is_ignored(tmp_path, caplog):
     path.write_text(path.read_text()[:5000])  # as if a foreign tool cut the file short
     assert cache.load("k") is None
     assert "does not match" in caplog.text
+
+
+def test_moving_a_class_to_another_module_keeps_the_key(make_cfg):
+    from omegaconf import open_dict
+
+    base = make_cfg()
+    moved = make_cfg()
+    with open_dict(moved):
+        moved.forecaster._target_ = "somewhere.else.LSTMForecaster"
+    other = make_cfg("forecaster=ridge")
+    key = lambda cfg: forecast_key("data", forecast_settings(cfg), 42)  # noqa: E731
+    assert key(moved) == key(base) and key(other) != key(base)

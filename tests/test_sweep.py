@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 from backtests.modes import experiment
+from backtests.outputs.results import stored_result
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.metrics import performance
 from backtests.sweeps.deflated_sharpe import (
@@ -312,6 +313,18 @@ def test_other_settings_or_unreadable_results_run_again(make_cfg, caplog):
     metrics.write_text('{"strategy": ')  # as if a foreign tool cut it short
     experiment.run_experiment(changed)
     assert "unreadable" in caplog.text and json.loads(metrics.read_text())["strategy"]
+
+
+def test_a_class_moved_to_another_module_does_not_rerun_a_finished_job(make_cfg, caplog):
+    from omegaconf import open_dict
+
+    cfg = make_cfg(*QUICK)
+    experiment.run_experiment(cfg)
+    moved = make_cfg(*QUICK)
+    with open_dict(moved):
+        moved.broker._target_ = "elsewhere.costs.BrokerSettings"  # same class, new module path
+    assert stored_result(Path(cfg.paths.output_dir), moved) is not None
+    assert "skipping: complete results" in caplog.text
 
 
 # --- the forecast cache lock: one job trains, the others wait and reuse ---------------------------

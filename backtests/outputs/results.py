@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_csv, write_json
+from backtests.pipeline.forecast_cache import class_names
 from backtests.pipeline.metrics import sharpe_objective
 
 log = logging.getLogger(__name__)
@@ -86,16 +87,7 @@ def _settings(config: Any) -> Any:
     if not isinstance(config, dict):
         return None
     kept = {k: v for k, v in config.items() if k not in IGNORED_GROUPS}
-    return json.loads(json.dumps(_class_names(kept), sort_keys=True, default=str))
-
-
-def _class_names(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: (str(v).rpartition(".")[2] if k == "_target_" else _class_names(v))
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_class_names(v) for v in node]
-    return node
+    return json.loads(json.dumps(class_names(kept), sort_keys=True, default=str))
 
 
 def stored_result(folder: Path, cfg: DictConfig) -> float | None:

@@ -36,7 +36,8 @@ from backtests.atomic import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: initial_train counts bars, ridge fit on the whole window; 3: `ridge` column
+FORMAT_VERSION = 4  # 2: initial_train counts bars, ridge fit on the whole window; 3: `ridge` column;
+# 4: `_target_` keyed by class name
 _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this process is training
 
 
@@ -44,6 +45,17 @@ def forecast_key(data_fingerprint: str, settings: dict[str, Any], seed: int) -> 
     """A stable hash of what determines the forecasts."""
     return settings_hash({"data": data_fingerprint, "settings": settings, "seed": seed,
                           "format": FORMAT_VERSION})
+
+
+def class_names(node: Any) -> Any:
+    """Settings with each `_target_` reduced to its class name: moving a class to another module
+    changes no result, so it must not change a cache key or make a finished sweep job rerun."""
+    if isinstance(node, dict):
+        return {k: (str(v).rpartition(".")[2] if k == "_target_" else class_names(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [class_names(v) for v in node]
+    return node
 
 
 def settings_hash(settings: Any, length: int = 20) -> str:
