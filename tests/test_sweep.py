@@ -315,7 +315,7 @@ def test_other_settings_or_unreadable_results_run_again(make_cfg, caplog):
     assert "unreadable" in caplog.text and json.loads(metrics.read_text())["strategy"]
 
 
-def test_a_class_moved_to_another_module_does_not_rerun_a_finished_job(make_cfg, caplog):
+def test_a_class_moved_to_another_module_does_not_rerun_a_finished_job(make_cfg):
     from omegaconf import open_dict
 
     cfg = make_cfg(*QUICK)
@@ -324,7 +324,8 @@ def test_a_class_moved_to_another_module_does_not_rerun_a_finished_job(make_cfg,
     with open_dict(moved):
         moved.broker._target_ = "elsewhere.costs.BrokerSettings"  # same class, new module path
     assert stored_result(Path(cfg.paths.output_dir), moved) is not None
-    assert "skipping: complete results" in caplog.text
+    other = make_cfg(*QUICK, "broker.commission=0.002")
+    assert stored_result(Path(cfg.paths.output_dir), other) is None
 
 
 # --- the forecast cache lock: one job trains, the others wait and reuse ---------------------------
