@@ -11,7 +11,6 @@ too (new returns: a new tearsheet). The last line printed is JSON.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep import ROOT, timed_run  # noqa: E402  (the benchmark scripts share their runner)
+from sweep import data_overrides, data_parser, timed_run  # noqa: E402  (the benchmark scripts share their runner)
 
 ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "returns.csv", "predictions.csv",
              "trades.csv", "forecast.png", "forecast_skill.png", "forecast_folds.csv",
@@ -27,17 +26,8 @@ ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "returns.csv", "pr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "yahoo"),
-                        help="a folder of <TICKER>.csv files (or use --synthetic)")
-    parser.add_argument("--ticker", default="GOOG")
-    parser.add_argument("--start", default="2012-01-01")
-    parser.add_argument("--synthetic", action="store_true", help="the synthetic market instead")
-    parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. forecaster=ridge")
-    args = parser.parse_args()
-
-    data = (["data=synthetic"] if args.synthetic else
-            ["data=csv", f"data.path={Path(args.data).resolve()}", f"data.start={args.start}"])
+    args = data_parser(__doc__ or "", ticker="GOOG", start="2012-01-01").parse_args()
+    data = data_overrides(args)
     with tempfile.TemporaryDirectory(prefix="rerun-bench-") as tmp:
         work = Path(tmp)
         common = [*data, f"ticker={args.ticker}", f"paths.cache_dir={work / 'cache'}", *args.overrides]

@@ -37,19 +37,28 @@ def timed_run(args: list[str], cwd: Path) -> float:
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def data_parser(doc: str, ticker: str, start: str) -> argparse.ArgumentParser:
+    """The options every benchmark here shares: which prices, and more Hydra overrides."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "yahoo"),
                         help="a folder of <TICKER>.csv files (or use --synthetic)")
-    parser.add_argument("--ticker", default="MSFT")
-    parser.add_argument("--start", default="2015-01-01")
+    parser.add_argument("--ticker", default=ticker)
+    parser.add_argument("--start", default=start)
     parser.add_argument("--synthetic", action="store_true", help="the synthetic market instead")
-    parser.add_argument("--launcher", default="joblib")
-    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both, e.g. forecaster=ridge")
-    args = parser.parse_args()
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides, e.g. forecaster=ridge")
+    return parser
 
-    data = (["data=synthetic"] if args.synthetic else
+
+def data_overrides(args: argparse.Namespace) -> list[str]:
+    return (["data=synthetic"] if args.synthetic else
             ["data=csv", f"data.path={Path(args.data).resolve()}", f"data.start={args.start}"])
+
+
+def main() -> None:
+    parser = data_parser(__doc__ or "", ticker="MSFT", start="2015-01-01")
+    parser.add_argument("--launcher", default="joblib")
+    args = parser.parse_args()
+    data = data_overrides(args)
     common = [*data, f"ticker={args.ticker}", *args.overrides]
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         work = Path(tmp)
