@@ -15,6 +15,7 @@ from backtests.pipeline.metrics import performance, sharpe_objective, trade_stat
 from backtests.outputs.results import (git_commit, package_versions, prediction_table,
                                        returns_table, stored_result, write_run_files)
 from backtests.modes.stages import Timings
+from backtests.ledger.record import record_run, sweep_name
 from backtests.settings.strategy import strategy_class_and_params
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
 from backtests.outputs.html import plural
@@ -63,13 +64,20 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics["strategy"]["excess_total_return"] = (metrics["strategy"]["total_return"]
                                                       - metrics["benchmark"]["total_return"])
         table = prediction_table(predictions, market.frame["Close"])
+        returns = returns_table(result.returns, bench.returns)
+        commit = git_commit(Path(__file__).parent)
+        # Before report.html, so the page shows how many trials this data and period have seen.
+        metrics["trials"] = record_run(cfg, market.fingerprint, market.ticker, returns,
+                                       metrics["strategy"]["sharpe"],
+                                       _choice("strategy") or strategy_cls.__name__, out, commit)
         run_info = {
             "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
                         "mode": "backtest"},
+            "sweep": sweep_name(),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "data_fingerprint": market.fingerprint,
             "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
-            "packages": package_versions(), "git_commit": git_commit(Path(__file__).parent),
+            "packages": package_versions(), "git_commit": commit,
             "timings_s": timings,
         }
         title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
@@ -84,8 +92,9 @@ def run_experiment(cfg: DictConfig) -> float:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))
         write_report(out / "report.html", metrics, run_info, result.trades)  # before metrics.json
-        write_run_files(out, metrics, returns_table(result.returns, bench.returns), table,
-                        result.trades, run_info)
+        write_run_files(out, metrics, returns, table, result.trades, run_info)
+    if cfg.get("logger") is not None:  # an experiment tracker (logger=mlflow), after the files
+        instantiate(cfg.logger).log_run(out, metrics, run_info)
     _summarise(metrics, out)
     return sharpe_objective(metrics)  # NaN (no trades) becomes 0.0, which sweepers accept
 

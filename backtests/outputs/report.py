@@ -16,6 +16,7 @@ import pandas as pd
 
 from backtests.atomic import write_text
 from backtests.outputs.html import esc, finite, num, page, pct, share, table
+from backtests.outputs.trials import trials_section
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>What ran</h2>",
         _what_ran(config, command, run_info, data, period, ticker, strategy_name),
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
+        "<h2>Trials on this data</h2>",
+        trials_section(metrics.get("trials"),
+                       int((config.get("report") or {}).get("periods_per_year") or 252)),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),

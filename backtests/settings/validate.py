@@ -124,6 +124,9 @@ RULES: tuple[Rule, ...] = (
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
+    Rule(r"mode\.reset|ledger\.enabled", boolean, "true or false", "true"),
+    Rule(r"ledger\.journal_mode", one_of("wal", "delete", "truncate", "persist"),
+         "wal (one host), or delete on a network filesystem", "wal"),
 )
 
 _MISSING_HINTS = {
