@@ -27,18 +27,17 @@ def trials_section(block: dict | None, periods_per_year: int = 252) -> str:
     if not block:
         return ("<p>No trial ledger (ledger.enabled=false): this run's Sharpe is not deflated by "
                 "the trials run before it.</p>")
-    sweep = block.get("sweep")
-    if sweep:
-        search = (f"This sweep ({esc(sweep)})", "see summary",
-                  '<a href="../summary.html">summary.html</a>', "counted when the sweep ends", "")
-    else:
-        search = ("This run alone (no search)", "1", num(0.0), num(block.get("psr"), 3),
-                  num(block.get("excess_psr"), 3))
+    alone = ["This run alone (no search: PSR(0))", "1", num(0.0), num(block.get("psr"), 3),
+             num(block.get("excess_psr"), 3)]
+    rows = [alone]
+    if block.get("sweep"):  # its N is known only once every job has ended
+        rows.append([f"This sweep ({esc(block['sweep'])})", "–", "–",
+                     '<a href="../summary.html">summary.html</a>, when the sweep ends', "–"])
     count = int(finite(block.get("trials")) or 0)
-    everything = ("Every trial on this data and test period", str(count),
-                  _annual(block.get("expected_max_sharpe"), periods_per_year),
-                  num(block.get("deflated_sharpe"), 3), num(block.get("excess_deflated_sharpe"), 3))
-    rows = [[search[0], search[1], search[2], search[3], search[4]], list(everything)]
+    rows.append(["Every trial on this data and test period", str(count),
+                 _annual(block.get("expected_max_sharpe"), periods_per_year),
+                 f"<b>{num(block.get('deflated_sharpe'), 3)}</b>",
+                 num(block.get("excess_deflated_sharpe"), 3)])
     header = ("Deflated against", "Trials (N)", "Expected best Sharpe (SR0, annual)",
               "Deflated Sharpe", "Deflated Sharpe of excess")
     rerun = ("a new trial" if block.get("new", True) else
