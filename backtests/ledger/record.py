@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from backtests.ledger.deflate import deflate, make_trial
 from backtests.ledger.store import Ledger
+from backtests.sweeps.callback import sweep_folder
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,8 @@ def ledger_of(cfg: DictConfig) -> Ledger | None:
 
 def sweep_name() -> str | None:
     """The sweep folder's name inside a job of `python run.py -m`, else None."""
-    from hydra.core.hydra_config import HydraConfig
-    from backtests.sweeps.callback import in_multirun
-
-    return Path(HydraConfig.get().sweep.dir).name if in_multirun() else None
+    folder = sweep_folder()
+    return None if folder is None else folder.name
 
 
 def record_run(cfg: DictConfig, dataset: str, ticker: str, returns: pd.DataFrame,

@@ -112,7 +112,7 @@ class Ledger:
 
     def record(self, trial: Trial) -> tuple[int, bool]:
         """Store `trial` in one transaction; return its row id and whether it is a new trial."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders reruns
         values = asdict(trial)
         names = ", ".join(COLUMNS)
         marks = ", ".join(f":{c}" for c in COLUMNS)

@@ -23,7 +23,7 @@ from backtests.outputs.html import plural
 
 log = logging.getLogger("backtests")
 
-SHOWN = ["recorded_at", "reruns", "strategy", "period_start", "period_end", "sharpe", "trials",
+SHOWN = ["last_run_at", "recorded_at", "reruns", "strategy", "period_start", "period_end", "sharpe", "trials",
          "deflated_sharpe", "excess_deflated_sharpe", "settings_hash", "sweep", "run_dir"]
 
 
