@@ -123,13 +123,14 @@ def test_report_shows_the_run_against_every_trial(tmp_path):
                          "ticker": "SYN", "period_start": "2018-01-02", "period_end": "2020-12-11",
                          "sweep": "2026-01-01_00-00", "trials": 12, "expected_max_sharpe": 0.05,
                          "deflated_sharpe": 0.314, "psr": 0.9, "excess_deflated_sharpe": 0.1,
-                         "excess_psr": 0.4, "sweeps": 3, "first_recorded": "2026-01-01T00:00:00"}
+                         "excess_psr": 0.4, "sweeps": 3, "first_recorded": "2026-01-01T08:05:03.123+00:00"}
     page = render_report(tmp_path, metrics, _run_info(), _trades())
     section = page[page.index("<h2>Trials on this data</h2>"):page.index("<h2>Forecast skill")]
     assert "<td>12</td>" in section and "0.314" in section and "0.900" in section
     assert "0.79" in section  # SR0 annualised: 0.05 * sqrt(252)
     assert 'href="../summary.html"' in section and "not counted again" in section
     assert "&lt;b&gt;ledger.sqlite" in section and "from 3 sweeps and single runs" in section
+    assert "the first on 2026-01-01 08:05 UTC" in section
     metrics["trials"] = None
     assert "ledger.enabled=false" in render_report(tmp_path, metrics, _run_info(), _trades())
 
@@ -186,3 +187,18 @@ def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
     reset = run_cli("mode=ledger", *data, "mode.reset=true", "hydra.run.dir=reset", cwd=tmp)
     assert reset.returncode == 0 and "deleted 6 trials" in reset.stderr + reset.stdout
     assert Ledger(tmp / "results" / "ledger.sqlite").trials() == []
+
+
+def test_the_ledger_logger_and_mode_groups_instantiate(make_cfg, tmp_path):
+    from hydra.utils import instantiate
+
+    from backtests.tracking.mlflow_logger import MlflowLogger
+
+    cfg = make_cfg()
+    ledger = instantiate(cfg.ledger)
+    assert ledger.enabled and ledger.path == (tmp_path / "results" / "ledger.sqlite").resolve()
+    assert cfg.get("logger") is None  # tracking is opt-in
+    logger = instantiate(make_cfg("logger=mlflow").logger)  # mlflow is not imported for this
+    assert isinstance(logger, MlflowLogger)
+    assert logger.tracking_uri == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
+    assert callable(instantiate(make_cfg("mode=ledger").mode))

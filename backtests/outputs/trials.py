@@ -18,6 +18,11 @@ def _annual(per_period: Any, periods_per_year: int) -> str:
     return num(None if value is None else value * math.sqrt(periods_per_year))
 
 
+def _when(stamp: str) -> str:
+    """`2026-11-26T09:25:31.571802+00:00` -> `2026-11-26 09:25 UTC` (the ledger keeps UTC)."""
+    return esc(f"{str(stamp)[:10]} {str(stamp)[11:16]} UTC")
+
+
 def _sources(count: int) -> str:
     return f"{count} {'sweep or single run' if count == 1 else 'sweeps and single runs'}"
 
@@ -47,7 +52,7 @@ def trials_section(block: dict | None, periods_per_year: int = 252) -> str:
             f"({esc(block.get('ticker'))}) over the test period {esc(block.get('period_start'))} "
             f"to {esc(block.get('period_end'))} when this run ended, from "
             f"{_sources(int(block.get('sweeps') or 0))}"
-            f"{', the first on ' + esc(block.get('first_recorded')) if block.get('first_recorded') else ''}"
+            f"{', the first on ' + _when(block['first_recorded']) if block.get('first_recorded') else ''}"
             ". The deflated Sharpe is the probability that the true Sharpe beats the best that "
             "this many skill-less trials would reach by luck (SR0, from the spread of their "
             "Sharpe ratios); reruns of identical settings count once. List them with "

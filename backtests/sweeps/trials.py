@@ -7,6 +7,7 @@ the earlier searches is in plain sight.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from backtests.outputs.html import esc, finite, num
@@ -36,9 +37,13 @@ def trials_note(complete: list[dict[str, Any]], period: CommonPeriod) -> str:
         return f'<p id="trials" class="verdict">{"".join(parts)}</p>'
     for (dataset, start, end), rows in groups.items():
         count = max(int(finite(r.get("ledger_trials")) or 0) for r in rows)
+        sr0 = finite(rows[0].get("ledger_expected_max_sharpe"))
+        year = int(finite(rows[0].get("periods_per_year")) or 252)
         parts.append(f"; <b>the ledger N = {count}</b> distinct trials on {esc(rows[0].get('ticker'))} "
                      f"data {esc(dataset)} over {esc(start)} to {esc(end)} ({len(rows)} of them from "
-                     "this sweep; reruns of identical settings count once)")
+                     "this sweep; reruns of identical settings count once; the best Sharpe that many "
+                     "skill-less trials would reach: an annualised "
+                     f"{num(None if sr0 is None else sr0 * math.sqrt(year))})")
     parts.append(".")
     ranked = [r for r in complete if finite(r.get("deflated_sharpe")) is not None]
     if ranked:
