@@ -57,8 +57,10 @@ def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
              "; ".join(f"{a} to {b}: N={n}" for (a, b), n in periods.items()))
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 40, "display.max_rows", 500):
-        log.info("trials, most recent first:\n%s", table.drop(columns=["run_dir"]).to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"))
+        shown = table.drop(columns=["run_dir", "recorded_at"]).assign(  # UTC, to the second
+            last_run_at=table["last_run_at"].str.slice(0, 19).str.replace("T", " "))
+        log.info("trials, most recent first (UTC):\n%s",
+                 shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     log.info("ledger.csv: %s (reset this dataset's count with mode.reset=true)", out / "ledger.csv")
 
 

@@ -32,8 +32,8 @@ def trials_note(complete: list[dict[str, Any]], period: CommonPeriod) -> str:
              "Sharpe, over the common test period)"]
     groups = _groups(complete)
     if not groups:
-        parts.append("; no trial ledger was written (ledger.enabled=false), so no run is deflated "
-                     "by the trials of earlier sweeps.")
+        parts.append("; no run of this sweep is in a trial ledger (ledger.enabled=false, or runs "
+                     "older than the ledger), so none is deflated by the trials of earlier sweeps.")
         return f'<p id="trials" class="verdict">{"".join(parts)}</p>'
     for (dataset, start, end), rows in groups.items():
         count = max(int(finite(r.get("ledger_trials")) or 0) for r in rows)

@@ -33,6 +33,8 @@ ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "returns.csv", "pr
              "forecast_skill.png")
 BATCH = 100  # MLflow's limit of params per log_batch call
 MAX_PARAM = 6000  # characters MLflow keeps of a param value
+# The UI opens an experiment of this kind on its runs table, not on the GenAI traces overview.
+KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 class MlflowLogger:
@@ -63,11 +65,14 @@ class MlflowLogger:
             client = self.client()
             found = client.get_experiment_by_name(self.experiment)
             if found is not None:
+                if KIND[0] not in found.tags:
+                    client.set_experiment_tag(found.experiment_id, *KIND)
                 return client, found.experiment_id
             location = (Path(self.artifact_location).resolve().as_uri()
                         if self.artifact_location and "://" not in str(self.artifact_location)
                         else self.artifact_location)
-            return client, client.create_experiment(self.experiment, artifact_location=location)
+            return client, client.create_experiment(self.experiment, artifact_location=location,
+                                                    tags=dict([KIND]))
 
     @contextmanager
     def _store_lock(self) -> Iterator[None]:
