@@ -83,3 +83,15 @@ def test_without_mlflow_installed_it_is_one_user_error(monkeypatch):
     with pytest.raises(UserError, match="needs the mlflow package") as raised:
         MlflowLogger("sqlite:///x.db").client()
     assert ".[mlflow]" in raised.value.hint
+
+
+def test_a_sweep_with_a_failed_job_closes_its_parent_run_as_failed(tmp_path):
+    done = sweep(tmp_path, "logger=mlflow", "data.bars=420,100")  # 100 bars: too short, fails
+    assert done.returncode == 1, done.stderr[-3000:]
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("backtests").experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.info.status == "FAILED" and parent.data.metrics["complete"] == 1
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"summary.csv",
+                                                                         "summary.html"}
+    assert [r.info.status for r in runs if r is not parent] == ["FINISHED"]

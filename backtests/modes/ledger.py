@@ -23,8 +23,8 @@ from backtests.outputs.html import plural
 
 log = logging.getLogger("backtests")
 
-SHOWN = ["last_run_at", "recorded_at", "reruns", "strategy", "period_start", "period_end", "sharpe", "trials",
-         "deflated_sharpe", "excess_deflated_sharpe", "settings_hash", "sweep", "run_dir"]
+SHOWN = ["last_run_at", "recorded_at", "reruns", "strategy", "period_start", "period_end", "sharpe",
+         "trials", "deflated_sharpe", "excess_deflated_sharpe", "settings_hash", "sweep", "run_dir"]
 
 
 def run_ledger(cfg: DictConfig, reset: bool = False) -> None:

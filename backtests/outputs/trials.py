@@ -52,7 +52,7 @@ def trials_section(block: dict | None, periods_per_year: int = 252) -> str:
             f"({esc(block.get('ticker'))}) over the test period {esc(block.get('period_start'))} "
             f"to {esc(block.get('period_end'))} when this run ended, from "
             f"{_sources(int(block.get('sweeps') or 0))}"
-            f"{', the first on ' + _when(block['first_recorded']) if block.get('first_recorded') else ''}"
+            f"{', the first on ' + _when(first) if (first := block.get('first_recorded')) else ''}"
             ". The deflated Sharpe is the probability that the true Sharpe beats the best that "
             "this many skill-less trials would reach by luck (SR0, from the spread of their "
             "Sharpe ratios); reruns of identical settings count once. List them with "
