@@ -21,9 +21,11 @@ from backtests.ledger.store import Trial
 from backtests.outputs.results import result_settings
 from backtests.sweeps.deflated_sharpe import expected_max_sharpe, moments, probabilistic_sharpe
 
-# Settings that change what is written, not what is computed: a run with and without its
-# tearsheet is the same trial.
-NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("mode",))
+# Settings that change what is written, not what is computed (a run with and without its
+# tearsheet is the same trial), and the data group: every data setting that changes results
+# changes the prices, so the data fingerprint in the key already counts it, while the rest (a
+# CSV's folder, download retries, a cache's age) must not make an identical trial look new.
+NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("mode",), ("data",))
 
 
 def trial_settings(config: Any) -> dict:
@@ -84,8 +86,10 @@ def deflate(trial: dict, population: list[dict]) -> dict[str, Any]:
     """The ledger figures of `trial` (a ledger row) against `population` (its dataset and period).
 
     N is the number of distinct trials (reruns count once); SR0 comes from the variance of their
-    per-period Sharpe ratios. The excess over buy and hold is deflated by the same N, as in the
-    sweep summary (a buy-and-hold trial has no excess Sharpe but was still a trial).
+    per-period Sharpe ratios. A trial that never traded has no Sharpe but was still tried: it counts
+    in N, not in the variance (the sweep summary leaves it out of N, so on a sweep with such a run
+    the ledger is the stricter of the two). The excess over buy and hold is deflated by the same N,
+    as in the sweep summary (a buy-and-hold trial has no excess Sharpe but was still a trial).
     """
     count = len(population)
     sr0, excess_sr0 = _sr0(population, "sharpe_per_period", count), _sr0(
