@@ -13,7 +13,7 @@ from backtests.pipeline.metrics import performance
 from tests.conftest import FAST, run_cli
 
 ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
-             "forecast.png", "forecast_skill.png", "forecast_folds.csv", "run_info.json"]
+             "forecast.png", "forecast_skill.png", "forecast_folds.csv", "run_info.json", "trials.json"]
 
 
 @pytest.fixture(scope="module")

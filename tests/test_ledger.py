@@ -165,7 +165,8 @@ def test_two_sweeps_raise_the_ledger_count_and_lower_the_best_dsr(two_sweeps):
     ledger = Ledger(tmp / "results" / "ledger.sqlite")
     assert len(ledger.trials()) == 6  # every job of two parallel sweeps, nothing lost
     best = before["deflated_sharpe"].idxmax()
-    block = json.loads((first / "sweep" / best / "metrics.json").read_text())["trials"]
+    block = json.loads((first / "sweep" / best / "trials.json").read_text())
+    assert "trials" not in json.loads((first / "sweep" / best / "metrics.json").read_text())
     now = ledger_figures(block["ledger"], block["id"])
     assert now["trials"] == 6 and now["deflated_sharpe"] < before.loc[best, "ledger_deflated_sharpe"]
     assert now["deflated_sharpe"] == pytest.approx(

@@ -1,7 +1,7 @@
 """Record a finished backtest in the ledger and read back its deflation by every trial.
 
-Called by the experiment after the backtest and before report.html, so the page and metrics.json
-(its `trials` block) can show the count. Also the reader the sweep summary uses, so both pages
+Called by the experiment after the backtest and before report.html, so the page and trials.json
+can show the count. Also the reader the sweep summary uses, so both pages
 compute the ledger figures the same way.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def sweep_name() -> str | None:
 def record_run(cfg: DictConfig, dataset: str, ticker: str, returns: pd.DataFrame,
                sharpe: float | None, strategy: str | None, run_dir: Path,
                git_commit: str | None) -> dict[str, Any] | None:
-    """Append this run to the ledger; return metrics.json's `trials` block (None: no ledger)."""
+    """Append this run to the ledger; return what trials.json holds (None: no ledger)."""
     ledger = ledger_of(cfg)
     if ledger is None:
         return None

@@ -8,6 +8,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.atomic import write_json
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
@@ -67,7 +68,9 @@ def run_experiment(cfg: DictConfig) -> float:
         returns = returns_table(result.returns, bench.returns)
         commit = git_commit(Path(__file__).parent)
         # Before report.html, so the page shows how many trials this data and period have seen.
-        metrics["trials"] = record_run(cfg, market.fingerprint, market.ticker, returns,
+        # Not in metrics.json: its figures depend on the ledger's history, and a rerun of the same
+        # settings must write a byte-identical metrics.json.
+        trials = record_run(cfg, market.fingerprint, market.ticker, returns,
                                        metrics["strategy"]["sharpe"],
                                        _choice("strategy") or strategy_cls.__name__, out, commit)
         run_info = {
@@ -91,10 +94,12 @@ def run_experiment(cfg: DictConfig) -> float:
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns, title,
                             int(cfg.report.periods_per_year))
-        write_report(out / "report.html", metrics, run_info, result.trades)  # before metrics.json
+        write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
+        if trials is not None:
+            write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
         write_run_files(out, metrics, returns, table, result.trades, run_info)
     if cfg.get("logger") is not None:  # an experiment tracker (logger=mlflow), after the files
-        instantiate(cfg.logger).log_run(out, metrics, run_info)
+        instantiate(cfg.logger).log_run(out, {**metrics, "trials": trials}, run_info)
     _summarise(metrics, out)
     return sharpe_objective(metrics)  # NaN (no trades) becomes 0.0, which sweepers accept
 

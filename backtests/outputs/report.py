@@ -64,6 +64,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     # Written just before these files: they exist once the run is complete (metrics.json last).
     links += [f'<a href="{name}">{name}</a>' for name in
               ("metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json")]
+    links += ['<a href="trials.json">trials.json</a>'] if metrics.get("trials") else []
     forecast = metrics.get("forecast") or {}
     body = [
         f"<h1>{esc(title)}</h1>",

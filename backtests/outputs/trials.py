@@ -1,7 +1,7 @@
 """report.html's "Trials on this data" section: the run's Sharpe deflated by every trial on record.
 
 A run's Sharpe means little without the number of settings tried before it on the same prices.
-The section states that number twice, from metrics.json's `trials` block (written by
+The section states that number twice, from the run's trials.json (written by
 backtests/ledger/record.py): this run or sweep alone, and every distinct trial in the ledger on
 the same data fingerprint and test period.
 """
@@ -28,7 +28,7 @@ def _sources(count: int) -> str:
 
 
 def trials_section(block: dict | None, periods_per_year: int = 252) -> str:
-    """The section's HTML (escaped); `block` is metrics.json's `trials` (None: no ledger)."""
+    """The section's HTML (escaped); `block` is the run's trials.json (None: no ledger)."""
     if not block:
         return ("<p>No trial ledger (ledger.enabled=false): this run's Sharpe is not deflated by "
                 "the trials run before it.</p>")

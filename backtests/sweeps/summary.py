@@ -90,7 +90,7 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
     # Runs written before strategies declared it were all scored as forecast readers.
     uses_forecast = bool(s.get("uses_forecast", True))
     row.update({key: f.get(key) if uses_forecast else None for key in SKILL_KEYS})
-    row.update(_ledger_columns(metrics.get("trials")))
+    row.update(_ledger_columns(_json(folder / "trials.json")))
     row.update(status="complete", uses_forecast=uses_forecast, own_trades=s.get("trades"),
                periods_per_year=(config.get("report") or {}).get("periods_per_year"),
                entry_dates=_entry_dates(folder),
@@ -100,7 +100,7 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
 
 
 def _ledger_columns(block: Any) -> dict[str, Any]:
-    """The run's ledger figures as they are now (later trials included), from its `trials` block."""
+    """The run's ledger figures as they are now (later trials included), from its trials.json."""
     figures = None
     if isinstance(block, dict) and block.get("ledger") and block.get("id") is not None:
         try:

@@ -28,7 +28,8 @@ except ImportError:  # Windows: no lock; create the store once before starting p
 
 log = logging.getLogger(__name__)
 
-ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "returns.csv", "predictions.csv",
+ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "trials.json", "returns.csv",
+             "predictions.csv",
              "trades.csv", "forecast_folds.csv", "run_info.json", "forecast.png",
              "forecast_skill.png")
 BATCH = 100  # MLflow's limit of params per log_batch call
