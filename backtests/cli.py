@@ -141,6 +141,9 @@ class ValidateFirst(Callback):
             return
         try:
             validate(config)
+            logger = OmegaConf.select(config, "logger", default=None)
+            if logger is not None:  # mlflow installed? create its store and experiment once, now
+                instantiate(logger).prepare()
         except UserError as error:
             report(error)
 

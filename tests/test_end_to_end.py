@@ -15,7 +15,8 @@ from tests.conftest import FAST, run_cli
 ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
              "forecast.png", "forecast_skill.png", "forecast_folds.csv", "run_info.json",
              "importance.csv", "importance_lags.csv", "importance_lag_blocks.csv",
-             "importance_folds.csv", "importance.png", "importance_lags.png", "importance_drift.png"]
+             "importance_folds.csv", "importance.png", "importance_lags.png", "importance_drift.png",
+             "trials.json"]
 
 
 @pytest.fixture(scope="module")

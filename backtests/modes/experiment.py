@@ -8,7 +8,9 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.atomic import write_json
 from backtests.data.base import MarketData
+from backtests.ledger.record import record_run, sweep_name
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
@@ -72,13 +74,22 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics["strategy"]["excess_total_return"] = (metrics["strategy"]["total_return"]
                                                       - metrics["benchmark"]["total_return"])
         table = prediction_table(predictions, market.frame["Close"])
+        returns = returns_table(result.returns, bench.returns)
+        commit = git_commit(Path(__file__).parent)
+        # Before report.html, so the page shows how many trials this data and period have seen.
+        # Not in metrics.json: its figures depend on the ledger's history, and a rerun of the same
+        # settings must write a byte-identical metrics.json.
+        trials = record_run(cfg, market.fingerprint, market.ticker, returns,
+                                       metrics["strategy"]["sharpe"],
+                                       _choice("strategy") or strategy_cls.__name__, out, commit)
         run_info = {
             "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
                         "mode": "backtest"},
+            "sweep": sweep_name(),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "data_fingerprint": market.fingerprint,
             "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
-            "packages": package_versions(), "git_commit": git_commit(Path(__file__).parent),
+            "packages": package_versions(), "git_commit": commit,
             "timings_s": timings,
         }
         title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
@@ -99,9 +110,12 @@ def run_experiment(cfg: DictConfig) -> float:
             year = int(cfg.report.periods_per_year)
             cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],
                        lambda path: write_tearsheet(path, result.returns, bench.returns, title, year))
-        write_report(out / "report.html", metrics, run_info, result.trades)  # before metrics.json
-        write_run_files(out, metrics, returns_table(result.returns, bench.returns), table,
-                        result.trades, run_info)
+        write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
+        if trials is not None:
+            write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
+        write_run_files(out, metrics, returns, table, result.trades, run_info)
+    if cfg.get("logger") is not None:  # an experiment tracker (logger=mlflow), after the files
+        instantiate(cfg.logger).log_run(out, {**metrics, "trials": trials}, run_info)
     _summarise(metrics, out)
     return sharpe_objective(metrics)  # NaN (no trades) becomes 0.0, which sweepers accept
 

@@ -19,6 +19,7 @@ from backtests.outputs.data_section import data_section
 from backtests.outputs.explain_report import explain_section
 from backtests.outputs.html import (HIDDEN_KEYS, embed_plots, esc, finite, forecaster_label, num,
                                      page, pct, settings_text, share, table)
+from backtests.outputs.trials import trials_section
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     # Written just before these files: they exist once the run is complete (metrics.json last).
     links += [f'<a href="{name}">{name}</a>' for name in
               ("metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json")]
+    links += ['<a href="trials.json">trials.json</a>'] if metrics.get("trials") else []
     forecast = metrics.get("forecast") or {}
     body = [
         f"<h1>{esc(title)}</h1>",
@@ -59,6 +61,9 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         _what_ran(config, command, run_info, data, period, ticker, strategy_name),
         "<h2>Data</h2>", data_section(data),
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
+        "<h2>Trials on this data</h2>",
+        trials_section(metrics.get("trials"),
+                       int((config.get("report") or {}).get("periods_per_year") or 252)),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
         explain_section(folder, config),

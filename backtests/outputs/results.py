@@ -19,7 +19,7 @@ from backtests.pipeline.metrics import sharpe_objective
 
 log = logging.getLogger(__name__)
 
-IGNORED_GROUPS = ("paths",)  # where files go, not what is computed
+IGNORED_GROUPS = ("paths", "ledger", "logger")  # where files and records go, not what is computed
 
 PACKAGES = ("backtrader", "tensorflow-cpu", "tensorflow", "keras", "pandas", "numpy", "quantstats",
             "yfinance", "hydra-core", "omegaconf", "scipy", "matplotlib")
@@ -76,7 +76,7 @@ def git_commit(folder: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def _settings(config: Any) -> Any:
+def result_settings(config: Any) -> Any:
     """The settings that decide a run's results, in a form JSON round trips compare equal.
 
     A `_target_` counts by its class name only: moving a class to another module changes no
@@ -102,7 +102,7 @@ def stored_result(folder: Path, cfg: DictConfig) -> float | None:
     except (OSError, ValueError, AttributeError) as exc:
         log.warning("results in %s are unreadable (%s); running again", folder, exc)
         return None
-    if _settings(stored) != _settings(cfg):
+    if result_settings(stored) != result_settings(cfg):
         log.warning("results in %s came from other settings; running again", folder)
         return None
     log.info("skipping: complete results in %s (delete its metrics.json to run it again)", folder)

@@ -47,6 +47,13 @@ def in_multirun(config: DictConfig | None = None) -> bool:
     return OmegaConf.select(config, "hydra.mode", default=None) == RunMode.MULTIRUN
 
 
+def sweep_folder() -> Path | None:
+    """The sweep's root folder inside a job of `python run.py -m ...`, else None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().sweep.dir) if in_multirun() else None
+
+
 def record_failure(folder: Path, error: BaseException) -> str:
     """Write `error` to folder/error.txt: one line and a hint for a user mistake, else a traceback."""
     from backtests.errors import as_user_error

@@ -14,6 +14,7 @@ from backtests.outputs.html import esc, finite, num, page, pct, share
 from backtests.pipeline.metrics import TRADING_DAYS
 from backtests.sweeps.chart import equity_chart
 from backtests.sweeps.period import CommonPeriod
+from backtests.sweeps.trials import trials_note
 
 
 def fixed(digits: int) -> Callable[[Any], str]:
@@ -28,9 +29,12 @@ def fixed(digits: int) -> Callable[[Any], str]:
 # so the deflated Sharpe columns stay on screen however long the overrides are.
 SHOWN = (("job", "Run", None), ("overrides", "Overrides", None), ("ticker", "Ticker", None),
          ("strategy", "Strategy", None), ("sharpe", "Sharpe", fixed(2)),
-         ("deflated_sharpe", "Deflated Sharpe", fixed(3)), ("psr", "PSR(0)", fixed(3)),
+         ("deflated_sharpe", "DSR, this sweep", fixed(3)),
+         ("ledger_deflated_sharpe", "DSR, all trials", fixed(3)),
+         ("ledger_trials", "N, all", fixed(0)), ("psr", "PSR(0)", fixed(3)),
          ("excess_return", "Excess", pct),
-         ("excess_deflated_sharpe", "Deflated Sharpe of excess", fixed(3)),
+         ("excess_deflated_sharpe", "DSR of excess, this sweep", fixed(3)),
+         ("ledger_excess_deflated_sharpe", "DSR of excess, all trials", fixed(3)),
          ("excess_psr", "PSR(0) of excess", fixed(3)),
          ("total_return", "Total return", pct), ("benchmark_total_return", "Buy &amp; hold", pct),
          ("cagr", "CAGR", pct), ("sortino", "Sortino", fixed(2)),
@@ -79,7 +83,7 @@ def render_summary(title: str, rows: list[dict[str, Any]], returns: dict[str, pd
     body = [EXTRA_CSS, f"<h1>Sweep summary: {esc(title)}</h1>",
             f'<p class="sub">{len(rows)} runs: {len(complete)} complete, {len(failed)} not. '
             'Click a column header to sort. <a href="summary.csv">summary.csv</a></p>',
-            f'<p id="period" class="verdict">{period.text()}</p>',
+            f'<p id="period" class="verdict">{period.text()}</p>', trials_note(complete, period),
             f"<p>Overrides common to every run: <code>{esc(' '.join(common)) or 'none'}</code></p>",
             _table(rows), _explain(complete),
             "<h2>Equity curves</h2>", equity_chart(returns, {r["job"]: r.get("ticker") for r in rows}),
@@ -111,7 +115,10 @@ def _explain(complete: list[dict[str, Any]]) -> str:
             "return over buy and hold (strategy minus benchmark), deflated by the same "
             f"{num(trials, 0)} trials (expected best {bar('excess_expected_max_sharpe')}): near 1, "
             "the run beat buy and hold by more than the search explains. Theil's U and "
-            "directional accuracy show &ndash; for strategies that do not read the forecast.</p>")
+            "directional accuracy show &ndash; for strategies that do not read the forecast. "
+            "The columns \u201call trials\u201d ask the same against every distinct trial in the "
+            "trial ledger on the run's data and test period (N beside them), earlier sweeps and "
+            "single runs included: the honest count when you keep the best of many searches.</p>")
 
 
 def _cell(row: dict, key: str, show: Any) -> str:

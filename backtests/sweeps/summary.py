@@ -16,18 +16,25 @@ import pandas as pd
 import yaml
 
 from backtests.atomic import write_csv, write_text
+from backtests.errors import UserError
+from backtests.ledger.record import ledger_figures
 from backtests.sweeps.page import render_summary
 from backtests.sweeps.period import CommonPeriod, rescore
 
 log = logging.getLogger(__name__)
 
+# Each run deflated by every trial in the ledger on its data and its own test period (its period in
+# the ledger, which is the common period unless the run is marked recomputed).
+LEDGER_KEYS = ("trials", "deflated_sharpe", "excess_deflated_sharpe", "expected_max_sharpe",
+               "excess_expected_max_sharpe", "dataset", "period_start", "period_end")
 COLUMNS = ["job", "status", "overrides", "ticker", "strategy", "period_start", "period_end",
            "own_period_start", "own_period_end", "recomputed", "total_return", "cagr", "sharpe",
            "sortino", "max_drawdown", "trades", "benchmark_total_return", "excess_return",
            "uses_forecast", "theil_u", "directional_accuracy", "dm_pvalue", "deflated_sharpe",
            "psr", "excess_deflated_sharpe", "excess_psr", "sharpe_per_period", "observations",
            "skew", "kurtosis", "trials", "expected_max_sharpe", "excess_sharpe_per_period",
-           "excess_expected_max_sharpe", "report", "tearsheet", "error"]
+           "excess_expected_max_sharpe", *(f"ledger_{key}" for key in LEDGER_KEYS), "report",
+           "tearsheet", "error"]
 SKILL_KEYS = ("theil_u", "directional_accuracy", "dm_pvalue")
 
 
@@ -83,12 +90,24 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
     # Runs written before strategies declared it were all scored as forecast readers.
     uses_forecast = bool(s.get("uses_forecast", True))
     row.update({key: f.get(key) if uses_forecast else None for key in SKILL_KEYS})
+    row.update(_ledger_columns(_json(folder / "trials.json")))
     row.update(status="complete", uses_forecast=uses_forecast, own_trades=s.get("trades"),
                periods_per_year=(config.get("report") or {}).get("periods_per_year"),
                entry_dates=_entry_dates(folder),
                report=f"{folder.name}/report.html" if (folder / "report.html").exists() else "",
                tearsheet=f"{folder.name}/tearsheet.html" if (folder / "tearsheet.html").exists() else "")
     return row, returns
+
+
+def _ledger_columns(block: Any) -> dict[str, Any]:
+    """The run's ledger figures as they are now (later trials included), from its trials.json."""
+    figures = None
+    if isinstance(block, dict) and block.get("ledger") and block.get("id") is not None:
+        try:
+            figures = ledger_figures(block["ledger"], int(block["id"]))
+        except UserError as exc:  # an unreadable ledger leaves the columns empty, not the summary
+            log.warning("summary: %s", exc.message)
+    return {f"ledger_{key}": (figures or {}).get(key) for key in LEDGER_KEYS}
 
 
 def _entry_dates(folder: Path) -> pd.Series | None:

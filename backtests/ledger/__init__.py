@@ -1,0 +1,1 @@
+"""The trial ledger: every backtest on the record, and a deflated Sharpe that counts them all."""

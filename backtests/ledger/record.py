@@ -1,0 +1,71 @@
+"""Record a finished backtest in the ledger and read back its deflation by every trial.
+
+Called by the experiment after the backtest and before report.html, so the page and trials.json
+can show the count. Also the reader the sweep summary uses, so both pages
+compute the ledger figures the same way.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.ledger.deflate import deflate, make_trial
+from backtests.ledger.store import Ledger
+from backtests.sweeps.callback import sweep_folder
+
+log = logging.getLogger(__name__)
+
+
+def ledger_of(cfg: DictConfig) -> Ledger | None:
+    """The configured ledger, or None when the group is absent or `ledger.enabled=false`."""
+    if cfg.get("ledger") is None:
+        return None
+    ledger = instantiate(cfg.ledger)
+    return ledger if ledger.enabled else None
+
+
+def sweep_name() -> str | None:
+    """The sweep folder's name inside a job of `python run.py -m`, else None."""
+    folder = sweep_folder()
+    return None if folder is None else folder.name
+
+
+def record_run(cfg: DictConfig, dataset: str, ticker: str, returns: pd.DataFrame,
+               sharpe: float | None, strategy: str | None, run_dir: Path,
+               git_commit: str | None) -> dict[str, Any] | None:
+    """Append this run to the ledger; return what trials.json holds (None: no ledger)."""
+    ledger = ledger_of(cfg)
+    if ledger is None:
+        return None
+    trial = make_trial(cfg, dataset, ticker, returns, sharpe, strategy, sweep_name(),
+                       str(run_dir), git_commit)
+    row_id, new = ledger.record(trial)
+    block = ledger_figures(ledger.path, row_id)
+    assert block is not None  # just written in a committed transaction
+    block["new"] = new
+    log.info("ledger: %s; %d distinct trials on this data and test period (%s to %s): "
+             "deflated Sharpe %.3f (%.3f in this run alone, PSR(0))",
+             "a new trial" if new else "a rerun of earlier settings, not a new trial",
+             block["trials"], block["period_start"], block["period_end"],
+             block["deflated_sharpe"], block["psr"])
+    return block
+
+
+def ledger_figures(path: str | Path, row_id: int) -> dict[str, Any] | None:
+    """Trial `row_id` of the ledger at `path`, deflated by every trial on its data and period now."""
+    ledger = Ledger(path)
+    if not ledger.path.exists():
+        return None
+    row = ledger.trial(int(row_id))
+    if row is None:  # deleted by a reset since
+        return None
+    population = ledger.trials(row["dataset"], (row["period_start"], row["period_end"]))
+    return {"ledger": str(ledger.path), "id": row["id"], "dataset": row["dataset"],
+            "ticker": row["ticker"], "period_start": row["period_start"],
+            "period_end": row["period_end"], "settings_hash": row["settings_hash"],
+            "sweep": row["sweep"], **deflate(row, population)}

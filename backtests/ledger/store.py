@@ -1,0 +1,165 @@
+"""The trial ledger: one row per distinct backtest ever run, in a SQLite file a user can query.
+
+The deflated Sharpe of a sweep counts that sweep's trials only; a user who ran ten sweeps on the
+same prices and kept the best made every one of their trials. The ledger remembers them all.
+
+Why SQLite through the standard library: it is a real database (`sqlite3 results/ledger.sqlite
+'select * from trials'`), each record is one INSERT in one transaction, so a killed process
+leaves either the whole record or none, and concurrent writers (joblib workers, SLURM jobs on one
+host) queue on SQLite's lock instead of overwriting each other (WAL journal, a busy timeout).
+The unique key (dataset, test period, settings hash) makes an identical rerun update its row's
+`reruns` count instead of adding a trial.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from backtests.errors import UserError
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 60.0  # a writer waits this long for another's transaction before giving up
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL,        -- UTC, first time these settings ran on this data and period
+    last_run_at TEXT NOT NULL,        -- UTC, latest rerun
+    reruns INTEGER NOT NULL DEFAULT 0,
+    dataset TEXT NOT NULL,            -- data fingerprint: a hash of every price and date
+    ticker TEXT NOT NULL,             -- or the universe, comma-separated
+    period_start TEXT NOT NULL,       -- the out-of-sample test period
+    period_end TEXT NOT NULL,
+    settings_hash TEXT NOT NULL,      -- every setting that affects results (not where files go)
+    settings TEXT NOT NULL,           -- those settings as JSON
+    strategy TEXT,
+    sharpe REAL,                      -- annualised, as metrics.json
+    sharpe_per_period REAL,           -- the moments a deflated Sharpe needs, of daily returns
+    observations INTEGER,
+    skew REAL,
+    kurtosis REAL,
+    excess_sharpe_per_period REAL,    -- the same of the daily excess over buy and hold
+    excess_observations INTEGER,
+    excess_skew REAL,
+    excess_kurtosis REAL,
+    sweep TEXT,                       -- the sweep folder's name, or NULL for a single run
+    run_dir TEXT,
+    git_commit TEXT,
+    UNIQUE (dataset, period_start, period_end, settings_hash)
+);
+CREATE INDEX IF NOT EXISTS trials_by_dataset ON trials (dataset, period_start, period_end);
+"""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One backtest as the ledger keeps it (the columns of `trials` a run supplies)."""
+
+    dataset: str
+    ticker: str
+    period_start: str
+    period_end: str
+    settings_hash: str
+    settings: str
+    strategy: str | None
+    sharpe: float | None
+    sharpe_per_period: float | None
+    observations: int
+    skew: float | None
+    kurtosis: float | None
+    excess_sharpe_per_period: float | None
+    excess_observations: int
+    excess_skew: float | None
+    excess_kurtosis: float | None
+    sweep: str | None = None
+    run_dir: str | None = None
+    git_commit: str | None = None
+
+
+COLUMNS = [f.name for f in fields(Trial)]
+
+
+class Ledger:
+    """The ledger file at `path` (config group `ledger`; `ledger.enabled=false` turns it off)."""
+
+    def __init__(self, path: str | Path, enabled: bool = True, journal_mode: str = "wal") -> None:
+        self.path = Path(path).resolve()
+        self.enabled = bool(enabled)
+        # WAL lets readers go on while one job writes; it needs one host's shared memory, so on a
+        # network filesystem shared by cluster nodes use `ledger.journal_mode=delete`.
+        self.journal_mode = str(journal_mode)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
+                                         isolation_level=None)) as db:
+                db.row_factory = sqlite3.Row
+                db.execute(f"PRAGMA journal_mode={self.journal_mode}")
+                db.executescript(SCHEMA)  # IF NOT EXISTS: every writer may try, one creates
+                yield db
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"the trial ledger {self.path} cannot be used ({exc})",
+                            "delete or move that file to start a new ledger, or set "
+                            "ledger.enabled=false") from exc
+
+    def record(self, trial: Trial) -> tuple[int, bool]:
+        """Store `trial` in one transaction; return its row id and whether it is a new trial."""
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders reruns
+        values = asdict(trial)
+        names = ", ".join(COLUMNS)
+        marks = ", ".join(f":{c}" for c in COLUMNS)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlock later
+            try:
+                cursor = db.execute(
+                    f"INSERT INTO trials (recorded_at, last_run_at, {names}) "
+                    f"VALUES (:now, :now, {marks}) "
+                    "ON CONFLICT (dataset, period_start, period_end, settings_hash) DO UPDATE SET "
+                    "reruns = reruns + 1, last_run_at = :now, run_dir = excluded.run_dir "
+                    "RETURNING id, reruns", {**values, "now": now})
+                row_id, reruns = cursor.fetchone()
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return int(row_id), reruns == 0
+
+    def trials(self, dataset: str | None = None, period: tuple[str, str] | None = None
+               ) -> list[dict]:
+        """The distinct trials, most recent first; on one dataset (and test period) if given."""
+        where, args = [], []
+        if dataset is not None:
+            where.append("dataset = ?")
+            args.append(dataset)
+        if period is not None:
+            where.append("period_start = ? AND period_end = ?")
+            args += list(period)
+        sql = ("SELECT * FROM trials" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY last_run_at DESC, id DESC")
+        if not self.path.exists():
+            return []
+        with self._connect() as db:
+            return [dict(row) for row in db.execute(sql, args)]
+
+    def trial(self, row_id: int) -> dict | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM trials WHERE id = ?", (row_id,)).fetchone()
+        return dict(row) if row is not None else None
+
+    def reset(self, dataset: str) -> int:
+        """Delete every trial on `dataset`; return how many. The count starts again from zero."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            deleted = db.execute("DELETE FROM trials WHERE dataset = ?", (dataset,)).rowcount
+            db.execute("COMMIT")
+        return int(deleted)

@@ -1,0 +1,74 @@
+"""`python run.py mode=ledger`: the trials on record for the configured data, and their reset.
+
+The data are chosen exactly as for a backtest (ticker, `data=`, start and end), so the command a
+user ran is the command that lists its trials: the prices are loaded and their fingerprint selects
+the records. Each trial is shown with its Sharpe and its deflated Sharpe against every trial on the
+same data and test period, most recent first; `mode.reset=true` deletes them, so the count starts
+again (a deliberate act, logged with the number deleted).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.atomic import write_csv
+from backtests.errors import UserError
+from backtests.ledger.deflate import deflate
+from backtests.ledger.record import ledger_of
+from backtests.outputs.html import plural
+
+log = logging.getLogger("backtests")
+
+SHOWN = ["last_run_at", "recorded_at", "reruns", "strategy", "period_start", "period_end", "sharpe",
+         "trials", "deflated_sharpe", "excess_deflated_sharpe", "settings_hash", "sweep", "run_dir"]
+
+
+def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
+    """Log the trials on the configured data and write ledger.csv; `reset` deletes them instead."""
+    ledger = ledger_of(cfg)
+    if ledger is None:
+        raise UserError("the trial ledger is switched off (ledger.enabled=false)",
+                        "drop ledger.enabled=false to list or reset the trials on record")
+    market = instantiate(cfg.data).load()
+    dataset = market.fingerprint
+    if reset:
+        deleted = ledger.reset(dataset)
+        log.warning("ledger: deleted %d trials on %s data %s from %s; the count starts again",
+                    deleted, market.ticker, dataset, ledger.path)
+        return
+    trials = ledger.trials(dataset)
+    table = trial_table(trials)
+    out = Path(cfg.paths.output_dir)
+    write_csv(out / "ledger.csv", table, index=False, float_format="%.10g")
+    if table.empty:
+        others = sorted({t["dataset"] for t in ledger.trials() if t["ticker"] == market.ticker})
+        log.info("ledger: no trials on %s data %s (%s to %s) in %s%s", market.ticker, dataset,
+                 market.frame.index[0].date(), market.frame.index[-1].date(), ledger.path,
+                 f"; {len(others)} other versions of {market.ticker} data have trials: "
+                 f"{', '.join(others)} (other data settings)" if others else "")
+        return
+    periods = table.groupby(["period_start", "period_end"]).size()
+    log.info("ledger: %d distinct trials on %s data %s in %s, over %s (%s)",
+             len(table), market.ticker, dataset, ledger.path, plural(len(periods), "test period"),
+             "; ".join(f"{a} to {b}: N={n}" for (a, b), n in periods.items()))
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_colwidth", 40, "display.max_rows", 500):
+        shown = table.drop(columns=["run_dir", "recorded_at"]).assign(  # UTC, to the second
+            last_run_at=table["last_run_at"].str.slice(0, 19).str.replace("T", " "))
+        log.info("trials, most recent first (UTC):\n%s",
+                 shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    log.info("ledger.csv: %s (reset this dataset's count with mode.reset=true)", out / "ledger.csv")
+
+
+def trial_table(trials: list[dict]) -> pd.DataFrame:
+    """One row per trial (most recent first) with its DSR against its data and period's trials."""
+    rows = []
+    for trial in trials:
+        population = [t for t in trials if (t["period_start"], t["period_end"])
+                      == (trial["period_start"], trial["period_end"])]
+        rows.append({**trial, **deflate(trial, population)})
+    return pd.DataFrame(rows, columns=SHOWN)

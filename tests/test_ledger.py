@@ -1,0 +1,206 @@
+"""The trial ledger: every backtest on the record, deflated by every trial on the same data."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.ledger.deflate import deflate, make_trial, settings_hash, trial_settings
+from backtests.ledger.record import ledger_figures
+from backtests.ledger.store import Ledger
+from backtests.outputs.report import render_report
+from backtests.sweeps.deflated_sharpe import deflated_sharpe
+from tests.conftest import FAST, ROOT, run_cli
+from tests.test_report import _metrics, _run_info, _trades
+from tests.test_sweep import sweep
+
+DAYS = pd.bdate_range("2020-01-01", periods=300, name="date")
+
+
+def _returns(seed: int, drift: float = 0.0003) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"strategy": rng.normal(drift, 0.01, len(DAYS)),
+                         "benchmark": rng.normal(0.0004, 0.012, len(DAYS))}, index=DAYS)
+
+
+def _trial(seed: int, settings: dict | None = None, dataset: str = "fp1"):
+    config = settings or {"strategy": {"entry": seed}, "seed": 42}
+    return make_trial(config, dataset, "SYN", _returns(seed, 0.0002 * seed), 1.0, "lstm_momentum")
+
+
+def test_the_settings_hash_ignores_where_files_go(make_cfg):
+    base = settings_hash(trial_settings(make_cfg()))
+    elsewhere = make_cfg("paths.results_dir=/elsewhere", "ledger.path=/x/l.sqlite",
+                         "report.tearsheet=true", "ledger.enabled=false")
+    assert settings_hash(trial_settings(elsewhere)) == base
+    assert settings_hash(trial_settings(make_cfg("strategy.entry=0.002"))) != base
+    # Data settings are counted by the data fingerprint (the prices they give), not the hash.
+    assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b"))) == base
+
+
+def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ids = [ledger.record(_trial(seed))[0] for seed in range(5)]
+    assert ledger.record(_trial(2)) == (ids[2], False)  # identical settings: not a new trial
+    ledger.record(_trial(9, dataset="other"))  # other data: another population
+    population = ledger.trials("fp1", ("2020-01-01", str(DAYS[-1].date())))
+    assert len(population) == 5 and population[0]["id"] == ids[2]  # the rerun is the most recent
+    expected = deflated_sharpe({seed: _returns(seed, 0.0002 * seed)["strategy"] for seed in range(5)})
+    for seed, row_id in enumerate(ids):
+        figures = ledger_figures(ledger.path, row_id)
+        assert figures["trials"] == 5
+        assert figures["deflated_sharpe"] == pytest.approx(expected.loc[seed, "deflated_sharpe"], rel=1e-9)
+        assert figures["psr"] == pytest.approx(expected.loc[seed, "psr"], rel=1e-9)
+    assert ledger.trial(ids[2])["reruns"] == 1
+    assert ledger.reset("fp1") == 5 and len(ledger.trials()) == 1
+
+
+def _write_many(path: str, worker: int, count: int, barrier) -> None:
+    ledger = Ledger(path)
+    barrier.wait()  # every writer starts at the same moment, on a ledger that does not exist yet
+    for number in range(count):
+        ledger.record(_trial(1000 * worker + number))
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(6)
+    writers = [ctx.Process(target=_write_many, args=(str(tmp_path / "l.sqlite"), w, 15, barrier))
+               for w in range(6)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(120)
+    assert [p.exitcode for p in writers] == [0] * 6
+    trials = Ledger(tmp_path / "l.sqlite").trials()
+    assert len(trials) == 90 and len({t["settings_hash"] for t in trials}) == 90
+    with sqlite3.connect(tmp_path / "l.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+KILLED_WRITER = """
+import sys, time
+from backtests.ledger.store import Ledger
+from tests.test_ledger import _trial
+ledger = Ledger(sys.argv[1])
+with ledger._connect() as db:  # what record() does, stopped between the INSERT and the COMMIT
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO trials (recorded_at, last_run_at, dataset, ticker, period_start, "
+               "period_end, settings_hash, settings) VALUES ('t', 't', 'fp1', 'SYN', 'a', 'b', "
+               "'half', '{}')")
+    print("inserted", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_run_leaves_no_half_written_record(tmp_path):
+    path = tmp_path / "l.sqlite"
+    Ledger(path).record(_trial(1))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "inserted"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(30)
+    ledger = Ledger(path)
+    assert [t["settings_hash"] for t in ledger.trials()] == [_trial(1).settings_hash]
+    assert ledger.record(_trial(2))[1]  # the dead writer's lock is gone
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_report_shows_the_run_against_every_trial(tmp_path):
+    metrics = _metrics()
+    metrics["trials"] = {"ledger": "/r/<b>ledger.sqlite", "id": 3, "new": False, "dataset": "abc123",
+                         "ticker": "SYN", "period_start": "2018-01-02", "period_end": "2020-12-11",
+                         "sweep": "2026-01-01_00-00", "trials": 12, "expected_max_sharpe": 0.05,
+                         "deflated_sharpe": 0.314, "psr": 0.9, "excess_deflated_sharpe": 0.1,
+                         "excess_psr": 0.4, "sweeps": 3, "first_recorded": "2026-01-01T08:05:03.123+00:00"}
+    page = render_report(tmp_path, metrics, _run_info(), _trades())
+    section = page[page.index("<h2>Trials on this data</h2>"):page.index("<h2>Forecast skill")]
+    assert "<td>12</td>" in section and "0.314" in section and "0.900" in section
+    assert "0.79" in section  # SR0 annualised: 0.05 * sqrt(252)
+    assert 'href="../summary.html"' in section and "not counted again" in section
+    assert "&lt;b&gt;ledger.sqlite" in section and "from 3 sweeps and single runs" in section
+    assert "the first on 2026-01-01 08:05 UTC" in section
+    metrics["trials"] = None
+    assert "ledger.enabled=false" in render_report(tmp_path, metrics, _run_info(), _trades())
+
+
+# --- two real sweeps on the same synthetic data --------------------------------------------------
+
+FIRST, SECOND = "strategy.entry=0.0003,0.0008,0.0015", "strategy.entry=0.0008,0.002,0.004,0.006"
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Two joblib sweeps on one synthetic market, the second repeating one setting of the first."""
+    tmp = tmp_path_factory.mktemp("ledger")
+    first, second = tmp / "first", tmp / "second"
+    first.mkdir(), second.mkdir()
+    for folder, values in ((first, FIRST), (second, SECOND)):
+        done = sweep(folder, "hydra/launcher=joblib", values, f"paths.results_dir={tmp / 'results'}")
+        assert done.returncode == 0, done.stderr[-3000:]
+        (folder / "summary.csv").write_bytes((folder / "sweep" / "summary.csv").read_bytes())
+    return tmp, first, second
+
+
+def test_two_sweeps_raise_the_ledger_count_and_lower_the_best_dsr(two_sweeps):
+    tmp, first, second = two_sweeps
+    before = pd.read_csv(first / "summary.csv").set_index("job")
+    after = pd.read_csv(second / "summary.csv").set_index("job")
+    assert (before["trials"] == 3).all() and (before["ledger_trials"] == 3).all()
+    # One sweep alone on fresh data: the ledger's figures are the sweep's.
+    assert np.allclose(before["ledger_deflated_sharpe"], before["deflated_sharpe"], rtol=1e-9)
+    assert (after["trials"] == 4).all() and (after["ledger_trials"] == 3 + 3).all()  # 0.0008 again
+    ledger = Ledger(tmp / "results" / "ledger.sqlite")
+    assert len(ledger.trials()) == 6  # every job of two parallel sweeps, nothing lost
+    best = before["deflated_sharpe"].idxmax()
+    block = json.loads((first / "sweep" / best / "trials.json").read_text())
+    assert "trials" not in json.loads((first / "sweep" / best / "metrics.json").read_text())
+    now = ledger_figures(block["ledger"], block["id"])
+    assert now["trials"] == 6 and now["deflated_sharpe"] < before.loc[best, "ledger_deflated_sharpe"]
+    assert now["deflated_sharpe"] == pytest.approx(
+        deflate(ledger.trial(block["id"]), ledger.trials())["deflated_sharpe"])
+    page = (second / "sweep" / "summary.html").read_text()
+    assert "this sweep N = 4</b>" in page and "the ledger N = 6</b>" in page
+    assert 'data-key="ledger_deflated_sharpe"' in page and 'data-key="ledger_trials"' in page
+
+
+def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
+    tmp = two_sweeps[0]
+    data = [o for o in FAST if o.startswith("data")]
+    listed = run_cli("mode=ledger", *data, "hydra.run.dir=listing", cwd=tmp)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    table = pd.read_csv(tmp / "listing" / "ledger.csv")
+    assert len(table) == 6 and (table["trials"] == 6).all()
+    assert list(table["last_run_at"]) == sorted(table["last_run_at"], reverse=True)
+    assert (table["reruns"] == 1).sum() == 1  # entry 0.0008, run by both sweeps
+    assert "6 distinct trials on MSFT data" in listed.stderr + listed.stdout
+    reset = run_cli("mode=ledger", *data, "mode.reset=true", "hydra.run.dir=reset", cwd=tmp)
+    assert reset.returncode == 0 and "deleted 6 trials" in reset.stderr + reset.stdout
+    assert Ledger(tmp / "results" / "ledger.sqlite").trials() == []
+
+
+def test_the_ledger_logger_and_mode_groups_instantiate(make_cfg, tmp_path):
+    from hydra.utils import instantiate
+
+    from backtests.tracking.mlflow_logger import MlflowLogger
+
+    cfg = make_cfg()
+    ledger = instantiate(cfg.ledger)
+    assert ledger.enabled and ledger.path == (tmp_path / "results" / "ledger.sqlite").resolve()
+    assert cfg.get("logger") is None  # tracking is opt-in
+    logger = instantiate(make_cfg("logger=mlflow").logger)  # mlflow is not imported for this
+    assert isinstance(logger, MlflowLogger)
+    assert logger.tracking_uri == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
+    assert callable(instantiate(make_cfg("mode=ledger").mode))
