@@ -8,6 +8,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.atomic import write_csv
 from backtests.data.base import MarketData
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
@@ -22,11 +23,13 @@ from backtests.outputs.results import (
     stored_result,
     write_run_files,
 )
+from backtests.outputs.risk_plots import write_risk_plot
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
+from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.buy_and_hold import BuyAndHold
 
@@ -45,6 +48,7 @@ def run_experiment(cfg: DictConfig) -> float:
         broker: BrokerSettings = instantiate(cfg.broker)
         risk = instantiate(cfg.get("risk"))  # strategies.risk.RiskRules, or None without the group
         source = instantiate(cfg.data)
+        risk_methods = risk_settings(cfg)  # None: risk_model.enabled=false
     with timings.stage("load prices"):
         market = source.load()
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
@@ -52,6 +56,8 @@ def run_experiment(cfg: DictConfig) -> float:
     with timings.stage("walk-forward forecasts"):
         run = walk_forward_forecasts(cfg, market)
     predictions = run.predictions
+    with timings.stage("risk forecasts"):
+        risk_run = walk_forward_risk(cfg, market, risk_methods) if risk_methods else None
     start = predictions.index[0]
     bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
     with timings.stage("backtest"):
@@ -70,6 +76,10 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics["strategy"]["excess_total_return"] = (metrics["strategy"]["total_return"]
                                                       - metrics["benchmark"]["total_return"])
         table = prediction_table(predictions, market.frame["Close"])
+        if risk_run is not None:  # var.csv, var_backtests.csv and the `risk` block
+            var, var_backtests, metrics["risk"] = risk_results(risk_run, market.ticker)
+            write_csv(out / "var.csv", var, index=False, date_format="%Y-%m-%d")
+            write_csv(out / "var_backtests.csv", var_backtests, index=False, float_format=None)
         run_info = {
             "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
                         "mode": "backtest"},
@@ -90,6 +100,9 @@ def run_experiment(cfg: DictConfig) -> float:
                        lambda path: write_forecast_plot(path, table, equity, title, model))
             cache.file(out / "forecast_skill.png", [predictions, folds, model],
                        lambda path: write_skill_plot(path, predictions, folds, model))
+        if cfg.report.plots and risk_run is not None:
+            cache.file(out / "risk.png", [var, title],
+                       lambda path: write_risk_plot(path, var, title))
         if cfg.report.tearsheet:
             year = int(cfg.report.periods_per_year)
             cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],

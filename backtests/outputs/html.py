@@ -2,8 +2,10 @@
 tables and the page shell. Pages are self-contained: inline style, no CDN, not even a favicon."""
 from __future__ import annotations
 
+import base64
 import html
 import math
+from pathlib import Path
 from typing import Any, Iterable
 
 CSS = """
@@ -67,6 +69,15 @@ def table(header: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") -
     klass = f' class="{css}"' if css else ""
     return (f'<div class="wide"><table{klass}><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
+
+
+def figure(path: Path, caption: str) -> str:
+    """A PNG embedded as a data URI with its caption ("" when the file is missing)."""
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 def page(title: str, body: str, script: str = "") -> str:

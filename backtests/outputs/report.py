@@ -8,7 +8,6 @@ with the sweep summary.
 """
 from __future__ import annotations
 
-import base64
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import pandas as pd
 
 from backtests.atomic import write_text
 from backtests.outputs.data_section import data_section
-from backtests.outputs.html import esc, finite, num, page, pct, share, table
+from backtests.outputs.html import esc, figure, finite, num, page, pct, share, table
+from backtests.outputs.risk_section import risk_section
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     has_tearsheet = (folder / "tearsheet.html").exists()
     links = ['<a href="tearsheet.html">QuantStats tearsheet</a>'] if has_tearsheet else []
     # Written just before these files: they exist once the run is complete (metrics.json last).
-    links += [f'<a href="{name}">{name}</a>' for name in
-              ("metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json")]
+    files = ["metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json"]
+    files += ["var.csv", "var_backtests.csv"] if metrics.get("risk") else []
+    links += [f'<a href="{name}">{name}</a>' for name in files]
     forecast = metrics.get("forecast") or {}
     body = [
         f"<h1>{esc(title)}</h1>",
@@ -76,6 +77,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
+        *risk_section(metrics.get("risk"), folder),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),
     ]
     return page(title, "".join(body))
@@ -163,13 +165,7 @@ def _skill(f: dict, config: dict) -> str:
 
 
 def _plots(folder: Path) -> str:
-    shown = []
-    for name, caption in PLOTS:
-        path = folder / name
-        if path.exists():
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            shown.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
-                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    shown = [figure(folder / name, caption) for name, caption in PLOTS]
     return "".join(shown) or "<p>No plots (report.plots=false).</p>"
 
 
