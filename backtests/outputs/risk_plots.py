@@ -40,6 +40,9 @@ def write_risk_plot(path: Path, var: pd.DataFrame, title: str) -> None:
         ax.set_title(f"{method}", fontsize=10, loc="left")
         ax.legend(loc="lower left", fontsize=7, ncol=len(levels) * 2 + 1)
         ax.set_ylabel("log return")
+    limits = [ax.get_ylim() for ax in axes[:-1, 0]]  # one scale: the methods compare by eye
+    for ax in axes[:-1, 0]:
+        ax.set_ylim(min(low for low, _ in limits), max(high for _, high in limits))
     _counts(axes[-1, 0], known, methods, levels)
     fig.suptitle(f"{title}\nOne-day VaR forecasts (out of sample) over the realised returns",
                  fontsize=10)
