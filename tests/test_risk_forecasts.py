@@ -97,3 +97,22 @@ def test_audit_fails_on_a_risk_method_that_reads_its_test_fold(make_cfg, tmp_pat
     assert report["result"] == "FAIL" and found
     assert [f["what"] for f in report["findings"]] == ["risk forecasts"]  # nothing else leaked
     assert found[0]["first_date"] <= found[0]["cutoff"]
+
+
+def test_a_rerun_reuses_the_cached_risk_forecasts_bit_for_bit(make_cfg):
+    from hydra.utils import instantiate
+
+    from backtests.pipeline.risk import risk_settings, walk_forward_risk
+
+    cfg = make_cfg("risk_model.methods=[historical,ewma,garch]")
+    market, settings = instantiate(cfg.data).load(), risk_settings(cfg)
+    assert settings is not None
+    first = walk_forward_risk(cfg, market, settings)
+    again = walk_forward_risk(cfg, market, settings)
+    assert not first.cached and again.cached and first.key == again.key
+    pd.testing.assert_frame_equal(first.frame, again.frame, check_exact=True, check_freq=False)
+    # a change of the return forecaster alone keeps the key; a risk setting changes it
+    assert walk_forward_risk(make_cfg("risk_model.methods=[historical,ewma,garch]",
+                                      "forecaster.units=3"), market, settings).key == first.key
+    other = make_cfg("risk_model.methods=[historical,ewma,garch]", "risk_model.hs_window=100")
+    assert walk_forward_risk(other, market, risk_settings(other)).key != first.key

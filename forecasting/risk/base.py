@@ -20,10 +20,13 @@ from forecasting.windows import Windows
 class RiskMethod(Protocol):
     """Fits on a fold's training windows; forecasts each test day from returns known by then."""
 
-    uses_validation: bool
+    @property
+    def uses_validation(self) -> bool:
+        """True when fit() early-stops on the walk-forward's held-out tail (the LSTM)."""
+        ...
 
     def fit(self, train: Windows, seed: int, warm_start: bool = False,
-            validation: Windows | None = None) -> RiskMethod: ...
+            validation: Windows | None = None) -> object: ...
 
     def predict_risk(self, test: Windows, returns: np.ndarray,
                 levels: Sequence[float]) -> pd.DataFrame: ...

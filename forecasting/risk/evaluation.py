@@ -112,7 +112,8 @@ def risk_block(frame: pd.DataFrame, table: pd.DataFrame, levels: Sequence[float]
     for level in levels:
         key = column("var", level)
         losses = {m: block["methods"][m][key]["quantile_loss"] for m in block["methods"]}
-        entry: dict[str, Any] = {"lowest_quantile_loss": min(losses, key=losses.get) if losses else None}
+        lowest = min(losses, key=lambda m: losses[m]) if losses else None
+        entry: dict[str, Any] = {"lowest_quantile_loss": lowest}
         if model in losses and present:
             best = min(present, key=lambda b: losses[b])
             d = (_losses(known, model, level) - _losses(known, best, level))
