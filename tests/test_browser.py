@@ -85,8 +85,9 @@ def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
     dom, console = browse(folder / "report.html", probe=IMAGES_PROBE)
     assert console == []
     assert "<h1>MSFT · lstm_momentum" in dom
-    assert dom.count("<table") == 4  # what ran, performance, forecast skill, trades
-    assert 'data-images="2/2"' in dom  # both plots decoded from their data URIs
+    # what ran, performance, forecast skill, risk backtests, risk comparison, trades
+    assert dom.count("<table") == 6
+    assert 'data-images="3/3"' in dom  # the three plots decoded from their data URIs
     assert 'href="tearsheet.html"' in dom and (folder / "tearsheet.html").exists()
     assert external(dom) == []
 

@@ -86,6 +86,8 @@ def run_experiment(cfg: DictConfig) -> float:
             "config": OmegaConf.to_container(cfg, resolve=True),
             "data_fingerprint": market.fingerprint,
             "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
+            "risk_cache_key": risk_run and risk_run.key,
+            "risk_forecasts_from_cache": risk_run is not None and risk_run.cached,
             "packages": package_versions(), "git_commit": git_commit(Path(__file__).parent),
             "timings_s": timings,
         }

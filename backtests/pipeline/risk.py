@@ -99,6 +99,4 @@ def risk_results(run: RiskRun, asset: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     levels = list(run.settings.levels)
     table = var_table(run.frame, asset, levels)
     backtests = backtest_table(table, levels, asset)
-    block = risk_block(table, backtests, levels)
-    block["forecasts_from_cache"], block["cache_key"] = run.cached, run.key
-    return table, backtests, block
+    return table, backtests, risk_block(table, backtests, levels)
