@@ -44,7 +44,16 @@ def diebold_mariano(err_model: np.ndarray, err_naive: np.ndarray) -> tuple[float
     Negative statistic: the model's squared errors are smaller than the naive forecast's.
     Harvey-Leybourne-Newbold small-sample correction, Student-t reference.
     """
-    d = err_model**2 - err_naive**2
+    return diebold_mariano_loss(err_model**2 - err_naive**2)
+
+
+def diebold_mariano_loss(d: np.ndarray) -> tuple[float, float]:
+    """DM test of a one-step loss differential d = loss_model - loss_other: (statistic, p-value).
+
+    Any loss works (squared error above, the quantile loss of VaR forecasts); negative statistic:
+    the model's loss is smaller. Harvey-Leybourne-Newbold correction, Student-t reference.
+    """
+    d = np.asarray(d, dtype=np.float64)
     n = len(d)
     if n < 3 or np.var(d, ddof=0) == 0:
         return (math.nan, math.nan)

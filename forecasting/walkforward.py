@@ -71,6 +71,24 @@ class WalkForward:
             return train, None
         return train[:-n_val], train[-n_val:]
 
+    def schedule(self, index: pd.DatetimeIndex, lead: int = 0,
+                 until: pd.Timestamp | None = None) -> list[Fold]:
+        """The folds over samples dated `index`, up to the one that predicts `until` if given.
+
+        Shared by the return forecasts and the risk forecasts, so both predict the same days.
+        """
+        if self.train_samples(lead) < 1:
+            raise ValueError(f"walkforward.initial_train={self.initial_train} bars leave no "
+                             f"training sample after {lead} bars of warm-up and window")
+        folds = self.folds(len(index), lead)
+        if not folds:
+            raise ValueError(f"{len(index)} samples are fewer than the "
+                             f"{self.minimum_samples(lead)} one walk-forward fold needs")
+        if until is not None:
+            last = int(np.searchsorted(index, until, side="right"))
+            folds = [f for f in folds if f.test_start < last] or folds[:1]
+        return folds
+
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
             progress: bool = True, lead: int = 0,
@@ -84,16 +102,7 @@ class WalkForward:
         `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
         model still exists (forecasting.explain.FoldExplainer; models are not kept).
         """
-        if self.train_samples(lead) < 1:
-            raise ValueError(f"walkforward.initial_train={self.initial_train} bars leave no "
-                             f"training sample after {lead} bars of warm-up and window")
-        folds = self.folds(len(windows), lead)
-        if not folds:
-            raise ValueError(f"{len(windows)} samples are fewer than the "
-                             f"{self.minimum_samples(lead)} one walk-forward fold needs")
-        if until is not None:
-            last = int(np.searchsorted(windows.index, until, side="right"))
-            folds = [f for f in folds if f.test_start < last] or folds[:1]
+        folds = self.schedule(windows.index, lead, until)
         parts, started = [], time.perf_counter()
         bar = tqdm(folds, desc="walk-forward", unit="fold", disable=None if progress else True,
                    leave=False)

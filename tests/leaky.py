@@ -19,3 +19,26 @@ class CenteredMean:
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         mean = bars["Close"].rolling(self.window, center=True, min_periods=self.min_periods).mean()
         return bars["Close"] / mean - 1
+
+
+class FoldVolatility:
+    """A risk method that scales by the realised volatility of its whole test fold (look-ahead).
+
+    A classic slip: the test windows carry their targets, and this reads them. Each day's VaR then
+    depends on returns after it, which only the audit can see.
+    """
+
+    uses_validation = False
+
+    def fit(self, train, seed=0, warm_start=False, validation=None):
+        return self
+
+    def predict_risk(self, test, returns, levels):
+        import numpy as np
+
+        from forecasting.risk.base import risk_frame
+        from forecasting.risk.distributions import normal_var_es
+
+        sigma = np.full(len(test), np.nanstd(test.y))
+        return risk_frame(test, sigma, {level: normal_var_es(np.zeros_like(sigma), sigma, level)
+                                        for level in levels})

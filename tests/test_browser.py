@@ -85,9 +85,10 @@ def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
     dom, console = browse(folder / "report.html", probe=IMAGES_PROBE)
     assert console == []
     assert "<h1>MSFT · lstm_momentum" in dom
-    # what ran, data checks, performance, trials on this data, forecast skill, trades, importances
-    assert dom.count("<table") == 7
-    assert 'data-images="5/5"' in dom  # the 2 run plots and 3 explanation plots decode
+    # what ran, data checks, performance, trials on this data, forecast skill, risk backtests, risk
+    # comparison, trades, importances
+    assert dom.count("<table") == 9
+    assert 'data-images="6/6"' in dom  # 2 run plots, risk.png and 3 explanation plots decode
     assert 'href="tearsheet.html"' in dom and (folder / "tearsheet.html").exists()
     assert external(dom) == []
 

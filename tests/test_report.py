@@ -93,9 +93,10 @@ def test_a_run_writes_its_report_before_metrics_json(make_cfg):
     page = report.read_text()
     metrics = json.loads(metrics_path.read_text())
     trades = pd.read_csv(folder / "trades.csv")
-    assert page.count("data:image/png;base64,") == 5  # 2 run plots, 3 explanation plots
+    assert page.count("data:image/png;base64,") == 6  # 2 run plots, risk.png, 3 explanation plots
     assert "<h2>Why the model says what it says</h2>" in page  # report.explain is on by default
     assert metrics["forecast"]["verdict"] in page.replace("&#x27;", "'")
+    assert metrics["risk"]["verdict"] in page.replace("&#x27;", "'") and 'href="var.csv"' in page
     assert f"<h2>Trades ({len(trades)})</h2>" in page
     assert metrics["data"]["fingerprint"] in page and "synthetic:seed=42" in page
 

@@ -21,6 +21,7 @@ from backtests.data.base import MarketData
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
+from backtests.pipeline.risk import risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Finding:
     cutoff: pd.Timestamp
-    what: str          # "features", "forecasts" or "trades"
+    what: str          # "features", "forecasts", "risk forecasts" or "trades"
     first_date: pd.Timestamp | None
     detail: str = ""
 
@@ -69,6 +70,7 @@ class Baseline:
     features: pd.DataFrame
     forecasts: pd.DataFrame
     trades: pd.DataFrame
+    risk: pd.DataFrame | None = None  # risk forecasts by date, a column per (measure, method)
 
 
 class _Backtest:
@@ -83,6 +85,15 @@ class _Backtest:
     def trades(self, market: MarketData, forecasts: pd.DataFrame) -> pd.DataFrame:
         bars = market.frame.assign(signal=forecasts["forecast"].reindex(market.frame.index))
         return run_backtest(bars, self.cls, self.params, self.broker, self.start, self.risk).trades
+
+
+def risk_by_date(frame: pd.DataFrame) -> pd.DataFrame:
+    """Risk forecasts one row per date, a column per (measure, method): comparable by date.
+
+    `realised` is left out: on the cutoff day it is the next (altered) day's return.
+    """
+    measures = [c for c in frame.columns if c not in ("method", "realised", "fold")]
+    return frame.pivot(columns="method", values=measures)
 
 
 def _first_trade_difference(before: pd.DataFrame, after: pd.DataFrame) -> pd.Timestamp | None:
@@ -111,6 +122,14 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
                             rerun["forecast"].loc[:cutoff], atol)
     if date is not None:
         findings.append(Finding(cutoff, "forecasts", date))
+    if baseline.risk is not None:
+        settings = risk_settings(cfg)
+        assert settings is not None  # the baseline has risk forecasts only when they are enabled
+        again = risk_by_date(walk_forward_risk(cfg, altered, settings, use_cache=False,
+                                               until=cutoff).frame)
+        date = first_difference(baseline.risk.loc[:cutoff], again.loc[:cutoff], atol)
+        if date is not None:
+            findings.append(Finding(cutoff, "risk forecasts", date))
     closed = _trades_before(baseline.trades, cutoff)
     closed_after = _trades_before(backtest.trades(altered, rerun), cutoff)
     date = _first_trade_difference(closed, closed_after)
@@ -127,6 +146,9 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     backtest = _Backtest(cfg, start=original.index[0])
     baseline = Baseline(features=instantiate(cfg.features)(market.frame), forecasts=original,
                         trades=backtest.trades(market, original))
+    settings = risk_settings(cfg)
+    if settings is not None:
+        baseline.risk = risk_by_date(walk_forward_risk(cfg, market, settings).frame)
     dates = original.index
     picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
     findings: list[Finding] = []
@@ -142,7 +164,8 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     report = {
         "result": "FAIL" if findings else "PASS",
         "cutoffs": [c.date().isoformat() for c in picks],
-        "checked": ["features", "forecasts", "trades"],
+        "checked": ["features", "forecasts", *(["risk forecasts"] if baseline.risk is not None
+                                                else []), "trades"],
         "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
                       "first_date": _day(f.first_date), "detail": f.detail}
                      for f in findings],
@@ -154,8 +177,8 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
         log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
                   _day(first.first_date), first.cutoff.date(), first.detail or "look-ahead")
         raise SystemExit(1)
-    log.info("audit PASS: features, forecasts and closed trades up to %s are unchanged when the "
-             "data after each cutoff is altered", ", ".join(c.date().isoformat() for c in picks))
+    log.info("audit PASS: %s up to %s are unchanged when the data after each cutoff is altered",
+             ", ".join(report["checked"]), ", ".join(c.date().isoformat() for c in picks))
     return 0.0
 
 

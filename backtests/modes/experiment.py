@@ -8,7 +8,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from backtests.atomic import write_json
+from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.ledger.record import record_run, sweep_name
 from backtests.modes.stages import Timings
@@ -26,11 +26,13 @@ from backtests.outputs.results import (
     stored_result,
     write_run_files,
 )
+from backtests.outputs.risk_plots import write_risk_plot
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
+from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.buy_and_hold import BuyAndHold
 
@@ -49,6 +51,7 @@ def run_experiment(cfg: DictConfig) -> float:
         broker: BrokerSettings = instantiate(cfg.broker)
         risk = instantiate(cfg.get("risk"))  # strategies.risk.RiskRules, or None without the group
         source = instantiate(cfg.data)
+        risk_methods = risk_settings(cfg)  # None: risk_model.enabled=false
     with timings.stage("load prices"):
         market = source.load()
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
@@ -56,6 +59,8 @@ def run_experiment(cfg: DictConfig) -> float:
     with timings.stage("walk-forward forecasts"):
         run = walk_forward_forecasts(cfg, market, explain=bool(cfg.report.get("explain", False)))
     predictions = run.predictions
+    with timings.stage("risk forecasts"):
+        risk_run = walk_forward_risk(cfg, market, risk_methods) if risk_methods else None
     start = predictions.index[0]
     bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
     with timings.stage("backtest"):
@@ -74,6 +79,10 @@ def run_experiment(cfg: DictConfig) -> float:
         metrics["strategy"]["excess_total_return"] = (metrics["strategy"]["total_return"]
                                                       - metrics["benchmark"]["total_return"])
         table = prediction_table(predictions, market.frame["Close"])
+        if risk_run is not None:  # var.csv, var_backtests.csv and the `risk` block
+            var, var_backtests, metrics["risk"] = risk_results(risk_run, market.ticker)
+            write_csv(out / "var.csv", var, index=False, date_format="%Y-%m-%d")
+            write_csv(out / "var_backtests.csv", var_backtests, index=False, float_format=None)
         returns = returns_table(result.returns, bench.returns)
         commit = git_commit(Path(__file__).parent)
         # Before report.html, so the page shows how many trials this data and period have seen.
@@ -89,6 +98,8 @@ def run_experiment(cfg: DictConfig) -> float:
             "config": OmegaConf.to_container(cfg, resolve=True),
             "data_fingerprint": market.fingerprint,
             "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
+            "risk_cache_key": risk_run and risk_run.key,
+            "risk_forecasts_from_cache": risk_run is not None and risk_run.cached,
             "packages": package_versions(), "git_commit": commit,
             "timings_s": timings,
         }
@@ -106,6 +117,9 @@ def run_experiment(cfg: DictConfig) -> float:
         if run.explanation is not None:
             write_explanation(out, run.explanation, forecaster_label(run_info["config"]["forecaster"]),
                               bool(cfg.report.plots))
+        if cfg.report.plots and risk_run is not None:
+            cache.file(out / "risk.png", [var, title],
+                       lambda path: write_risk_plot(path, var, title))
         if cfg.report.tearsheet:
             year = int(cfg.report.periods_per_year)
             cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],

@@ -71,6 +71,15 @@ def table(header: Iterable[str], rows: Iterable[Iterable[str]], css: str = "") -
             f"<tbody>{body}</tbody></table></div>")
 
 
+def figure(path: Path, caption: str) -> str:
+    """A PNG embedded as a data URI with its caption ("" when the file is missing)."""
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
 def page(title: str, body: str, script: str = "") -> str:
     """A complete page: inline style (and script), no external resource, not even a favicon."""
     extra = f"<script>{script}</script>" if script else ""
@@ -100,11 +109,4 @@ def forecaster_label(group: Any) -> str:
 
 def embed_plots(folder: Path, plots: Iterable[tuple[str, str]]) -> str:
     """The PNGs of `plots` (name, caption) that exist in `folder`, as data-URI figures."""
-    shown = []
-    for name, caption in plots:
-        path = folder / name
-        if path.exists():
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            shown.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
-                         f"<figcaption>{esc(caption)}</figcaption></figure>")
-    return "".join(shown)
+    return "".join(figure(folder / name, caption) for name, caption in plots)

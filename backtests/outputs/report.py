@@ -19,6 +19,7 @@ from backtests.outputs.data_section import data_section
 from backtests.outputs.explain_report import explain_section
 from backtests.outputs.html import (HIDDEN_KEYS, embed_plots, esc, finite, forecaster_label, num,
                                      page, pct, settings_text, share, table)
+from backtests.outputs.risk_section import risk_section
 from backtests.outputs.trials import trials_section
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,9 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     has_tearsheet = (folder / "tearsheet.html").exists()
     links = ['<a href="tearsheet.html">QuantStats tearsheet</a>'] if has_tearsheet else []
     # Written just before these files: they exist once the run is complete (metrics.json last).
-    links += [f'<a href="{name}">{name}</a>' for name in
-              ("metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json")]
+    files = ["metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json"]
+    files += ["var.csv", "var_backtests.csv"] if metrics.get("risk") else []
+    links += [f'<a href="{name}">{name}</a>' for name in files]
     links += ['<a href="trials.json">trials.json</a>'] if metrics.get("trials") else []
     forecast = metrics.get("forecast") or {}
     body = [
@@ -67,6 +69,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
         explain_section(folder, config),
+        *risk_section(metrics.get("risk"), folder),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),
     ]
     return page(title, "".join(body))

@@ -89,7 +89,8 @@ RULES: tuple[Rule, ...] = (
          "wal (one host), or delete on a network filesystem", "wal"),
 )
 # Groups whose settings are bounded by their `_target_` class.
-OWNED = ("data", "explain", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
+OWNED = ("data", "explain", "features", "forecaster", "walkforward", "strategy", "risk", "broker",
+         "risk_model")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",

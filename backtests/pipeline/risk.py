@@ -1,0 +1,102 @@
+"""From market data to out-of-sample risk forecasts and their backtests (conf/risk_model).
+
+The risk walk-forward reuses the forecasts' windows, fold schedule and `lead`, so its test days
+are the forecasts' test days; it is cached beside the forecasts under its own key (data
+fingerprint, features, walk-forward, window, risk settings, seed), so a rerun that changes only
+the strategy or the return forecaster reuses it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.data.base import MarketData
+from backtests.errors import UserError
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecasts import build_windows
+from forecasting.risk.distributions import column
+from forecasting.risk.walkforward import METHODS, RiskSettings, run_risk
+
+log = logging.getLogger(__name__)
+
+RISK_FORMAT = 1  # bump when the risk methods' output changes: older cache entries are not reused
+
+
+@dataclass
+class RiskRun:
+    """Risk forecasts (one row per method and day, indexed by date) and how they were obtained."""
+
+    frame: pd.DataFrame
+    settings: RiskSettings
+    key: str
+    cached: bool
+
+
+def risk_settings(cfg: DictConfig) -> RiskSettings | None:
+    """The configured risk methods, checked before any data is read; None when switched off."""
+    node = cfg.get("risk_model")
+    if node is None:
+        return None
+    settings: RiskSettings = instantiate(node, _convert_="all")
+    problems = settings.problems()
+    if problems:
+        raise UserError(f"risk_model: {problems[0]}",
+                        f"risk_model.methods takes some of {', '.join(METHODS)}; risk_model.levels "
+                        "takes numbers such as [0.95,0.99]")
+    return settings if settings.enabled else None
+
+
+def risk_key(cfg: DictConfig, market: MarketData) -> str:
+    """What determines the risk forecasts (not the return forecaster's settings but its window)."""
+    settings: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
+                                for group in ("features", "walkforward", "risk_model")}
+    settings["window"], settings["risk_format"] = int(cfg.forecaster.window), RISK_FORMAT
+    return forecast_key(market.fingerprint, settings, int(cfg.seed))
+
+
+def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
+                      use_cache: bool = True, until: pd.Timestamp | None = None) -> RiskRun:
+    """Out-of-sample risk forecasts for every forecast day (cached by key, like the forecasts).
+
+    A day whose next return spans a gap in the data keeps its forecast but gets no `realised`
+    return, so it is left out of the backtests, as it is out of the forecast scores.
+    """
+    key = risk_key(cfg, market)
+    cache = ForecastCache(cfg.paths.cache_dir)
+    if use_cache and until is None:
+        cached = cache.load(key)
+        if cached is not None:
+            log.info("risk: reusing cached risk forecasts %s (%d rows)", key, len(cached))
+            return RiskRun(cached, settings, key, cached=True)
+    windows = build_windows(cfg, market)
+    lead = market.frame.index.get_loc(windows.index[0])
+    frame = run_risk(instantiate(cfg.walkforward), settings.build(int(cfg.forecaster.window)),
+                     windows, settings.levels, seed=int(cfg.seed), lead=lead, until=until)
+    frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
+    if use_cache and until is None:
+        cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint, "kind": "risk"})
+    return RiskRun(frame, settings, key, cached=False)
+
+
+def var_table(frame: pd.DataFrame, asset: str, levels: list[float]) -> pd.DataFrame:
+    """var.csv: date, asset, method, var_95, var_99, es_95, es_99, realised, volatility, fold."""
+    measures = [column(kind, level) for kind in ("var", "es") for level in levels]
+    table = frame.reset_index()[["date", "method", *measures, "realised", "volatility", "fold"]]
+    table.insert(1, "asset", asset)
+    return table
+
+
+def risk_results(run: RiskRun, asset: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(var.csv, var_backtests.csv, the metrics `risk` block), the backtests read from var.csv."""
+    from forecasting.risk.evaluation import backtest_table, risk_block
+
+    levels = list(run.settings.levels)
+    table = var_table(run.frame, asset, levels)
+    backtests = backtest_table(table, levels, asset)
+    return table, backtests, risk_block(table, backtests, levels)

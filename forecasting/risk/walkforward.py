@@ -1,0 +1,104 @@
+"""Risk forecasts through the same walk-forward as the return forecasts: same folds, same test days.
+
+Every method, the baselines included, is refit on each fold's training window and forecasts only
+that fold's test days; a test day's forecast sees the returns up to its own close and nothing
+later (forecasting/risk/base.py). The schedule is WalkForward.schedule, so with the same windows
+and `lead` the risk test days are exactly the return forecasts' test days.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pandas as pd
+
+from forecasting.risk.base import RiskMethod
+from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
+from forecasting.risk.lstm_volatility import LSTMVolatility
+from forecasting.walkforward import WalkForward
+from forecasting.windows import Windows
+
+log = logging.getLogger(__name__)
+
+METHODS = ("lstm", "historical", "ewma", "garch")  # the LSTM first: it is the one on trial
+BASELINES = ("historical", "ewma", "garch")
+
+
+@dataclass
+class RiskSettings:
+    """conf/risk_model: which methods forecast risk, at which levels, with which settings."""
+
+    bounds: ClassVar[dict[str, str]] = {
+        "enabled": "bool", "hs_window": "int >= 2", "ewma_lambda": "0 < number < 1",
+        "lstm_units": "int >= 1", "lstm_epochs": "int >= 1", "lstm_warm_epochs": "int >= 0"}
+
+    enabled: bool = True
+    methods: Sequence[str] = field(default_factory=lambda: list(METHODS))
+    levels: Sequence[float] = field(default_factory=lambda: [0.95, 0.99])
+    hs_window: int = 250
+    ewma_lambda: float = 0.94
+    lstm_units: int = 8
+    lstm_epochs: int = 10
+    lstm_warm_epochs: int = 1
+
+    def problems(self) -> list[str]:
+        """What is wrong with `methods` and `levels` (lists, which the bounds cannot describe)."""
+        found = [f"unknown risk method {m!r}" for m in self.methods
+                 if m not in METHODS and "." not in str(m)]
+        found += [f"risk level {v!r} is not between 0.5 and 1 (exclusive)" for v in self.levels
+                  if not isinstance(v, (int, float)) or not 0.5 < v < 1]
+        if not self.methods:
+            found.append("no risk method chosen")
+        return found
+
+    def build(self, window: int) -> dict[str, RiskMethod]:
+        """Fresh method objects by name (a dotted class path is accepted: tests plug in fakes)."""
+        made: dict[str, RiskMethod] = {}
+        for name in self.methods:
+            if name == "lstm":
+                made[name] = LSTMVolatility(window=window, units=self.lstm_units,
+                                            epochs=self.lstm_epochs, warm_epochs=self.lstm_warm_epochs)
+            elif name == "historical":
+                made[name] = HistoricalSimulation(self.hs_window)
+            elif name == "ewma":
+                made[name] = EWMA(self.ewma_lambda)
+            elif name == "garch":
+                made[name] = GarchT()
+            else:
+                module, _, cls = str(name).rpartition(".")
+                made[cls] = getattr(importlib.import_module(module), cls)()
+        return made
+
+
+def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: Windows,
+             levels: Sequence[float], seed: int, lead: int = 0,
+             until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold.
+
+    `realised` is the window's target, the next day's log return (NaN on the last bar).
+    """
+    folds = walkforward.schedule(windows.index, lead, until)
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in methods}
+    spent = dict.fromkeys(methods, 0.0)
+    for fold in folds:
+        train, test = windows[fold.train_start:fold.train_end], windows[fold.test_start:fold.test_end]
+        known = windows.y[:fold.test_end - 1]  # returns known at the close of the last test day
+        warm = walkforward.warm_start and fold.number > 0
+        for name, method in methods.items():
+            started = time.perf_counter()
+            fit_part, held_out = walkforward.split_validation(train, warm, method.uses_validation)
+            method.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+            part = method.predict_risk(test, known, levels)
+            spent[name] += time.perf_counter() - started
+            parts[name].append(part.assign(method=name, realised=test.y, fold=fold.number))
+    result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
+    result.index.name = "date"
+    columns = ["method", *[c for c in result.columns if c not in ("method", "realised", "fold")],
+               "realised", "fold"]
+    log.info("risk walk-forward: %d folds, %s", len(folds),
+             ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
+    return result[columns]
