@@ -64,10 +64,10 @@ def make_trial(config: Any, dataset: str, ticker: str, returns: pd.DataFrame, sh
                  settings=json.dumps(settings, sort_keys=True, default=str),
                  strategy=strategy, sharpe=_clean(sharpe if sharpe is not None else math.nan),
                  sharpe_per_period=_clean(mine["sharpe_per_period"]),
-                 observations=mine["observations"], skew=_clean(mine["skew"]),
+                 observations=int(mine["observations"]), skew=_clean(mine["skew"]),
                  kurtosis=_clean(mine["kurtosis"]),
                  excess_sharpe_per_period=_clean(excess["sharpe_per_period"]),
-                 excess_observations=excess["observations"], excess_skew=_clean(excess["skew"]),
+                 excess_observations=int(excess["observations"]), excess_skew=_clean(excess["skew"]),
                  excess_kurtosis=_clean(excess["kurtosis"]),
                  sweep=sweep, run_dir=run_dir, git_commit=git_commit)
 

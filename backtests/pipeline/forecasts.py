@@ -136,11 +136,11 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
                                   until=until, lead=lead, explain=explainer)
     explanation = explainer.explanation if explainer is not None else None
-    if explainer is not None:
+    if explainer is not None and explanation is not None:
         log.info("explain: attributions for %d folds in %.1f s", len(explanation.folds),
                  explainer.seconds)
     if use_cache and until is None:
-        if explanation is not None:
+        if explanation is not None and tag is not None:
             cache.store_explanation(key, tag, explanation.to_dict())
         cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
     return ForecastRun(predictions, key, cached=False, explanation=explanation)

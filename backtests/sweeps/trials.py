@@ -47,7 +47,7 @@ def trials_note(complete: list[dict[str, Any]], period: CommonPeriod) -> str:
     parts.append(".")
     ranked = [r for r in complete if finite(r.get("deflated_sharpe")) is not None]
     if ranked:
-        best = max(ranked, key=lambda r: finite(r.get("deflated_sharpe")))
+        best = max(ranked, key=lambda r: finite(r.get("deflated_sharpe")) or 0.0)
         parts.append(f" The best run here, {esc(best['job'])}, has a deflated Sharpe of "
                      f"<b>{num(best.get('deflated_sharpe'), 3)}</b> against this sweep's "
                      f"{num(sweep_n, 0)} trials and <b>{num(best.get('ledger_deflated_sharpe'), 3)}"

@@ -162,7 +162,8 @@ class Explanation:
     @classmethod
     def from_dict(cls, data: dict) -> Explanation:
         folds = [FoldAttribution(**{k: (np.asarray(v, dtype=float) if k in ARRAYS and v is not None
-                                        else v) for k, v in f.items()}) for f in data["folds"]]
+                                        else v) for k, v in f.items()})  # type: ignore[arg-type]
+                 for f in data["folds"]]
         return cls(list(data["features"]), [tuple(b) for b in data["blocks"]], int(data["window"]),
                    folds)
 

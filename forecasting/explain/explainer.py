@@ -62,7 +62,7 @@ class FoldExplainer:
         self.explanation.folds.append(FoldAttribution(
             fold=fold.number, start=test.index[0].date().isoformat(),
             samples=len(test.labelled), windows=len(test),
-            **permutation,
+            **permutation,  # type: ignore[arg-type]
             gradients=None if gradients is None else np.abs(gradients).mean(axis=0),
             coefficients=_coefficients(forecaster, window, features), group=group))
         self.seconds += time.perf_counter() - started

@@ -43,7 +43,7 @@ def integrated_gradients(forecaster: Any, windows: Windows, steps: int = 8) -> n
         return None
     X = windows.X
     if getattr(forecaster, "coef", None) is not None:
-        width = int(getattr(forecaster, "window", X.shape[1]))
+        width = int(getattr(forecaster, "window", None) or X.shape[1])
         scaled = scaler.transform_x(X[:, -width:, :]).astype(np.float64)
         out = np.zeros(X.shape, dtype=np.float64)
         out[:, -width:, :] = linear_attributions(forecaster.coef, scaled)
