@@ -8,6 +8,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.data.universe import is_universe_run
 from backtests.modes.stages import Timings
 from backtests.outputs.html import plural
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 def run_experiment(cfg: DictConfig) -> float:
     """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
+    if is_universe_run(cfg):  # many tickers: forecasts scored across tickers, no portfolio trades
+        from backtests.modes.universe import run_universe
+
+        return run_universe(cfg)
     timings = Timings()
     out = Path(cfg.paths.output_dir)
     stored = stored_result(out, cfg)  # a resumed sweep: this folder already holds these results

@@ -86,7 +86,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
 )
 # Groups whose settings are bounded by their `_target_` class.
-OWNED = ("data", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
+OWNED = ("data", "universe", "features", "forecaster", "walkforward", "strategy", "risk", "broker")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",

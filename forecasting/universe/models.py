@@ -1,0 +1,134 @@
+"""Forecasters over the panel: the global LSTM and its pooled ridge baseline.
+
+Both fit per-ticker scalers on the fold's training samples only and learn one target for all
+tickers: the next-day return (`raw`), its excess over that day's universe mean (`excess`), or its
+cross-sectional rank (`csrank`, qlib's CSRankNorm). Forecasts of `raw` and `excess` are returns;
+`csrank` forecasts are scores, good for ranking, not for an error in return units.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from forecasting.base import NotFittedError
+from forecasting.network import build_global_lstm
+from forecasting.tf_import import import_keras
+from forecasting.training import train_epochs, val_loss
+from forecasting.universe.panel import TARGETS, Panel, PanelScaler, cross_sectional_target
+
+
+class PanelForecaster:
+    """What both panel models share: the target and the per-ticker scaling of inputs and targets."""
+
+    uses_validation = False
+
+    def __init__(self, window: int, target: str = "raw") -> None:
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        self.window, self.target = window, target
+        self.scaler: PanelScaler | None = None
+
+    @property
+    def forecasts_returns(self) -> bool:
+        """False for `csrank`: its forecasts are rank scores, not returns."""
+        return self.target != "csrank"
+
+    def _targets(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        """Scaled targets of samples `idx`, a cross-section formed among those samples only."""
+        assert self.scaler is not None
+        y = cross_sectional_target(panel.y[idx], panel.pos[idx], self.target)
+        return self.scaler.transform_y(panel, idx, y)
+
+    def _fit_scaler(self, panel: Panel, idx: np.ndarray) -> None:
+        y = cross_sectional_target(panel.y[idx], panel.pos[idx], self.target)
+        scaler = PanelScaler.fit(panel, idx, y)
+        if self.target == "csrank":  # already unit scale and comparable across tickers
+            scaler = replace(scaler, y_mean=np.zeros_like(scaler.y_mean),
+                             y_std=np.ones_like(scaler.y_std))
+        self.scaler = scaler
+
+
+class PanelRidge(PanelForecaster):
+    """Closed-form ridge pooled over every ticker's standardised windows: the linear baseline."""
+
+    def __init__(self, window: int = 30, alpha: float = 10.0, target: str = "raw") -> None:
+        super().__init__(window, target)
+        self.alpha = alpha
+        self.coef: np.ndarray | None = None
+
+    def _design(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        assert self.scaler is not None
+        return self.scaler.transform_x(panel, idx, self.window).reshape(len(idx), -1).astype(np.float64)
+
+    def fit(self, panel: Panel, idx: np.ndarray, seed: int = 0, warm_start: bool = False,
+            validation: np.ndarray | None = None) -> "PanelRidge":
+        self._fit_scaler(panel, idx)
+        A, b = self._design(panel, idx), self._targets(panel, idx).astype(np.float64)
+        self.coef = np.linalg.solve(A.T @ A + self.alpha * np.eye(A.shape[1]), A.T @ b)
+        return self
+
+    def predict(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        if self.coef is None or self.scaler is None:
+            raise NotFittedError("PanelRidge.predict called before fit")
+        return self.scaler.inverse_y(panel, idx, self._design(panel, idx) @ self.coef)
+
+
+class GlobalLSTM(PanelForecaster):
+    """One LSTM trained on every ticker's windows, with an optional ticker embedding.
+
+    Warm folds continue from the previous fold's weights for `warm_epochs` and keep the update only
+    if it lowers the loss on the fold's chronological validation tail, as the single-ticker LSTM.
+    """
+
+    bounds = {"window": "int >= 1", "units": "int >= 1", "layers": "int >= 1",
+              "dropout": "0 <= number < 1", "epochs": "int >= 1", "warm_epochs": "int >= 0",
+              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0"}
+
+    def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
+                 epochs: int = 10, warm_epochs: int = 1, batch_size: int = 1024,
+                 learning_rate: float = 1e-3, patience: int = 3, target: str = "raw",
+                 embedding: int = 4, n_tickers: int = 1) -> None:
+        super().__init__(window, target)
+        self.units, self.layers, self.dropout, self.epochs = units, layers, dropout, epochs
+        self.warm_epochs, self.batch_size, self.learning_rate = warm_epochs, batch_size, learning_rate
+        self.patience, self.embedding, self.n_tickers = patience, embedding, n_tickers
+        self.model: Any = None
+
+    @property
+    def uses_validation(self) -> bool:  # type: ignore[override]
+        return self.patience > 0
+
+    def _inputs(self, panel: Panel, idx: np.ndarray) -> Any:
+        assert self.scaler is not None
+        X = self.scaler.transform_x(panel, idx)
+        return [X, panel.ticker[idx].astype(np.int32)] if self.embedding > 0 else X
+
+    def fit(self, panel: Panel, idx: np.ndarray, seed: int, warm_start: bool = False,
+            validation: np.ndarray | None = None) -> "GlobalLSTM":
+        """Fit on samples `idx` (scalers from them alone); `validation` drives early stopping."""
+        keras = import_keras()
+        self._fit_scaler(panel, idx)
+        resume = warm_start and self.model is not None
+        if not resume:
+            keras.utils.set_random_seed(seed)  # see LSTMForecaster.fit: only a fresh model reseeds
+            self.model = build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
+                                           self.embedding, self.units, self.layers, self.dropout,
+                                           self.learning_rate)
+        val = None
+        if validation is not None and len(validation) and self.patience > 0:
+            val = (self._inputs(panel, validation), self._targets(panel, validation))
+        start_loss = val_loss(self.model, val) if resume and val is not None else np.inf
+        train_epochs(self.model, self._inputs(panel, idx), self._targets(panel, idx),
+                     self.warm_epochs if resume else self.epochs, self.batch_size, val,
+                     np.random.default_rng(seed), start_loss, self.patience)
+        return self
+
+    def predict(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        if self.model is None or self.scaler is None:
+            raise NotFittedError("GlobalLSTM.predict called before fit")
+        if len(idx) == 0:
+            return np.empty(0)
+        scaled = np.asarray(self.model.predict_on_batch(self._inputs(panel, idx)))
+        return self.scaler.inverse_y(panel, idx, scaled)
