@@ -19,3 +19,14 @@ class CenteredMean:
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         mean = bars["Close"].rolling(self.window, center=True, min_periods=self.min_periods).mean()
         return bars["Close"] / mean - 1
+
+
+@dataclass
+class NextDayMarketReturn:
+    """A leaky market-wide input: the universe's equal-weight return of the NEXT day (the last day
+    gets 0, so no NaN gives it away). Only the universe audit can catch it."""
+
+    def __call__(self, closes: pd.DataFrame) -> pd.Series:
+        from forecasting.universe.market import EqualWeightReturn
+
+        return EqualWeightReturn()(closes).shift(-1).fillna(0.0)

@@ -28,16 +28,19 @@ class Universe:
     """The universe settings (see conf/universe/single.yaml for each)."""
 
     bounds = {"model": "one of: per_ticker, global", "target": "one of: raw, excess, csrank",
-              "embedding": "int >= 0", "batch_size": "int >= 1", "n_jobs": "int >= 1",
+              "embedding": "int >= 0", "batch_size": "int >= 1", "warm_samples": "int >= 0",
+              "val_samples": "int >= 0", "n_jobs": "int >= 1",
               "spread_quantile": "0 < number <= 0.5", "as_of": "date | null"}
 
     def __init__(self, name: str = "single", tickers: Sequence[str] | None = None,
                  model: str = "per_ticker", target: str = "raw", market_input: Any = None,
-                 embedding: int = 4, batch_size: int = 1024, n_jobs: int = 2,
+                 embedding: int = 4, batch_size: int = 1024, warm_samples: int = 4096,
+                 val_samples: int = 4096, n_jobs: int = 2,
                  spread_quantile: float = 0.2, as_of: str | None = None) -> None:
         self.name, self.model, self.target = name, model, target
         self.tickers = [check_ticker(t) for t in tickers] if tickers else None
         self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size
+        self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
 
     @property

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_json
 from backtests.data.base import MarketData
+from backtests.data.universe import is_universe_run
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
@@ -122,6 +123,10 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
 
 def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
+    if is_universe_run(cfg):  # one ticker altered, every ticker's forecasts compared
+        from backtests.modes.universe_audit import run_universe_audit
+
+        return run_universe_audit(cfg, cutoffs, atol)
     market = instantiate(cfg.data).load()
     original = walk_forward_forecasts(cfg, market).predictions
     backtest = _Backtest(cfg, start=original.index[0])

@@ -38,11 +38,24 @@ def _worker_cfg(cfg: DictConfig) -> dict:
             "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
 
 
-def _forecast_one(settings: dict, market: MarketData) -> pd.DataFrame:
-    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache)."""
-    import logging as _logging
+def _forecast_one(settings: dict, market: MarketData, threads: int = 0) -> pd.DataFrame:
+    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache).
 
-    _logging.basicConfig(level=_logging.INFO, format="[%(asctime)s][%(levelname)s] %(message)s")
+    `threads` > 0 gives TensorFlow that many threads in this worker: n_jobs workers each taking
+    every core would fight over them.
+    """
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(levelname)s] %(message)s")
+    if threads > 0:
+        from forecasting.tf_import import import_keras
+
+        import_keras()
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # a reused worker: TensorFlow is already running with its setting
+            pass
     return walk_forward_forecasts(OmegaConf.create(settings), market).predictions
 
 
@@ -61,10 +74,14 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData],
         for ticker in missing:
             result[ticker] = _forecast_one(settings, markets[ticker])
     elif missing:
+        import os
+
         from joblib import Parallel, delayed
 
-        frames = Parallel(n_jobs=min(n_jobs, len(missing)), backend="loky")(
-            delayed(_forecast_one)(settings, markets[t]) for t in missing)
+        workers = min(n_jobs, len(missing))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        frames = Parallel(n_jobs=workers, backend="loky")(
+            delayed(_forecast_one)(settings, markets[t], threads) for t in missing)
         result.update(zip(missing, frames))
     return {t: result[t] for t in sorted(markets)}, keys, len(missing)
 
@@ -92,6 +109,7 @@ def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
         return PanelRidge(target=universe.target, **settings)
     settings["batch_size"] = universe.batch_size
     return GlobalLSTM(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
+                      warm_samples=universe.warm_samples, val_samples=universe.val_samples,
                       **settings)
 
 

@@ -80,21 +80,31 @@ class GlobalLSTM(PanelForecaster):
 
     Warm folds continue from the previous fold's weights for `warm_epochs` and keep the update only
     if it lowers the loss on the fold's chronological validation tail, as the single-ticker LSTM.
+    `warm_samples` > 0 caps a warm fold's epoch at that many training samples: every sample new
+    since the previous fit, then older ones drawn at random; `val_samples` > 0 caps the validation
+    tail a warm fold's guard reads the same way (at random). Thirty tickers then cost a warm fold
+    about what a few cost, instead of thirty times one ticker's; the first fit still trains full
+    epochs on everything and early-stops on the whole tail.
     """
 
     bounds = {"window": "int >= 1", "units": "int >= 1", "layers": "int >= 1",
               "dropout": "0 <= number < 1", "epochs": "int >= 1", "warm_epochs": "int >= 0",
-              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0"}
+              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0",
+              "warm_samples": "int >= 0", "val_samples": "int >= 0"}
 
     def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
                  epochs: int = 10, warm_epochs: int = 1, batch_size: int = 1024,
                  learning_rate: float = 1e-3, patience: int = 3, target: str = "raw",
-                 embedding: int = 4, n_tickers: int = 1) -> None:
+                 embedding: int = 4, n_tickers: int = 1, warm_samples: int = 0,
+                 val_samples: int = 0) -> None:
         super().__init__(window, target)
         self.units, self.layers, self.dropout, self.epochs = units, layers, dropout, epochs
         self.warm_epochs, self.batch_size, self.learning_rate = warm_epochs, batch_size, learning_rate
         self.patience, self.embedding, self.n_tickers = patience, embedding, n_tickers
+        self.warm_samples, self.val_samples = warm_samples, val_samples
         self.model: Any = None
+        self._seen = -1  # the last calendar position a previous fit trained on
+        self.trained_samples = 0  # sample passes so far (throughput figures)
 
     @property
     def uses_validation(self) -> bool:  # type: ignore[override]
@@ -116,13 +126,24 @@ class GlobalLSTM(PanelForecaster):
             self.model = build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
                                            self.embedding, self.units, self.layers, self.dropout,
                                            self.learning_rate)
+        rng = np.random.default_rng(seed)
         val = None
         if validation is not None and len(validation) and self.patience > 0:
-            val = (self._inputs(panel, validation), self._targets(panel, validation))
+            y_val = self._targets(panel, validation)  # the cross-section of whole dates
+            if resume and 0 < self.val_samples < len(validation):
+                keep = np.sort(rng.choice(len(validation), self.val_samples, replace=False))
+                validation, y_val = validation[keep], y_val[keep]
+            val = (self._inputs(panel, validation), y_val)
         start_loss = val_loss(self.model, val) if resume and val is not None else np.inf
-        train_epochs(self.model, self._inputs(panel, idx), self._targets(panel, idx),
-                     self.warm_epochs if resume else self.epochs, self.batch_size, val,
-                     np.random.default_rng(seed), start_loss, self.patience)
+        y = self._targets(panel, idx)
+        if resume and 0 < self.warm_samples < len(idx):
+            keep = _newest_then_random(panel.pos[idx] > self._seen, self.warm_samples, rng)
+            idx, y = idx[keep], y[keep]
+        self._seen = max(self._seen, int(panel.pos[idx].max()))
+        epochs = self.warm_epochs if resume else self.epochs
+        train_epochs(self.model, self._inputs(panel, idx), y, epochs, self.batch_size, val, rng,
+                     start_loss, self.patience)
+        self.trained_samples += epochs * len(idx)  # an upper bound when early stopping cuts in
         return self
 
     def predict(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
@@ -132,3 +153,12 @@ class GlobalLSTM(PanelForecaster):
             return np.empty(0)
         scaled = np.asarray(self.model.predict_on_batch(self._inputs(panel, idx)))
         return self.scaler.inverse_y(panel, idx, scaled)
+
+
+def _newest_then_random(new: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of `size` samples: every new one (up to `size`), the rest drawn from the older."""
+    fresh, older = np.flatnonzero(new), np.flatnonzero(~new)
+    if len(fresh) >= size:
+        return fresh[-size:]
+    drawn = rng.choice(older, size - len(fresh), replace=False)
+    return np.sort(np.concatenate([drawn, fresh]))
