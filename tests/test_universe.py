@@ -78,13 +78,14 @@ def test_per_ticker_mode_reuses_a_single_runs_forecasts(make_cfg, tmp_path):
     folder = write_market(tmp_path / "prices", TICKERS[:3])
     single = make_cfg(*CSV, f"data.path={folder}", "ticker=BBB", "forecaster=ridge")
     run_experiment(single)
+    single_key = json.loads((tmp_path / "run" / "run_info.json").read_text())["forecast_cache_key"]
     (tmp_path / "run" / "metrics.json").unlink()
-    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=per_ticker")
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=per_ticker",
+                       "universe.n_jobs=2")  # the two missing tickers train in worker processes
     run_experiment(cfg)
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert info["forecasts"]["trained"] == 2  # BBB came from the single run's cache entry
-    single_key = json.loads((tmp_path / "run" / "run_info.json").read_text())["forecasts"]
-    assert "BBB" in single_key["cache_keys"]
+    assert info["forecasts"]["cache_keys"]["BBB"] == single_key
 
 
 def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog):

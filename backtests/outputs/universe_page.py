@@ -69,10 +69,18 @@ def _what_ran(metrics: dict, info: dict) -> str:
             ("Walk-forward", settings_text(config.get("walkforward"))),
             ("Test period", f"{period['start']} to {period['end']} ({period['days']} days)"),
             ("Seed", config.get("seed", "?")),
-            ("Forecasts", f"{(info.get('forecasts') or {}).get('trained', '?')} ticker walk-forwards "
-                          "trained in this run" if u["model"] == "per_ticker" else "trained in this run"),
+            ("Forecasts", _provenance(info.get("forecasts") or {}, len(u["tickers"]))),
             ("Code", f"git {info.get('git_commit') or 'unknown'}")]
     return table(("Setting", "Value"), ((esc(k), esc(v)) for k, v in rows), "info")
+
+
+def _provenance(how: dict, tickers: int) -> str:
+    """Where the forecasts came from: trained here, or the forecast cache (per_ticker only)."""
+    if how.get("model") != "per_ticker":
+        return "one global model per fold, trained in this run (not cached)"
+    trained = int(how.get("trained", 0))
+    return (f"{trained} of {tickers} tickers' walk-forwards trained in this run, "
+            f"{tickers - trained} reused from the forecast cache")
 
 
 def render_report(folder: Path, metrics: dict, info: dict) -> str:
