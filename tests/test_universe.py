@@ -52,12 +52,12 @@ def test_cross_section_ic_equals_an_independent_computation_from_predictions_csv
     metrics = json.loads((out / "metrics.json").read_text())
     predictions = pd.read_csv(out / "predictions.csv", parse_dates=["date"])
     assert list(predictions.columns[:5]) == ["date", "ticker", "forecast", "actual", "fold"]
-    assert {"ridge", "reversal"} <= set(predictions.columns)
+    assert {"ridge", "reversal", "drift"} <= set(predictions.columns)
     cross = metrics["cross_section"]
     ic, rank_ic = independent_ic(predictions)
     assert cross["ic"] == pytest.approx(ic, abs=1e-12)
     assert cross["rank_ic"] == pytest.approx(rank_ic, abs=1e-12)
-    for name in ("ridge", "reversal"):
+    for name in ("ridge", "reversal", "drift"):
         assert cross["baselines"][name]["ic"] == pytest.approx(independent_ic(predictions, name)[0],
                                                                abs=1e-12)
     assert cross["icir"] == pytest.approx(cross["ic"] / cross["ic_std"])
@@ -68,6 +68,8 @@ def test_cross_section_ic_equals_an_independent_computation_from_predictions_csv
     aaa = predictions[predictions["ticker"] == "AAA"].set_index("date")
     expected = -np.log(close).diff().reindex(aaa.index)
     np.testing.assert_allclose(aaa["reversal"], expected, rtol=1e-12)
+    drift = np.log(close).diff().expanding().mean().reindex(aaa.index)  # mean return up to t
+    np.testing.assert_allclose(aaa["drift"], drift, rtol=1e-9)
     report = (out / "report.html").read_text()
     assert 'href="universe.html"' in report and "No portfolio backtest" in report
     assert "Survivorship bias" in report
@@ -168,3 +170,18 @@ def test_csrank_target_ranks_each_day_among_the_given_samples_only():
     assert ranked[:3] == pytest.approx((np.array([2, 1, 3]) / 3 - 0.5) * 3.46)
     excess = cross_sectional_target(y, pos, "excess")
     assert excess[3:] == pytest.approx([0.5, -0.5]) and excess[:3].sum() == pytest.approx(0)
+
+
+def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
+    from backtests.errors import UserError
+    from backtests.modes.predict import run_predict
+    from backtests.settings.validate import validate
+
+    with pytest.raises(UserError, match="universe.model='glob' is not valid"):
+        validate(make_cfg("universe.model=glob"))
+    with pytest.raises(UserError, match="has no data.path"):
+        run_experiment(make_cfg("universe=folder"))
+    with pytest.raises(UserError, match="not a ticker symbol"):
+        run_experiment(make_cfg("universe.tickers=[AAA,../x]"))
+    with pytest.raises(UserError, match="not a universe"):
+        run_predict(make_cfg("universe.tickers=[AAA,BBB]"))

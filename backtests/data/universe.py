@@ -38,7 +38,7 @@ class Universe:
                  val_samples: int = 4096, n_jobs: int = 2,
                  spread_quantile: float = 0.2, as_of: str | None = None) -> None:
         self.name, self.model, self.target = name, model, target
-        self.tickers = [check_ticker(t) for t in tickers] if tickers else None
+        self.tickers = [str(t) for t in tickers] if tickers else None  # checked by members()
         self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
@@ -50,11 +50,15 @@ class Universe:
     def members(self, data: DictConfig) -> list[str]:
         """The tickers asked for: the list, or every `<TICKER>.csv` of `data.path` for `folder`."""
         if self.tickers:
-            return sorted(dict.fromkeys(self.tickers))
+            return sorted(dict.fromkeys(check_ticker(t) for t in self.tickers))
         if self.name != "folder":
             raise UserError(f"universe={self.name} lists no tickers",
                             "give universe.tickers=[AAPL,MSFT,...] or use universe=folder")
-        path = Path(str(OmegaConf.select(data, "path", default="") or "")).expanduser()
+        given = OmegaConf.select(data, "path", default=None)
+        if not given:
+            raise UserError("universe=folder reads every <TICKER>.csv of data.path, and this data "
+                            "source has no data.path", "use data=csv data.path=DIR")
+        path = Path(str(given)).expanduser()
         if not path.is_dir():
             raise UserError(f"universe=folder needs data.path to be a folder; {path} is not one",
                             "use data=csv data.path=DIR where DIR holds <TICKER>.csv files")

@@ -98,7 +98,8 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             "<h2>What ran</h2>", _what_ran(metrics, info),
             "<h2>Cross-sectional skill against its baselines</h2>", cross_section_table(cross),
             f"<p>Ridge: the same windows, a linear fit; reversal: minus today's return (short-term "
-            f"reversal), no fit at all. {esc(QLIB)}</p>",
+            f"reversal); drift: each ticker's mean daily return so far (survivors that rose keep "
+            f"rising: a model that only learns each ticker's mean scores this). {esc(QLIB)}</p>",
             "<h2>Per ticker</h2>",
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
             f'<a href="universe.html">the universe page</a>.</p>']
@@ -136,7 +137,8 @@ def render_universe(folder: Path, metrics: dict) -> str:
     folds = cross.get("by_fold") or []
     fold_rows = [[esc(f["fold"]), esc(f.get("start", "")), num(f.get("days"), 0),
                   num(f.get("forecast_ic"), 4), num(f.get("forecast_rank_ic"), 4),
-                  num(f.get("ridge_ic"), 4), num(f.get("reversal_ic"), 4)] for f in folds]
+                  num(f.get("ridge_ic"), 4), num(f.get("reversal_ic"), 4), num(f.get("drift_ic"), 4)]
+                 for f in folds]
     body = [f"<h1>{esc(title)}</h1>", '<p class="sub"><a href="report.html">report.html</a></p>',
             f'<div class="verdict">{esc(summary["verdict"])}</div>',
             "<h2>Per ticker (click a header to sort)</h2>", ticker_table(metrics["per_ticker"]),
@@ -144,7 +146,8 @@ def render_universe(folder: Path, metrics: dict) -> str:
             "adjust the DM p-values for testing every ticker; green: significant after Holm.</p>",
             "<h2>IC over time and by fold</h2>",
             _image(folder, "ic.png", "Rank IC over time and mean IC per walk-forward fold"),
-            table(("Fold", "Start", "Days", "IC", "Rank IC", "Ridge IC", "Reversal IC"), fold_rows)]
+            table(("Fold", "Start", "Days", "IC", "Rank IC", "Ridge IC", "Reversal IC", "Drift IC"),
+                  fold_rows)]
     return page(title, "".join(body), sort_script("tickers"))
 
 

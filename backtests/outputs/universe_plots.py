@@ -13,7 +13,7 @@ import pandas as pd
 
 from backtests.outputs.plots import _pyplot, _save
 
-COLOURS = {"forecast": "#2357a4", "ridge": "#c0392b", "reversal": "#7f8c8d"}
+COLOURS = {"forecast": "#2357a4", "ridge": "#c0392b", "reversal": "#7f8c8d", "drift": "#d4a017"}
 
 
 def _column(name: str, kind: str) -> str:

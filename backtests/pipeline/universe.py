@@ -135,19 +135,23 @@ def long_form(per_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def finish_long(long: pd.DataFrame, markets: Mapping[str, MarketData]) -> pd.DataFrame:
-    """predictions.csv's columns: date, ticker, forecast, actual, fold, ridge, reversal, scored.
+    """predictions.csv's columns: date, ticker, forecast, actual, fold, ridge, reversal, drift, scored.
 
-    `reversal` is the naive cross-sectional rule (minus today's log return: short-term reversal),
-    known at the close of the forecast date. `scored` is 0 where the next-day return spans a gap
-    in the data: such rows are kept but left out of every score.
+    Two naive cross-sectional rules, each known at the close of the forecast date: `reversal`,
+    minus today's log return (short-term reversal), and `drift`, the ticker's mean daily log return
+    from its first loaded bar to today (tickers that rose keep rising: in today's survivors run back
+    in time, that alone ranks tomorrow's returns a little). `scored` is 0 where the next-day return
+    spans a gap in the data: such rows are kept but left out of every score.
     """
-    returns = panel_log_returns(closes_panel(markets)).stack().rename("today")
-    returns.index.names = ["date", "ticker"]
+    panel = panel_log_returns(closes_panel(markets))
+    returns = panel.stack().rename("today")
+    drift = panel.expanding().mean().where(panel.notna()).stack()
     keyed = long.set_index(["date", "ticker"])
     keyed["reversal"] = -returns.reindex(keyed.index).to_numpy()
+    keyed["drift"] = drift.reindex(keyed.index).to_numpy()
     unscored = {(d, t) for t, m in markets.items() for d in m.unscored}
     keyed["scored"] = [0 if k in unscored else 1 for k in keyed.index]
     keyed["fold"] = keyed["fold"].astype(int)
-    columns = ["forecast", "actual", "fold", "ridge", "reversal", "scored"]
+    columns = ["forecast", "actual", "fold", "ridge", "reversal", "drift", "scored"]
     return keyed[columns].reset_index()
 

@@ -15,7 +15,7 @@ import pandas as pd
 from forecasting.scoring import score_forecasts
 from forecasting.universe.cross_section import adjust_pvalues, daily_ic, ic_by_fold, summarise
 
-BASELINES = ("ridge", "reversal")
+BASELINES = ("ridge", "reversal", "drift")
 ALPHA = 0.05
 
 
