@@ -13,6 +13,7 @@ from forecasting.tf_import import import_keras
 from forecasting.training import train_epochs, val_loss
 from forecasting.windows import Windows
 
+
 class LSTMForecaster:
     """Keras LSTM on windows of features; the target is the next day's log return.
 

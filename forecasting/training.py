@@ -7,11 +7,11 @@ windows and ticker ids); they are sliced together.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
 import numpy as np
 
-Inputs = Union[np.ndarray, Sequence[np.ndarray]]
+Inputs = np.ndarray | Sequence[np.ndarray]
 
 
 def _take(inputs: Inputs, rows: np.ndarray) -> Any:

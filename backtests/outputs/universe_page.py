@@ -34,7 +34,10 @@ CROSS_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("Rank IC std", "rank_ic_std", lambda v: num(v, 4)), ("Rank ICIR", "rank_icir", lambda v: num(v, 3)),
     ("Rank IC t-statistic", "rank_ic_t", num),
     ("Top minus bottom quantile, mean next-day log return", "top_bottom_spread", lambda v: num(v, 5)),
-    ("Spread t-statistic", "top_bottom_spread_t", num), ("Days scored", "days", lambda v: num(v, 0)),
+    ("Spread t-statistic", "top_bottom_spread_t", num),
+    ("Model IC minus this baseline's (paired daily mean)", "model_minus_baseline_ic", lambda v: num(v, 4)),
+    ("... its t-statistic", "model_minus_baseline_ic_t", num),
+    ("Days scored", "days", lambda v: num(v, 0)),
     ("Tickers per day (mean)", "names_per_day", lambda v: num(v, 1)))
 
 

@@ -82,7 +82,7 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData],
         threads = max(1, (os.cpu_count() or 1) // workers)
         frames = Parallel(n_jobs=workers, backend="loky")(
             delayed(_forecast_one)(settings, markets[t], threads) for t in missing)
-        result.update(zip(missing, frames))
+        result.update(zip(missing, frames, strict=True))
     return {t: result[t] for t in sorted(markets)}, keys, len(missing)
 
 

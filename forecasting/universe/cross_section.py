@@ -46,7 +46,7 @@ def quantile_spread(long: pd.DataFrame, column: str = "forecast", quantile: floa
     return rows.groupby("date")[[column, "actual"]].apply(spread).dropna()
 
 
-def _mean_test(series: pd.Series) -> dict[str, float]:
+def mean_test(series: pd.Series) -> dict[str, float]:
     values = series.dropna().to_numpy(dtype=float)
     n = len(values)
     mean = float(values.mean()) if n else math.nan
@@ -60,8 +60,8 @@ def _mean_test(series: pd.Series) -> dict[str, float]:
 def summarise(long: pd.DataFrame, column: str = "forecast", quantile: float = 0.2) -> dict:
     """The cross-section block of one forecast column: means, ICIR, t-statistics, spread, days."""
     daily = daily_ic(long, column)
-    ic, rank = _mean_test(daily["ic"]), _mean_test(daily["rank_ic"])
-    spread = _mean_test(quantile_spread(long, column, quantile))
+    ic, rank = mean_test(daily["ic"]), mean_test(daily["rank_ic"])
+    spread = mean_test(quantile_spread(long, column, quantile))
     return {"ic": ic["mean"], "ic_std": ic["std"], "icir": ic["ratio"], "ic_t": ic["t"],
             "ic_pvalue": ic["p"], "rank_ic": rank["mean"], "rank_ic_std": rank["std"],
             "rank_icir": rank["ratio"], "rank_ic_t": rank["t"], "rank_ic_pvalue": rank["p"],

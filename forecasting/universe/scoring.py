@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scoring import score_forecasts
-from forecasting.universe.cross_section import adjust_pvalues, daily_ic, ic_by_fold, summarise
+from forecasting.universe.cross_section import (
+    adjust_pvalues,
+    daily_ic,
+    ic_by_fold,
+    mean_test,
+    summarise,
+)
 
 BASELINES = ("ridge", "reversal", "drift")
 ALPHA = 0.05
@@ -51,7 +57,7 @@ def per_ticker_scores(long: pd.DataFrame, closes: Mapping[str, pd.Series],
         rows[str(ticker)] = record
         pvalues.append(record.get("dm_pvalue", math.nan))
     adjusted = adjust_pvalues(pvalues)
-    for (ticker, record), holm, bh in zip(rows.items(), adjusted["holm"], adjusted["bh"]):
+    for record, holm, bh in zip(rows.values(), adjusted["holm"], adjusted["bh"], strict=True):
         better = record.get("mse_ratio", math.inf) < 1
         record.update({"dm_pvalue_holm": holm, "dm_pvalue_bh": bh,
                        "beats_persistence": bool(better and record.get("dm_pvalue", 1) < ALPHA),
@@ -86,11 +92,16 @@ def cross_section_scores(long: pd.DataFrame, quantile: float = 0.2) -> tuple[dic
     tests = [block["ic_pvalue"], *[block["baselines"][b]["ic_pvalue"] for b in columns[1:]]]
     holm = adjust_pvalues(tests)["holm"]
     block["ic_pvalue_holm"] = holm[0]
-    for b, p in zip(columns[1:], holm[1:]):
+    for b, p in zip(columns[1:], holm[1:], strict=True):
         block["baselines"][b]["ic_pvalue_holm"] = p
-    block["verdict"] = _cross_verdict(block)
     daily = pd.concat({c: daily_ic(rows, c)[["ic", "rank_ic"]] for c in columns}, axis=1)
     daily.columns = [f"{c}_{k}" if c != "forecast" else k for c, k in daily.columns]
+    for b in columns[1:]:  # is the model's IC above the baseline's? paired over the same days
+        test = mean_test(daily["ic"] - daily[f"{b}_ic"])
+        block["baselines"][b].update({"model_minus_baseline_ic": test["mean"],
+                                      "model_minus_baseline_ic_t": test["t"],
+                                      "model_minus_baseline_ic_pvalue": test["p"]})
+    block["verdict"] = _cross_verdict(block)
     folds = ic_by_fold(rows, columns)
     block["by_fold"] = [{"fold": int(f), **{k: _plain(v) for k, v in r.items()}}
                         for f, r in folds.iterrows()]
@@ -115,4 +126,10 @@ def _cross_verdict(block: dict) -> str:
             f"Rank IC {block['rank_ic']:.4f}, ICIR {block['icir']:.3f}, {block['days']} days).")
     for name, base in block.get("baselines", {}).items():
         text += f" {name.capitalize()}: IC {base['ic']:.4f} (t={base['ic_t']:.2f})."
+    if p < ALPHA and ic > 0:
+        level = [n for n, b in block.get("baselines", {}).items()
+                 if not b.get("model_minus_baseline_ic_pvalue", 0) < ALPHA]
+        text += (f" But its IC is not significantly above that of {' or '.join(level)} (paired "
+                 "daily difference, p>=0.05): it adds nothing shown over it."
+                 if level else " Its IC is significantly above every baseline's (paired daily difference).")
     return text
