@@ -65,8 +65,7 @@ def _what_ran(metrics: dict, info: dict) -> str:
     rows = [("Universe", f"{u['name']}" + (f" (members as of {u['as_of']})" if u.get("as_of") else "")),
             ("Tickers", f"{len(u['tickers'])}: {', '.join(u['tickers'])}"),
             ("Left out", "; ".join(f"{t}: {why}" for t, why in left.items()) or "none"),
-            ("Model", u["model"] + (f", target {u['target']}, market input "
-                                    f"{'on' if u['market_input'] else 'off'}"
+            ("Model", u["model"] + (_global_text(u, config.get("universe") or {})
                                     if u["model"] == "global" else ": each ticker's own walk-forward")),
             ("Forecaster", settings_text(config.get("forecaster"))),
             ("Walk-forward", settings_text(config.get("walkforward"))),
@@ -75,6 +74,13 @@ def _what_ran(metrics: dict, info: dict) -> str:
             ("Forecasts", _provenance(info.get("forecasts") or {}, len(u["tickers"]))),
             ("Code", f"git {info.get('git_commit') or 'unknown'}")]
     return table(("Setting", "Value"), ((esc(k), esc(v)) for k, v in rows), "info")
+
+
+def _global_text(u: dict, settings: dict) -> str:
+    """The global model's own settings (the forecaster row shows the network's)."""
+    return (f", target {u['target']}, market input {'on' if u['market_input'] else 'off'}, "
+            f"ticker embedding {settings.get('embedding', '?')}, batch {settings.get('batch_size', '?')}, "
+            f"warm folds on {settings.get('warm_samples', '?')} samples (0: all)")
 
 
 def _provenance(how: dict, tickers: int) -> str:
