@@ -156,6 +156,14 @@ def _ticker_folder(ticker: object) -> str:
         raise from_resolver(error) from None
 
 
+def _run_label(ticker: object, universe: object = "single", tickers: object = None) -> str:
+    """`${run_label:...}`: the run folder's ticker part: the ticker, or `universe-<name>` for a
+    universe run (a list given on the command line: `universe-list`)."""
+    if str(universe) == "single" and not tickers:
+        return _ticker_folder(ticker)
+    return "universe-" + _name_folder("list" if str(universe) == "single" else universe)
+
+
 def _name_folder(name: object) -> str:
     """`${name_folder:...}`: a config choice as one plain folder name ('a/b' -> 'a-b')."""
     text = re.sub(r"[^\w.=-]", "-", str(name)).lstrip(".")
@@ -175,3 +183,4 @@ def _file_ticker(path: object, default: str) -> str:
 OmegaConf.register_new_resolver("ticker_folder", _ticker_folder, replace=True)
 OmegaConf.register_new_resolver("file_ticker", _file_ticker, replace=True)
 OmegaConf.register_new_resolver("name_folder", _name_folder, replace=True)
+OmegaConf.register_new_resolver("run_label", _run_label, replace=True)

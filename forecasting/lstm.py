@@ -10,6 +10,7 @@ from forecasting.base import NotFittedError, as_series
 from forecasting.network import build_lstm
 from forecasting.scaling import WindowScaler
 from forecasting.tf_import import import_keras
+from forecasting.training import train_epochs, val_loss
 from forecasting.windows import Windows
 
 
@@ -67,45 +68,12 @@ class LSTMForecaster:
         if validation is not None and len(validation.labelled) and self.patience > 0:
             held = validation.labelled
             val = (self.scaler.transform_x(held.X), self.scaler.transform_y(held.y))
-        start_loss = self._val_loss(val) if resume and val is not None else np.inf
-        self._train(X, y, self.warm_epochs if resume else self.epochs, val,
-                    np.random.default_rng(seed), start_loss)
+        start_loss = (val_loss(self.model, val, self.validation_loss) if resume and val is not None
+                      else np.inf)
+        train_epochs(self.model, X, y, self.warm_epochs if resume else self.epochs, self.batch_size,
+                     val, np.random.default_rng(seed), start_loss, self.patience,
+                     self.validation_loss)
         return self
-
-    def _train(self, X: np.ndarray, y: np.ndarray, epochs: int,
-               val: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-               start_loss: float) -> None:
-        """Seeded mini-batch epochs with early stopping; the best weights (or the starting ones, if
-        no epoch beat them) are kept.
-
-        A plain loop over `train_on_batch` costs a fraction of `model.fit`'s per-call set-up
-        (data adapters, callbacks, a separate validation pass), which dominates the small warm
-        updates of a walk-forward.
-        """
-        start_weights = self.model.get_weights() if np.isfinite(start_loss) else None
-        best_loss, best_weights, waited = start_loss, start_weights, 0
-        for _ in range(epochs):
-            order = rng.permutation(len(X))
-            for begin in range(0, len(X), self.batch_size):
-                batch = order[begin:begin + self.batch_size]
-                self.model.train_on_batch(X[batch], y[batch])
-            if val is None:
-                continue
-            loss = self._val_loss(val)
-            if loss < best_loss:
-                best_loss, best_weights, waited = loss, self.model.get_weights(), 0
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best_weights is not None:
-            self.model.set_weights(best_weights)
-
-    def _val_loss(self, val: tuple[np.ndarray, np.ndarray] | None) -> float:
-        if val is None:
-            return np.inf
-        predicted = np.asarray(self.model.predict_on_batch(val[0])).reshape(-1)
-        return self.validation_loss(predicted, val[1])
 
     @staticmethod
     def validation_loss(predicted: np.ndarray, target: np.ndarray) -> float:

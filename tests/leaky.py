@@ -42,3 +42,14 @@ class FoldVolatility:
         sigma = np.full(len(test), np.nanstd(test.y))
         return risk_frame(test, sigma, {level: normal_var_es(np.zeros_like(sigma), sigma, level)
                                         for level in levels})
+
+
+@dataclass
+class NextDayMarketReturn:
+    """A leaky market-wide input: the universe's equal-weight return of the NEXT day (the last day
+    gets 0, so no NaN gives it away). Only the universe audit can catch it."""
+
+    def __call__(self, closes: pd.DataFrame) -> pd.Series:
+        from forecasting.universe.market import EqualWeightReturn
+
+        return EqualWeightReturn()(closes).shift(-1).fillna(0.0)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_json
 from backtests.data.base import MarketData
+from backtests.data.universe import is_universe_run
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
@@ -141,6 +142,10 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
 
 def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
+    if is_universe_run(cfg):  # one ticker altered, every ticker's forecasts compared
+        from backtests.modes.universe_audit import run_universe_audit
+
+        return run_universe_audit(cfg, cutoffs, atol)
     market = instantiate(cfg.data).load()
     original = walk_forward_forecasts(cfg, market).predictions
     backtest = _Backtest(cfg, start=original.index[0])
@@ -159,7 +164,7 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
                              seed=int(cfg.seed) + 1000 + number, atol=atol)
         for item in found:
             log.error("audit: %s up to %s changed when the future was altered; first on %s %s",
-                      item.what, cutoff.date(), _day(item.first_date), item.detail)
+                      item.what, cutoff.date(), day_text(item.first_date), item.detail)
         findings += found
     report = {
         "result": "FAIL" if findings else "PASS",
@@ -167,7 +172,7 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
         "checked": ["features", "forecasts", *(["risk forecasts"] if baseline.risk is not None
                                                 else []), "trades"],
         "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
-                      "first_date": _day(f.first_date), "detail": f.detail}
+                      "first_date": day_text(f.first_date), "detail": f.detail}
                      for f in findings],
         "data": market.summary(),
     }
@@ -175,13 +180,13 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     if findings:
         first = min(findings, key=lambda f: f.first_date or f.cutoff)
         log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
-                  _day(first.first_date), first.cutoff.date(), first.detail or "look-ahead")
+                  day_text(first.first_date), first.cutoff.date(), first.detail or "look-ahead")
         raise SystemExit(1)
     log.info("audit PASS: %s up to %s are unchanged when the data after each cutoff is altered",
              ", ".join(report["checked"]), ", ".join(c.date().isoformat() for c in picks))
     return 0.0
 
 
-def _day(when: pd.Timestamp | None) -> str:
+def day_text(when: pd.Timestamp | None) -> str:
     """A finding's first date; a difference without a date (counts differ) has none."""
     return "an unknown date" if when is None else when.date().isoformat()

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
+from backtests.data.universe import is_universe_run
 from backtests.ledger.record import record_run, sweep_name
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 def run_experiment(cfg: DictConfig) -> float:
     """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
+    if is_universe_run(cfg):  # many tickers: forecasts scored across tickers, no portfolio trades
+        from backtests.modes.universe import run_universe
+
+        return run_universe(cfg)
     timings = Timings()
     out = Path(cfg.paths.output_dir)
     stored = stored_result(out, cfg)  # a resumed sweep: this folder already holds these results

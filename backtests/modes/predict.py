@@ -19,6 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_json
+from backtests.data.universe import is_universe_run
+from backtests.errors import UserError
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.settings.strategy import strategy_class_and_params
@@ -58,6 +60,9 @@ def action_text(decision: dict[str, Any], rules: Any) -> str:
 
 def run_predict(cfg: DictConfig) -> float:
     """Forecast the next session and print what the strategy does at the next open."""
+    if is_universe_run(cfg):
+        raise UserError("mode=predict forecasts one ticker's next session, not a universe",
+                        "leave universe at single and give ticker=SYMBOL")
     strategy_cls, params = strategy_class_and_params(cfg.strategy)
     broker = instantiate(cfg.broker)
     risk = instantiate(cfg.get("risk"))

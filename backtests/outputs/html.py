@@ -110,3 +110,31 @@ def forecaster_label(group: Any) -> str:
 def embed_plots(folder: Path, plots: Iterable[tuple[str, str]]) -> str:
     """The PNGs of `plots` (name, caption) that exist in `folder`, as data-URI figures."""
     return "".join(figure(folder / name, caption) for name, caption in plots)
+
+
+_SORT_JS = """(function(){var t=document.getElementById('%s');if(!t)return;
+var h=t.tHead.rows[0].cells;
+function key(c){var v=c.getAttribute('data-v');var n=parseFloat(v);return v!==''&&!isNaN(n)?n:v;}
+function sortBy(i,desc){var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
+rows.sort(function(r,s){var x=key(r.cells[i]),y=key(s.cells[i]);
+if(x===''&&y==='')return 0;if(x==='')return 1;if(y==='')return -1;
+var c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y));
+return desc?-c:c;});
+rows.forEach(function(r){b.appendChild(r);});
+for(var j=0;j<h.length;j++)h[j].removeAttribute('aria-sort');
+h[i].setAttribute('aria-sort',desc?'descending':'ascending');}
+Array.prototype.forEach.call(h,function(c,i){c.addEventListener('click',function(){
+sortBy(i,c.getAttribute('aria-sort')==='ascending');});});
+var m=/sort=(-?)(\\w+)/.exec(location.hash);
+if(m)Array.prototype.forEach.call(h,function(c,i){
+if(c.getAttribute('data-key')===m[2])sortBy(i,m[1]==='-');});
+})();"""
+
+
+def sort_script(table_id: str) -> str:
+    """Inline script that sorts the table `table_id` by a clicked header (click again: reverse).
+
+    Cells sort by their `data-v` value (numbers as numbers, empty last); `page.html#sort=-key`
+    opens sorted by the header whose `data-key` is `key`, descending.
+    """
+    return _SORT_JS % table_id

@@ -92,6 +92,11 @@ class ForecastCache:
             _held[lock] = fd
         return frame
 
+    def peek(self, key: str) -> pd.DataFrame | None:
+        """The entry for `key` if it is complete, without taking the key's lock on a miss (a parent
+        that hands the misses to worker processes must not hold the locks they need)."""
+        return self._read(key)
+
     def _lock_of(self, key: str) -> str:
         return str(self.locks / f"forecasts-{key}.lock")
 

@@ -39,22 +39,26 @@ def forecast_settings(cfg: DictConfig) -> dict:
             for group in FORECAST_GROUPS}
 
 
-def build_windows(cfg: DictConfig, market: MarketData) -> Windows:
+def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None) -> Windows:
     """Past-only features, then windows of `forecaster.window` bars with next-day targets.
 
     Too short a history is refused before any feature is computed, with the number of bars needed
     counting the features' warm-up; otherwise a feature with no value yet on a short file would be
-    blamed for look-ahead.
+    blamed for look-ahead. `extra`: columns by date appended to the features (a universe's
+    market-wide inputs); rows before all of them have a value are dropped with the warm-up.
     """
     builder = instantiate(cfg.features)
     warmup = feature_warmup(builder)
     if warmup is not None:
-        _check_history(cfg, market, warmup)
+        check_history(cfg, market, warmup)
     try:
         features = builder(market.frame)
     except FeatureError as exc:
         raise UserError(str(exc), "fix or drop that feature under features.columns") from exc
-    _check_history(cfg, market, len(market.frame) - len(features))
+    if extra is not None:
+        features = features.join(extra.reindex(features.index))
+        features = features.iloc[int(features.notna().all(axis=1).to_numpy().argmax()):]
+    check_history(cfg, market, len(market.frame) - len(features))
     return make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
 
 
@@ -75,7 +79,7 @@ def feature_warmup(builder: object) -> int | None:
         return None
 
 
-def _check_history(cfg: DictConfig, market: MarketData, warmup: int) -> None:
+def check_history(cfg: DictConfig, market: MarketData, warmup: int) -> None:
     """Refuse too few bars for warm-up, the first window, the first training span and one fold."""
     window, train = int(cfg.forecaster.window), int(cfg.walkforward.initial_train)
     gap, fold = int(cfg.walkforward.gap), int(cfg.walkforward.retrain_every)

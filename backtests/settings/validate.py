@@ -90,7 +90,7 @@ RULES: tuple[Rule, ...] = (
 )
 # Groups whose settings are bounded by their `_target_` class.
 OWNED = ("data", "explain", "features", "forecaster", "walkforward", "strategy", "risk", "broker",
-         "risk_model")
+         "risk_model", "universe")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from backtests.outputs.html import esc, finite, num, page, pct, share
+from backtests.outputs.html import esc, finite, num, page, pct, share, sort_script
 from backtests.pipeline.metrics import TRADING_DAYS
 from backtests.sweeps.chart import equity_chart
 from backtests.sweeps.period import CommonPeriod
@@ -43,23 +43,7 @@ SHOWN = (("job", "Run", None), ("overrides", "Overrides", None), ("ticker", "Tic
 TEXT = ' class="t"'  # a text column: left-aligned
 LONGER = "&dagger;"  # marks a run whose own test period was longer than the common one
 
-SORT_JS = """(function(){var t=document.getElementById('runs');if(!t)return;
-var h=t.tHead.rows[0].cells;
-function key(c){var v=c.getAttribute('data-v');var n=parseFloat(v);return v!==''&&!isNaN(n)?n:v;}
-function sortBy(i,desc){var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
-rows.sort(function(r,s){var x=key(r.cells[i]),y=key(s.cells[i]);
-if(x===''&&y==='')return 0;if(x==='')return 1;if(y==='')return -1;
-var c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y));
-return desc?-c:c;});
-rows.forEach(function(r){b.appendChild(r);});
-for(var j=0;j<h.length;j++)h[j].removeAttribute('aria-sort');
-h[i].setAttribute('aria-sort',desc?'descending':'ascending');}
-Array.prototype.forEach.call(h,function(c,i){c.addEventListener('click',function(){
-sortBy(i,c.getAttribute('aria-sort')==='ascending');});});
-var m=/sort=(-?)(\\w+)/.exec(location.hash);
-if(m)Array.prototype.forEach.call(h,function(c,i){
-if(c.getAttribute('data-key')===m[2])sortBy(i,m[1]==='-');});
-})();"""
+SORT_JS = sort_script("runs")
 EXTRA_CSS = ("<style>body{max-width:none}#runs{font-size:13px}#runs th,#runs td{padding:.25em .45em}"
              "#equity,.legend{max-width:1400px}"
              "#runs th{cursor:pointer;user-select:none}"

@@ -1,0 +1,117 @@
+"""The `universe` group: which tickers a run covers, and loading them as one panel.
+
+`single` (the default) is today's one-ticker run from `ticker`; a list (`universe.tickers=[A,B]`),
+`folder` (every `<TICKER>.csv` in `data.path`) or a named preset makes it a universe run. Each ticker
+is loaded and quality-checked exactly as a single run loads it, in parallel threads; one that cannot
+be used (no file, a failing check, too little history) is left out with a warning naming it and why.
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.data.base import MarketData
+from backtests.data.csv import file_ticker
+from backtests.data.symbols import check_ticker
+from backtests.errors import UserError, first_few
+
+log = logging.getLogger(__name__)
+
+
+class Universe:
+    """The universe settings (see conf/universe/single.yaml for each)."""
+
+    bounds = {"model": "one of: per_ticker, global", "target": "one of: raw, excess, csrank",
+              "embedding": "int >= 0", "batch_size": "int >= 1", "warm_samples": "int >= 0",
+              "val_samples": "int >= 0", "n_jobs": "int >= 1",
+              "spread_quantile": "0 < number <= 0.5", "as_of": "date | null"}
+
+    def __init__(self, name: str = "single", tickers: Sequence[str] | None = None,
+                 model: str = "per_ticker", target: str = "raw", market_input: Any = None,
+                 embedding: int = 4, batch_size: int = 1024, warm_samples: int = 4096,
+                 val_samples: int = 4096, n_jobs: int = 2,
+                 spread_quantile: float = 0.2, as_of: str | None = None) -> None:
+        self.name, self.model, self.target = name, model, target
+        self.tickers = [str(t) for t in tickers] if tickers else None  # checked by members()
+        self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size
+        self.warm_samples, self.val_samples = warm_samples, val_samples
+        self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
+
+    @property
+    def is_single(self) -> bool:
+        return self.name == "single" and not self.tickers
+
+    def members(self, data: DictConfig) -> list[str]:
+        """The tickers asked for: the list, or every `<TICKER>.csv` of `data.path` for `folder`."""
+        if self.tickers:
+            return sorted(dict.fromkeys(check_ticker(t) for t in self.tickers))
+        if self.name != "folder":
+            raise UserError(f"universe={self.name} lists no tickers",
+                            "give universe.tickers=[AAPL,MSFT,...] or use universe=folder")
+        given = OmegaConf.select(data, "path", default=None)
+        if not given:
+            raise UserError("universe=folder reads every <TICKER>.csv of data.path, and this data "
+                            "source has no data.path", "use data=csv data.path=DIR")
+        path = Path(str(given)).expanduser()
+        if not path.is_dir():
+            raise UserError(f"universe=folder needs data.path to be a folder; {path} is not one",
+                            "use data=csv data.path=DIR where DIR holds <TICKER>.csv files")
+        found = sorted(t for p in path.glob("*.csv") if (t := file_ticker(p)) is not None)
+        if not found:
+            raise UserError(f"no <TICKER>.csv files in {path}",
+                            "name each file after its ticker in upper case, e.g. MSFT.csv")
+        return found
+
+
+def is_universe_run(cfg: DictConfig) -> bool:
+    """True when the config asks for more than today's single ticker."""
+    group = cfg.get("universe")
+    return group is not None and not (group.get("name", "single") == "single"
+                                      and not group.get("tickers"))
+
+
+def ticker_source(data: DictConfig, ticker: str) -> Any:
+    """The configured price source for one ticker (a synthetic market gets its own seed)."""
+    extra: dict[str, Any] = {"ticker": ticker}
+    if "seed" in data and str(data.get("_target_", "")).endswith("SyntheticSource"):
+        extra["seed"] = int(data.seed) + zlib.crc32(ticker.encode()) % 100_000
+    return instantiate(data, **extra)
+
+
+def load_panel(data: DictConfig, tickers: Sequence[str],
+               usable: Callable[[MarketData], None] | None = None,
+               threads: int = 8) -> tuple[dict[str, MarketData], dict[str, str]]:
+    """({ticker: data} of the tickers that loaded, {ticker: why} of those left out).
+
+    `usable` may refuse a loaded ticker with a UserError (e.g. too little history for the schedule).
+    Fewer than two usable tickers is not a universe: that is the user's mistake, raised as one.
+    """
+    def one(ticker: str) -> tuple[str, MarketData | None, str]:
+        try:
+            market = ticker_source(data, ticker).load()
+            if usable is not None:
+                usable(market)
+            return ticker, market, ""
+        except UserError as exc:
+            return ticker, None, exc.message
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(tickers)))) as pool:
+        results = list(pool.map(one, tickers))
+    loaded = {t: m for t, m, _ in results if m is not None}
+    left_out = {t: why for t, m, why in results if m is None}
+    for ticker, why in left_out.items():
+        log.warning("universe: leaving %s out: %s", ticker, why)
+    if len(loaded) < 2:
+        raise UserError(f"only {len(loaded)} of {len(tickers)} tickers can be used "
+                        f"(left out: {first_few(sorted(left_out), 8) or 'none'})",
+                        "a universe needs at least two tickers with enough history; check "
+                        "data.path, data.start and the warnings above")
+    log.info("universe: %d tickers loaded (%s)%s", len(loaded), first_few(sorted(loaded), 10),
+             f"; {len(left_out)} left out" if left_out else "")
+    return loaded, left_out

@@ -1,0 +1,158 @@
+"""Forecasts for a whole universe, in long form (date, ticker, forecast, actual, fold, baselines).
+
+`per_ticker`: each ticker's own walk-forward through `walk_forward_forecasts`, the very call a single
+run makes, so both share the forecast cache entry (same data fingerprint, same settings, same key);
+cache hits are read here, misses are trained in worker processes (joblib's loky backend: fresh
+interpreters, so TensorFlow is never forked and the parent never imports it). `global`: one LSTM per
+fold over every ticker's windows (forecasting/universe/).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.data.base import MarketData
+from backtests.data.universe import Universe
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecasts import build_windows, forecast_settings, walk_forward_forecasts
+from forecasting.universe.market import panel_log_returns
+from forecasting.universe.models import GlobalLSTM, PanelRidge
+from forecasting.universe.panel import Panel
+from forecasting.universe.walkforward import run_panel
+
+log = logging.getLogger(__name__)
+
+
+def closes_panel(markets: Mapping[str, MarketData]) -> pd.DataFrame:
+    """Every ticker's close on the union of their dates (NaN where a ticker has no bar)."""
+    return pd.DataFrame({t: m.frame["Close"] for t, m in sorted(markets.items())}).sort_index()
+
+
+def _worker_cfg(cfg: DictConfig) -> dict:
+    """The settings a worker needs to forecast a ticker, resolved (no Hydra runtime in workers)."""
+    return {**forecast_settings(cfg), "seed": int(cfg.seed),
+            "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
+
+
+def _forecast_one(settings: dict, market: MarketData, threads: int = 0) -> pd.DataFrame:
+    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache).
+
+    `threads` > 0 gives TensorFlow that many threads in this worker: n_jobs workers each taking
+    every core would fight over them.
+    """
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(levelname)s] %(message)s")
+    if threads > 0:
+        from forecasting.tf_import import import_keras
+
+        import_keras()
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # a reused worker: TensorFlow is already running with its setting
+            pass
+    return walk_forward_forecasts(OmegaConf.create(settings), market).predictions
+
+
+def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData],
+                         n_jobs: int) -> tuple[dict[str, pd.DataFrame], dict[str, str], int]:
+    """({ticker: predictions}, {ticker: cache key}, how many were trained rather than reused)."""
+    settings = _worker_cfg(cfg)
+    cache = ForecastCache(cfg.paths.cache_dir)
+    keys = {t: forecast_key(m.fingerprint, forecast_settings(cfg), int(cfg.seed)) for t, m in markets.items()}
+    found = {t: cache.peek(k) for t, k in keys.items()}
+    result = {t: frame for t, frame in found.items() if frame is not None}
+    missing = sorted(t for t in markets if t not in result)
+    log.info("per-ticker forecasts: %d of %d from the cache, %d to train on %d process(es)",
+             len(result), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
+    if len(missing) == 1 or (missing and n_jobs == 1):
+        for ticker in missing:
+            result[ticker] = _forecast_one(settings, markets[ticker])
+    elif missing:
+        import os
+
+        from joblib import Parallel, delayed
+
+        workers = min(n_jobs, len(missing))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        frames = Parallel(n_jobs=workers, backend="loky")(
+            delayed(_forecast_one)(settings, markets[t], threads) for t in missing)
+        result.update(zip(missing, frames, strict=True))
+    return {t: result[t] for t in sorted(markets)}, keys, len(missing)
+
+
+def market_inputs(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame | None:
+    """The market-wide input columns by date (each value from closes up to that date), or None."""
+    if universe.market_input is None:
+        return None
+    feature = universe.market_input
+    return feature(closes_panel(markets)).rename("market").to_frame()
+
+
+def build_panel(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData]) -> Panel:
+    """Every ticker's windows (its own features plus the market inputs) stacked into one panel."""
+    extra = market_inputs(universe, markets)
+    windows = {t: build_windows(cfg, m, extra) for t, m in markets.items()}
+    return Panel.stack(windows, {t: m.frame.index for t, m in markets.items()})
+
+
+def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
+    """The global forecaster the `forecaster` group describes: the LSTM, or pooled ridge."""
+    resolved = OmegaConf.to_container(cfg.forecaster, resolve=True)
+    assert isinstance(resolved, dict)
+    settings: dict[str, Any] = {str(k): v for k, v in resolved.items() if not str(k).startswith("_")}
+    if str(cfg.forecaster._target_).endswith("RidgeForecaster"):
+        return PanelRidge(target=universe.target, **settings)
+    settings["batch_size"] = universe.batch_size
+    return GlobalLSTM(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
+                      warm_samples=universe.warm_samples, val_samples=universe.val_samples,
+                      **settings)
+
+
+def global_forecasts(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
+                     until: pd.Timestamp | None = None, progress: bool = True) -> pd.DataFrame:
+    """Long-form forecasts of the global model, with the pooled ridge baseline beside them."""
+    panel = build_panel(cfg, universe, markets)
+    walkforward = instantiate(cfg.walkforward)
+    model = global_model(cfg, universe, len(panel.tickers))
+    ridge = PanelRidge(window=int(cfg.forecaster.window), target=universe.target)
+    log.info("global forecasts: %s on %d samples of %d tickers over %d dates (target %s)",
+             type(model).__name__, len(panel), len(panel.tickers), len(panel.calendar),
+             universe.target)
+    return run_panel(walkforward, model, panel, seed=int(cfg.seed), baselines={"ridge": ridge},
+                     until=until, progress=progress)
+
+
+def long_form(per_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-ticker prediction tables (indexed by date) as one long table sorted by date, ticker."""
+    parts = [frame.reset_index().assign(ticker=t) for t, frame in per_ticker.items()]
+    long = pd.concat(parts, ignore_index=True)
+    return long.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
+
+
+def finish_long(long: pd.DataFrame, markets: Mapping[str, MarketData]) -> pd.DataFrame:
+    """predictions.csv's columns: date, ticker, forecast, actual, fold, ridge, reversal, drift, scored.
+
+    Two naive cross-sectional rules, each known at the close of the forecast date: `reversal`,
+    minus today's log return (short-term reversal), and `drift`, the ticker's mean daily log return
+    from its first loaded bar to today (tickers that rose keep rising: in today's survivors run back
+    in time, that alone ranks tomorrow's returns a little). `scored` is 0 where the next-day return
+    spans a gap in the data: such rows are kept but left out of every score.
+    """
+    panel = panel_log_returns(closes_panel(markets))
+    returns = panel.stack().rename("today")
+    drift = panel.expanding().mean().where(panel.notna()).stack()
+    keyed = long.set_index(["date", "ticker"])
+    keyed["reversal"] = -returns.reindex(keyed.index).to_numpy()
+    keyed["drift"] = drift.reindex(keyed.index).to_numpy()
+    unscored = {(d, t) for t, m in markets.items() for d in m.unscored}
+    keyed["scored"] = [0 if k in unscored else 1 for k in keyed.index]
+    keyed["fold"] = keyed["fold"].astype(int)
+    columns = ["forecast", "actual", "fold", "ridge", "reversal", "drift", "scored"]
+    return keyed[columns].reset_index()
+

@@ -1,0 +1,187 @@
+"""Universe runs: the panel, both models, long-form predictions, and skill scored across tickers."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from backtests.data.synthetic import synthetic_bars
+from backtests.modes.experiment import run_experiment
+
+TICKERS = ["AAA", "BBB", "CCC", "DDD"]
+CSV = ["data=csv", "data.quality.exchange=weekdays", "data.quality.max_age=null", "data.start=null"]
+
+
+def write_market(folder, tickers=TICKERS, bars=420, short: dict | None = None):
+    """Seeded synthetic CSVs, one per ticker (a different seed each); `short`: ticker -> bars."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, ticker in enumerate(tickers):
+        frame = synthetic_bars((short or {}).get(ticker, bars), seed=100 + number)
+        if short and ticker in short:  # a late listing: the same calendar's last bars
+            frame.index = synthetic_bars(bars, seed=0).index[-len(frame):]
+        frame.rename_axis("Date").to_csv(folder / f"{ticker}.csv")
+    return folder
+
+
+def universe_cfg(make_cfg, folder, *extra):
+    return make_cfg(*CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1", *extra)
+
+
+def independent_ic(predictions: pd.DataFrame, column: str = "forecast") -> tuple[float, float]:
+    """Mean daily Pearson and Spearman correlation, straight from predictions.csv with scipy."""
+    rows = predictions[(predictions["scored"] == 1)].dropna(subset=[column, "actual"])
+    pearson, spearman = [], []
+    for _, day in rows.groupby("date"):
+        if len(day) >= 3:
+            pearson.append(stats.pearsonr(day[column], day["actual"])[0])
+            spearman.append(stats.spearmanr(day[column], day["actual"])[0])
+    return float(np.mean(pearson)), float(np.mean(spearman))
+
+
+@pytest.mark.parametrize("model", ["global", "per_ticker"])
+def test_cross_section_ic_equals_an_independent_computation_from_predictions_csv(
+        make_cfg, tmp_path, model):
+    folder = write_market(tmp_path / "prices")
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", f"universe.model={model}")
+    run_experiment(cfg)
+    out = tmp_path / "run"
+    metrics = json.loads((out / "metrics.json").read_text())
+    predictions = pd.read_csv(out / "predictions.csv", parse_dates=["date"])
+    assert list(predictions.columns[:5]) == ["date", "ticker", "forecast", "actual", "fold"]
+    assert {"ridge", "reversal", "drift"} <= set(predictions.columns)
+    cross = metrics["cross_section"]
+    ic, rank_ic = independent_ic(predictions)
+    assert cross["ic"] == pytest.approx(ic, abs=1e-12)
+    assert cross["rank_ic"] == pytest.approx(rank_ic, abs=1e-12)
+    for name in ("ridge", "reversal", "drift"):
+        assert cross["baselines"][name]["ic"] == pytest.approx(independent_ic(predictions, name)[0],
+                                                               abs=1e-12)
+    assert cross["icir"] == pytest.approx(cross["ic"] / cross["ic_std"])
+    assert cross["days"] == predictions["date"].nunique() - 1  # the last day's outcome is unknown
+    assert set(metrics["per_ticker"]) == set(TICKERS)
+    # reversal is minus today's log return, known at the forecast's close
+    close = pd.read_csv(folder / "AAA.csv", index_col="Date", parse_dates=True)["Close"]
+    aaa = predictions[predictions["ticker"] == "AAA"].set_index("date")
+    expected = -np.log(close).diff().reindex(aaa.index)
+    np.testing.assert_allclose(aaa["reversal"], expected, rtol=1e-12)
+    drift = np.log(close).diff().expanding().mean().reindex(aaa.index)  # mean return up to t
+    np.testing.assert_allclose(aaa["drift"], drift, rtol=1e-9)
+    report = (out / "report.html").read_text()
+    assert 'href="universe.html"' in report and "No portfolio backtest" in report
+    assert "Survivorship bias" in report
+    assert 'id="tickers"' in (out / "universe.html").read_text()
+
+
+def test_per_ticker_mode_reuses_a_single_runs_forecasts(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", TICKERS[:3])
+    single = make_cfg(*CSV, f"data.path={folder}", "ticker=BBB", "forecaster=ridge")
+    run_experiment(single)
+    single_key = json.loads((tmp_path / "run" / "run_info.json").read_text())["forecast_cache_key"]
+    (tmp_path / "run" / "metrics.json").unlink()
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=per_ticker",
+                       "universe.n_jobs=2")  # the two missing tickers train in worker processes
+    run_experiment(cfg)
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert info["forecasts"]["trained"] == 2  # BBB came from the single run's cache entry
+    assert info["forecasts"]["cache_keys"]["BBB"] == single_key
+
+
+def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog):
+    folder = write_market(tmp_path / "prices", short={"DDD": 150})
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+    with caplog.at_level(logging.WARNING):
+        run_experiment(cfg)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "DDD" in metrics["universe"]["left_out"] and "DDD" not in metrics["per_ticker"]
+    assert "leaving DDD out" in caplog.text
+
+
+def test_a_late_listing_enters_the_global_model_once_it_has_the_history(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+    run_experiment(cfg)
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", parse_dates=["date"])
+    first = predictions.groupby("ticker")["date"].min()
+    listing = pd.read_csv(folder / "DDD.csv", parse_dates=["Date"])["Date"]
+    assert first["DDD"] > first["AAA"]
+    assert (listing < first["DDD"]).sum() >= 200  # walkforward.initial_train of its own bars
+
+
+def test_the_global_lstm_runs_with_every_target(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", TICKERS[:3])
+    for target in ("raw", "excess", "csrank"):
+        cfg = universe_cfg(make_cfg, folder, "universe.model=global", f"universe.target={target}")
+        run_experiment(cfg)
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert metrics["universe"]["target"] == target
+        assert np.isfinite(metrics["cross_section"]["ic"])
+        assert ("mse_ratio" in metrics["per_ticker"]["AAA"]) == (target != "csrank")
+        (tmp_path / "run" / "metrics.json").unlink()
+
+
+def test_a_universe_needs_two_usable_tickers(make_cfg, tmp_path):
+    from backtests.errors import UserError
+
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB"], short={"BBB": 100})
+    with pytest.raises(UserError, match="only 1 of 2 tickers"):
+        run_experiment(universe_cfg(make_cfg, folder, "forecaster=ridge"))
+
+
+def test_no_global_fold_trains_on_a_bar_it_predicts_or_an_unknown_outcome(make_cfg, tmp_path):
+    from hydra.utils import instantiate
+
+    from backtests.modes.universe import load_universe
+    from backtests.pipeline.universe import build_panel
+    from forecasting.universe.walkforward import fold_samples, panel_folds
+
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+    universe, markets, _ = load_universe(cfg)
+    panel = build_panel(cfg, universe, markets)
+    walkforward = instantiate(cfg.walkforward)
+    folds = panel_folds(walkforward, panel)
+    assert panel.calendar[folds[0].test_start] == panel.calendar[int(cfg.walkforward.initial_train)]
+    for fold in folds:
+        train, test = fold_samples(walkforward, panel, fold)
+        assert panel.target_pos[train].max() <= fold.test_start  # outcomes known at the fit's close
+        assert panel.pos[train].max() < panel.pos[test].min()
+
+
+def test_holm_and_benjamini_hochberg_match_hand_computed_values():
+    from forecasting.universe.cross_section import adjust_pvalues
+
+    adjusted = adjust_pvalues([0.01, 0.04, 0.03, float("nan"), 0.5])
+    assert adjusted["holm"][:3] == pytest.approx([0.04, 0.09, 0.09])
+    assert adjusted["holm"][4] == pytest.approx(0.5)
+    assert adjusted["bh"][:3] == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3])
+    assert np.isnan(adjusted["holm"][3]) and adjusted["bh"][4] == pytest.approx(0.5)
+
+
+def test_csrank_target_ranks_each_day_among_the_given_samples_only():
+    from forecasting.universe.panel import cross_sectional_target
+
+    y = np.array([0.01, -0.02, 0.03, 0.5, -0.5])
+    pos = np.array([0, 0, 0, 1, 1])
+    ranked = cross_sectional_target(y, pos, "csrank")
+    assert ranked[:3] == pytest.approx((np.array([2, 1, 3]) / 3 - 0.5) * 3.46)
+    excess = cross_sectional_target(y, pos, "excess")
+    assert excess[3:] == pytest.approx([0.5, -0.5]) and excess[:3].sum() == pytest.approx(0)
+
+
+def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
+    from backtests.errors import UserError
+    from backtests.modes.predict import run_predict
+    from backtests.settings.validate import validate
+
+    with pytest.raises(UserError, match="universe.model='glob' is not valid"):
+        validate(make_cfg("universe.model=glob"))
+    with pytest.raises(UserError, match="has no data.path"):
+        run_experiment(make_cfg("universe=folder"))
+    with pytest.raises(UserError, match="not a ticker symbol"):
+        run_experiment(make_cfg("universe.tickers=[AAA,../x]"))
+    with pytest.raises(UserError, match="not a universe"):
+        run_predict(make_cfg("universe.tickers=[AAA,BBB]"))
