@@ -15,8 +15,9 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 
 class UserError(Exception):

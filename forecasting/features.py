@@ -5,8 +5,9 @@ and the look-ahead audit can check a user's own ones. Every rolling statistic he
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd

@@ -43,7 +43,7 @@ class LSTMForecaster:
         return self.patience > 0
 
     def fit(self, train: Windows, seed: int, warm_start: bool = False,
-            validation: Windows | None = None) -> "LSTMForecaster":
+            validation: Windows | None = None) -> LSTMForecaster:
         """Fit on labelled windows; the scaler sees these windows and nothing else.
 
         `validation` (a chronological tail held out by the walk-forward) drives early stopping with

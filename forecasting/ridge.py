@@ -26,7 +26,7 @@ class RidgeForecaster:
         return X.reshape(len(X), -1)
 
     def fit(self, train: Windows, seed: int = 0, warm_start: bool = False,
-            validation: Windows | None = None) -> "RidgeForecaster":
+            validation: Windows | None = None) -> RidgeForecaster:
         """Closed-form fit; warm start and validation do not apply to a convex problem."""
         train = train.labelled
         self.scaler = WindowScaler.fit(train.X[:, -self.window:, :], train.y)

@@ -16,7 +16,7 @@ class WindowScaler:
     y_std: float
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray) -> "WindowScaler":
+    def fit(cls, X: np.ndarray, y: np.ndarray) -> WindowScaler:
         """Fit on training samples only: X (samples, window, features), y (samples,)."""
         rows = X.reshape(-1, X.shape[-1]).astype(np.float64)
         x_std = rows.std(axis=0)

@@ -7,7 +7,8 @@ windows and ticker ids); they are sliced together.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

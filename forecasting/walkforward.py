@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal, Mapping
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd

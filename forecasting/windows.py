@@ -24,13 +24,13 @@ class Windows:
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, item: slice) -> "Windows":
+    def __getitem__(self, item: slice) -> Windows:
         if not isinstance(item, slice):
             raise TypeError("Windows slices by position ranges only")
         return Windows(self.X[item], self.y[item], self.index[item])
 
     @property
-    def labelled(self) -> "Windows":
+    def labelled(self) -> Windows:
         """The samples whose target is known (all but a trailing unknown one)."""
         known = np.isfinite(self.y)
         end = len(self) if known.all() else int(np.argmin(known))

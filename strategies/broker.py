@@ -2,9 +2,7 @@
 cover the bar their entry fills on."""
 from __future__ import annotations
 
-
 import backtrader as bt
-
 
 
 class ProtectiveBroker(bt.brokers.BackBroker):

@@ -6,7 +6,6 @@ import math
 from strategies.base import RiskManagedStrategy
 
 
-
 class LSTMLongShort(RiskManagedStrategy):
     """Long/short/flat on the forecast carried by the feed's `signal` line.
 

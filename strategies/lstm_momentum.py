@@ -8,7 +8,6 @@ import backtrader as bt
 from strategies.base import RiskManagedStrategy
 
 
-
 class LSTMMomentum(RiskManagedStrategy):
     """Long/flat on the forecast carried by the feed's `signal` line.
 

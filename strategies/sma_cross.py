@@ -1,11 +1,9 @@
 """The classic moving-average crossover: a baseline that uses prices only, no forecast."""
 from __future__ import annotations
 
-
 import backtrader as bt
 
 from strategies.base import RiskManagedStrategy
-
 
 
 class SmaCross(RiskManagedStrategy):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backtests.outputs.artifact_cache import ArtifactCache, content_key
 from backtests.modes import experiment
+from backtests.outputs.artifact_cache import ArtifactCache, content_key
 
 
 def test_key_follows_the_content_not_the_object():

@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -81,7 +81,7 @@ class YahooSource(PriceSource):
             write_csv(self.cache_file, downloaded, index_label="Date")
             write_json(self.meta_file, {"ticker": self.ticker, "rows": len(downloaded),
                                         "last_date": downloaded.index[-1].date(),
-                                        "fetched_at": datetime.now(timezone.utc),
+                                        "fetched_at": datetime.now(UTC),
                                         "repairs": repairs, "repair_dates": self._repair_dates})
             return self._market(downloaded, "yfinance", repairs)
         if cached is not None:
@@ -157,7 +157,7 @@ class YahooSource(PriceSource):
             fetched = datetime.fromisoformat(meta["fetched_at"])
         except (KeyError, TypeError, ValueError):
             return False
-        return (datetime.now(timezone.utc) - fetched).total_seconds() < self.max_age_hours * 3600
+        return (datetime.now(UTC) - fetched).total_seconds() < self.max_age_hours * 3600
 
 
 def _shortfall(downloaded: pd.DataFrame, cached: pd.DataFrame) -> str:

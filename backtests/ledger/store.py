@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from backtests.errors import UserError
 
@@ -112,7 +112,7 @@ class Ledger:
 
     def record(self, trial: Trial) -> tuple[int, bool]:
         """Store `trial` in one transaction; return its row id and whether it is a new trial."""
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders reruns
+        now = datetime.now(UTC).isoformat(timespec="microseconds")  # orders reruns
         values = asdict(trial)
         names = ", ".join(COLUMNS)
         marks = ", ".join(f":{c}" for c in COLUMNS)

@@ -15,9 +15,8 @@ from backtests.ledger.record import record_run, sweep_name
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
-from backtests.outputs.html import plural
+from backtests.outputs.html import forecaster_label, plural
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
-from backtests.outputs.html import forecaster_label
 from backtests.outputs.report import write_report
 from backtests.outputs.results import (
     git_commit,

@@ -11,8 +11,8 @@ import logging
 import math
 from pathlib import Path
 
-from hydra.utils import instantiate
 import pandas as pd
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_csv, write_json

@@ -12,8 +12,9 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 

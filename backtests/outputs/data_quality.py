@@ -93,7 +93,7 @@ def _dated(result: Inspection) -> bool:
         for f in result.findings)
 
 
-def write_page(path: Path, results: list["Inspection"], rows: list[dict]) -> None:
+def write_page(path: Path, results: list[Inspection], rows: list[dict]) -> None:
     """Write data_quality.html from the inspected files and their data_quality.csv rows."""
     header = ["Ticker", "Range", "Bars", *[c.replace("_", " ") for c in CHECKS]]
     body_rows = []

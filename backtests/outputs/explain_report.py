@@ -59,7 +59,8 @@ def findings(features: pd.DataFrame, lags: pd.DataFrame, drift: dict, model: str
     text = (f"The {model} looks most at {shares.index[0]} ({share(shares.iloc[0], 0)} of the "
             f"integrated-gradient attribution) and {shares.index[1]} ({share(shares.iloc[1], 0)}); "
             f"lag {per_lag.idxmax()} carries the most of any single bar "
-            f"({share(per_lag.max(), 0)}) and the last {recent} bars {share(per_lag.iloc[:recent].sum(), 0)}. "
+            f"({share(per_lag.max(), 0)}) and the last {recent} bars "
+            f"{share(per_lag.iloc[:recent].sum(), 0)}. "
             if len(shares) > 1 and shares.notna().all() else "")
     z = features["permutation_mse_increase"] / features["permutation_std"]
     helpful, harmful = features["feature"][z > 2].tolist(), features["feature"][z < -2].tolist()

@@ -17,8 +17,19 @@ import pandas as pd
 from backtests.atomic import write_text
 from backtests.outputs.data_section import data_section
 from backtests.outputs.explain_report import explain_section
-from backtests.outputs.html import (HIDDEN_KEYS, embed_plots, esc, finite, forecaster_label, num,
-                                     page, pct, settings_text, share, table)
+from backtests.outputs.html import (
+    HIDDEN_KEYS,
+    embed_plots,
+    esc,
+    finite,
+    forecaster_label,
+    num,
+    page,
+    pct,
+    settings_text,
+    share,
+    table,
+)
 from backtests.outputs.risk_section import risk_section
 from backtests.outputs.trials import trials_section
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from backtests.atomic import write_text
 from backtests.outputs.html import esc, finite, num, page, share, sort_script, table

@@ -10,8 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
-from backtests.pipeline.forecast_cache import (ForecastCache, class_names, forecast_key,
-                                               settings_hash)
+from backtests.pipeline.forecast_cache import ForecastCache, class_names, forecast_key, settings_hash
 from forecasting.explain import Explanation, FoldExplainer
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster

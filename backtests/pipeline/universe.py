@@ -9,7 +9,8 @@ fold over every ticker's windows (forecasting/universe/).
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 from hydra.utils import instantiate

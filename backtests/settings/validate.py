@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
 from hydra.utils import get_class
@@ -137,7 +138,7 @@ def _component_bound(cfg: DictConfig, key: str) -> tuple[Bound, Any] | None:
     return None if bound is None else (bound, default_of(component, name))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _component(target: str) -> Any:
     """The class a `_target_` names (its module imports nothing heavy), None if it does not import."""
     try:

@@ -6,7 +6,8 @@ header; `summary.html#sort=-sharpe` opens sorted by Sharpe, descending) and an i
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 

@@ -10,8 +10,7 @@ import numpy as np
 
 from forecasting.explain.aggregate import Explanation, FoldAttribution
 from forecasting.explain.gradients import integrated_gradients
-from forecasting.explain.permutation import (feature_masks, lag_blocks, lag_masks,
-                                            permutation_importance)
+from forecasting.explain.permutation import feature_masks, lag_blocks, lag_masks, permutation_importance
 from forecasting.splits import Fold
 from forecasting.windows import Windows
 

@@ -50,7 +50,8 @@ def permutation_importance(forecaster: Forecaster, windows: Windows, masks: list
                            repeats: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """MSE increase and directional-accuracy drop per input group, on the labelled windows.
 
-    Returns `base_mse`, the unshuffled forecasts' MSE; `mse` and `accuracy` (repeats, groups): the fold's figure for each seeded shuffle; and
+    Returns `base_mse`, the unshuffled forecasts' MSE; `mse` and `accuracy` (repeats, groups):
+    the fold's figure for each seeded shuffle; and
     `mse_var`, `accuracy_var` (groups,): the variance over windows of each window's change
     (averaged over the repeats), from which the pooled figure's standard error follows. That
     error covers which days happened to be tested as well as the luck of the shuffles; the spread

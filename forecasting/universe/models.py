@@ -63,7 +63,7 @@ class PanelRidge(PanelForecaster):
         return self.scaler.transform_x(panel, idx, self.window).reshape(len(idx), -1).astype(np.float64)
 
     def fit(self, panel: Panel, idx: np.ndarray, seed: int = 0, warm_start: bool = False,
-            validation: np.ndarray | None = None) -> "PanelRidge":
+            validation: np.ndarray | None = None) -> PanelRidge:
         self._fit_scaler(panel, idx)
         A, b = self._design(panel, idx), self._targets(panel, idx).astype(np.float64)
         self.coef = np.linalg.solve(A.T @ A + self.alpha * np.eye(A.shape[1]), A.T @ b)
@@ -116,7 +116,7 @@ class GlobalLSTM(PanelForecaster):
         return [X, panel.ticker[idx].astype(np.int32)] if self.embedding > 0 else X
 
     def fit(self, panel: Panel, idx: np.ndarray, seed: int, warm_start: bool = False,
-            validation: np.ndarray | None = None) -> "GlobalLSTM":
+            validation: np.ndarray | None = None) -> GlobalLSTM:
         """Fit on samples `idx` (scalers from them alone); `validation` drives early stopping."""
         keras = import_keras()
         self._fit_scaler(panel, idx)

@@ -6,8 +6,8 @@ whose outcome was known when it was fitted, whatever gaps or late listings a tic
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ class Panel:
         return self.calendar[self.pos]
 
     @classmethod
-    def stack(cls, windows: Mapping[str, Windows], bar_dates: Mapping[str, pd.DatetimeIndex]) -> "Panel":
+    def stack(cls, windows: Mapping[str, Windows], bar_dates: Mapping[str, pd.DatetimeIndex]) -> Panel:
         """Stack per-ticker windows; `bar_dates` are each ticker's own bar dates (for next bars)."""
         tickers = sorted(windows)
         calendar = pd.DatetimeIndex(sorted(set().union(*(bar_dates[t] for t in tickers))))
@@ -71,7 +71,7 @@ class PanelScaler:
     y_std: np.ndarray
 
     @classmethod
-    def fit(cls, panel: Panel, idx: np.ndarray, y: np.ndarray) -> "PanelScaler":
+    def fit(cls, panel: Panel, idx: np.ndarray, y: np.ndarray) -> PanelScaler:
         """`idx`: training sample positions; `y`: their (already transformed) targets."""
         n, f = len(panel.tickers), panel.X.shape[-1]
         x_mean, x_std = np.zeros((n, f)), np.ones((n, f))

@@ -7,7 +7,7 @@ Benjamini-Hochberg adjusted p-values say how many survive once the number of tic
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

@@ -66,7 +66,7 @@ def _family(pid: int) -> list[int]:
 class PeakMemory:
     """The largest summed RSS of this process and its children while the block runs (MB)."""
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.peak, self._stop = 0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
