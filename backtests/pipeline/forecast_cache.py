@@ -43,7 +43,7 @@ _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this proces
 
 def forecast_key(data_fingerprint: str, settings: dict[str, Any], seed: int) -> str:
     """A stable hash of what determines the forecasts."""
-    return settings_hash({"data": data_fingerprint, "settings": settings, "seed": seed,
+    return settings_hash({"data": data_fingerprint, "settings": class_names(settings), "seed": seed,
                           "format": FORMAT_VERSION})
 
 

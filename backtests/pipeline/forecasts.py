@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
-from backtests.pipeline.forecast_cache import ForecastCache, class_names, forecast_key, settings_hash
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from forecasting.explain import Explanation, FoldExplainer
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
@@ -34,8 +34,7 @@ class ForecastRun:
 
 def forecast_settings(cfg: DictConfig) -> dict:
     """The resolved settings that determine forecasts (the cache key is built from these)."""
-    return {group: class_names(OmegaConf.to_container(cfg[group], resolve=True))
-            for group in FORECAST_GROUPS}
+    return {group: OmegaConf.to_container(cfg[group], resolve=True) for group in FORECAST_GROUPS}
 
 
 def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None) -> Windows:
