@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,14 @@ def share(value: Any, digits: int = 1) -> str:
 def plural(count: int, noun: str) -> str:
     """`1 trade`, `2 trades`, `0 trades`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def fixed(digits: int) -> Callable[[Any], str]:
+    """A formatter with `digits` decimals and never scientific notation (a Sharpe of 0.004 is 0.00).
+
+    num switches to e-notation below 10^-digits, right for an MSE, unreadable in a ranking.
+    """
+    return lambda value: "–" if finite(value) is None else f"{finite(value):.{digits}f}"
 
 
 def num(value: Any, digits: int = 2) -> str:

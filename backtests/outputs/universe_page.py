@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from backtests.atomic import write_text
-from backtests.outputs.html import esc, finite, num, page, share, sort_script, table
-from backtests.outputs.report import settings_text
+from backtests.outputs.html import esc, finite, fixed, num, page, settings_text, share, sort_script, table
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +27,15 @@ SURVIVORS = ("Survivorship bias: these tickers are chosen as they are known toda
              "skill and every return here is flattered.")
 
 CROSS_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
-    ("Mean daily IC (Pearson)", "ic", lambda v: num(v, 4)), ("IC std", "ic_std", lambda v: num(v, 4)),
+    ("Mean daily IC (Pearson)", "ic", fixed(4)), ("IC std", "ic_std", fixed(4)),
     ("ICIR", "icir", lambda v: num(v, 3)), ("IC t-statistic", "ic_t", num),
     ("IC p-value (Holm over model and baselines)", "ic_pvalue_holm", lambda v: num(v, 3)),
-    ("Mean daily Rank IC (Spearman)", "rank_ic", lambda v: num(v, 4)),
-    ("Rank IC std", "rank_ic_std", lambda v: num(v, 4)), ("Rank ICIR", "rank_icir", lambda v: num(v, 3)),
+    ("Mean daily Rank IC (Spearman)", "rank_ic", fixed(4)),
+    ("Rank IC std", "rank_ic_std", fixed(4)), ("Rank ICIR", "rank_icir", lambda v: num(v, 3)),
     ("Rank IC t-statistic", "rank_ic_t", num),
     ("Top minus bottom quantile, mean next-day log return", "top_bottom_spread", lambda v: num(v, 5)),
     ("Spread t-statistic", "top_bottom_spread_t", num),
-    ("Model IC minus this baseline's (paired daily mean)", "model_minus_baseline_ic", lambda v: num(v, 4)),
+    ("Model IC minus this baseline's (paired daily mean)", "model_minus_baseline_ic", fixed(4)),
     ("... its t-statistic", "model_minus_baseline_ic_t", num),
     ("Days scored", "days", lambda v: num(v, 0)),
     ("Tickers per day (mean)", "names_per_day", lambda v: num(v, 1)))
@@ -122,7 +121,7 @@ TICKER_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("dm_statistic", "DM stat", num), ("dm_pvalue", "DM p", lambda v: num(v, 3)),
     ("dm_pvalue_holm", "Holm p", lambda v: num(v, 3)), ("dm_pvalue_bh", "BH p", lambda v: num(v, 3)),
     ("directional_accuracy", "Dir. accuracy", share), ("up_share", "Up days", share),
-    ("ts_corr", "Corr(forecast, outcome)", lambda v: num(v, 4)))
+    ("ts_corr", "Corr(forecast, outcome)", fixed(4)))
 
 
 def ticker_table(per_ticker: dict) -> str:
@@ -146,8 +145,8 @@ def render_universe(folder: Path, metrics: dict) -> str:
     title = f"Universe {u['name']} · {u['model']}: per ticker and across tickers"
     folds = cross.get("by_fold") or []
     fold_rows = [[esc(f["fold"]), esc(f.get("start", "")), num(f.get("days"), 0),
-                  num(f.get("forecast_ic"), 4), num(f.get("forecast_rank_ic"), 4),
-                  num(f.get("ridge_ic"), 4), num(f.get("reversal_ic"), 4), num(f.get("drift_ic"), 4)]
+                  fixed(4)(f.get("forecast_ic")), fixed(4)(f.get("forecast_rank_ic")),
+                  fixed(4)(f.get("ridge_ic")), fixed(4)(f.get("reversal_ic")), fixed(4)(f.get("drift_ic"))]
                  for f in folds]
     body = [f"<h1>{esc(title)}</h1>", '<p class="sub"><a href="report.html">report.html</a></p>',
             f'<div class="verdict">{esc(summary["verdict"])}</div>',

@@ -6,25 +6,15 @@ header; `summary.html#sort=-sharpe` opens sorted by Sharpe, descending) and an i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from backtests.outputs.html import esc, finite, num, page, pct, share, sort_script
+from backtests.outputs.html import esc, finite, fixed, num, page, pct, share, sort_script
 from backtests.pipeline.metrics import TRADING_DAYS
 from backtests.sweeps.chart import equity_chart
 from backtests.sweeps.period import CommonPeriod
 from backtests.sweeps.trials import trials_note
-
-
-def fixed(digits: int) -> Callable[[Any], str]:
-    """A formatter with `digits` decimals and never scientific notation (a Sharpe of 0.004 is 0.00).
-
-    report.num switches to e-notation below 10^-digits, right for an MSE, unreadable in a ranking.
-    """
-    return lambda value: "–" if finite(value) is None else f"{finite(value):.{digits}f}"
-
 
 # (key, header, formatter); the key is also the `#sort=` name. What a user ranks by comes first,
 # so the deflated Sharpe columns stay on screen however long the overrides are.
