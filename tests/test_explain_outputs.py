@@ -8,8 +8,8 @@ import pandas as pd
 from omegaconf import open_dict
 
 from backtests.modes import experiment
-from backtests.outputs.explain_report import explain_section
 from backtests.outputs.explanations import PLOTS, TABLES
+from backtests.outputs.sections.explain import explain_section
 
 COLUMNS = ["feature", "permutation_mse_increase", "permutation_std", "direction_accuracy_drop",
            "integrated_gradients", "rank"]

@@ -6,7 +6,7 @@ import pytest
 
 from backtests.errors import UserError
 from backtests.modes.inspect import run_inspect
-from backtests.outputs.data_section import data_section
+from backtests.outputs.sections.data import data_section
 from backtests.pipeline.forecasts import build_windows
 from tests.test_quality import walk
 

@@ -15,6 +15,7 @@ from backtests.ledger.record import record_run, sweep_name
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
+from backtests.outputs.figures.risk import write_risk_plot
 from backtests.outputs.html import forecaster_label, plural
 from backtests.outputs.plots import write_forecast_plot, write_skill_plot
 from backtests.outputs.report import write_report
@@ -26,7 +27,6 @@ from backtests.outputs.results import (
     stored_result,
     write_run_files,
 )
-from backtests.outputs.risk_plots import write_risk_plot
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest

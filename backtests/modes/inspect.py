@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from backtests.atomic import write_csv
 from backtests.data.csv import file_ticker
 from backtests.errors import UserError
-from backtests.outputs.data_quality import CHECKS, Inspection, finding_dates, write_page
+from backtests.outputs.pages.data_quality import CHECKS, Inspection, finding_dates, write_page
 
 log = logging.getLogger("backtests")
 

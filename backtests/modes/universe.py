@@ -19,9 +19,9 @@ from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe, load_panel
 from backtests.modes.stages import Timings
+from backtests.outputs.figures.universe import write_ic_plot
+from backtests.outputs.pages.universe import write_universe_pages
 from backtests.outputs.results import git_commit, package_versions, stored_result
-from backtests.outputs.universe_page import write_universe_pages
-from backtests.outputs.universe_plots import write_ic_plot
 from backtests.pipeline.forecasts import check_history, feature_warmup
 from backtests.pipeline.universe import (
     finish_long,

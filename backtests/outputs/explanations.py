@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from backtests.atomic import write_csv
-from backtests.outputs.explain_plots import write_drift_plot, write_importance_plot, write_lag_heatmap
+from backtests.outputs.figures.explain import write_drift_plot, write_importance_plot, write_lag_heatmap
 from forecasting.explain import Explanation
 
 log = logging.getLogger(__name__)

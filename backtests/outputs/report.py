@@ -15,8 +15,6 @@ from typing import Any
 import pandas as pd
 
 from backtests.atomic import write_text
-from backtests.outputs.data_section import data_section
-from backtests.outputs.explain_report import explain_section
 from backtests.outputs.html import (
     HIDDEN_KEYS,
     embed_plots,
@@ -30,8 +28,10 @@ from backtests.outputs.html import (
     share,
     table,
 )
-from backtests.outputs.risk_section import risk_section
-from backtests.outputs.trials import trials_section
+from backtests.outputs.sections.data import data_section
+from backtests.outputs.sections.explain import explain_section
+from backtests.outputs.sections.risk import risk_section
+from backtests.outputs.sections.trials import trials_section
 
 log = logging.getLogger(__name__)
 

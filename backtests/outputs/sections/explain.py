@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.outputs.explain_plots import lag_label, percent_of_mse
 from backtests.outputs.explanations import PLOTS, TABLES
+from backtests.outputs.figures.explain import lag_label, percent_of_mse
 from backtests.outputs.html import embed_plots, esc, finite, forecaster_label, num, share, table
 from forecasting.explain.drift import drift_summary
 

@@ -1,0 +1,1 @@
+"""The figures of the optional stages (attributions, risk, universes); plots.py is their base."""

@@ -1,0 +1,1 @@
+"""Pages of their own besides report.html: data_quality.html and universe.html."""
