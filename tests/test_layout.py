@@ -63,3 +63,14 @@ def test_every_backtests_folder_is_a_known_layer():
     folders = {p.name for p in (ROOT / "backtests").iterdir() if p.is_dir() and p.name != "__pycache__"}
     modules = {p.stem for p in (ROOT / "backtests").glob("*.py") if p.stem != "__init__"}
     assert folders | modules <= set(LAYERS)
+
+
+def test_no_package_holds_more_than_a_dozen_modules():
+    """Past a dozen, a package is grouped into subpackages named after what they hold."""
+    crowded = {}
+    for package in PACKAGES:
+        for folder in [ROOT / package, *(p for p in (ROOT / package).rglob("*") if p.is_dir())]:
+            count = len([m for m in folder.glob("*.py") if m.name != "__init__.py"])
+            if count > 12:
+                crowded[str(folder.relative_to(ROOT))] = count
+    assert not crowded
