@@ -93,8 +93,8 @@ def run_experiment(cfg: DictConfig) -> float:
         # Not in metrics.json: its figures depend on the ledger's history, and a rerun of the same
         # settings must write a byte-identical metrics.json.
         trials = record_run(cfg, market.fingerprint, market.ticker, returns,
-                                       metrics["strategy"]["sharpe"],
-                                       _choice("strategy") or strategy_cls.__name__, out, commit)
+                            metrics["strategy"]["sharpe"],
+                            _choice("strategy") or strategy_cls.__name__, out, commit)
         run_info = {
             "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
                         "mode": "backtest"},
@@ -110,17 +110,16 @@ def run_experiment(cfg: DictConfig) -> float:
         title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
                  f"{start.date()} to {predictions.index[-1].date()}")
         cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
+        model = forecaster_label(run_info["config"]["forecaster"])
         if cfg.report.plots:
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
-            model = forecaster_label(run_info["config"]["forecaster"])
             folds = metrics["forecast"]["per_fold"]
             cache.file(out / "forecast.png", [table, equity, title, model],
                        lambda path: write_forecast_plot(path, table, equity, title, model))
             cache.file(out / "forecast_skill.png", [predictions, folds, model],
                        lambda path: write_skill_plot(path, predictions, folds, model))
         if run.explanation is not None:
-            write_explanation(out, run.explanation, forecaster_label(run_info["config"]["forecaster"]),
-                              bool(cfg.report.plots))
+            write_explanation(out, run.explanation, model, bool(cfg.report.plots))
         if cfg.report.plots and risk_run is not None:
             cache.file(out / "risk.png", [var, title],
                        lambda path: write_risk_plot(path, var, title))
