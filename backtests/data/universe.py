@@ -44,10 +44,6 @@ class Universe:
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
 
-    @property
-    def is_single(self) -> bool:
-        return self.name == "single" and not self.tickers
-
     def members(self, data: DictConfig) -> list[str]:
         """The tickers asked for: the list, or every `<TICKER>.csv` of `data.path` for `folder`."""
         if self.tickers:

@@ -106,9 +106,3 @@ def deflate(trial: dict, population: list[dict]) -> dict[str, Any]:
             "excess_deflated_sharpe": prob("excess_", excess_sr0), "excess_psr": prob("excess_", 0.0),
             "first_recorded": min((t["recorded_at"] for t in population), default=None),
             "sweeps": len({t.get("sweep") or f"run {t['id']}" for t in population})}
-
-
-def best_of(population: list[dict]) -> dict | None:
-    """The trial with the highest per-period Sharpe (the one a user would keep)."""
-    ranked = [t for t in population if math.isfinite(_number(t.get("sharpe_per_period")))]
-    return max(ranked, key=lambda t: t["sharpe_per_period"], default=None)
