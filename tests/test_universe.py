@@ -28,7 +28,10 @@ def write_market(folder, tickers=TICKERS, bars=420, short: dict | None = None):
 
 
 def universe_cfg(make_cfg, folder, *extra):
-    return make_cfg(*CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1", *extra)
+    """A universe over `folder`; risk forecasts off unless asked for (these tests are about the
+    return forecasts; tests/test_portfolio_run.py covers the rest)."""
+    return make_cfg(*CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1",
+                    "risk_model.enabled=false", *extra)
 
 
 def independent_ic(predictions: pd.DataFrame, column: str = "forecast") -> tuple[float, float]:

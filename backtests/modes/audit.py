@@ -20,7 +20,7 @@ from backtests.atomic import write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
 from backtests.pipeline.costs import BrokerSettings
-from backtests.pipeline.engine import run_backtest
+from backtests.pipeline.engine import run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.risk import risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
@@ -83,8 +83,9 @@ class _Backtest:
         self.risk = instantiate(cfg.get("risk"))  # stops and breakers must not see the future either
         self.start = start
 
-    def trades(self, market: MarketData, forecasts: pd.DataFrame) -> pd.DataFrame:
-        bars = market.frame.assign(signal=forecasts["forecast"].reindex(market.frame.index))
+    def trades(self, market: MarketData, forecasts: pd.DataFrame,
+               risk_forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
+        bars = signal_bars(market.frame, forecasts["forecast"], self.risk, risk_forecasts)
         return run_backtest(bars, self.cls, self.params, self.broker, self.start, self.risk).trades
 
 
@@ -123,16 +124,17 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
                             rerun["forecast"].loc[:cutoff], atol)
     if date is not None:
         findings.append(Finding(cutoff, "forecasts", date))
+    risk_rerun = None
     if baseline.risk is not None:
         settings = risk_settings(cfg)
         assert settings is not None  # the baseline has risk forecasts only when they are enabled
-        again = risk_by_date(walk_forward_risk(cfg, altered, settings, use_cache=False,
-                                               until=cutoff).frame)
-        date = first_difference(baseline.risk.loc[:cutoff], again.loc[:cutoff], atol)
+        risk_rerun = walk_forward_risk(cfg, altered, settings, use_cache=False, until=cutoff).frame
+        date = first_difference(baseline.risk.loc[:cutoff], risk_by_date(risk_rerun).loc[:cutoff],
+                                atol)
         if date is not None:
             findings.append(Finding(cutoff, "risk forecasts", date))
     closed = _trades_before(baseline.trades, cutoff)
-    closed_after = _trades_before(backtest.trades(altered, rerun), cutoff)
+    closed_after = _trades_before(backtest.trades(altered, rerun, risk_rerun), cutoff)
     date = _first_trade_difference(closed, closed_after)
     if date is not None:
         findings.append(Finding(cutoff, "trades", date,
@@ -149,11 +151,12 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     market = instantiate(cfg.data).load()
     original = walk_forward_forecasts(cfg, market).predictions
     backtest = _Backtest(cfg, start=original.index[0])
-    baseline = Baseline(features=instantiate(cfg.features)(market.frame), forecasts=original,
-                        trades=backtest.trades(market, original))
     settings = risk_settings(cfg)
-    if settings is not None:
-        baseline.risk = risk_by_date(walk_forward_risk(cfg, market, settings).frame)
+    risk_frame = walk_forward_risk(cfg, market, settings).frame if settings is not None else None
+    baseline = Baseline(features=instantiate(cfg.features)(market.frame), forecasts=original,
+                        trades=backtest.trades(market, original, risk_frame))
+    if risk_frame is not None:
+        baseline.risk = risk_by_date(risk_frame)
     dates = original.index
     picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
     findings: list[Finding] = []

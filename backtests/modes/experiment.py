@@ -29,7 +29,7 @@ from backtests.outputs.results import (
 )
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
-from backtests.pipeline.engine import BacktestResult, run_backtest
+from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
@@ -66,7 +66,8 @@ def run_experiment(cfg: DictConfig) -> float:
     with timings.stage("risk forecasts"):
         risk_run = walk_forward_risk(cfg, market, risk_methods) if risk_methods else None
     start = predictions.index[0]
-    bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
+    bars = signal_bars(market.frame, predictions["forecast"], risk,
+                       None if risk_run is None else risk_run.frame)
     with timings.stage("backtest"):
         result = run_backtest(bars, strategy_cls, strategy_params, broker, start, risk)
         bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)  # no risk rules

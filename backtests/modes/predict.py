@@ -15,14 +15,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_json
+from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
 from backtests.errors import UserError
-from backtests.pipeline.engine import run_backtest
+from backtests.pipeline.engine import run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
+from backtests.pipeline.risk import risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ def run_predict(cfg: DictConfig) -> float:
     market = instantiate(cfg.data).load()
     run = walk_forward_forecasts(cfg, market)
     predictions = run.predictions
-    bars = market.frame.assign(signal=predictions["forecast"].reindex(market.frame.index))
+    bars = signal_bars(market.frame, predictions["forecast"], risk, _risk_forecasts(cfg, market, risk))
     result = run_backtest(bars, strategy_cls, params, broker, predictions.index[0], risk)
     decision = result.decision
     as_of = market.frame.index[-1]
@@ -92,3 +95,11 @@ def run_predict(cfg: DictConfig) -> float:
     log.info("predict: %s at the next open -> %s: %s", strategy_cls.__name__,
              summary["signal"].upper(), advice)
     return forecast
+
+
+def _risk_forecasts(cfg: DictConfig, market: MarketData, risk: Any) -> pd.DataFrame | None:
+    """The risk forecasts the sizer reads with risk.vol_source=forecast (cached), else None."""
+    settings = risk_settings(cfg)
+    if getattr(risk, "vol_source", "realised") != "forecast" or settings is None:
+        return None
+    return walk_forward_risk(cfg, market, settings).frame

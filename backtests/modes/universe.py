@@ -1,14 +1,18 @@
-"""A universe run: many tickers' forecasts scored per ticker and across tickers; no portfolio trades.
+"""A universe run: many tickers' forecasts scored per ticker and across tickers, then traded.
 
-Trading a portfolio of the forecasts is a separate step (issue 13); this run answers the question
-before it: do the forecasts rank tomorrow's returns better than chance, and better than ridge and
-plain short-term reversal? Every artifact is written as a single run writes its own: predictions.csv
-(long form), metrics.json (per_ticker and cross_section blocks; last), report.html, universe.html.
+First the question before any trade: do the forecasts rank tomorrow's returns better than chance,
+and better than ridge and plain short-term reversal? Then, beside it, every ticker's risk forecasts
+and the market-sentiment index built from the forecasts; and with a portfolio strategy
+(strategy=topk, market_neutral) a portfolio traded against the equal-weight benchmark
+(modes/portfolio.py). Every artifact is written as a single run writes its own: predictions.csv
+(long form), metrics.json (last), report.html, universe.html.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -18,17 +22,24 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe, load_panel
+from backtests.ledger.record import record_run
+from backtests.modes.portfolio import trade_portfolio
+from backtests.modes.portfolio_extras import risk_and_sentiment
 from backtests.modes.stages import Timings
 from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.pages.universe import write_universe_pages
 from backtests.outputs.results import git_commit, package_versions, stored_result
 from backtests.pipeline.forecasts import check_history, feature_warmup
+from backtests.pipeline.metrics import sharpe_objective
+from backtests.pipeline.risk import risk_settings
 from backtests.pipeline.universe import (
+    closes_panel,
     finish_long,
     global_forecasts,
     long_form,
     per_ticker_forecasts,
 )
+from backtests.settings.strategy import is_portfolio, strategy_class_and_params
 from forecasting.universe.scoring import cross_section_scores, per_ticker_scores
 
 log = logging.getLogger(__name__)
@@ -67,6 +78,7 @@ def run_universe(cfg: DictConfig) -> float:
     if stored is not None:
         return stored
     with timings.stage("load universe"):
+        strategy_cls, _ = strategy_class_and_params(cfg.strategy)
         universe, markets, left_out = load_universe(cfg)
     with timings.stage(f"{universe.model} forecasts"):
         long, how = universe_forecasts(cfg, universe, markets)
@@ -75,17 +87,35 @@ def run_universe(cfg: DictConfig) -> float:
         closes = {t: m.frame["Close"] for t, m in markets.items()}
         per_ticker, summary = per_ticker_scores(long, closes, returns_forecast)
         cross, daily, folds = cross_section_scores(long, universe.spread_quantile)
+    title = f"Universe {universe.name} · {universe.model} · {len(markets)} tickers"
+    extras = risk_and_sentiment(cfg, markets, long, timings, risk_settings(cfg), returns_forecast)
+    trading: dict = {}
+    trials = None
+    commit = git_commit(Path(__file__).parent)
+    if is_portfolio(strategy_cls):
+        traded = trade_portfolio(cfg, markets, long, extras, out, timings, title)
+        trading = traded.metrics
+        assert traded.returns is not None
+        trials = record_run(cfg, dataset_fingerprint(markets), f"universe {universe.name}",
+                            traded.returns, trading["portfolio"]["strategy"]["sharpe"],
+                            traded.metrics["portfolio"]["strategy_name"], out, commit)
+    else:
+        log.info("no portfolio backtest: strategy %s trades one ticker (strategy=topk or "
+                 "strategy=market_neutral trade the universe)", strategy_cls.__name__)
+        extras.finish(None, closes_panel(markets), out, trading, title, bool(cfg.report.plots))
     with timings.stage("write results"):
         metrics = {
             "universe": {"name": universe.name, "model": universe.model, "tickers": sorted(markets),
                          "left_out": left_out, "as_of": universe.as_of,
                          "target": universe.target if universe.model == "global" else "raw",
                          "market_input": universe.model == "global" and universe.market_input is not None,
-                         "forecasts_are_returns": returns_forecast, "portfolio_backtest": False},
+                         "forecasts_are_returns": returns_forecast,
+                         "portfolio_backtest": "portfolio" in trading},
             "per_ticker": per_ticker, "per_ticker_summary": summary, "cross_section": cross,
             "test_period": {"start": long["date"].min().date().isoformat(),
                             "end": long["date"].max().date().isoformat(),
                             "days": int(long["date"].nunique())},
+            **trading,
             "data": {t: m.summary() for t, m in sorted(markets.items())},
         }
         run_info = {"command": {"mode": "universe", "model": universe.model,
@@ -93,17 +123,29 @@ def run_universe(cfg: DictConfig) -> float:
                     "config": OmegaConf.to_container(cfg, resolve=True),
                     "data_fingerprints": {t: m.fingerprint for t, m in markets.items()},
                     "forecasts": how, "packages": package_versions(),
-                    "git_commit": git_commit(Path(__file__).parent), "timings_s": timings}
+                    "git_commit": commit, "timings_s": timings}
         write_csv(out / "predictions.csv", long, index=False, date_format="%Y-%m-%d")
         write_csv(out / "ic_daily.csv", daily, index_label="date", date_format="%Y-%m-%d")
         write_csv(out / "ic_folds.csv", folds)
         if cfg.report.plots:
             write_ic_plot(out / "ic.png", daily, folds)
-        write_universe_pages(out, metrics, run_info)
+        write_universe_pages(out, {**metrics, "trials": trials}, run_info)
+        if trials is not None:
+            write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
         write_json(out / "run_info.json", run_info)
         write_json(out / "metrics.json", metrics)  # last: its presence marks a complete run
     log.info("universe: %s", summary["verdict"])
+    if "portfolio" in trading:
+        log.info("portfolio: %s", trading["portfolio"]["verdict"])
     log.info("cross-section: %s", cross["verdict"])
     log.info("results in %s", out)
+    if "portfolio" in trading:  # a sweep over a portfolio's settings optimises its Sharpe ratio
+        return sharpe_objective(trading["portfolio"])
     ic = cross.get("ic")
     return float(ic) if ic is not None and math.isfinite(ic) else 0.0
+
+
+def dataset_fingerprint(markets: Mapping[str, MarketData]) -> str:
+    """One fingerprint for the universe's data: every ticker's, in ticker order (the ledger's key)."""
+    joined = ";".join(f"{t}:{m.fingerprint}" for t, m in sorted(markets.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]

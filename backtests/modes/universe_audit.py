@@ -19,6 +19,7 @@ from backtests.atomic import write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
 from backtests.modes.audit import Finding, alter_after, day_text, first_difference
+from backtests.modes.trading_audit import TradingAudit
 from backtests.modes.universe import load_universe
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.universe import global_forecasts, long_form, market_inputs
@@ -48,8 +49,10 @@ def _first_change(before: pd.DataFrame, after: pd.DataFrame, cutoff: pd.Timestam
 
 def audit_universe_cutoff(cfg: DictConfig, universe: Universe, markets: dict[str, MarketData],
                           baseline: pd.DataFrame, cutoff: pd.Timestamp, ticker: str, seed: int,
-                          atol: float) -> list[Finding]:
-    """Alter `ticker` after `cutoff`; compare market inputs and every ticker's forecasts up to it."""
+                          atol: float, trading: TradingAudit | None = None,
+                          derived: dict[str, pd.DataFrame] | None = None) -> list[Finding]:
+    """Alter `ticker` after `cutoff`; compare market inputs, every ticker's forecasts and (with
+    `trading`) what the run derives from them, up to the cutoff."""
     altered = {**markets, ticker: alter_after(markets[ticker], cutoff, seed)}
     findings: list[Finding] = []
     inputs, inputs_after = market_inputs(universe, markets), market_inputs(universe, altered)
@@ -57,10 +60,13 @@ def audit_universe_cutoff(cfg: DictConfig, universe: Universe, markets: dict[str
         date = first_difference(inputs.loc[:cutoff], inputs_after.loc[:cutoff], atol)
         if date is not None:
             findings.append(Finding(cutoff, "market inputs", date, f"after altering {ticker}"))
-    changed = _first_change(baseline, _forecasts(cfg, universe, altered, until=cutoff), cutoff, atol)
+    rerun = _forecasts(cfg, universe, altered, until=cutoff)
+    changed = _first_change(baseline, rerun, cutoff, atol)
     if changed is not None:
         findings.append(Finding(cutoff, "forecasts", changed[0],
                                 f"of {changed[1]} after altering {ticker}"))
+    if trading is not None and derived is not None:
+        findings += trading.compare(derived, altered, rerun.reset_index(), ticker, cutoff, atol)
     return findings
 
 
@@ -68,6 +74,8 @@ def run_universe_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> 
     """Audit the configured universe run; exit status 1 and the first offending date on FAIL."""
     universe, markets, left_out = load_universe(cfg)
     baseline = _forecasts(cfg, universe, markets, until=None)
+    trading = TradingAudit(cfg, markets)
+    derived = trading.outputs(markets, baseline.reset_index(), trading.runs)
     dates = baseline.index.get_level_values("date").unique().sort_values()
     picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
     tickers = sorted(markets)
@@ -79,14 +87,15 @@ def run_universe_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> 
         log.info("audit: cutoff %d/%d at %s: altering %s after it and recomputing every ticker",
                  number + 1, len(picks), cutoff.date(), ticker)
         found = audit_universe_cutoff(cfg, universe, markets, baseline, cutoff, ticker,
-                                      seed=int(cfg.seed) + 1000 + number, atol=atol)
+                                      seed=int(cfg.seed) + 1000 + number, atol=atol,
+                                      trading=trading, derived=derived)
         for item in found:
             log.error("audit: %s up to %s changed; first on %s %s", item.what, cutoff.date(),
                       day_text(item.first_date), item.detail)
         findings += found
     report = {"result": "FAIL" if findings else "PASS", "model": universe.model,
               "cutoffs": [c.date().isoformat() for c in picks], "altered": altered_tickers,
-              "checked": ["market inputs", "forecasts of every ticker"],
+              "checked": ["market inputs", "forecasts of every ticker", *trading.checked],
               "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
                             "first_date": day_text(f.first_date), "detail": f.detail}
                            for f in findings],
@@ -97,7 +106,8 @@ def run_universe_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> 
         log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
                   day_text(first.first_date), first.cutoff.date(), first.detail)
         raise SystemExit(1)
-    log.info("audit PASS: market inputs and the forecasts of all %d tickers up to %s are unchanged "
+    log.info("audit PASS: market inputs, the forecasts of all %d tickers%s up to %s are unchanged "
              "when one ticker's data after each cutoff is altered", len(tickers),
+             "".join(f", {what}" for what in trading.checked),
              ", ".join(c.date().isoformat() for c in picks))
     return 0.0

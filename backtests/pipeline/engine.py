@@ -31,6 +31,20 @@ class BacktestResult:
     decision: dict[str, Any]
 
 
+def signal_bars(frame: pd.DataFrame, forecasts: pd.Series, risk: RiskRules | None = None,
+                risk_forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The bars a strategy trades: OHLCV, the `signal` (the forecast known at each close) and, when
+    the risk rules size positions on forecast volatility (risk.vol_source=forecast), the LSTM risk
+    head's next-day volatility known at each close as `volatility`."""
+    bars = frame.assign(signal=forecasts.reindex(frame.index))
+    if risk is not None and getattr(risk, "vol_source", "realised") == "forecast":
+        if risk_forecasts is None:
+            raise ValueError("risk.vol_source=forecast needs the risk forecasts")
+        lstm = risk_forecasts[risk_forecasts["method"] == "lstm"]["volatility"]
+        bars["volatility"] = lstm.reindex(frame.index)
+    return bars
+
+
 def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[str, Any],
                  broker: BrokerSettings, start: pd.Timestamp,
                  risk: RiskRules | None = None) -> BacktestResult:

@@ -100,3 +100,18 @@ def risk_results(run: RiskRun, asset: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     table = var_table(run.frame, asset, levels)
     backtests = backtest_table(table, levels, asset)
     return table, backtests, risk_block(table, backtests, levels)
+
+
+def tally_backtests(backtests: pd.DataFrame, significance: float = 0.05) -> dict[str, Any]:
+    """Across many tickers: per level, how many each method passes (Kupiec and Christoffersen's
+    conditional coverage both at `significance`) and on how many its quantile loss is the lowest."""
+    tally: dict[str, Any] = {"tickers": int(backtests["asset"].nunique()) if len(backtests) else 0,
+                             "significance": significance, "levels": {}}
+    for level, part in backtests.groupby("level", sort=True):
+        passes = (part["kupiec_p"] >= significance) & (part["christoffersen_cc_p"] >= significance)
+        lowest = part.loc[part.groupby("asset")["quantile_loss"].idxmin(), "method"]
+        tally["levels"][column("var", float(level))] = {
+            str(method): {"passes": int(passes[part["method"] == method].sum()),
+                          "lowest_quantile_loss": int((lowest == method).sum())}
+            for method in dict.fromkeys(part["method"])}
+    return tally

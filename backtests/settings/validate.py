@@ -91,7 +91,7 @@ RULES: tuple[Rule, ...] = (
 )
 # Groups whose settings are bounded by their `_target_` class.
 OWNED = ("data", "explain", "features", "forecaster", "walkforward", "strategy", "risk", "broker",
-         "risk_model", "universe")
+         "risk_model", "universe", "sentiment")
 
 _MISSING_HINTS = {
     "data.path": "data=csv needs data.path=FILE.csv, or a folder holding <TICKER>.csv",
@@ -122,6 +122,7 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"{key}={_show(value)} is not valid: it must be {rule.wants}",
                         f"e.g. {key}={rule.example}")
     _check_pairs(values)
+    _check_trading(cfg, values)
     _check_choices(cfg)
 
 
@@ -190,6 +191,27 @@ def _check_pairs(values: dict[str, Any]) -> None:
         raise UserError(f"data.vol_persistence + data.vol_reaction = {persistence + reaction:g} "
                         "must be below 1 (volatility would explode)",
                         "e.g. data.vol_persistence=0.94 data.vol_reaction=0.05")
+
+
+def _check_trading(cfg: DictConfig, values: dict[str, Any]) -> None:
+    """A portfolio strategy needs a universe; forecast volatility needs the LSTM's risk forecasts."""
+    from backtests.data.universe import is_universe_run
+    from backtests.settings.strategy import is_portfolio
+
+    target = OmegaConf.select(cfg, "strategy._target_", default=None)
+    cls = _component(target) if isinstance(target, str) else None
+    if cls is not None and is_portfolio(cls) and not is_universe_run(cfg):
+        raise UserError(f"strategy {cls.__name__} trades a universe of tickers, but this run has "
+                        f"one ({values.get('ticker', '?')})",
+                        "add a universe: universe=dow30 data=csv data.path=DIR, or "
+                        "universe.tickers=[AAPL,MSFT,NVDA]")
+    if values.get("risk.vol_source") == "forecast":
+        methods = OmegaConf.select(cfg, "risk_model.methods", default=None) or []
+        if not values.get("risk_model.enabled", False) or "lstm" not in list(methods):
+            raise UserError("risk.vol_source=forecast needs the LSTM's volatility forecasts, but "
+                            "risk_model does not make them",
+                            "keep lstm in risk_model.methods and risk_model.enabled=true, or use "
+                            "risk.vol_source=realised")
 
 
 def _ordered(values: dict[str, Any], low: str, high: str, strict: bool, why: str) -> None:

@@ -1,8 +1,9 @@
 """A universe run's pages: report.html (what ran, the skill verdicts) and universe.html (the
 sortable per-ticker table, IC over time, IC by fold). Self-contained like every page here.
 
-No portfolio is traded in a universe run, and the page says so; nor does it hide that today's
-members run back in time are survivors.
+With a portfolio strategy the report adds the portfolio against its equal-weight benchmark, the
+portfolio's risk and the sentiment index (each from its metrics.json block); without one it says
+that no portfolio was traded. Nor does it hide that today's members run back in time are survivors.
 """
 from __future__ import annotations
 
@@ -14,14 +15,21 @@ from typing import Any
 
 from backtests.atomic import write_text
 from backtests.outputs.html import esc, finite, fixed, num, page, settings_text, share, sort_script, table
+from backtests.outputs.sections.portfolio import portfolio_section
+from backtests.outputs.sections.risk import universe_risk_section
+from backtests.outputs.sections.sentiment import sentiment_section
+from backtests.outputs.sections.trials import trials_section
 
 log = logging.getLogger(__name__)
 
 QLIB = ("For scale: qlib's CSI300 benchmark (Alpha360 features, 20 seeds) reports a daily IC of "
         "0.045 and Rank IC 0.055 (ICIR 0.35) for its LSTM, 0.050 for ALSTM, 0.040 for LightGBM, 0.011 "
         "for a Transformer, over 300 names a day.")
-NO_TRADES = ("No portfolio backtest: a universe run scores forecasts only (trading a portfolio of "
-             "them is a separate step). Run a single ticker (universe=single) for a backtest.")
+NO_TRADES = ("No portfolio backtest: the strategy trades one ticker. strategy=topk or "
+             "strategy=market_neutral trade this universe against its equal-weight benchmark.")
+LINKS = ("universe.html", "metrics.json", "predictions.csv", "ic_daily.csv", "ic_folds.csv",
+         "tearsheet.html", "returns.csv", "trades.csv", "weights.csv", "var.csv",
+         "var_backtests.csv", "sentiment.csv", "run_info.json")
 SURVIVORS = ("Survivorship bias: these tickers are chosen as they are known today{as_of}. Run back "
              "in time, they leave out the firms that fell out of the market or the index, so any "
              "skill and every return here is flattered.")
@@ -97,13 +105,13 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
     period = metrics["test_period"]
     title = (f"Universe {u['name']} · {u['model']} · {len(u['tickers'])} tickers · "
              f"{period['start']} to {period['end']}")
-    links = " · ".join(f'<a href="{n}">{n}</a>' for n in
-                       ("universe.html", "metrics.json", "predictions.csv", "ic_daily.csv",
-                        "ic_folds.csv", "run_info.json"))
+    links = " · ".join(f'<a href="{n}">{n}</a>' for n in LINKS
+                       if n in ("universe.html", "metrics.json") or (folder / n).exists())
     as_of = f" (members as of {u['as_of']})" if u.get("as_of") else ""
     body = [f"<h1>{esc(title)}</h1>", f'<p class="sub">{links}</p>',
             f'<div class="verdict">{esc(cross.get("verdict", ""))}<br>{esc(summary["verdict"])}</div>',
-            f"<p><b>{esc(NO_TRADES)}</b></p>", f"<p>{esc(SURVIVORS.format(as_of=as_of))}</p>",
+            "" if u.get("portfolio_backtest") else f"<p><b>{esc(NO_TRADES)}</b></p>",
+            f"<p>{esc(SURVIVORS.format(as_of=as_of))}</p>",
             "<h2>What ran</h2>", _what_ran(metrics, info),
             "<h2>Cross-sectional skill against its baselines</h2>", cross_section_table(cross),
             f"<p>Ridge: the same windows, a linear fit; reversal: minus today's return (short-term "
@@ -111,7 +119,11 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             f"rising: a model that only learns each ticker's mean scores this). {esc(QLIB)}</p>",
             "<h2>Per ticker</h2>",
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
-            f'<a href="universe.html">the universe page</a>.</p>']
+            f'<a href="universe.html">the universe page</a>.</p>',
+            *portfolio_section(metrics.get("portfolio"), folder),
+            *universe_risk_section(metrics.get("risk"), folder),
+            *sentiment_section(metrics.get("sentiment"), folder),
+            trials_section(metrics.get("trials")) if u.get("portfolio_backtest") else ""]
     return page(title, "".join(body))
 
 

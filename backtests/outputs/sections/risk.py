@@ -61,3 +61,47 @@ def _notes() -> str:
             "baseline's (negative: the LSTM's is smaller). Every method was refit on each "
             "walk-forward fold's training window. The forecasts and backtests are in "
             '<a href="var.csv">var.csv</a> and <a href="var_backtests.csv">var_backtests.csv</a>.</p>')
+
+
+def universe_risk_section(block: dict[str, Any] | None, folder: Path) -> list[str]:
+    """A universe's risk: the portfolio's VaR backtests (when one traded), its risk contributions,
+    and per level how many tickers each method's forecasts pass."""
+    if not block:
+        return []
+    parts = []
+    if block.get("methods"):
+        parts += risk_section(block, folder)
+        parts[0] = "<h2>Portfolio risk: one-day VaR and ES of the weights held</h2>"
+        parts.append("<p>The portfolio's VaR combines each method's per-ticker volatility forecasts "
+                     "with the tickers' trailing correlation (normal quantiles) for the weights held "
+                     "at each close; <i>historical</i> applies those weights to the last 250 days' "
+                     "returns. Realised: the portfolio's next-day log return from returns.csv.</p>")
+        parts += _contributions(block.get("contributions") or {}, folder)
+    tally = block.get("per_ticker") or {}
+    rows = [(esc(method), esc(f"{key[4:]}%"), f"{n['passes']} of {tally.get('tickers', '?')}",
+             f"{n['lowest_quantile_loss']} of {tally.get('tickers', '?')}")
+            for key, by_method in (tally.get("levels") or {}).items()
+            for method, n in by_method.items()]
+    if rows:
+        parts += ["<h3>Per ticker: which method's VaR holds up</h3>",
+                  table(("Method", "Level", "Tickers passing Kupiec and Christoffersen",
+                         "Tickers where its quantile loss is the lowest"), rows),
+                  '<p>Every ticker\'s rows are in <a href="var.csv">var.csv</a> and '
+                  '<a href="var_backtests.csv">var_backtests.csv</a>.</p>']
+    return parts
+
+
+def _contributions(block: dict[str, Any], folder: Path) -> list[str]:
+    latest = block.get("latest") or {}
+    if not latest:
+        return []
+    rows = [(esc(t), share(v, 1), share((block.get("mean") or {}).get(t), 1))
+            for t, v in list(latest.items())[:10]]
+    return [f"<h3>Who carries the risk (Euler contributions, {esc(block.get('method'))} "
+            f"volatilities)</h3>",
+            f"<p>Each name's share of the portfolio's volatility on {esc(block.get('date'))} (the "
+            f"shares sum to 100%; a hedge has a negative share) and on average over the test "
+            f'period; all dates in <a href="risk_contributions.csv">risk_contributions.csv</a>.</p>',
+            table(("Ticker", "Latest share", "Mean share"), rows),
+            figure(folder / "risk_contributions.png", "Shares of the portfolio's volatility over "
+                   "time and the latest contributions")]

@@ -1,0 +1,176 @@
+"""A universe run's trading part: the portfolio strategy, its equal-weight benchmark, the portfolio's
+risk forecasts and the market-sentiment index, written beside the forecasts' scores.
+
+Everything trades through the same backtrader engine and costs: the strategy (topk,
+market_neutral) over one feed per ticker, and the universe's equal-weight buy-and-hold, rebalanced
+monthly, over the same test period. Risk forecasts per ticker come from the single-run risk
+walk-forward (and its cache); the portfolio's VaR and ES combine them for the weights it holds.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.atomic import write_csv
+from backtests.data.base import MarketData
+from backtests.errors import UserError
+from backtests.modes.portfolio_extras import Extras
+from backtests.modes.stages import Timings
+from backtests.outputs.figures.portfolio import write_portfolio_plot
+from backtests.outputs.tearsheet import write_tearsheet
+from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.metrics import performance, trade_stats
+from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
+from backtests.pipeline.universe import closes_panel
+from backtests.settings.strategy import strategy_class_and_params
+from strategies.portfolio.equal_weight import EqualWeight
+
+log = logging.getLogger(__name__)
+
+HISTORY = 300  # bars kept before the first forecast: room for volatility and correlation look-backs
+
+
+@dataclass
+class Traded:
+    """What the trading part produced: the metrics blocks and the run_info entries."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    returns: pd.DataFrame | None = None  # returns.csv: the daily `strategy` and `benchmark` returns
+
+
+def needed_names(cls: type, params: Mapping[str, Any]) -> int:
+    """How many tickers the strategy needs at least (k longs, and k shorts when market neutral)."""
+    k = int(params.get("k", cls.params.k if hasattr(cls.params, "k") else 1))
+    return 2 * k if getattr(cls, "short_side", False) else k
+
+
+def pivot_forecasts(long: pd.DataFrame) -> pd.DataFrame:
+    """date x ticker forecasts (each known at the close of its date)."""
+    return long.pivot(index="date", columns="ticker", values="forecast").sort_index()
+
+
+def trading_bars(markets: Mapping[str, MarketData], forecasts: pd.DataFrame,
+                 volatility: pd.DataFrame | None, start: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Each ticker's bars with its `signal` (and forecast `volatility`), from HISTORY bars before start."""
+    bars = {}
+    for ticker, market in sorted(markets.items()):
+        frame = market.frame[["Open", "High", "Low", "Close", "Volume"]]
+        first = max(0, int(frame.index.searchsorted(start)) - HISTORY)
+        frame = frame.iloc[first:].copy()
+        frame["signal"] = (forecasts[ticker].reindex(frame.index) if ticker in forecasts
+                           else np.nan)
+        if volatility is not None:
+            frame["volatility"] = (volatility[ticker].reindex(frame.index)
+                                   if ticker in volatility else np.nan)
+        bars[ticker] = frame
+    return bars
+
+
+def portfolio_figures(result: PortfolioResult, periods: int) -> dict[str, Any]:
+    """Performance from the daily returns (as returns.csv holds them), trades, exposure, turnover."""
+    figures: dict[str, Any] = {**performance(result.returns, periods),
+                               **trade_stats(result.trades, result.in_market, result.equity, periods)}
+    holdings = result.holdings
+    figures["turnover"] = turnover(result.weights, holdings, periods)
+    figures["gross_mean"] = float(holdings.abs().sum(axis=1).mean())
+    figures["net_mean"] = float(holdings.sum(axis=1).mean())
+    figures["names_mean"] = float((holdings != 0).sum(axis=1).mean())
+    figures["rebalances"] = int(len(result.weights))
+    return figures
+
+
+def turnover(weights: pd.DataFrame, holdings: pd.DataFrame, periods: int) -> float:
+    """One-way turnover per year: half the summed |weight change| of every rebalance, the change
+    measured from the weights held at the close before the fill to the weights right after it."""
+    if len(holdings) == 0:
+        return math.nan
+    before = holdings.shift(1).reindex(weights.index).fillna(0.0)
+    after = weights.reindex(columns=before.columns, fill_value=0.0).fillna(0.0)
+    traded = float((after - before).abs().sum(axis=1).sum()) / 2
+    return traded * periods / len(holdings)
+
+
+def verdict(strategy: dict[str, Any], bench: dict[str, Any], name: str) -> str:
+    """One sentence: the strategy against the equal-weight benchmark, on the same days and costs."""
+    better = strategy["sharpe"] > bench["sharpe"] if all(
+        math.isfinite(x) for x in (strategy["sharpe"], bench["sharpe"])) else False
+    return (f"{name}: total return {100 * strategy['total_return']:+.1f}%, Sharpe "
+            f"{strategy['sharpe']:.2f}, max drawdown {100 * strategy['max_drawdown']:.1f}% against "
+            f"the equal-weight benchmark's {100 * bench['total_return']:+.1f}%, "
+            f"{bench['sharpe']:.2f}, {100 * bench['max_drawdown']:.1f}% "
+            f"({'a higher' if better else 'no higher'} Sharpe ratio over the same days, same costs).")
+
+
+def check_portfolio(cls: type, params: Mapping[str, Any], markets: Mapping[str, MarketData]) -> None:
+    """Enough tickers for the strategy, before any backtest runs."""
+    needed = needed_names(cls, params)
+    if len(markets) < needed:
+        raise UserError(f"strategy {cls.__name__} needs at least {needed} tickers but the universe "
+                        f"has {len(markets)} usable", "lower strategy.k or add tickers to the universe")
+
+
+def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
+                    extras: Extras, out: Path, timings: Timings, title: str) -> Traded:
+    """Trade the configured portfolio strategy and its benchmark; write the trading files."""
+    cls, params = strategy_class_and_params(cfg.strategy)
+    check_portfolio(cls, params, markets)
+    broker: BrokerSettings = instantiate(cfg.broker)
+    rules = instantiate(cfg.get("risk"))
+    periods = int(cfg.report.periods_per_year)
+    forecasts = pivot_forecasts(long)
+    start = forecasts.index[0]
+    volatility = extras.forecast_volatility if getattr(rules, "vol_source", None) == "forecast" else None
+    bars = trading_bars(markets, forecasts, volatility, start)
+    with timings.stage("portfolio backtest"):
+        result = run_portfolio(bars, cls, {**params, "regime": extras.regime}, broker, start, rules)
+        bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
+    name = cls.__name__
+    strategy, benchmark = portfolio_figures(result, periods), portfolio_figures(bench, periods)
+    block = {"strategy_name": name, "strategy": strategy, "benchmark": benchmark,
+             "excess_total_return": strategy["total_return"] - benchmark["total_return"],
+             "verdict": verdict(strategy, benchmark, name),
+             "how": how_text(cls, params, rules, broker, extras.regime is not None),
+             "regime_filter": extras.regime is not None}
+    traded = Traded(metrics={"portfolio": block}, info={"portfolio": {"strategy": name, **params}})
+    with timings.stage("portfolio risk"):
+        extras.finish(result, closes_panel(markets), out, traded.metrics, title, bool(cfg.report.plots))
+    with timings.stage("write portfolio files"):
+        returns = pd.DataFrame({"strategy": result.returns, "benchmark": bench.returns})
+        traded.returns = returns
+        write_csv(out / "returns.csv", returns, index_label="date", date_format="%Y-%m-%d")
+        write_csv(out / "trades.csv", result.trades, index=False, date_format="%Y-%m-%d")
+        write_csv(out / "weights.csv", result.weights, index_label="date", date_format="%Y-%m-%d",
+                  float_format="%.6f")
+        write_csv(out / "holdings.csv", result.holdings, index_label="date", date_format="%Y-%m-%d",
+                  float_format="%.6f")
+        if cfg.report.plots:
+            equity = pd.DataFrame({name: result.equity, "equal weight": bench.equity})
+            write_portfolio_plot(out / "portfolio.png", equity, result.holdings, title)
+        if cfg.report.tearsheet:
+            write_tearsheet(out / "tearsheet.html", result.returns, bench.returns,
+                            f"{title} · {name} vs equal weight", periods)
+    return traded
+
+
+def how_text(cls: type, params: Mapping[str, Any], rules: Any, broker: BrokerSettings,
+             regime: bool) -> str:
+    """How the portfolio traded, in a sentence or two (the settings, the timing, the costs)."""
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"
+    active = {k: v for k, v in vars(rules).items() if v is not None} if rules is not None else {}
+    return (f"{cls.__name__} ({settings}); risk rules: "
+            f"{', '.join(f'{k}={v}' for k, v in active.items()) or 'none'}"
+            f"{'; gross exposure scaled by the sentiment regime filter' if regime else ''}. "
+            f"Targets are decided at a close from the forecasts known then and filled at the next "
+            f"open; commission {broker.commission:g} of value, slippage {broker.slippage:g}. The "
+            f"benchmark holds every ticker at equal weight, rebalanced on the first session of each "
+            f"month, through the same engine with the same costs.")

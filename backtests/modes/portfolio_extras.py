@@ -1,0 +1,151 @@
+"""Beside a universe's portfolio: per-ticker risk forecasts, the portfolio's VaR and ES for the weights
+it holds with each ticker's Euler contribution, and the market-sentiment index with its judgement.
+
+The per-ticker risk forecasts and the sentiment index are known before the portfolio trades (the
+forecast volatility may size it, the sentiment may scale its exposure); the portfolio's own VaR
+needs its holdings, so it is finished after the backtest.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.atomic import write_csv
+from backtests.data.base import MarketData
+from backtests.modes.stages import Timings
+from backtests.pipeline.portfolio import PortfolioResult
+from backtests.pipeline.risk import RiskRun, tally_backtests
+from backtests.pipeline.universe import closes_panel
+from backtests.pipeline.universe_risk import universe_risk, universe_var_table, vol_panel
+from forecasting.risk.walkforward import RiskSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Extras:
+    """Risk forecasts and sentiment of a universe, ready before the portfolio trades."""
+
+    settings: RiskSettings | None
+    runs: dict[str, RiskRun]
+    sentiment: pd.DataFrame | None      # sentiment.csv: the index and the outcomes it is judged on
+    sentiment_block: dict[str, Any] | None
+    regime: pd.Series | None            # exposure scale by date for the regime filter, or None
+
+    @property
+    def forecast_volatility(self) -> pd.DataFrame | None:
+        """date x ticker: the LSTM risk head's next-day volatility (risk.vol_source=forecast)."""
+        return vol_panel(self.runs).get("lstm")
+
+    def finish(self, result: PortfolioResult | None, closes: pd.DataFrame, out: Path,
+               metrics: dict[str, Any], title: str, plots: bool) -> None:
+        """Write sentiment.csv and var.csv (the portfolio's rows when one traded), fill the blocks."""
+        if self.sentiment is not None:
+            write_csv(out / "sentiment.csv", self.sentiment, index_label="date",
+                      date_format="%Y-%m-%d", float_format="%.8g")
+            metrics["sentiment"] = self.sentiment_block
+            if plots:
+                from backtests.outputs.figures.sentiment import write_sentiment_plot
+
+                write_sentiment_plot(out / "sentiment.png", self.sentiment, title)
+        if self.settings is not None and self.runs:
+            metrics["risk"] = self._risk(result, closes, out, title, plots)
+
+    def _risk(self, result: PortfolioResult | None, closes: pd.DataFrame, out: Path, title: str,
+              plots: bool) -> dict[str, Any]:
+        from forecasting.risk.evaluation import backtest_table
+
+        assert self.settings is not None
+        levels = list(self.settings.levels)
+        frame = contributions = None
+        if result is not None:
+            from forecasting.risk.portfolio import portfolio_risk
+
+            returns = np.log(closes).diff()
+            realised = np.log1p(result.returns).shift(-1)  # held over the next day, by decision date
+            holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
+            frame, contributions = portfolio_risk(holdings.fillna(0.0), vol_panel(self.runs),
+                                                  returns, realised, levels)
+        var = universe_var_table(self.runs, frame, levels)
+        tables = [backtest_table(var[var["asset"] == asset], levels, asset)
+                  for asset in dict.fromkeys(var["asset"])]
+        backtests = pd.concat(tables, ignore_index=True)
+        write_csv(out / "var.csv", var, index=False, date_format="%Y-%m-%d")
+        write_csv(out / "var_backtests.csv", backtests, index=False, float_format=None)
+        per_ticker = tally_backtests(backtests[backtests["asset"] != "portfolio"])
+        if contributions is None:
+            return {"per_ticker": per_ticker, "levels": levels}
+        write_csv(out / "risk_contributions.csv", contributions, index=False, date_format="%Y-%m-%d",
+                  float_format="%.8g")
+        return {**self._portfolio_block(var, backtests, contributions, levels, out, title, plots),
+                "per_ticker": per_ticker}
+
+    def _portfolio_block(self, var: pd.DataFrame, backtests: pd.DataFrame,
+                         contributions: pd.DataFrame, levels: list[float], out: Path, title: str,
+                         plots: bool) -> dict[str, Any]:
+        from forecasting.risk.evaluation import risk_block
+        from forecasting.risk.portfolio import contribution_shares
+
+        portfolio_rows = var[var["asset"] == "portfolio"]
+        block = risk_block(portfolio_rows, backtests[backtests["asset"] == "portfolio"], levels)
+        method = "lstm" if "lstm" in set(contributions["method"]) else str(contributions["method"].iloc[0])
+        shares = contribution_shares(contributions, method)
+        latest = shares.iloc[-1] if len(shares) else pd.Series(dtype=float)
+        block["contributions"] = {"method": method, "date": None if not len(shares) else
+                                  shares.index[-1].date().isoformat(),
+                                  "latest": {str(t): float(v) for t, v in
+                                             latest.sort_values(ascending=False).items() if v != 0},
+                                  "mean": {str(t): float(v) for t, v in
+                                           shares.mean().sort_values(ascending=False).items()}}
+        if plots:
+            from backtests.outputs.figures.portfolio_risk import write_contribution_plot
+            from backtests.outputs.figures.risk import write_risk_plot
+
+            write_risk_plot(out / "risk.png", portfolio_rows, f"{title} · portfolio")
+            write_contribution_plot(out / "risk_contributions.png", shares, latest,
+                                    f"{title} · contributions to the portfolio's risk ({method})")
+        return block
+
+
+def risk_and_sentiment(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
+                       timings: Timings, settings: RiskSettings | None,
+                       forecasts_returns: bool = True) -> Extras:
+    """Per-ticker risk forecasts (cached, like single runs') and the sentiment index.
+
+    The index reads the forecasts as returns (up or down, by how much): forecasts that are
+    cross-sectional ranks (universe.target=csrank) say nothing about the market, so no index.
+    """
+    runs: dict[str, RiskRun] = {}
+    if settings is not None:
+        with timings.stage("risk forecasts"):
+            runs = universe_risk(cfg, markets, settings, int(cfg.universe.n_jobs))
+    table = block = regime = None
+    node = cfg.get("sentiment")
+    sentiment = instantiate(node) if node is not None else None
+    if sentiment is not None and sentiment.enabled and not forecasts_returns:
+        log.info("sentiment: no index, the forecasts are cross-sectional ranks, not returns")
+    elif sentiment is not None and sentiment.enabled:
+        from forecasting.universe.sentiment import (
+            judge_sentiment,
+            regime_scale,
+            sentiment_index,
+            sentiment_outcomes,
+        )
+
+        with timings.stage("sentiment"):
+            index = sentiment_index(long, sentiment.dead_band, sentiment.min_tickers)
+            table = sentiment_outcomes(index, closes_panel(markets), sentiment.week)
+            block = judge_sentiment(table)
+            block["settings"] = {"dead_band": sentiment.dead_band, "week": sentiment.week}
+            if sentiment.regime_filter:
+                regime = regime_scale(index, sentiment.regime_threshold, sentiment.regime_low)
+        log.info("sentiment: %s", block["verdict"])
+    return Extras(settings, runs, table, block, regime)

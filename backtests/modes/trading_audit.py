@@ -1,0 +1,106 @@
+"""The universe audit's second half: what a universe run derives from its forecasts must not see the
+future either: the altered ticker's risk forecasts, the portfolio's weights at each close, the
+portfolio's VaR and ES, and the sentiment index.
+
+Each is recomputed from the altered prices and the forecasts recomputed on them, and compared with
+the original up to the cutoff. Outcomes that are the future by design (a VaR's realised return,
+the sentiment's next-day market return) are left out of the comparison.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from backtests.data.base import MarketData
+from backtests.modes.audit import Finding, first_difference, risk_by_date
+from backtests.modes.portfolio import pivot_forecasts, trading_bars
+from backtests.pipeline.portfolio import run_portfolio
+from backtests.pipeline.risk import RiskRun, risk_settings, walk_forward_risk
+from backtests.pipeline.universe import closes_panel
+from backtests.pipeline.universe_risk import universe_risk, vol_panel
+from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+
+log = logging.getLogger(__name__)
+
+
+class TradingAudit:
+    """Recomputes the universe run's derived outputs for any prices and forecasts."""
+
+    def __init__(self, cfg: DictConfig, markets: Mapping[str, MarketData]) -> None:
+        self.cfg = cfg
+        self.cls, self.params = strategy_class_and_params(cfg.strategy)
+        self.trades = is_portfolio(self.cls)
+        self.settings = risk_settings(cfg)
+        node = cfg.get("sentiment")
+        self.sentiment = instantiate(node) if node is not None else None
+        self.runs: dict[str, RiskRun] = (universe_risk(cfg, markets, self.settings,
+                                                       int(cfg.universe.n_jobs))
+                                         if self.settings is not None else {})
+        self.checked = ([*(["risk forecasts"] if self.runs else []),
+                         *(["portfolio weights"] if self.trades else []),
+                         *(["portfolio risk forecasts"] if self.trades and self.runs else []),
+                         *(["sentiment index"] if self.sentiment is not None
+                           and self.sentiment.enabled else [])])
+
+    def outputs(self, markets: Mapping[str, MarketData], long: pd.DataFrame,
+                runs: Mapping[str, RiskRun]) -> dict[str, pd.DataFrame]:
+        """Every derived output by date (the columns that are known at that date's close)."""
+        found: dict[str, pd.DataFrame] = {}
+        if "sentiment index" in self.checked:
+            from forecasting.universe.sentiment import sentiment_index
+
+            found["sentiment index"] = sentiment_index(long, self.sentiment.dead_band,
+                                                       self.sentiment.min_tickers)
+        if not self.trades:
+            return found
+        regime = None
+        if self.sentiment is not None and self.sentiment.enabled and self.sentiment.regime_filter:
+            from forecasting.universe.sentiment import regime_scale
+
+            regime = regime_scale(found["sentiment index"], self.sentiment.regime_threshold,
+                                  self.sentiment.regime_low)
+        forecasts = pivot_forecasts(long)
+        rules = instantiate(self.cfg.get("risk"))
+        volatility = vol_panel(runs).get("lstm") if getattr(rules, "vol_source", None) == "forecast" else None
+        bars = trading_bars(markets, forecasts, volatility, forecasts.index[0])
+        result = run_portfolio(bars, self.cls, {**self.params, "regime": regime},
+                               instantiate(self.cfg.broker), forecasts.index[0], rules)
+        found["portfolio weights"] = result.holdings
+        if runs and self.settings is not None:
+            from forecasting.risk.portfolio import portfolio_risk
+
+            closes = closes_panel(markets)
+            holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
+            realised = np.log1p(result.returns).shift(-1)
+            frame, _ = portfolio_risk(holdings.fillna(0.0), vol_panel(runs), np.log(closes).diff(),
+                                      realised, list(self.settings.levels))
+            found["portfolio risk forecasts"] = risk_by_date(frame.drop(columns="realised"))
+        return found
+
+    def altered_runs(self, altered: MarketData, cutoff: pd.Timestamp) -> dict[str, RiskRun]:
+        """The risk runs with the altered ticker's recomputed up to the cutoff (no cache)."""
+        if self.settings is None:
+            return {}
+        again = walk_forward_risk(self.cfg, altered, self.settings, use_cache=False, until=cutoff)
+        return {**self.runs, altered.ticker: again}
+
+    def compare(self, baseline: dict[str, pd.DataFrame], markets: Mapping[str, MarketData],
+                long: pd.DataFrame, ticker: str, cutoff: pd.Timestamp, atol: float) -> list[Finding]:
+        """Findings for every derived output that differs up to `cutoff` after altering `ticker`."""
+        findings = []
+        runs = self.altered_runs(markets[ticker], cutoff) if self.runs else {}
+        if runs:
+            date = first_difference(risk_by_date(self.runs[ticker].frame).loc[:cutoff],
+                                    risk_by_date(runs[ticker].frame).loc[:cutoff], atol)
+            if date is not None:
+                findings.append(Finding(cutoff, "risk forecasts", date, f"of {ticker}"))
+        for what, after in self.outputs(markets, long, runs).items():
+            date = first_difference(baseline[what].loc[:cutoff], after.loc[:cutoff], atol)
+            if date is not None:
+                findings.append(Finding(cutoff, what, date, f"after altering {ticker}"))
+        return findings
