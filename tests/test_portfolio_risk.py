@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from scipy import stats
 from backtests.atomic import write_csv
 from backtests.pipeline.risk import RiskRun
 from backtests.pipeline.universe_risk import universe_var_table, vol_panel
-from forecasting.risk.evaluation import backtest_table
+from forecasting.risk.evaluation import backtest_table, risk_block
 from forecasting.risk.portfolio import contribution_shares, correlation, portfolio_risk
 from forecasting.risk.walkforward import RiskSettings
 
@@ -236,6 +237,9 @@ def test_portfolio_backtests_equal_an_independent_computation_from_var_csv(tmp_p
         assert got["days"] == n == len(weights) - 1 and got["exceedances"] == x
         assert got["kupiec_p"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-9)
     assert stored["exceedances"].sum() > 0
+    block = risk_block(mine, backtest_table(mine, LEVELS, "portfolio"), LEVELS)  # the book's metrics
+    assert set(block["methods"]) == {"lstm", "ewma", "historical"}
+    assert block["comparison"]["var_99"]["best_baseline"] in {"ewma", "historical"}
 
 
 def test_universe_risk_reuses_a_single_run_and_then_the_whole_cache(make_cfg, caplog):
@@ -248,6 +252,7 @@ def test_universe_risk_reuses_a_single_run_and_then_the_whole_cache(make_cfg, ca
     assert settings is not None
     markets = {t: SyntheticSource(t, seed=40 + i, bars=420).load() for i, t in enumerate("XYZ")}
     single = walk_forward_risk(cfg, markets["X"], settings)
+    tensorflow_before = "tensorflow" in sys.modules
     with caplog.at_level(logging.INFO):
         first = universe_risk(cfg, markets, settings, n_jobs=2)  # Y and Z in worker processes
         again = universe_risk(cfg, markets, settings, n_jobs=2)
@@ -255,6 +260,7 @@ def test_universe_risk_reuses_a_single_run_and_then_the_whole_cache(make_cfg, ca
     assert "1 of 3 from the cache, 2 to compute on 2 process(es)" in caplog.text
     assert "3 of 3 from the cache, 0 to compute" in caplog.text
     assert all(run.cached for run in again.values()) and list(again) == ["X", "Y", "Z"]
+    assert tensorflow_before or "tensorflow" not in sys.modules  # the parent never needed it
     pd.testing.assert_frame_equal(single.frame, again["X"].frame, check_exact=True, check_freq=False)
     for ticker in "XYZ":
         assert again[ticker].key == first[ticker].key

@@ -121,7 +121,8 @@ def portfolio_risk(weights: pd.DataFrame, vols: Mapping[str, pd.DataFrame], retu
     `vols[method]`: date x ticker volatility forecasts made at each close; a `historical` entry
     is ignored (the portfolio's historical method simulates the book itself). A date on which a
     held name has no forecast from some method gets no row from any method (all methods are
-    judged on the same days); a book with no position has VaR and ES 0.
+    judged on the same days); a book with no position has VaR and ES 0 (and passes any backtest
+    trivially: leave days before the book first trades out of its weights).
     """
     weights = weights.sort_index().fillna(0.0)
     returns = returns.sort_index().reindex(columns=weights.columns)
