@@ -223,6 +223,7 @@ def test_portfolio_backtests_equal_an_independent_computation_from_var_csv(tmp_p
     assert list(var.columns) == ["date", "asset", "method", "var_95", "var_99", "es_95", "es_99",
                                  "realised", "volatility", "fold"]
     assert list(dict.fromkeys(var["asset"])) == ["A", "B", "portfolio"]
+    assert set(universe_var_table(runs, None, LEVELS)["asset"]) == {"A", "B"}  # nothing traded
     mine = var[var["asset"] == "portfolio"]
     assert len(mine) == 3 * len(weights)
     assert (mine["fold"].to_numpy() == np.tile(np.arange(len(weights)) // 30, (3, 1)).T.ravel()).all()
@@ -288,7 +289,8 @@ def test_contribution_figure_keeps_the_top_names_and_sums_the_rest(tmp_path):
                            & (contributions["date"] == shares.index[-1])].set_index("ticker")
     write_contribution_plot(tmp_path / "contributions.png", shares, latest["contribution"], "book",
                             top=3)
+    write_contribution_plot(tmp_path / "shares.png", shares, shares.iloc[-1], "book")  # as shares
     var = universe_var_table({}, frame, LEVELS)
     write_portfolio_var_plot(tmp_path / "portfolio_var.png", var, "book")
-    for name in ("contributions.png", "portfolio_var.png"):
+    for name in ("contributions.png", "shares.png", "portfolio_var.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -107,15 +107,17 @@ def portfolio_folds(runs: Mapping[str, RiskRun]) -> pd.Series:
     return folds.bfill(axis=1).iloc[:, 0].where(agreed).astype("Int64")
 
 
-def universe_var_table(runs: Mapping[str, RiskRun], portfolio_frame: pd.DataFrame,
+def universe_var_table(runs: Mapping[str, RiskRun], portfolio_frame: pd.DataFrame | None,
                        levels: Sequence[float]) -> pd.DataFrame:
     """var.csv for the universe: every ticker's rows (asset = ticker) and the book's (asset =
-    "portfolio"), sorted by asset, date, method; `fold` is empty where the book has none."""
+    "portfolio", none when `portfolio_frame` is None: nothing traded), sorted by asset, date,
+    method; `fold` is empty where the book has none."""
     levels = list(levels)
-    book = portfolio_frame.copy()
-    book["fold"] = portfolio_folds(runs).reindex(book.index) if runs else pd.NA
     parts = [var_table(run.frame, t, levels) for t, run in runs.items()]
-    parts.append(var_table(book, PORTFOLIO, levels))
+    if portfolio_frame is not None:
+        book = portfolio_frame.copy()
+        book["fold"] = portfolio_folds(runs).reindex(book.index) if runs else pd.NA
+        parts.append(var_table(book, PORTFOLIO, levels))
     table = pd.concat(parts, ignore_index=True)
     table["fold"] = table["fold"].astype("Int64")
     return table.sort_values(["asset", "date", "method"], kind="stable").reset_index(drop=True)

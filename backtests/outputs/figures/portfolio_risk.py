@@ -51,13 +51,17 @@ def write_contribution_plot(path: Path, shares: pd.DataFrame, latest: pd.Series,
     area.set_title("Euler risk contributions as shares of sigma_p (a hedge's share is negative)",
                    fontsize=10, loc="left")
     area.legend(loc="upper left", fontsize=7, ncol=3)
-    order = latest.sort_values(kind="stable")
+    order = latest[latest != 0].sort_values(kind="stable")  # names not held are left out
     bars.barh([str(t) for t in order.index], order.to_numpy(dtype=np.float64),
               color=["tab:green" if v < 0 else "tab:blue" for v in order])
     bars.axvline(0, color="black", lw=0.6)
-    bars.set_title(f"Latest contributions (sum: sigma_p = {float(latest.sum()):.4g})", fontsize=10,
-                   loc="left")
-    bars.set_xlabel("contribution to the daily volatility")
+    total = float(latest.sum())
+    as_shares = abs(total - 1.0) < 1e-9  # shares of sigma_p, or contributions in its units
+    when = f" on {latest.name.date()}" if isinstance(latest.name, pd.Timestamp) else ""
+    bars.set_title(f"Latest{when}" + ("" if as_shares else f" (sum: sigma_p = {total:.4g})"),
+                   fontsize=10, loc="left")
+    bars.set_xlabel("share of the book's volatility" if as_shares
+                    else "contribution to the daily volatility")
     bars.tick_params(axis="y", labelsize=7)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
