@@ -49,7 +49,7 @@ class Extras:
                metrics: dict[str, Any], title: str, plots: bool) -> None:
         """Write sentiment.csv and var.csv (the portfolio's rows when one traded), fill the blocks."""
         if self.sentiment is not None:
-            write_csv(out / "sentiment.csv", self.sentiment, index_label="date",
+            write_csv(out / "sentiment.csv", sentiment_columns(self.sentiment), index_label="date",
                       date_format="%Y-%m-%d", float_format="%.8g")
             metrics["sentiment"] = self.sentiment_block
             if plots:
@@ -67,13 +67,11 @@ class Extras:
         levels = list(self.settings.levels)
         frame = contributions = None
         if result is not None:
-            from forecasting.risk.portfolio import portfolio_risk
-
             returns = np.log(closes).diff()
             realised = np.log1p(result.returns).shift(-1)  # held over the next day, by decision date
             holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
-            frame, contributions = portfolio_risk(holdings.fillna(0.0), vol_panel(self.runs),
-                                                  returns, realised, levels)
+            frame, contributions = book_risk(holdings.fillna(0.0), vol_panel(self.runs), returns,
+                                             realised, levels)
         var = universe_var_table(self.runs, frame, levels)
         tables = [backtest_table(var[var["asset"] == asset], levels, asset)
                   for asset in dict.fromkeys(var["asset"])]
@@ -96,7 +94,10 @@ class Extras:
 
         portfolio_rows = var[var["asset"] == "portfolio"]
         block = risk_block(portfolio_rows, backtests[backtests["asset"] == "portfolio"], levels)
-        method = "lstm" if "lstm" in set(contributions["method"]) else str(contributions["method"].iloc[0])
+        methods = list(dict.fromkeys(contributions["method"]))
+        if not methods:
+            return block
+        method = "lstm" if "lstm" in methods else str(methods[0])
         shares = contribution_shares(contributions, method)
         latest = shares.iloc[-1] if len(shares) else pd.Series(dtype=float)
         block["contributions"] = {"method": method, "date": None if not len(shares) else
@@ -113,6 +114,26 @@ class Extras:
             write_contribution_plot(out / "risk_contributions.png", shares, latest,
                                     f"{title} · contributions to the portfolio's risk ({method})")
         return block
+
+
+def book_risk(holdings: pd.DataFrame, vols: Mapping[str, pd.DataFrame], returns: pd.DataFrame,
+              realised: pd.Series, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The portfolio's risk forecasts and Euler contributions on the days it holds something.
+
+    A flat book's VaR is 0 and never exceeded: counting those days would flatter every coverage
+    test, so they are left out (before the first fill, and whenever the book is flat).
+    """
+    from forecasting.risk.portfolio import portfolio_risk
+
+    frame, contributions = portfolio_risk(holdings, vols, returns, realised, levels)
+    held = holdings.index[holdings.abs().sum(axis=1) > 0]
+    return frame[frame.index.isin(held)], contributions[contributions["date"].isin(held)]
+
+
+def sentiment_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """sentiment.csv's column order: breadth, mean_forecast, dispersion, then the rest."""
+    first = ["breadth", "mean_forecast", "dispersion"]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def risk_and_sentiment(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
@@ -133,19 +154,9 @@ def risk_and_sentiment(cfg: DictConfig, markets: Mapping[str, MarketData], long:
     if sentiment is not None and sentiment.enabled and not forecasts_returns:
         log.info("sentiment: no index, the forecasts are cross-sectional ranks, not returns")
     elif sentiment is not None and sentiment.enabled:
-        from forecasting.universe.sentiment import (
-            judge_sentiment,
-            regime_scale,
-            sentiment_index,
-            sentiment_outcomes,
-        )
-
         with timings.stage("sentiment"):
-            index = sentiment_index(long, sentiment.dead_band, sentiment.min_tickers)
-            table = sentiment_outcomes(index, closes_panel(markets), sentiment.week)
-            block = judge_sentiment(table)
+            table, block = sentiment.evaluate(long, closes_panel(markets))
             block["settings"] = {"dead_band": sentiment.dead_band, "week": sentiment.week}
-            if sentiment.regime_filter:
-                regime = regime_scale(index, sentiment.regime_threshold, sentiment.regime_low)
+            regime = sentiment.scale(table)
         log.info("sentiment: %s", block["verdict"])
     return Extras(settings, runs, table, block, regime)

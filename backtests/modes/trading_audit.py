@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from backtests.data.base import MarketData
 from backtests.modes.audit import Finding, first_difference, risk_by_date
 from backtests.modes.portfolio import pivot_forecasts, trading_bars
+from backtests.modes.portfolio_extras import book_risk
 from backtests.pipeline.portfolio import run_portfolio
 from backtests.pipeline.risk import RiskRun, risk_settings, walk_forward_risk
 from backtests.pipeline.universe import closes_panel
@@ -58,12 +59,8 @@ class TradingAudit:
                                                        self.sentiment.min_tickers)
         if not self.trades:
             return found
-        regime = None
-        if self.sentiment is not None and self.sentiment.enabled and self.sentiment.regime_filter:
-            from forecasting.universe.sentiment import regime_scale
-
-            regime = regime_scale(found["sentiment index"], self.sentiment.regime_threshold,
-                                  self.sentiment.regime_low)
+        regime = (self.sentiment.scale(found["sentiment index"])
+                  if "sentiment index" in found else None)
         forecasts = pivot_forecasts(long)
         rules = instantiate(self.cfg.get("risk"))
         volatility = vol_panel(runs).get("lstm") if getattr(rules, "vol_source", None) == "forecast" else None
@@ -72,13 +69,11 @@ class TradingAudit:
                                instantiate(self.cfg.broker), forecasts.index[0], rules)
         found["portfolio weights"] = result.holdings
         if runs and self.settings is not None:
-            from forecasting.risk.portfolio import portfolio_risk
-
             closes = closes_panel(markets)
             holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
             realised = np.log1p(result.returns).shift(-1)
-            frame, _ = portfolio_risk(holdings.fillna(0.0), vol_panel(runs), np.log(closes).diff(),
-                                      realised, list(self.settings.levels))
+            frame, _ = book_risk(holdings.fillna(0.0), vol_panel(runs), np.log(closes).diff(),
+                                 realised, list(self.settings.levels))
             found["portfolio risk forecasts"] = risk_by_date(frame.drop(columns="realised"))
         return found
 
