@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from backtests.errors import UserError
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+from backtests.settings.validate import validate
 from strategies.buy_and_hold import BuyAndHold
 from strategies.portfolio.equal_weight import EqualWeight
 from strategies.portfolio.market_neutral import MarketNeutral
@@ -360,3 +362,15 @@ def test_portfolio_configs_match_their_class(name):
     assert is_portfolio(cls) and not is_portfolio(BuyAndHold)
     assert set(params) == set(cls.params._getkeys()) - {"start", "risk", "regime"}
     assert params == {"k": 5, "weighting": "equal", "n_drop": None, "rebalance": 5}
+
+
+def test_portfolio_settings_are_bounded(make_cfg):
+    cfg = make_cfg("strategy=topk", "risk.max_weight=0.2", "risk.vol_source=forecast")
+    validate(cfg)
+    for key, bad in [("strategy.k", 0), ("strategy.weighting", "best"), ("strategy.n_drop", -1),
+                     ("risk.max_weight", 1.5), ("risk.max_gross", 0), ("risk.vol_source", "guess")]:
+        broken = cfg.copy()
+        OmegaConf.update(broken, key, bad)
+        with pytest.raises(UserError) as info:
+            validate(broken)
+        assert info.value.message.startswith(key)

@@ -40,7 +40,10 @@ class PortfolioStrategy(bt.Strategy):
     trunc(weight * equity at the open * invest_fraction / fill price with slippage) shares, sells
     first so their cash is there for the buys, and no buy is larger than the cash left can pay for
     (commission and slippage included). Between rebalances positions drift; only the stops, the
-    take-profit and the drawdown breaker trade. A stopped-out name stays out until the next rebalance.
+    take-profit and the drawdown breaker trade. A stopped-out name stays out until the next rebalance;
+    a guard the open gaps through fills at that open and wins over the rebalance's order. The breaker
+    flattens at the next open and, once its cool-down is over, the first close rebalances and the
+    count of sessions restarts from it.
     Params:
       - start: first close that may decide (datetime.date); earlier bars only warm up.
       - risk: strategies.risk.RiskRules (None: none); the portfolio rules and per-position stops.
