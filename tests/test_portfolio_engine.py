@@ -245,6 +245,17 @@ def test_a_stop_exits_and_the_name_stays_out_until_the_next_rebalance():
     assert not result.in_market.iloc[3:6].any() and result.in_market.iloc[6]
 
 
+def test_a_rebalance_open_that_gaps_through_the_stop_is_the_stops_fill():
+    rows = [(11, 11.2, 10.8, 11)] * 4 + [(9, 9.2, 8.8, 9)] * (N - 4)  # open 4 below 11 * 0.9 = 9.9
+    data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
+    data["A"] = ohlc(rows, signal=[.03] * N)
+    result = run(data, params={"k": 1, "rebalance": 3}, risk=RiskRules(stop_loss=0.1))
+    # close 3 still wants A, but the stop fills at open 4 (at that open, 9) and A sits out to open 7
+    assert result.trades["exit_reason"].tolist() == ["stop_loss", "end_of_data"]
+    assert result.trades["exit_price"].iloc[0] == 9 and result.trades["exit_date"].iloc[0] == day(4).date()
+    assert result.trades["entry_date"].tolist() == [day(1).date(), day(7).date()]
+
+
 def test_a_rebalance_resize_resizes_the_stop():
     data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
     rows = [(20, 20.2, 19.8, 20)] * N

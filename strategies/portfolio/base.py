@@ -172,6 +172,7 @@ class PortfolioStrategy(bt.Strategy):
 
     # -- orders at the next open --------------------------------------------------------------
     def next_open(self) -> None:
+        decided, self._decided = self._decided, False
         if not self._pending:
             return
         live = self._live()
@@ -196,8 +197,7 @@ class PortfolioStrategy(bt.Strategy):
                 held = 0
             if target:
                 legs.append((name, target - held, held))
-        if self._decided:
-            self._decided = False
+        if decided:
             self._after = {"date": bt.num2date(self._now()).date(), "sizes": dict(sizes),
                            "opens": marks, "cash": self.broker.getcash()}
         cash = self.broker.getcash()
