@@ -245,6 +245,21 @@ def test_a_stop_exits_and_the_name_stays_out_until_the_next_rebalance():
     assert not result.in_market.iloc[3:6].any() and result.in_market.iloc[6]
 
 
+@pytest.mark.parametrize(("rules", "reason", "price", "bar"), [
+    (RiskRules(take_profit=0.1), "take_profit", 12.1, 2),      # 11 * 1.1, inside bar 2 (12 to 13)
+    (RiskRules(trailing_stop=0.1), "trailing_stop", 11.7, 3),  # 10% behind bar 2's close of 13
+])
+def test_take_profit_and_trailing_stop_exit_each_name(rules, reason, price, bar):
+    rows = [(11, 11.2, 10.8, 11), (11, 11.2, 10.8, 11), (12, 13, 12, 13), (12.5, 12.6, 11.5, 12)]
+    rows += [(12, 12.1, 11.9, 12)] * (N - 4)
+    data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
+    data["A"] = ohlc(rows, signal=[.03] * N)
+    result = run(data, params={"k": 1, "rebalance": 20}, risk=rules)
+    assert result.trades["exit_reason"].tolist() == [reason]
+    assert result.trades["exit_price"].iloc[0] == pytest.approx(price)
+    assert result.trades["exit_date"].iloc[0] == day(bar).date()
+
+
 def test_a_rebalance_open_that_gaps_through_the_stop_is_the_stops_fill():
     rows = [(11, 11.2, 10.8, 11)] * 4 + [(9, 9.2, 8.8, 9)] * (N - 4)  # open 4 below 11 * 0.9 = 9.9
     data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
