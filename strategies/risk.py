@@ -36,6 +36,10 @@ class RiskRules:
     vol_lookback: int = 20              # daily returns in the realised volatility for vol_target
     max_drawdown: float | None = None   # flatten when equity is this fraction below its peak
     cooldown_days: int = 20             # bars to stay flat after max_drawdown trips
+    vol_source: str = "realised"        # volatility for vol_target / inverse_vol: realised or forecast
+    max_weight: float | None = None     # portfolio: cap on one name's |weight|; the excess stays cash
+    max_gross: float | None = None      # portfolio: cap on sum |weight| (all weights scaled down)
+    max_net: float | None = None        # portfolio: cap on |sum weight| (the larger side scaled down)
 
     # Each rule's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds: ClassVar[dict[str, str]] = {
@@ -43,7 +47,9 @@ class RiskRules:
         "max_drawdown": "0 < number < 1 | null", "take_profit": "number > 0 | null",
         "atr_stop": "number > 0 | null", "vol_target": "number > 0 | null",
         "max_position": "0 < number <= 1 | null", "atr_period": "int >= 1",
-        "cooldown_days": "int >= 1", "vol_lookback": "int >= 2"}
+        "cooldown_days": "int >= 1", "vol_lookback": "int >= 2",
+        "vol_source": "one of: realised, forecast", "max_weight": "0 < number <= 1 | null",
+        "max_gross": "number > 0 | null", "max_net": "number >= 0 | null"}
 
     @property
     def has_stop(self) -> bool:
@@ -74,18 +80,24 @@ class RiskRules:
             return None
         return fill * (1 + direction * self.take_profit)
 
-    def position_fraction(self, base: float, past_closes: Sequence[float]) -> float:
+    def position_fraction(self, base: float, past_closes: Sequence[float],
+                          forecast_vol: float | None = None) -> float:
         """Fraction of equity a new position uses: `base` capped by max_position and vol_target.
 
-        `past_closes` must end at the decision close (never the bar the order fills on). With too
-        little history to measure volatility, vol_target gives 0: no position rather than a guess.
+        `past_closes` must end at the decision close (never the bar the order fills on), and so must
+        `forecast_vol` (annualised), which replaces the realised volatility when vol_source is
+        "forecast". With too little history (or no finite forecast) to measure volatility,
+        vol_target gives 0: no position rather than a guess.
         """
         fraction = base if self.max_position is None else min(base, self.max_position)
         if self.vol_target is None:
             return fraction
-        vol = realised_vol(past_closes, self.vol_lookback)
+        if self.vol_source == "forecast":
+            vol = forecast_vol if forecast_vol is not None and math.isfinite(forecast_vol) else None
+        else:
+            vol = realised_vol(past_closes, self.vol_lookback)
         if vol is None:
-            log.debug("vol_target: fewer than %d past returns, no position", self.vol_lookback)
+            log.debug("vol_target: no %s volatility at the decision close, no position", self.vol_source)
             return 0.0
         return min(fraction, self.vol_target / vol) if vol > 0 else fraction
 

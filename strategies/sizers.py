@@ -6,7 +6,7 @@ from typing import Any
 
 import backtrader as bt
 
-from strategies.risk import RiskRules
+from strategies.risk import TRADING_DAYS, RiskRules
 
 
 class EquityFractionSizer(bt.Sizer):
@@ -14,7 +14,8 @@ class EquityFractionSizer(bt.Sizer):
 
     The fraction is `fraction`, capped by the risk rules' `max_position` and, with `vol_target`,
     scaled so the position's volatility (realised volatility of the stock over `vol_lookback` closes
-    up to the decision close) matches the target. Sized once, at entry; not rebalanced afterwards.
+    up to the decision close, or with `vol_source: forecast` the feed's `volatility` forecast made at
+    that close) matches the target. Sized once, at entry; not rebalanced afterwards.
 
     Orders are sized in `next_open` (cheat-on-open), where `data.open[0]` is the price the market
     order fills at, so a gap never turns an order into one the broker cancels for lack of cash. The
@@ -31,7 +32,10 @@ class EquityFractionSizer(bt.Sizer):
         rules: RiskRules = self.p.risk or RiskRules()
         # data.close[0] is this bar's close, not known at the open: volatility ends one bar back.
         past = data.close.get(ago=-1, size=rules.vol_lookback + 1) if rules.vol_target else []
-        fraction = rules.position_fraction(self.p.fraction, list(past))
+        # The forecast of tomorrow's daily volatility made at the decision close, annualised.
+        forecast = (float(data.volatility[-1]) * math.sqrt(TRADING_DAYS)
+                    if rules.vol_target and rules.vol_source == "forecast" else None)
+        fraction = rules.position_fraction(self.p.fraction, list(past), forecast)
         slip = self.broker.p.slip_perc or 0.0
         # A new position is only sent once the current one is being closed at this same open (a
         # reversal), so what it may use is the cash left after that close: equity marked at the open.

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from backtests.pipeline.costs import BrokerSettings
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.base import RiskManagedStrategy
+from strategies.portfolio.base import PortfolioStrategy
 from tests.conftest import CONF
 
 
@@ -37,7 +38,8 @@ def test_every_data_source_instantiates(make_cfg, option, tmp_path):
 def test_every_strategy_resolves(make_cfg, option):
     section = make_cfg(f"strategy={option}").strategy
     cls, params = strategy_class_and_params(section)
-    assert issubclass(cls, RiskManagedStrategy) and cls.__name__ == section._target_.rpartition(".")[2]
+    assert issubclass(cls, (RiskManagedStrategy, PortfolioStrategy))
+    assert cls.__name__ == section._target_.rpartition(".")[2]
     assert params == {k: v for k, v in section.items() if k != "_target_"}
 
 

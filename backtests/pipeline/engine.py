@@ -45,6 +45,20 @@ def signal_bars(frame: pd.DataFrame, forecasts: pd.Series, risk: RiskRules | Non
     return bars
 
 
+def new_cerebro(broker: BrokerSettings, risk: RiskRules) -> bt.Cerebro:
+    """A Cerebro whose orders decided at a close fill at the next open (cheat-on-open), through the
+    ProtectiveBroker with the configured cash, commission scheme, slippage (never outside the bar's
+    range) and the equity-fraction sizer (which also carries the broker's invest_fraction)."""
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, maxcpus=1)
+    cerebro.setbroker(ProtectiveBroker())
+    cerebro.broker.setcash(broker.cash)
+    cerebro.broker.addcommissioninfo(broker.commission_info())
+    cerebro.broker.set_slippage_perc(broker.slippage, slip_open=True, slip_limit=True,
+                                     slip_match=True, slip_out=False)
+    cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction, risk=risk)
+    return cerebro
+
+
 def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[str, Any],
                  broker: BrokerSettings, start: pd.Timestamp,
                  risk: RiskRules | None = None) -> BacktestResult:
@@ -55,14 +69,8 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     `risk` (None: no rules) goes to the strategy, which places the stops, and to the sizer.
     """
     risk = risk or RiskRules()
-    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, maxcpus=1)
-    cerebro.setbroker(ProtectiveBroker())
+    cerebro = new_cerebro(broker, risk)
     cerebro.adddata(SignalData(dataname=bars))
-    cerebro.broker.setcash(broker.cash)
-    cerebro.broker.addcommissioninfo(broker.commission_info())
-    cerebro.broker.set_slippage_perc(broker.slippage, slip_open=True, slip_limit=True,
-                                     slip_match=True, slip_out=False)
-    cerebro.addsizer(EquityFractionSizer, fraction=broker.invest_fraction, risk=risk)
     cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     cerebro.addanalyzer(EquityAtClose, _name="equity")

@@ -1,4 +1,6 @@
 """The `strategy` group: a backtrader strategy class by `_target_` plus its params, checked.
+Single-ticker strategies (RiskManagedStrategy) and portfolio ones (PortfolioStrategy) both qualify;
+`is_portfolio` tells the run which engine a class needs.
 
 backtrader builds strategies itself inside Cerebro, so the class is resolved with
 `hydra.utils.get_class` rather than instantiated; its params must match the config one to one.
@@ -13,12 +15,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
 from strategies.base import RiskManagedStrategy
+from strategies.portfolio.base import PortfolioStrategy
 
-_RESERVED = {"start", "risk"}  # set by the engine from other groups, not by strategy.*
+_RESERVED = {"start", "risk", "regime"}  # set by the engine from other groups, not by strategy.*
+
+StrategyClass = type[RiskManagedStrategy] | type[PortfolioStrategy]
 
 
-def strategy_class_and_params(
-        section: DictConfig) -> tuple[type[RiskManagedStrategy], dict[str, Any]]:
+def is_portfolio(cls: type) -> bool:
+    """True for a strategy that trades a universe (one feed per ticker), not a single ticker."""
+    return isinstance(cls, type) and issubclass(cls, PortfolioStrategy)
+
+
+def strategy_class_and_params(section: DictConfig) -> tuple[StrategyClass, dict[str, Any]]:
     """Return (class, params); unknown param names fail with the closest valid one."""
     resolved = OmegaConf.to_container(section, resolve=True)
     assert isinstance(resolved, dict)
@@ -31,9 +40,10 @@ def strategy_class_and_params(
     except Exception as exc:  # hydra wraps import errors in its own types
         raise UserError(f"strategy class {target!r} cannot be imported ({exc})",
                         "check strategy._target_") from exc
-    if not (isinstance(cls, type) and issubclass(cls, RiskManagedStrategy)):
+    if not (isinstance(cls, type) and issubclass(cls, (RiskManagedStrategy, PortfolioStrategy))):
         raise UserError(f"strategy class {target!r} is not a strategy of this project",
-                        "strategy._target_ must name a strategies.base.RiskManagedStrategy subclass")
+                        "strategy._target_ must name a strategies.base.RiskManagedStrategy or a "
+                        "strategies.portfolio.base.PortfolioStrategy subclass")
     known = [name for name in cls.params._getkeys() if name not in _RESERVED]
     for name in settings:
         if name not in known:

@@ -1,0 +1,1 @@
+"""Portfolio strategies: one feed per ticker, target weights rebalanced every few sessions."""

@@ -1,0 +1,33 @@
+"""Long the best forecasts and short the worst, dollar neutral."""
+from __future__ import annotations
+
+from strategies.portfolio.base import PortfolioStrategy
+from strategies.portfolio.selection import side_weights, top_k
+
+
+class MarketNeutral(PortfolioStrategy):
+    """Long the `k` highest forecasts and short the `k` lowest, each side gross 0.5 (net 0).
+
+    Buy / sell logic per side as in TopK (the short side ranks the negated forecasts), with the same
+    `n_drop` buffer per side; a name never sits on both sides (the long side picks first, so with
+    fewer than 2k names the short side gets what is left). Stops and the breaker as everywhere.
+    Params: k, weighting (equal | inverse_vol), n_drop, rebalance, plus start, risk, regime.
+    """
+
+    bounds = {"k": "int >= 1", "weighting": "one of: equal, inverse_vol", "n_drop": "int >= 0 | null",
+              "rebalance": "int >= 1"}
+    params = (
+        ("k", 5),                # names per side
+        ("weighting", "equal"),  # equal | inverse_vol
+        ("n_drop", None),        # None: exactly the top / bottom k; an int: TopkDropout per side
+    )
+
+    def weights(self, scores: dict[str, float], held: dict[str, float]) -> dict[str, float]:
+        k, n_drop = int(self.p.k), self.p.n_drop
+        longs = top_k(scores, k, [n for n, w in held.items() if w > 0], n_drop)
+        rest = {n: -s for n, s in scores.items() if n not in longs}
+        shorts = top_k(rest, k, [n for n, w in held.items() if w < 0 and n not in longs], n_drop)
+        inverse = self.p.weighting == "inverse_vol"
+        weights = side_weights(longs, 0.5, self.vols(longs) if inverse else None)
+        short = side_weights(shorts, 0.5, self.vols(shorts) if inverse else None)
+        return weights | {n: -w for n, w in short.items()}
