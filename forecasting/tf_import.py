@@ -29,3 +29,16 @@ def import_keras() -> ModuleType:
         os.dup2(saved, 2)
         os.close(saved)
     return keras
+
+
+def cap_threads(threads: int) -> None:
+    """Give TensorFlow at most `threads` threads in this process (n worker processes each taking
+    every core would fight over them); a process where it already runs keeps its setting."""
+    import_keras()
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # a reused worker: TensorFlow is already running with its setting
+        pass

@@ -110,3 +110,37 @@ def test_trading_mistakes_are_refused_before_any_data(make_cfg):
         validate(make_cfg("strategy=topk"))
     with pytest.raises(UserError, match="vol_source=forecast"):
         validate(make_cfg("risk.vol_source=forecast", "risk_model.methods=[ewma]"))
+
+
+def test_forecast_volatility_reaches_the_bars_only_when_the_rules_ask_for_it():
+    from backtests.pipeline.engine import signal_bars
+    from strategies.risk import RiskRules
+    from tests.paths import bars
+
+    frame = bars([10, 11, 12, 13]).drop(columns="signal")
+    forecasts = pd.Series([0.01, -0.02, 0.03], index=frame.index[:3])
+    risk = pd.DataFrame({"method": ["lstm", "lstm", "ewma"], "volatility": [0.02, 0.03, 0.5]},
+                        index=[frame.index[0], frame.index[1], frame.index[1]])
+    plain = signal_bars(frame, forecasts, RiskRules(vol_target=0.1), risk)
+    assert "volatility" not in plain and plain["signal"].iloc[:3].tolist() == [0.01, -0.02, 0.03]
+    sized = signal_bars(frame, forecasts, RiskRules(vol_target=0.1, vol_source="forecast"), risk)
+    assert sized["volatility"].iloc[:2].tolist() == [0.02, 0.03]  # the LSTM's, never another method's
+    assert sized["volatility"].iloc[2:].isna().all()
+
+
+def test_the_sentiment_regime_filter_cuts_exposure_on_bearish_closes(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices")
+    cfg = portfolio_cfg(make_cfg, folder, "risk_model.enabled=false", "strategy.rebalance=1",
+                        "sentiment.regime_filter=true", "sentiment.regime_threshold=0.5",
+                        "sentiment.regime_low=0.0")
+    run_experiment(cfg)
+    out = tmp_path / "run"
+    assert json.loads((out / "metrics.json").read_text())["portfolio"]["regime_filter"] is True
+    breadth = pd.read_csv(out / "sentiment.csv", index_col="date", parse_dates=True)["breadth"]
+    weights = pd.read_csv(out / "weights.csv", index_col="date", parse_dates=True)
+    sessions = breadth.index
+    for fill, row in weights.iterrows():
+        decided = sessions[sessions.get_loc(fill) - 1]  # the close before the fill
+        if breadth[decided] < 0.5:
+            assert (row == 0).all(), fill  # regime_low=0: out of the market
+    assert (breadth < 0.5).any() and (breadth >= 0.5).any()

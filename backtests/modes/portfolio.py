@@ -33,9 +33,13 @@ from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
 from backtests.pipeline.universe import closes_panel
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.portfolio.equal_weight import EqualWeight
+from strategies.portfolio.market_neutral import MarketNeutral
 
 log = logging.getLogger(__name__)
 
+# The rules a run may switch on (their look-backs and the like are shown only through them).
+RULES = ("stop_loss", "take_profit", "trailing_stop", "atr_stop", "max_weight", "max_gross", "max_net",
+         "vol_target", "max_drawdown")
 HISTORY = 300  # bars kept before the first forecast: room for volatility and correlation look-backs
 
 
@@ -48,10 +52,11 @@ class Traded:
     returns: pd.DataFrame | None = None  # returns.csv: the daily `strategy` and `benchmark` returns
 
 
-def needed_names(cls: type, params: Mapping[str, Any]) -> int:
+def needed_names(cls: Any, params: Mapping[str, Any]) -> int:
     """How many tickers the strategy needs at least (k longs, and k shorts when market neutral)."""
-    k = int(params.get("k", cls.params.k if hasattr(cls.params, "k") else 1))
-    return 2 * k if getattr(cls, "short_side", False) else k
+    defaults = dict(zip(cls.params._getkeys(), cls.params._getdefaults(), strict=True))
+    k = int(params.get("k", defaults.get("k") or 1))
+    return 2 * k if issubclass(cls, MarketNeutral) else k
 
 
 def pivot_forecasts(long: pd.DataFrame) -> pd.DataFrame:
@@ -158,15 +163,17 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
             write_portfolio_plot(out / "portfolio.png", equity, result.holdings, title)
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns,
-                            f"{title} · {name} vs equal weight", periods)
+                            f"{title} · {name} vs equal weight", periods, "Equal weight")
     return traded
 
 
 def how_text(cls: type, params: Mapping[str, Any], rules: Any, broker: BrokerSettings,
              regime: bool) -> str:
     """How the portfolio traded, in a sentence or two (the settings, the timing, the costs)."""
-    settings = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"
-    active = {k: v for k, v in vars(rules).items() if v is not None} if rules is not None else {}
+    settings = ", ".join(f"{k}={'null' if v is None else v}" for k, v in sorted(params.items()))
+    active = {k: getattr(rules, k) for k in RULES if getattr(rules, k, None) is not None}
+    if "vol_target" in active or params.get("weighting") == "inverse_vol":
+        active["vol_source"] = getattr(rules, "vol_source", "realised")
     return (f"{cls.__name__} ({settings}); risk rules: "
             f"{', '.join(f'{k}={v}' for k, v in active.items()) or 'none'}"
             f"{'; gross exposure scaled by the sentiment regime filter' if regime else ''}. "

@@ -111,7 +111,8 @@ class Extras:
             from backtests.outputs.figures.risk import write_risk_plot
 
             write_risk_plot(out / "risk.png", portfolio_rows, f"{title} · portfolio")
-            write_contribution_plot(out / "risk_contributions.png", shares, latest,
+            smooth = shares.rolling(21, min_periods=1).mean()  # names rotate: a month's mean reads
+            write_contribution_plot(out / "risk_contributions.png", smooth, latest,
                                     f"{title} · contributions to the portfolio's risk ({method})")
         return block
 

@@ -52,7 +52,7 @@ class TradingAudit:
                 runs: Mapping[str, RiskRun]) -> dict[str, pd.DataFrame]:
         """Every derived output by date (the columns that are known at that date's close)."""
         found: dict[str, pd.DataFrame] = {}
-        if "sentiment index" in self.checked:
+        if "sentiment index" in self.checked and self.sentiment is not None:
             from forecasting.universe.sentiment import sentiment_index
 
             found["sentiment index"] = sentiment_index(long, self.sentiment.dead_band,
@@ -60,7 +60,7 @@ class TradingAudit:
         if not self.trades:
             return found
         regime = (self.sentiment.scale(found["sentiment index"])
-                  if "sentiment index" in found else None)
+                  if self.sentiment is not None and "sentiment index" in found else None)
         forecasts = pivot_forecasts(long)
         rules = instantiate(self.cfg.get("risk"))
         volatility = vol_panel(runs).get("lstm") if getattr(rules, "vol_source", None) == "forecast" else None

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title: str,
-                    periods_per_year: int = TRADING_DAYS) -> None:
+                    periods_per_year: int = TRADING_DAYS, benchmark_name: str = "Buy and hold") -> None:
     """QuantStats tearsheet of `strategy` against the `benchmark` returns (never a download).
 
     QuantStats cannot fit its regressions to returns that never move (a strategy that never
@@ -45,7 +45,7 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
     # escaping keeps it that way for any name a user gives.
     title = html.escape(title)
     strategy = strategy.rename("Strategy")
-    benchmark = benchmark.rename("Buy and hold")
+    benchmark = benchmark.rename(benchmark_name)
     if len(strategy) < 5:
         _explain(path, title, f"the test period has only {len(strategy)} days")
         return

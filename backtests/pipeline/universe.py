@@ -20,6 +20,7 @@ from backtests.data.base import MarketData
 from backtests.data.universe import Universe
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows, forecast_settings, walk_forward_forecasts
+from backtests.pipeline.workers import fan_out, worker_setup
 from forecasting.universe.market import panel_log_returns
 from forecasting.universe.models import GlobalLSTM, PanelRidge
 from forecasting.universe.panel import Panel
@@ -40,23 +41,8 @@ def _worker_cfg(cfg: DictConfig) -> dict:
 
 
 def _forecast_one(settings: dict, market: MarketData, threads: int = 0) -> pd.DataFrame:
-    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache).
-
-    `threads` > 0 gives TensorFlow that many threads in this worker: n_jobs workers each taking
-    every core would fight over them.
-    """
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(levelname)s] %(message)s")
-    if threads > 0:
-        from forecasting.tf_import import import_keras
-
-        import_keras()
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # a reused worker: TensorFlow is already running with its setting
-            pass
+    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache)."""
+    worker_setup(threads, tensorflow=True)
     return walk_forward_forecasts(OmegaConf.create(settings), market).predictions
 
 
@@ -71,19 +57,8 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData],
     missing = sorted(t for t in markets if t not in result)
     log.info("per-ticker forecasts: %d of %d from the cache, %d to train on %d process(es)",
              len(result), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
-    if len(missing) == 1 or (missing and n_jobs == 1):
-        for ticker in missing:
-            result[ticker] = _forecast_one(settings, markets[ticker])
-    elif missing:
-        import os
-
-        from joblib import Parallel, delayed
-
-        workers = min(n_jobs, len(missing))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        frames = Parallel(n_jobs=workers, backend="loky")(
-            delayed(_forecast_one)(settings, markets[t], threads) for t in missing)
-        result.update(zip(missing, frames, strict=True))
+    frames = fan_out(_forecast_one, [(settings, markets[t]) for t in missing], n_jobs, "forecasts")
+    result.update(zip(missing, frames, strict=True))
     return {t: result[t] for t in sorted(markets)}, keys, len(missing)
 
 

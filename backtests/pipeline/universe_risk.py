@@ -9,7 +9,6 @@ forked and the parent, reading hits only, never imports it).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -18,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.risk import RiskRun, risk_key, var_table, walk_forward_risk
+from backtests.pipeline.workers import fan_out, worker_setup
 from forecasting.risk.walkforward import RiskSettings
 
 log = logging.getLogger(__name__)
@@ -35,23 +35,8 @@ def _worker_cfg(cfg: DictConfig) -> dict:
 
 
 def _risk_one(settings: dict, market: MarketData, risk: RiskSettings, threads: int = 0) -> pd.DataFrame:
-    """One ticker's risk walk-forward in a worker process (stored in the shared cache).
-
-    `threads` > 0 caps TensorFlow's threads when the risk LSTM runs: n_jobs workers each taking
-    every core would fight over them.
-    """
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(levelname)s] %(message)s")
-    if threads > 0 and "lstm" in risk.methods:
-        from forecasting.tf_import import import_keras
-
-        import_keras()
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # a reused worker: TensorFlow is already running with its setting
-            pass
+    """One ticker's risk walk-forward in a worker process (stored in the shared cache)."""
+    worker_setup(threads, "lstm" in risk.methods)
     return walk_forward_risk(OmegaConf.create(settings), market, risk).frame
 
 
@@ -66,20 +51,11 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
         if frame is not None:
             runs[ticker] = RiskRun(frame, settings, key, cached=True)
     missing = sorted(t for t in markets if t not in runs)
-    workers = min(n_jobs, max(1, len(missing)))
     log.info("universe risk forecasts: %d of %d from the cache, %d to compute on %d process(es)",
-             len(runs), len(markets), len(missing), workers)
-    if len(missing) == 1 or (missing and n_jobs == 1):
-        frames = [walk_forward_risk(cfg, markets[t], settings).frame for t in missing]
-    elif missing:
-        from joblib import Parallel, delayed
-
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        worker = _worker_cfg(cfg)
-        frames = Parallel(n_jobs=workers, backend="loky")(
-            delayed(_risk_one)(worker, markets[t], settings, threads) for t in missing)
-    else:
-        frames = []
+             len(runs), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
+    worker = _worker_cfg(cfg)
+    frames = fan_out(_risk_one, [(worker, markets[t], settings) for t in missing], n_jobs,
+                     "risk forecasts")
     for ticker, frame in zip(missing, frames, strict=True):
         runs[ticker] = RiskRun(frame, settings, keys[ticker], cached=False)
     return {t: runs[t] for t in sorted(runs)}

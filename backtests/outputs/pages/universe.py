@@ -76,6 +76,8 @@ def _what_ran(metrics: dict, info: dict) -> str:
             ("Model", u["model"] + (_global_text(u, config.get("universe") or {})
                                     if u["model"] == "global" else ": each ticker's own walk-forward")),
             ("Forecaster", settings_text(config.get("forecaster"))),
+            ("Strategy", settings_text(config.get("strategy")) if u.get("portfolio_backtest")
+             else "none: the forecasts are scored, not traded"),
             ("Walk-forward", settings_text(config.get("walkforward"))),
             ("Test period", f"{period['start']} to {period['end']} ({period['days']} days)"),
             ("Seed", config.get("seed", "?")),
@@ -100,6 +102,16 @@ def _provenance(how: dict, tickers: int) -> str:
             f"{tickers - trained} reused from the forecast cache")
 
 
+def _verdicts(metrics: dict) -> list[str]:
+    """The run's one-line verdicts, most important first: trading, skill, risk, sentiment."""
+    risk, sentiment = metrics.get("risk") or {}, metrics.get("sentiment") or {}
+    found = [(metrics.get("portfolio") or {}).get("verdict"),
+             metrics["cross_section"].get("verdict"), metrics["per_ticker_summary"].get("verdict"),
+             risk.get("verdict") and f"Portfolio risk: {risk['verdict']}",
+             sentiment.get("verdict") and f"Sentiment index: {sentiment['verdict']}"]
+    return [v for v in found if v]
+
+
 def render_report(folder: Path, metrics: dict, info: dict) -> str:
     u, cross, summary = metrics["universe"], metrics["cross_section"], metrics["per_ticker_summary"]
     period = metrics["test_period"]
@@ -109,7 +121,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
                        if n in ("universe.html", "metrics.json") or (folder / n).exists())
     as_of = f" (members as of {u['as_of']})" if u.get("as_of") else ""
     body = [f"<h1>{esc(title)}</h1>", f'<p class="sub">{links}</p>',
-            f'<div class="verdict">{esc(cross.get("verdict", ""))}<br>{esc(summary["verdict"])}</div>',
+            f'<div class="verdict">{"<br>".join(esc(v) for v in _verdicts(metrics))}</div>',
             "" if u.get("portfolio_backtest") else f"<p><b>{esc(NO_TRADES)}</b></p>",
             f"<p>{esc(SURVIVORS.format(as_of=as_of))}</p>",
             "<h2>What ran</h2>", _what_ran(metrics, info),
@@ -123,7 +135,8 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             *portfolio_section(metrics.get("portfolio"), folder),
             *universe_risk_section(metrics.get("risk"), folder),
             *sentiment_section(metrics.get("sentiment"), folder),
-            trials_section(metrics.get("trials")) if u.get("portfolio_backtest") else ""]
+            *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]
+              if u.get("portfolio_backtest") else [])]
     return page(title, "".join(body))
 
 

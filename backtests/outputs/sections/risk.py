@@ -104,4 +104,4 @@ def _contributions(block: dict[str, Any], folder: Path) -> list[str]:
             f'period; all dates in <a href="risk_contributions.csv">risk_contributions.csv</a>.</p>',
             table(("Ticker", "Latest share", "Mean share"), rows),
             figure(folder / "risk_contributions.png", "Shares of the portfolio's volatility over "
-                   "time and the latest contributions")]
+                   "time (each a 21-session mean, as names rotate) and the latest shares")]
