@@ -25,22 +25,24 @@ WINDOW, LAG = 8, 3  # every ticker's next return = its signal feature at lag 3 (
 SCHEDULE = WalkForward(initial_train=400, retrain_every=200)
 
 
-def ticker(number: int, samples: int) -> tuple[Windows, pd.DatetimeIndex]:
+def ticker(number: int, samples: int, signal: bool = True) -> tuple[Windows, pd.DatetimeIndex]:
     """A ticker's windows with its own feature scale (its scaler matters) and its bar dates."""
     rng = np.random.default_rng(number)
     scale = 1.0 + number
     table = scale * rng.standard_normal((samples + WINDOW, len(NAMES))).astype(np.float32)
     X = np.ascontiguousarray(
         np.lib.stride_tricks.sliding_window_view(table, WINDOW, axis=0).transpose(0, 2, 1))
-    y = 0.01 * (X[:, -LAG, 0] / scale + 0.5 * X[:, -1, 1] / scale + 0.3 * rng.standard_normal(len(X)))
+    y = 0.01 * (signal * (X[:, -LAG, 0] / scale + 0.5 * X[:, -1, 1] / scale)
+                + 0.3 * rng.standard_normal(len(X)))
     y[-1] = np.nan  # the last bar's next return is not known yet
     bars = pd.bdate_range("2001-01-01", periods=samples + WINDOW)
     return Windows(X, y, bars[WINDOW - 1:]), bars
 
 
-def planted(samples: int = 700, short: int | None = None) -> Panel:
+def planted(samples: int = 700, short: int | None = None, signal: bool = True) -> Panel:
     """Three tickers; `short`: the last one's data ends after that many samples."""
-    made = {t: ticker(n, short if short and n == 2 else samples) for n, t in enumerate(TICKERS)}
+    made = {t: ticker(n, short if short and n == 2 else samples, signal)
+            for n, t in enumerate(TICKERS)}
     return Panel.stack({t: w for t, (w, _) in made.items()}, {t: b for t, (_, b) in made.items()})
 
 
@@ -76,6 +78,16 @@ def test_ridge_ranks_the_planted_feature_and_lag_first_pooled_and_per_ticker():
     assert pooled.folds[0].samples == 3 * 200 and found.for_group("AAA").folds[0].samples == 200
     assert pooled.folds[0].mse.shape == (3, 8) and found.for_group("AAA").folds[0].mse.shape == (1, 8)
     assert "coefficient" in pooled.lags()  # the pooled ridge's standardised coefficients
+
+
+def test_no_signal_gives_importances_within_their_standard_errors_pooled_and_per_ticker():
+    """Cross-ticker shuffles in the scaled space stay calibrated (over 6 seeds the pooled z-scores
+    had a standard deviation of 0.95, the per-ticker ones 1.1)."""
+    found = explained(PanelRidge(window=WINDOW), planted(1000, signal=False))
+    for group in ("all", *TICKERS):
+        tables = (found.for_group(group).importance(), found.for_group(group).lag_blocks())
+        z = np.concatenate([t["permutation_mse_increase"] / t["permutation_std"] for t in tables])
+        assert len(z) == 8 and np.abs(z).max() < 4 and (np.abs(z) < 2).mean() >= 0.75, (group, z)
 
 
 def test_a_tiny_global_lstm_finds_it_too_and_its_gradients_add_up_with_the_ticker_held_fixed():
