@@ -61,7 +61,7 @@ def run_experiment(cfg: DictConfig) -> float:
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
                  market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
     with timings.stage("walk-forward forecasts"):
-        run = walk_forward_forecasts(cfg, market, explain=bool(cfg.report.get("explain", False)))
+        run = walk_forward_forecasts(cfg, market, explain=cfg.report.get("explain") is not False)
     predictions = run.predictions
     with timings.stage("risk forecasts"):
         risk_run = walk_forward_risk(cfg, market, risk_methods) if risk_methods else None

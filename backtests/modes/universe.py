@@ -26,6 +26,7 @@ from backtests.ledger.record import record_run
 from backtests.modes.portfolio import trade_portfolio
 from backtests.modes.portfolio_extras import risk_and_sentiment
 from backtests.modes.stages import Timings
+from backtests.outputs.explanations import write_universe_explanation
 from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.pages.universe import write_universe_pages
 from backtests.outputs.results import git_commit, package_versions, stored_result
@@ -34,8 +35,9 @@ from backtests.pipeline.metrics import sharpe_objective
 from backtests.pipeline.risk import risk_settings
 from backtests.pipeline.universe import (
     closes_panel,
+    explains_universe,
     finish_long,
-    global_forecasts,
+    global_run,
     long_form,
     per_ticker_forecasts,
 )
@@ -63,8 +65,9 @@ def universe_forecasts(cfg: DictConfig, universe: Universe,
                        markets: dict[str, MarketData]) -> tuple[pd.DataFrame, dict]:
     """(long-form predictions, how they were made) for the configured model."""
     if universe.model == "global":
-        long = global_forecasts(cfg, universe, markets)
-        return finish_long(long, markets), {"model": "global", "trained": len(markets)}
+        run = global_run(cfg, universe, markets, explain=explains_universe(cfg))
+        return finish_long(run.predictions, markets), {"model": "global", "trained": len(markets),
+                                                       "explanation": run.explanation}
     frames, keys, trained = per_ticker_forecasts(cfg, markets, universe.n_jobs)
     return finish_long(long_form(frames), markets), {"model": "per_ticker", "trained": trained,
                                                      "cache_keys": keys}
@@ -104,13 +107,16 @@ def run_universe(cfg: DictConfig) -> float:
                  "strategy=market_neutral trade the universe)", strategy_cls.__name__)
         extras.finish(None, closes_panel(markets), out, trading, title, bool(cfg.report.plots))
     with timings.stage("write results"):
+        explanation = how.pop("explanation", None)  # attributions (global model, report.explain)
+        explained = explanation is not None and write_universe_explanation(
+            out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), bool(cfg.report.plots))
         metrics = {
             "universe": {"name": universe.name, "model": universe.model, "tickers": sorted(markets),
                          "left_out": left_out, "as_of": universe.as_of,
                          "target": universe.target if universe.model == "global" else "raw",
                          "market_input": universe.model == "global" and universe.market_input is not None,
                          "forecasts_are_returns": returns_forecast,
-                         "portfolio_backtest": "portfolio" in trading},
+                         "portfolio_backtest": "portfolio" in trading, "attributions": explained},
             "per_ticker": per_ticker, "per_ticker_summary": summary, "cross_section": cross,
             "test_period": {"start": long["date"].min().date().isoformat(),
                             "end": long["date"].max().date().isoformat(),

@@ -1,11 +1,19 @@
-"""The run's attribution files: importance tables as CSV and their plots (report.explain=true)."""
+"""The run's attribution files: importance tables as CSV and their plots (report.explain=true).
+
+A global universe model writes the same files for its pooled attributions, and one more table with
+each ticker's own (`importance_tickers.csv`).
+"""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from backtests.atomic import write_csv
 from backtests.outputs.figures.explain import write_drift_plot, write_importance_plot, write_lag_heatmap
+from backtests.outputs.html import forecaster_label
 from forecasting.explain import Explanation
 
 log = logging.getLogger(__name__)
@@ -13,6 +21,9 @@ log = logging.getLogger(__name__)
 TABLES = ("importance.csv", "importance_lags.csv", "importance_lag_blocks.csv",
           "importance_folds.csv")
 PLOTS = ("importance.png", "importance_lags.png", "importance_drift.png")
+TICKERS = "importance_tickers.csv"
+TICKER_COLUMNS = ["ticker", "feature", "permutation_mse_increase", "permutation_std",
+                  "integrated_gradients", "rank"]
 
 
 def write_explanation(folder: Path, explanation: Explanation, model: str, plots: bool) -> None:
@@ -29,3 +40,28 @@ def write_explanation(folder: Path, explanation: Explanation, model: str, plots:
         write_lag_heatmap(folder / PLOTS[1], lags, model)
         write_drift_plot(folder / PLOTS[2], folds, model)
     log.info("explain: %s", ", ".join(TABLES + (PLOTS if plots else ())))
+
+
+def ticker_importance(explanation: Explanation) -> pd.DataFrame:
+    """One row per ticker and feature (TICKER_COLUMNS), each ticker's own ranks, tickers sorted."""
+    groups = sorted({f.group for f in explanation.folds} - {"all"})
+    frames = [explanation.for_group(t).importance().assign(ticker=t) for t in groups]
+    if not frames:
+        return pd.DataFrame(columns=TICKER_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[TICKER_COLUMNS]
+
+
+def write_universe_explanation(folder: Path, explanation: Explanation, forecaster: Any,
+                               plots: bool) -> bool:
+    """The global model's pooled files (as a single run's) and importance_tickers.csv; True if written.
+
+    `forecaster`: the run's resolved forecaster settings (for the labels).
+    """
+    pooled = explanation.for_group("all")
+    if not pooled.folds:
+        log.warning("explain: no fold of the global model was explained; no attribution files")
+        return False
+    write_explanation(folder, pooled, f"global {forecaster_label(forecaster)}", plots)
+    write_csv(folder / TICKERS, ticker_importance(explanation), index=False, float_format="%.8g")
+    log.info("explain: %s", TICKERS)
+    return True

@@ -80,7 +80,9 @@ class Rule:
 # Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
-    Rule(r"report\.(tearsheet|plots|explain)", boolean, "true or false", "false"),
+    Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
+    Rule(r"report\.explain", boolean, "true, false or null (on for a single run, off for a universe)",
+         "false", nullable=True),
     Rule(r"report\.periods_per_year", whole(1), "a whole number >= 1", "252"),
     Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),

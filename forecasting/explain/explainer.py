@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,13 +39,15 @@ class FoldExplainer:
         self.explanation: Explanation | None = None
         self.seconds = 0.0  # time spent explaining, so a run can show the overhead
 
-    def __call__(self, forecaster: Any, train: Windows, test: Windows, fold: Fold,
+    def __call__(self, forecaster: Any, train: Windows | None, test: Windows, fold: Fold,
                  group: str = "all") -> None:
         """Attribute `forecaster`'s forecasts for `test` (`train` is the fold's training window;
-        its statistics reach the attributions through the forecaster's scaler only).
+        its statistics reach the attributions through the forecaster's scaler only, so the global
+        model, whose per-ticker scalers hold them, passes None).
 
-        A global model would call this once per ticker's slice of the test windows with
-        `group=<ticker>`, and once with all of them (`group="all"`, pooled).
+        The global model calls this once with all of a fold's test samples (`group="all"`, pooled)
+        and once per ticker's slice of them (`group=<ticker>`, its own shuffles:
+        forecasting/universe/explain.py).
         """
         started = time.perf_counter()
         window, features = test.X.shape[1:]
@@ -55,7 +58,8 @@ class FoldExplainer:
                                            window)
         blocks = self.explanation.blocks
         masks = feature_masks(window, features) + lag_masks(window, features, blocks)
-        rng = np.random.default_rng([self.seed, fold.number])
+        rng = np.random.default_rng([self.seed, fold.number] if group == "all" else
+                                    [self.seed, fold.number, zlib.crc32(group.encode())])
         permutation = permutation_importance(forecaster, test, masks, self.repeats, rng)
         gradients = integrated_gradients(forecaster, test, self.gradient_steps)
         self.explanation.folds.append(FoldAttribution(

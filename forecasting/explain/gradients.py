@@ -7,6 +7,8 @@ training past (and it uses nothing from the test period but the window it explai
 add up to forecast(x) - forecast(baseline) (completeness), which the tests check.
 
 Dispatch is on what a forecaster offers, so a new forecaster plugs in without changes here:
+- first, a forecaster's own `integrated_gradients(windows, steps)` (the global model's view, with
+  per-ticker scalers and a ticker input: forecasting/universe/explain.py);
 - `coef` and `scaler` (a linear model on the flattened scaled window, e.g. ridge): integrated
   gradients are exact and closed-form, coef x (scaled input - 0);
 - `model` (a Keras model on scaled windows) and `scaler`: gradients along the straight path from
@@ -38,6 +40,9 @@ def linear_attributions(coef: np.ndarray, scaled: np.ndarray) -> np.ndarray:
 
 def integrated_gradients(forecaster: Any, windows: Windows, steps: int = 8) -> np.ndarray | None:
     """Return (n, window, features) attributions in log-return units, or None if not differentiable."""
+    own = getattr(forecaster, "integrated_gradients", None)
+    if own is not None:
+        return own(windows, steps) if len(windows) else None
     scaler = getattr(forecaster, "scaler", None)
     if scaler is None or len(windows) == 0:
         return None

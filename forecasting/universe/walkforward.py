@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forecasting.splits import Fold
+from forecasting.universe.explain import explain_fold
 from forecasting.universe.panel import Panel
 from forecasting.walkforward import _MIN_VALIDATION, WalkForward, _log_progress
 
@@ -62,10 +63,13 @@ def split_validation(walkforward: WalkForward, panel: Panel, train: np.ndarray, 
 
 def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int,
               baselines: Mapping[str, Any] | None = None, until: pd.Timestamp | None = None,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, explain: Callable[..., None] | None = None) -> pd.DataFrame:
     """Long-form out-of-sample forecasts: date, ticker, forecast, actual, fold, one column a baseline.
 
     `until` stops after the fold that predicts that date (the audit needs nothing later).
+    `explain(view, None, windows, fold, group)` runs after each fold is predicted, while the fold's
+    model still exists: pooled (group "all") and once per ticker with enough test samples
+    (forecasting.universe.explain: `PanelExplainer`, or a `FoldExplainer` itself).
     """
     folds = panel_folds(walkforward, panel)
     if not folds:
@@ -87,6 +91,8 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
                              "ticker": np.asarray(panel.tickers)[panel.ticker[test]],
                              "forecast": forecaster.predict(panel, test), "actual": panel.y[test],
                              "fold": fold.number})
+        if explain is not None:
+            explain_fold(explain, forecaster, panel, test, fold)
         for name, baseline in (baselines or {}).items():
             baseline.fit(panel, train, seed=seed + fold.number)
             part[name] = baseline.predict(panel, test)

@@ -13,12 +13,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from backtests.atomic import write_text
-from backtests.outputs.html import esc, finite, fixed, num, page, settings_text, share, sort_script, table
+from backtests.outputs.explanations import TABLES, TICKERS
+from backtests.outputs.html import (
+    esc,
+    finite,
+    fixed,
+    forecaster_label,
+    num,
+    page,
+    settings_text,
+    share,
+    sort_script,
+    table,
+)
+from backtests.outputs.sections.explain import findings
 from backtests.outputs.sections.portfolio import portfolio_section
 from backtests.outputs.sections.risk import universe_risk_section
 from backtests.outputs.sections.sentiment import sentiment_section
 from backtests.outputs.sections.trials import trials_section
+from forecasting.explain.drift import drift_summary
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +145,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             f"<p>Ridge: the same windows, a linear fit; reversal: minus today's return (short-term "
             f"reversal); drift: each ticker's mean daily return so far (survivors that rose keep "
             f"rising: a model that only learns each ticker's mean scores this). {esc(QLIB)}</p>",
+            _looks_at(folder, info.get("config") or {}),
             "<h2>Per ticker</h2>",
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
             f'<a href="universe.html">the universe page</a>.</p>',
@@ -138,6 +155,19 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]
               if u.get("portfolio_backtest") else [])]
     return page(title, "".join(body))
+
+
+def _looks_at(folder: Path, config: dict) -> str:
+    """The global model's attributions in a sentence or three, with the files (or "" if none)."""
+    if not all((folder / name).exists() for name in (*TABLES, TICKERS)):
+        return ""
+    features, lags, _, folds = (pd.read_csv(folder / name) for name in TABLES)
+    model = f"global {forecaster_label(config.get('forecaster'))}"
+    links = " · ".join(f'<a href="{n}">{n}</a>' for n in TABLES)
+    text = findings(features, lags, drift_summary(folds), model)
+    return (f"<h2>What the global model looks at</h2><p>{esc(text)} Pooled over every ticker's "
+            f"out-of-sample windows (inputs shuffled across tickers); each ticker's own, shuffled "
+            f'within its windows, in <a href="{TICKERS}">{TICKERS}</a>. Pooled: {links}.</p>')
 
 
 TICKER_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
