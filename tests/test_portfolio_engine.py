@@ -391,7 +391,8 @@ def test_portfolio_configs_match_their_class(name):
 
 
 def test_portfolio_settings_are_bounded(make_cfg):
-    cfg = make_cfg("strategy=topk", "risk.max_weight=0.2", "risk.vol_source=forecast")
+    cfg = make_cfg("strategy=topk", "universe.tickers=[AAA,BBB,CCC]", "risk.max_weight=0.2",
+                   "risk.vol_source=forecast")
     validate(cfg)
     for key, bad in [("strategy.k", 0), ("strategy.weighting", "best"), ("strategy.n_drop", -1),
                      ("risk.max_weight", 1.5), ("risk.max_gross", 0), ("risk.vol_source", "guess")]:

@@ -180,4 +180,7 @@ def how_text(cls: type, params: Mapping[str, Any], rules: Any, broker: BrokerSet
             f"Targets are decided at a close from the forecasts known then and filled at the next "
             f"open; commission {broker.commission:g} of value, slippage {broker.slippage:g}. The "
             f"benchmark holds every ticker at equal weight, rebalanced on the first session of each "
-            f"month, through the same engine with the same costs.")
+            f"month, through the same engine with the same costs."
+            + (" A dollar-neutral book earns no market return: judge it by its own Sharpe ratio and "
+               "drawdown, not by its return beside the long-only benchmark."
+               if issubclass(cls, MarketNeutral) else ""))

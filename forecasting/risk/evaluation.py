@@ -135,7 +135,7 @@ def verdict(block: dict[str, Any], model: str, significance: float) -> str:
     for key, entry in block["comparison"].items():
         passing = [m for m, by in block["methods"].items() if by[key]["passes"]]
         text = (f"{key.replace('var_', 'VaR ')}%: {', '.join(passing) or 'no method'} "
-                f"pass{'es' if len(passing) == 1 else ''} Kupiec and Christoffersen at "
+                f"pass{'es' if len(passing) <= 1 else ''} Kupiec and Christoffersen at "
                 f"{100 * significance:g}%; lowest quantile loss: {entry['lowest_quantile_loss']}")
         p = entry.get("dm_pvalue", math.nan)
         if math.isfinite(p):

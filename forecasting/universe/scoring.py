@@ -76,8 +76,8 @@ def _ticker_summary(rows: dict, forecasts_returns: bool) -> dict:
     else:
         worse = int(sum(r["mse_ratio"] > 1 and r["dm_pvalue"] < ALPHA for r in rows.values()))
         text = (f"{raw} of {n} tickers beat persistence at p<{ALPHA} before correction; {holm} after "
-                f"Holm's correction and {bh} after Benjamini-Hochberg's; {worse} are significantly "
-                "worse (uncorrected).")
+                f"Holm's correction and {bh} after Benjamini-Hochberg's; {worse} "
+                f"{'is' if worse == 1 else 'are'} significantly worse (uncorrected).")
     return {"tickers": n, "beat_persistence": raw, "beat_persistence_holm": holm,
             "beat_persistence_bh": bh, "verdict": text}
 
