@@ -5,6 +5,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from strategies.portfolio.selection import side_weights, top_k
+from strategies.portfolio.topk import TopK
+
 
 @dataclass
 class CenteredMean:
@@ -53,3 +56,17 @@ class NextDayMarketReturn:
         from forecasting.universe.market import EqualWeightReturn
 
         return EqualWeightReturn()(closes).shift(-1).fillna(0.0)
+
+
+class PeekingTopK(TopK):
+    """A portfolio strategy that ranks on the NEXT bar's close change (a one-day look-ahead).
+
+    Its decision at a close shows in the holdings only at the next close, so only an audit that
+    compares the decisions themselves, by the close they were made at, catches it.
+    """
+
+    def weights(self, scores: dict[str, float], held: dict[str, float]) -> dict[str, float]:
+        feeds = self.feeds
+        peek = {n: (float(feeds[n].close[1] / feeds[n].close[0] - 1)
+                    if len(feeds[n]) < feeds[n].buflen() else 0.0) for n in scores}
+        return side_weights(top_k(peek, int(self.p.k)), 1.0)

@@ -213,6 +213,19 @@ def test_inverse_vol_weights_by_the_forecast_volatility():
 
 
 # -- market neutral -----------------------------------------------------------------------------
+def test_few_forecasts_never_make_one_name_the_whole_book():
+    """Only A has a forecast at the first close: TopK(k=2) puts 1/2 in it, the rest in cash;
+    MarketNeutral(k=2) with A and B scored takes one name a side at the k-slot weight (0.25), and
+    with only A scored stays flat (one side would be empty: not dollar neutral)."""
+    only_a = {"A": SIG["A"], "B": [NAN] + SIG["B"][1:], "C": [NAN] + SIG["C"][1:]}
+    assert run(universe(only_a), TopK).targets.loc[day(0)].tolist() == [0.5, 0.0, 0.0]
+    a_and_b = {"A": SIG["A"], "B": SIG["B"], "C": [NAN] + SIG["C"][1:]}
+    neutral = run(universe(a_and_b), MarketNeutral, {"k": 2, "rebalance": 3})
+    assert neutral.targets.loc[day(0)].tolist() == [0.25, -0.25, 0.0]
+    alone = run(universe(only_a), MarketNeutral, {"k": 2, "rebalance": 3})
+    assert alone.targets.loc[day(0)].abs().sum() == 0.0
+
+
 def test_market_neutral_is_dollar_neutral_up_to_whole_shares():
     data = universe()
     result = run(data, MarketNeutral, {"k": 1, "rebalance": 3})
@@ -269,6 +282,9 @@ def test_a_rebalance_open_that_gaps_through_the_stop_is_the_stops_fill():
     assert result.trades["exit_reason"].tolist() == ["stop_loss", "end_of_data"]
     assert result.trades["exit_price"].iloc[0] == 9 and result.trades["exit_date"].iloc[0] == day(4).date()
     assert result.trades["entry_date"].tolist() == [day(1).date(), day(7).date()]
+    assert result.weights.loc[day(4)].abs().sum() == 0.0  # the day's fills include the stop's
+    # every fill counts in the value traded: in at open 1 (90 x 11), out at 9, in again at open 7
+    assert result.traded.loc[day(1).date()] == 90 * 11 and result.traded.loc[day(4).date()] == 90 * 9
 
 
 def test_a_rebalance_resize_resizes_the_stop():

@@ -105,6 +105,19 @@ def test_the_universe_audit_covers_weights_risk_and_sentiment(make_cfg, tmp_path
             "risk forecasts"} <= set(report["checked"])
 
 
+def test_the_universe_audit_catches_a_strategy_that_peeks_one_day_ahead(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
+    cfg = portfolio_cfg(make_cfg, folder, "strategy._target_=tests.leaky.PeekingTopK",
+                        "strategy.k=1", "strategy.rebalance=1", "risk_model.enabled=false")
+    with pytest.raises(SystemExit):
+        run_audit(cfg, cutoffs=3)
+    report = json.loads((tmp_path / "run" / "audit.json").read_text())
+    assert report["result"] == "FAIL"
+    found = [(f["what"], f["first_date"], f["cutoff"]) for f in report["findings"]]
+    assert all(what == "portfolio targets" and first == cutoff  # the decision at the cutoff close
+               for what, first, cutoff in found), found
+
+
 def test_trading_mistakes_are_refused_before_any_data(make_cfg):
     with pytest.raises(UserError, match="trades a universe"):
         validate(make_cfg("strategy=topk"))

@@ -86,27 +86,28 @@ def portfolio_figures(result: PortfolioResult, periods: int) -> dict[str, Any]:
     figures: dict[str, Any] = {**performance(result.returns, periods),
                                **trade_stats(result.trades, result.in_market, result.equity, periods)}
     holdings = result.holdings
-    figures["turnover"] = turnover(result.weights, holdings, periods)
+    figures["turnover"] = turnover(result.traded, result.equity, periods)
     figures["gross_mean"] = float(holdings.abs().sum(axis=1).mean())
     figures["net_mean"] = float(holdings.sum(axis=1).mean())
     figures["names_mean"] = float((holdings != 0).sum(axis=1).mean())
-    figures["rebalances"] = int(len(result.weights))
+    figures["rebalances"] = int(len(result.weights))  # rebalance decisions, traded or not
     return figures
 
 
-def turnover(weights: pd.DataFrame, holdings: pd.DataFrame, periods: int) -> float:
-    """One-way turnover per year: half the summed |weight change| of every rebalance, the change
-    measured from the weights held at the close before the fill to the weights right after it."""
-    if len(holdings) == 0:
+def turnover(traded: pd.Series, equity: pd.Series, periods: int) -> float:
+    """Value traded (every fill: rebalances, stops, the breaker) over average equity, per year:
+    the single-ticker runs' definition, so the two compare."""
+    if len(equity) == 0:
         return math.nan
-    before = holdings.shift(1).reindex(weights.index).fillna(0.0)
-    after = weights.reindex(columns=before.columns, fill_value=0.0).fillna(0.0)
-    traded = float((after - before).abs().sum(axis=1).sum()) / 2
-    return traded * periods / len(holdings)
+    return float(traded.sum()) / float(equity.mean()) * periods / len(equity)
 
 
 def verdict(strategy: dict[str, Any], bench: dict[str, Any], name: str) -> str:
     """One sentence: the strategy against the equal-weight benchmark, on the same days and costs."""
+    if strategy["gross_mean"] == 0:
+        return (f"{name} never held a position over the test period (no forecast passed its rules): "
+                f"nothing to compare with the equal-weight benchmark's "
+                f"{100 * bench['total_return']:+.1f}%.")
     better = strategy["sharpe"] > bench["sharpe"] if all(
         math.isfinite(x) for x in (strategy["sharpe"], bench["sharpe"])) else False
     return (f"{name}: total return {100 * strategy['total_return']:+.1f}%, Sharpe "

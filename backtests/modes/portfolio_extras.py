@@ -67,7 +67,7 @@ class Extras:
         levels = list(self.settings.levels)
         frame = contributions = None
         if result is not None:
-            returns = np.log(closes).diff()
+            returns = ticker_returns(closes)
             realised = np.log1p(result.returns).shift(-1)  # held over the next day, by decision date
             holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
             frame, contributions = book_risk(holdings.fillna(0.0), vol_panel(self.runs), returns,
@@ -79,8 +79,11 @@ class Extras:
         write_csv(out / "var.csv", var, index=False, date_format="%Y-%m-%d")
         write_csv(out / "var_backtests.csv", backtests, index=False, float_format=None)
         per_ticker = tally_backtests(backtests[backtests["asset"] != "portfolio"])
-        if contributions is None:
-            return {"per_ticker": per_ticker, "levels": levels}
+        if contributions is None or frame is None or frame.empty:
+            flat = result is not None  # traded, yet never held a position: nothing to forecast
+            return {"per_ticker": per_ticker, "levels": levels,
+                    **({"verdict": "the portfolio never held a position: no VaR to backtest"}
+                       if flat else {})}
         write_csv(out / "risk_contributions.csv", contributions, index=False, date_format="%Y-%m-%d",
                   float_format="%.8g")
         return {**self._portfolio_block(var, backtests, contributions, levels, out, title, plots),
@@ -115,6 +118,12 @@ class Extras:
             write_contribution_plot(out / "risk_contributions.png", smooth, latest,
                                     f"{title} · contributions to the portfolio's risk ({method})")
         return block
+
+
+def ticker_returns(closes: pd.DataFrame) -> pd.DataFrame:
+    """date x ticker daily log returns, each on its own ticker's calendar: the move across a day
+    a ticker has no bar lands on its next bar (a plain diff on the union calendar would lose it)."""
+    return np.log(closes.ffill()).diff().where(closes.notna())
 
 
 def book_risk(holdings: pd.DataFrame, vols: Mapping[str, pd.DataFrame], returns: pd.DataFrame,

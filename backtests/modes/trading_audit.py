@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from backtests.data.base import MarketData
 from backtests.modes.audit import Finding, first_difference, risk_by_date
 from backtests.modes.portfolio import pivot_forecasts, trading_bars
-from backtests.modes.portfolio_extras import book_risk
+from backtests.modes.portfolio_extras import book_risk, ticker_returns
 from backtests.pipeline.portfolio import run_portfolio
 from backtests.pipeline.risk import RiskRun, risk_settings, walk_forward_risk
 from backtests.pipeline.universe import closes_panel
@@ -43,7 +43,7 @@ class TradingAudit:
                                                        int(cfg.universe.n_jobs))
                                          if self.settings is not None else {})
         self.checked = ([*(["risk forecasts"] if self.runs else []),
-                         *(["portfolio weights"] if self.trades else []),
+                         *(["portfolio targets", "portfolio weights"] if self.trades else []),
                          *(["portfolio risk forecasts"] if self.trades and self.runs else []),
                          *(["sentiment index"] if self.sentiment is not None
                            and self.sentiment.enabled else [])])
@@ -67,12 +67,15 @@ class TradingAudit:
         bars = trading_bars(markets, forecasts, volatility, forecasts.index[0])
         result = run_portfolio(bars, self.cls, {**self.params, "regime": regime},
                                instantiate(self.cfg.broker), forecasts.index[0], rules)
+        # The decisions by the close they were made at (a decision at the cutoff close shows in the
+        # holdings only a day later), and what was held at each close.
+        found["portfolio targets"] = result.targets
         found["portfolio weights"] = result.holdings
         if runs and self.settings is not None:
             closes = closes_panel(markets)
             holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
             realised = np.log1p(result.returns).shift(-1)
-            frame, _ = book_risk(holdings.fillna(0.0), vol_panel(runs), np.log(closes).diff(),
+            frame, _ = book_risk(holdings.fillna(0.0), vol_panel(runs), ticker_returns(closes),
                                  realised, list(self.settings.levels))
             found["portfolio risk forecasts"] = risk_by_date(frame.drop(columns="realised"))
         return found

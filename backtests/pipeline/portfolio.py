@@ -22,11 +22,12 @@ class PortfolioResult:
     returns: pd.Series        # daily simple returns by date, the first (the start close) 0.0
     equity: pd.Series         # broker value at each close
     holdings: pd.DataFrame    # date x ticker: signed position value / equity at each close (0 flat)
-    weights: pd.DataFrame     # date x ticker: signed weights right after each rebalance's fills
+    weights: pd.DataFrame     # date x ticker: signed weights right after each rebalance day's fills
     trades: pd.DataFrame      # ["ticker", *TRADE_COLUMNS]: one row per round trip per ticker
     exposure: pd.DataFrame    # date: gross, net (from holdings)
     in_market: pd.Series      # date -> gross > 0
     targets: pd.DataFrame     # date x ticker: the targets each rebalance close decided
+    traded: pd.Series         # date -> value of every fill that day (rebalances, stops, breaker)
 
 
 def _table(rows: Mapping[Any, Mapping[str, float]], tickers: list[str]) -> pd.DataFrame:
@@ -65,4 +66,5 @@ def run_portfolio(bars: Mapping[str, pd.DataFrame], strategy: type[PortfolioStra
     exposure = pd.DataFrame({"gross": holdings.abs().sum(axis=1), "net": holdings.sum(axis=1)})
     return PortfolioResult(returns=returns, equity=equity, holdings=holdings,
                            weights=weights[weights.index >= start], trades=trades, exposure=exposure,
-                           in_market=exposure["gross"] > 0, targets=targets)
+                           in_market=exposure["gross"] > 0, targets=targets,
+                           traded=pd.Series(strat.traded, dtype="float64"))

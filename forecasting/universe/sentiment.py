@@ -31,7 +31,7 @@ LABELS = {"day_pearson": "next-day Pearson correlation", "day_spearman": "next-d
           "week_spearman": "next-week Spearman correlation",
           "dm_regression": "DM test of its past-only regression forecast",
           "dm_direct": "DM test of the forecast itself"}
-SIGNALS = {"breadth": "breadth", "mean_forecast": "the mean forecast"}  # as the verdict names them
+NAMES = {"breadth": "breadth", "mean_forecast": "the mean forecast"}  # as the verdict names them
 
 
 @dataclass
@@ -237,17 +237,18 @@ def _verdict(block: dict, tests: list, holm: list[float]) -> str:
     if skill:
         p, s, t, _ = skill[0]
         return (f"The index carries information about the market: {len(skill)} of {n} tests find "
-                f"skill after Holm's correction, the strongest being {SIGNALS.get(s, s)}'s "
+                f"skill after Holm's correction, the strongest being {NAMES.get(s, s)}'s "
                 f"{LABELS[t]} (adjusted p={p:.3g}); {call}.")
     if contrary:
         p, s, t, _ = contrary[0]
         return ("The index points the wrong way (a contrarian reading at best): "
-                f"{SIGNALS.get(s, s)}'s {LABELS[t]} "
+                f"{NAMES.get(s, s)}'s {LABELS[t]} "
                 f"is negative (adjusted p={p:.3g}, Holm over {n} tests); {call}.")
     best = min((p for p in holm if math.isfinite(p)), default=math.nan)
     text = (f"There is no evidence the index forecasts the market: none of {n} tests finds skill "
             f"after Holm's correction (smallest adjusted p={best:.3g})")
     if worse:
         p, s, t, _ = worse[0]
-        text += f", and {s}'s {LABELS[t]} shows larger errors than the past mean (adjusted p={p:.3g})"
+        text += (f", and {NAMES.get(s, s)}'s {LABELS[t]} shows larger errors than the past mean "
+                 f"(adjusted p={p:.3g})")
     return f"{text}; {call}."

@@ -66,7 +66,8 @@ class PortfolioStrategy(bt.Strategy):
         self.book = TradeBook()
         self.equity_at: dict[dt.date, float] = {}
         self.holdings_at: dict[dt.date, dict[str, float]] = {}
-        self.weights_at: dict[dt.date, dict[str, float]] = {}  # right after a rebalance's fills
+        self.weights_at: dict[dt.date, dict[str, float]] = {}  # right after a rebalance day's fills
+        self.traded: dict[dt.date, float] = {}  # value of every fill by date (turnover)
         self.targets: dict[dt.date, dict[str, float]] = {}     # decided at each rebalance close
         self._closes: deque[tuple[dt.date, dict[str, float]]] = deque(maxlen=self.rules.vol_lookback + 1)
         self._sessions = -1  # tradable closes since the first (or since the breaker let go)
@@ -250,9 +251,10 @@ class PortfolioStrategy(bt.Strategy):
         name, done = order.data._name, order.executed
         if order.ref in self._sent:
             self._guards[name] = self._sent.pop(order.ref)
-        self.book.fill(name, bt.num2date(done.dt).date(), done.size, done.price, done.comm,
-                       exit_reason(order))
-        if self._after is not None and order.info.get("leg"):
+        when = bt.num2date(done.dt).date()
+        self.book.fill(name, when, done.size, done.price, done.comm, exit_reason(order))
+        self.traded[when] = self.traded.get(when, 0.0) + abs(done.size * done.price)
+        if self._after is not None:  # the rebalance's legs, and a stop the open gapped through
             self._after["sizes"][name] += done.size
             self._after["cash"] -= done.size * done.price + done.comm
         if self.book.held(name) == 0:

@@ -32,11 +32,22 @@ def top_k(scores: Mapping[str, float], k: int, held: Iterable[str] = (),
     return [n for n in last if n not in sell] + buy
 
 
-def side_weights(names: list[str], gross: float, vols: Mapping[str, float] | None = None) -> dict[str, float]:
+def side_weights(names: list[str], gross: float, vols: Mapping[str, float] | None = None,
+                 slots: int = 0) -> dict[str, float]:
     """`gross` split equally over `names`, or in proportion to 1/vol when `vols` is given (a name
-    without a finite positive volatility gets nothing: no position rather than a guess)."""
+    without a finite positive volatility gets nothing: no position rather than a guess).
+
+    With `slots` (k) and fewer names than that (few forecasts on a day), each name gets only its
+    slot's share, gross x names / slots in all, and the rest stays in cash: one name with a
+    forecast never becomes the whole book.
+    """
     if vols is None:
-        return {n: gross / len(names) for n in names} if names else {}
-    inverse = {n: 1.0 / vols[n] for n in names if math.isfinite(vols.get(n, math.nan)) and vols[n] > 0}
-    total = sum(inverse.values())
-    return {n: gross * v / total for n, v in inverse.items()} if total > 0 else {}
+        chosen = {n: 1.0 for n in names}
+    else:
+        chosen = {n: 1.0 / vols[n] for n in names
+                  if math.isfinite(vols.get(n, math.nan)) and vols[n] > 0}
+    total = sum(chosen.values())
+    if total <= 0:
+        return {}
+    filled = gross * min(1.0, len(chosen) / slots) if slots > 0 else gross
+    return {n: filled * v / total for n, v in chosen.items()}

@@ -30,4 +30,4 @@ class TopK(PortfolioStrategy):
         longs = [n for n, w in held.items() if w > 0]
         names = top_k(scores, int(self.p.k), longs, self.p.n_drop)
         vols = self.vols(names) if self.p.weighting == "inverse_vol" else None
-        return side_weights(names, 1.0, vols)
+        return side_weights(names, 1.0, vols, slots=int(self.p.k))

@@ -15,7 +15,7 @@ ROWS = (("Total return", "total_return", pct), ("CAGR", "cagr", pct),
         ("Max drawdown", "max_drawdown", pct), ("Volatility (annualised)", "volatility", pct),
         ("Time in market", "time_in_market", share), ("Round trips", "trades", lambda v: num(v, 0)),
         ("Win rate", "win_rate", share),
-        ("Turnover (one-way, per year)", "turnover", lambda v: num(v, 2)),
+        ("Turnover (value traded / equity, per year)", "turnover", lambda v: num(v, 2)),
         ("Mean gross exposure", "gross_mean", share), ("Mean net exposure", "net_mean", share),
         ("Mean names held", "names_mean", lambda v: num(v, 1)),
         ("Rebalances", "rebalances", lambda v: num(v, 0)))

@@ -73,9 +73,15 @@ def universe_risk_section(block: dict[str, Any] | None, folder: Path) -> list[st
         parts += risk_section(block, folder)
         parts[0] = "<h2>Portfolio risk: one-day VaR and ES of the weights held</h2>"
         parts.append("<p>The portfolio's VaR combines each method's per-ticker volatility forecasts "
-                     "with the tickers' trailing correlation (normal quantiles) for the weights held "
-                     "at each close; <i>historical</i> applies those weights to the last 250 days' "
-                     "returns. Realised: the portfolio's next-day log return from returns.csv.</p>")
+                     "(refit on every walk-forward fold) with the tickers' trailing 250-day "
+                     "correlation (normal quantiles) for the weights held at each close; "
+                     "<i>historical</i> applies those weights to the last 250 days' returns (a "
+                     "rolling replay, nothing refit). Days the book is flat are left out. Realised: "
+                     "the portfolio's next-day log return from returns.csv.</p>")
+    else:
+        parts.append("<h2>Risk forecasts</h2>")
+        if block.get("verdict"):
+            parts.append(f'<div class="verdict">{esc(block["verdict"])}</div>')
         parts += _contributions(block.get("contributions") or {}, folder)
     tally = block.get("per_ticker") or {}
     rows = [(esc(method), esc(f"{key[4:]}%"), f"{n['passes']} of {tally.get('tickers', '?')}",
