@@ -21,6 +21,7 @@ from typing import Any
 
 import backtrader as bt
 
+from strategies.broker import guard_hit_at_open
 from strategies.risk import DrawdownBreaker, RiskRules
 
 log = logging.getLogger(__name__)
@@ -174,18 +175,7 @@ class RiskManagedStrategy(bt.Strategy):
         order.created.price = self.rules.take_profit_price(direction, fill)
 
     def _guard_hit_at_open(self) -> bt.Order | None:
-        price = self.data.open[0]
-        for order in self._guards:
-            if not (order.alive() and order.active()):
-                continue
-            level, sells = order.created.price, order.issell()
-            if order.exectype == bt.Order.Limit:
-                hit = price >= level if sells else price <= level
-            else:
-                hit = price <= level if sells else price >= level
-            if hit:
-                return order
-        return None
+        return guard_hit_at_open(self._guards, self.data.open[0])
 
     def _cancel_guards(self) -> None:
         for order in self._guards:

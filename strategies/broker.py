@@ -26,3 +26,19 @@ class ProtectiveBroker(bt.brokers.BackBroker):
             if anchor is not None:
                 anchor(child, order.executed.price)
             child.activate()  # also queued for activation next bar by backtrader: harmless
+
+
+def guard_hit_at_open(guards: list[bt.Order], price: float) -> bt.Order | None:
+    """The first live protective order a bar opening at `price` fills at that open, or None (a
+    sell stop at or above the open, a sell limit at or below it; the other way round for buys)."""
+    for order in guards:
+        if not (order.alive() and order.active()):
+            continue
+        level, sells = order.created.price, order.issell()
+        if order.exectype == bt.Order.Limit:
+            hit = price >= level if sells else price <= level
+        else:
+            hit = price <= level if sells else price >= level
+        if hit:
+            return order
+    return None

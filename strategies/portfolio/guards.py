@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import backtrader as bt
 
+from strategies.broker import guard_hit_at_open
 from strategies.risk import RiskRules
 
 log = logging.getLogger(__name__)
@@ -63,17 +64,7 @@ def _anchor_limit(rules: RiskRules, direction: int, entry_after: Callable[[float
 
 def hit_at_open(guards: list[bt.Order], price: float) -> bool:
     """True when a live guard would fill at this open (the bar opens through it)."""
-    for order in guards:
-        if not (order.alive() and order.active()):
-            continue
-        level, sells = order.created.price, order.issell()
-        if order.exectype == bt.Order.Limit:
-            hit = price >= level if sells else price <= level
-        else:
-            hit = price <= level if sells else price >= level
-        if hit:
-            return True
-    return False
+    return guard_hit_at_open(guards, price) is not None
 
 
 def exit_reason(order: bt.Order) -> str:
