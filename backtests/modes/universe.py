@@ -90,7 +90,8 @@ def run_universe(cfg: DictConfig) -> float:
         closes = {t: m.frame["Close"] for t, m in markets.items()}
         per_ticker, summary = per_ticker_scores(long, closes, returns_forecast)
         cross, daily, folds = cross_section_scores(long, universe.spread_quantile)
-    title = f"Universe {universe.name} · {universe.model} · {len(markets)} tickers"
+    name = "list" if universe.name == "single" else universe.name  # tickers given as a list
+    title = f"Universe {name} · {universe.model} · {len(markets)} tickers"
     extras = risk_and_sentiment(cfg, markets, long, timings, risk_settings(cfg), returns_forecast)
     trading: dict = {}
     trials = None
@@ -99,7 +100,7 @@ def run_universe(cfg: DictConfig) -> float:
         traded = trade_portfolio(cfg, markets, long, extras, out, timings, title)
         trading = traded.metrics
         assert traded.returns is not None
-        trials = record_run(cfg, dataset_fingerprint(markets), f"universe {universe.name}",
+        trials = record_run(cfg, dataset_fingerprint(markets), f"universe {name}",
                             traded.returns, trading["portfolio"]["strategy"]["sharpe"],
                             traded.metrics["portfolio"]["strategy_name"], out, commit)
     else:
@@ -111,7 +112,7 @@ def run_universe(cfg: DictConfig) -> float:
         explained = explanation is not None and write_universe_explanation(
             out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), bool(cfg.report.plots))
         metrics = {
-            "universe": {"name": universe.name, "model": universe.model, "tickers": sorted(markets),
+            "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                          "left_out": left_out, "as_of": universe.as_of,
                          "target": universe.target if universe.model == "global" else "raw",
                          "market_input": universe.model == "global" and universe.market_input is not None,
@@ -125,7 +126,7 @@ def run_universe(cfg: DictConfig) -> float:
             "data": {t: m.summary() for t, m in sorted(markets.items())},
         }
         run_info = {"command": {"mode": "universe", "model": universe.model,
-                                "universe": universe.name},
+                                "universe": name},
                     "config": OmegaConf.to_container(cfg, resolve=True),
                     "data_fingerprints": {t: m.fingerprint for t, m in markets.items()},
                     "forecasts": how, "packages": package_versions(),
