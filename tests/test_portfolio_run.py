@@ -118,6 +118,14 @@ def test_the_universe_audit_catches_a_strategy_that_peeks_one_day_ahead(make_cfg
                for what, first, cutoff in found), found
 
 
+def test_too_few_tickers_for_the_strategy_is_refused_before_any_forecast(make_cfg, tmp_path, caplog):
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
+    cfg = portfolio_cfg(make_cfg, folder, "strategy=market_neutral", "strategy.k=2")
+    with caplog.at_level("INFO"), pytest.raises(UserError, match="needs at least 4 tickers"):
+        run_experiment(cfg)
+    assert "forecasts ..." not in caplog.text  # nothing was trained
+
+
 def test_trading_mistakes_are_refused_before_any_data(make_cfg):
     with pytest.raises(UserError, match="trades a universe"):
         validate(make_cfg("strategy=topk"))

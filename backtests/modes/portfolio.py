@@ -45,10 +45,9 @@ HISTORY = 300  # bars kept before the first forecast: room for volatility and co
 
 @dataclass
 class Traded:
-    """What the trading part produced: the metrics blocks and the run_info entries."""
+    """What the trading part produced: the metrics blocks and the daily returns."""
 
     metrics: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
     returns: pd.DataFrame | None = None  # returns.csv: the daily `strategy` and `benchmark` returns
 
 
@@ -129,7 +128,6 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
                     extras: Extras, out: Path, timings: Timings, title: str) -> Traded:
     """Trade the configured portfolio strategy and its benchmark; write the trading files."""
     cls, params = strategy_class_and_params(cfg.strategy)
-    check_portfolio(cls, params, markets)
     broker: BrokerSettings = instantiate(cfg.broker)
     rules = instantiate(cfg.get("risk"))
     periods = int(cfg.report.periods_per_year)
@@ -147,7 +145,7 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
              "verdict": verdict(strategy, benchmark, name),
              "how": how_text(cls, params, rules, broker, extras.regime is not None),
              "regime_filter": extras.regime is not None}
-    traded = Traded(metrics={"portfolio": block}, info={"portfolio": {"strategy": name, **params}})
+    traded = Traded(metrics={"portfolio": block})
     with timings.stage("portfolio risk"):
         extras.finish(result, closes_panel(markets), out, traded.metrics, title, bool(cfg.report.plots))
     with timings.stage("write portfolio files"):

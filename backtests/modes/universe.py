@@ -23,7 +23,7 @@ from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe, load_panel
 from backtests.ledger.record import record_run
-from backtests.modes.portfolio import trade_portfolio
+from backtests.modes.portfolio import check_portfolio, trade_portfolio
 from backtests.modes.portfolio_extras import risk_and_sentiment
 from backtests.modes.stages import Timings
 from backtests.outputs.explanations import write_universe_explanation
@@ -81,8 +81,10 @@ def run_universe(cfg: DictConfig) -> float:
     if stored is not None:
         return stored
     with timings.stage("load universe"):
-        strategy_cls, _ = strategy_class_and_params(cfg.strategy)
+        strategy_cls, strategy_params = strategy_class_and_params(cfg.strategy)
         universe, markets, left_out = load_universe(cfg)
+        if is_portfolio(strategy_cls):  # enough names for it, before any forecast is made
+            check_portfolio(strategy_cls, strategy_params, markets)
     with timings.stage(f"{universe.model} forecasts"):
         long, how = universe_forecasts(cfg, universe, markets)
     returns_forecast = universe.model != "global" or universe.target != "csrank"
