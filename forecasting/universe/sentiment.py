@@ -236,9 +236,14 @@ def _verdict(block: dict, tests: list, holm: list[float]) -> str:
     worse = sorted(x for x in survivors if x[3] < 0 and x[2].startswith("dm_"))
     if skill:
         p, s, t, _ = skill[0]
-        return (f"The index carries information about the market: {len(skill)} of {n} tests find "
-                f"skill after Holm's correction, the strongest being {NAMES.get(s, s)}'s "
-                f"{LABELS[t]} (adjusted p={p:.3g}); {call}.")
+        found = (f"{len(skill)} of {n} tests find{'s' if len(skill) == 1 else ''} skill after Holm's "
+                 f"correction, the strongest being {NAMES.get(s, s)}'s {LABELS[t]} (adjusted "
+                 f"p={p:.3g})")
+        if any(x[2].startswith("dm_") for x in skill):
+            return f"The index carries information about the market: {found}; {call}."
+        return (f"The index carries information about the market, but only as a correlation: {found}, "
+                f"yet no Diebold-Mariano test finds its forecasts of the next day better than the "
+                f"past mean; {call}.")
     if contrary:
         p, s, t, _ = contrary[0]
         return ("The index points the wrong way (a contrarian reading at best): "
