@@ -80,6 +80,19 @@ def trading_bars(markets: Mapping[str, MarketData], forecasts: pd.DataFrame,
     return bars
 
 
+def portfolio_inputs(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
+                     forecast_volatility: pd.DataFrame | None
+                     ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, Any]:
+    """(each ticker's bars, the first forecast date, the risk rules) a portfolio run trades; the
+    LSTM's volatility forecasts ride along only when the rules size on them (vol_source=forecast)."""
+    rules = instantiate(cfg.get("risk"))
+    forecasts = pivot_forecasts(long)
+    start = forecasts.index[0]
+    sized = getattr(rules, "vol_source", None) == "forecast"
+    bars = trading_bars(markets, forecasts, forecast_volatility if sized else None, start)
+    return bars, start, rules
+
+
 def portfolio_figures(result: PortfolioResult, periods: int) -> dict[str, Any]:
     """Performance from the daily returns (as returns.csv holds them), trades, exposure, turnover."""
     figures: dict[str, Any] = {**performance(result.returns, periods),
@@ -129,12 +142,8 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
     """Trade the configured portfolio strategy and its benchmark; write the trading files."""
     cls, params = strategy_class_and_params(cfg.strategy)
     broker: BrokerSettings = instantiate(cfg.broker)
-    rules = instantiate(cfg.get("risk"))
     periods = int(cfg.report.periods_per_year)
-    forecasts = pivot_forecasts(long)
-    start = forecasts.index[0]
-    volatility = extras.forecast_volatility if getattr(rules, "vol_source", None) == "forecast" else None
-    bars = trading_bars(markets, forecasts, volatility, start)
+    bars, start, rules = portfolio_inputs(cfg, markets, long, extras.forecast_volatility)
     with timings.stage("portfolio backtest"):
         result = run_portfolio(bars, cls, {**params, "regime": extras.regime}, broker, start, rules)
         bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)

@@ -67,11 +67,7 @@ class Extras:
         levels = list(self.settings.levels)
         frame = contributions = None
         if result is not None:
-            returns = ticker_returns(closes)
-            realised = np.log1p(result.returns).shift(-1)  # held over the next day, by decision date
-            holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
-            frame, contributions = book_risk(holdings.fillna(0.0), vol_panel(self.runs), returns,
-                                             realised, levels)
+            frame, contributions = book_risk(result, closes, vol_panel(self.runs), levels)
         var = universe_var_table(self.runs, frame, levels)
         tables = [backtest_table(var[var["asset"] == asset], levels, asset)
                   for asset in dict.fromkeys(var["asset"])]
@@ -126,16 +122,20 @@ def ticker_returns(closes: pd.DataFrame) -> pd.DataFrame:
     return np.log(closes.ffill()).diff().where(closes.notna())
 
 
-def book_risk(holdings: pd.DataFrame, vols: Mapping[str, pd.DataFrame], returns: pd.DataFrame,
-              realised: pd.Series, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def book_risk(result: PortfolioResult, closes: pd.DataFrame, vols: Mapping[str, pd.DataFrame],
+              levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The portfolio's risk forecasts and Euler contributions on the days it holds something.
 
-    A flat book's VaR is 0 and never exceeded: counting those days would flatter every coverage
-    test, so they are left out (before the first fill, and whenever the book is flat).
+    Each row is made at a close for the weights held then, and judged on the portfolio's return
+    over the next day. A flat book's VaR is 0 and never exceeded: counting those days would
+    flatter every coverage test, so they are left out (before the first fill, and whenever the
+    book is flat).
     """
     from forecasting.risk.portfolio import portfolio_risk
 
-    frame, contributions = portfolio_risk(holdings, vols, returns, realised, levels)
+    holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0).fillna(0.0)
+    realised = np.log1p(result.returns).shift(-1)  # held over the next day, by decision date
+    frame, contributions = portfolio_risk(holdings, vols, ticker_returns(closes), realised, levels)
     held = holdings.index[holdings.abs().sum(axis=1) > 0]
     return frame[frame.index.isin(held)], contributions[contributions["date"].isin(held)]
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.data.base import MarketData
 from backtests.modes.audit import Finding, first_difference, risk_by_date
-from backtests.modes.portfolio import pivot_forecasts, trading_bars
-from backtests.modes.portfolio_extras import book_risk, ticker_returns
+from backtests.modes.portfolio import portfolio_inputs
+from backtests.modes.portfolio_extras import book_risk
 from backtests.pipeline.portfolio import run_portfolio
 from backtests.pipeline.risk import RiskRun, risk_settings, walk_forward_risk
 from backtests.pipeline.universe import closes_panel
@@ -61,22 +60,16 @@ class TradingAudit:
             return found
         regime = (self.sentiment.scale(found["sentiment index"])
                   if self.sentiment is not None and "sentiment index" in found else None)
-        forecasts = pivot_forecasts(long)
-        rules = instantiate(self.cfg.get("risk"))
-        volatility = vol_panel(runs).get("lstm") if getattr(rules, "vol_source", None) == "forecast" else None
-        bars = trading_bars(markets, forecasts, volatility, forecasts.index[0])
+        bars, start, rules = portfolio_inputs(self.cfg, markets, long, vol_panel(runs).get("lstm"))
         result = run_portfolio(bars, self.cls, {**self.params, "regime": regime},
-                               instantiate(self.cfg.broker), forecasts.index[0], rules)
+                               instantiate(self.cfg.broker), start, rules)
         # The decisions by the close they were made at (a decision at the cutoff close shows in the
         # holdings only a day later), and what was held at each close.
         found["portfolio targets"] = result.targets
         found["portfolio weights"] = result.holdings
         if runs and self.settings is not None:
-            closes = closes_panel(markets)
-            holdings = result.holdings.reindex(columns=sorted(closes.columns), fill_value=0.0)
-            realised = np.log1p(result.returns).shift(-1)
-            frame, _ = book_risk(holdings.fillna(0.0), vol_panel(runs), ticker_returns(closes),
-                                 realised, list(self.settings.levels))
+            frame, _ = book_risk(result, closes_panel(markets), vol_panel(runs),
+                                 list(self.settings.levels))
             found["portfolio risk forecasts"] = risk_by_date(frame.drop(columns="realised"))
         return found
 
