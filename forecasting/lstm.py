@@ -9,8 +9,7 @@ import pandas as pd
 from forecasting.base import NotFittedError, as_series
 from forecasting.network import build_lstm
 from forecasting.scaling import WindowScaler
-from forecasting.tf_import import import_keras
-from forecasting.training import train_epochs, val_loss
+from forecasting.training import Schedule, fit_network
 from forecasting.windows import Windows
 
 
@@ -51,29 +50,23 @@ class LSTMForecaster:
         repeated small updates otherwise drift into fitting noise and forecast worse than a fresh,
         early-stopped fit.
         """
-        keras = import_keras()
-
         train = train.labelled
         self.scaler = WindowScaler.fit(train.X, train.y)
         X, y = self.scaler.transform_x(train.X), self.scaler.transform_y(train.y)
-        resume = warm_start and self.model is not None
-        if not resume:
-            # Bit-identical weights across runs and processes. Only a fresh model needs it: reseeding
-            # clears TensorFlow's function caches (~0.3 s a call), and a warm fold continues a
-            # sequence that is already deterministic (batches are shuffled by their own seeded rng).
-            keras.utils.set_random_seed(seed)
-            self.model = build_lstm(self.window, X.shape[-1], self.units, self.layers, self.dropout,
-                                    self.learning_rate, self.loss)
         val = None
         if validation is not None and len(validation.labelled) and self.patience > 0:
             held = validation.labelled
             val = (self.scaler.transform_x(held.X), self.scaler.transform_y(held.y))
-        start_loss = (val_loss(self.model, val, self.validation_loss) if resume and val is not None
-                      else np.inf)
-        train_epochs(self.model, X, y, self.warm_epochs if resume else self.epochs, self.batch_size,
-                     val, np.random.default_rng(seed), start_loss, self.patience,
-                     self.validation_loss)
+        self.model = fit_network(
+            self.model, lambda: build_lstm(self.window, X.shape[-1], self.units, self.layers,
+                                           self.dropout, self.learning_rate, self.loss),
+            X, y, val, seed, warm_start and self.model is not None, self.schedule,
+            criterion=self.validation_loss)
         return self
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.epochs, self.warm_epochs, self.batch_size, self.patience)
 
     @staticmethod
     def validation_loss(predicted: np.ndarray, target: np.ndarray) -> float:

@@ -8,9 +8,12 @@ windows and ticker ids); they are sliced together.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from forecasting.tf_import import import_keras
 
 Inputs = np.ndarray | Sequence[np.ndarray]
 
@@ -64,3 +67,35 @@ def train_epochs(model: Any, X: Inputs, y: np.ndarray, epochs: int, batch_size: 
                 break
     if best_weights is not None:
         model.set_weights(best_weights)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a network trains: full epochs from scratch, a few warm ones after, early stopping."""
+
+    epochs: int
+    warm_epochs: int
+    batch_size: int
+    patience: int
+
+
+def fit_network(model: Any, build: Callable[[], Any], X: Inputs, y: np.ndarray,
+                val: tuple[Inputs, np.ndarray] | None, seed: int, resume: bool, schedule: Schedule,
+                rng: np.random.Generator | None = None, criterion: Criterion = mse) -> Any:
+    """The one fit of every network here (return LSTM, risk head, global model): the fitted model.
+
+    A fresh fit (`resume` False) seeds Keras and builds a new model: bit-identical weights across
+    runs and processes. Only a fresh model needs it: reseeding clears TensorFlow's function caches
+    (~0.3 s a call), and a warm fold continues a sequence that is already deterministic (batches are
+    shuffled by their own seeded rng). A warm fit continues `model` for `warm_epochs` and keeps its
+    update only if it lowers the validation tail's loss (`start_loss`): repeated small updates
+    otherwise drift into fitting noise.
+    """
+    if not resume:
+        import_keras().utils.set_random_seed(seed)
+        model = build()
+    start_loss = val_loss(model, val, criterion) if resume and val is not None else np.inf
+    train_epochs(model, X, y, schedule.warm_epochs if resume else schedule.epochs, schedule.batch_size,
+                 val, np.random.default_rng(seed) if rng is None else rng, start_loss,
+                 schedule.patience, criterion)
+    return model

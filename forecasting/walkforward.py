@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from forecasting.windows import Windows
 
 log = logging.getLogger(__name__)
 
-_MIN_VALIDATION = 20  # fewer held-out samples than this make early stopping noise, not signal
+MIN_VALIDATION = 20  # fewer held-out samples than this make early stopping noise, not signal
 
 
 @dataclass
@@ -68,27 +68,66 @@ class WalkForward:
         train on the whole window, which is faster but lets repeated updates drift into noise.
         """
         n_val = int(len(train) * self.val_fraction)
-        if not wanted or n_val < _MIN_VALIDATION or (warm and not self.warm_validation):
+        if not wanted or n_val < MIN_VALIDATION or (warm and not self.warm_validation):
             return train, None
         return train[:-n_val], train[-n_val:]
 
     def schedule(self, index: pd.DatetimeIndex, lead: int = 0,
                  until: pd.Timestamp | None = None) -> list[Fold]:
-        """The folds over samples dated `index`, up to the one that predicts `until` if given.
+        """The folds over samples dated `index`, up to the one that predicts `until` if given."""
+        return SeriesSamples.over(index, lead).folds(self, until)
 
-        Shared by the return forecasts and the risk forecasts, so both predict the same days.
+    def cut(self, folds: list[Fold], calendar: pd.DatetimeIndex,
+            until: pd.Timestamp | None) -> list[Fold]:
+        """The folds up to the one that predicts `until` (the audit needs nothing later)."""
+        if until is None:
+            return folds
+        last = int(np.searchsorted(calendar, until, side="right"))
+        return [f for f in folds if f.test_start < last] or folds[:1]
+
+    def drive(self, data: FoldData, models: Mapping[str, FoldModel], seed: int,
+              baselines: Mapping[str, FoldModel] | None = None, until: pd.Timestamp | None = None,
+              progress: bool = True, what: str = "walk-forward",
+              after_fit: Callable[[Fold, Any, Any], None] | None = None) -> Iterator[FoldOutput]:
+        """The one walk-forward loop: every model of every kind, on one ticker or a panel.
+
+        For each fold of `data` (up to the one that predicts `until`): each of `models` is fit on
+        the fold's training samples (the chronological validation tail held out when it early-stops;
+        warm-started from its previous fold after the first; seeded `seed + fold`) and predicts the
+        fold's test samples; `after_fit(fold, train, test)` runs while those fits still exist
+        (attributions: models are not kept); then each baseline is fit from scratch on the whole
+        training window and predicts the same samples. Yields each fold's predictions by name, with
+        the seconds each model took; logs progress about ten times (logs, clusters and CI see it).
         """
-        if self.train_samples(lead) < 1:
-            raise ValueError(f"walkforward.initial_train={self.initial_train} bars leave no "
-                             f"training sample after {lead} bars of warm-up and window")
-        folds = self.folds(len(index), lead)
-        if not folds:
-            raise ValueError(f"{len(index)} samples are fewer than the "
-                             f"{self.minimum_samples(lead)} one walk-forward fold needs")
-        if until is not None:
-            last = int(np.searchsorted(index, until, side="right"))
-            folds = [f for f in folds if f.test_start < last] or folds[:1]
-        return folds
+        folds = data.folds(self, until)
+        started = time.perf_counter()
+        bar = tqdm(folds, desc=what, unit="fold", disable=None if progress else True, leave=False)
+        every = -(-len(folds) // 10)
+        for done, fold in enumerate(bar, start=1):
+            train, test = data.select(self, fold)
+            if data.size(train) == 0 or data.size(test) == 0:
+                continue
+            warm = self.warm_start and fold.number > 0
+            predictions: dict[str, Any] = {}
+            seconds: dict[str, float] = {}
+            for name, model in models.items():
+                clock = time.perf_counter()
+                fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
+                model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+                predictions[name] = model.predict(test)
+                seconds[name] = time.perf_counter() - clock
+            if after_fit is not None:
+                after_fit(fold, train, test)
+            for name, baseline in (baselines or {}).items():
+                clock = time.perf_counter()
+                baseline.fit(train, seed=seed + fold.number)
+                predictions[name] = baseline.predict(test)
+                seconds[name] = time.perf_counter() - clock
+            yield FoldOutput(fold, train, test, predictions, seconds)
+            if progress and done % every == 0 and done < len(folds):
+                elapsed = time.perf_counter() - started
+                log.info("%s: %d/%d folds done, %.0f s elapsed, about %.0f s left", what, done,
+                         len(folds), elapsed, elapsed / done * (len(folds) - done))
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
@@ -103,35 +142,91 @@ class WalkForward:
         `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
         model still exists (forecasting.explain.FoldExplainer; models are not kept).
         """
-        folds = self.schedule(windows.index, lead, until)
-        parts, started = [], time.perf_counter()
-        bar = tqdm(folds, desc="walk-forward", unit="fold", disable=None if progress else True,
-                   leave=False)
-        every = -(-len(folds) // 10)  # ~10 progress lines, for logs, clusters and CI
-        for done, fold in enumerate(bar, start=1):
-            train, test = windows[fold.train_start:fold.train_end], windows[fold.test_start:fold.test_end]
-            warm = self.warm_start and fold.number > 0
-            fit_part, held_out = self.split_validation(train, warm, forecaster.uses_validation)
-            forecaster.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
-            part = pd.DataFrame({"forecast": forecaster.predict(test), "actual": test.y,
-                                 "fold": fold.number}, index=test.index)
-            if explain is not None:
-                explain(forecaster, train, test, fold)
-            for name, baseline in (baselines or {}).items():
-                baseline.fit(train, seed=seed + fold.number)
-                part[name] = baseline.predict(test)
+        started = time.perf_counter()
+        after = None
+        if explain is not None:
+            after = lambda fold, train, test: explain(forecaster, train, test, fold)  # noqa: E731
+        parts = []
+        for out in self.drive(SeriesSamples(windows, lead), {"forecast": forecaster}, seed, baselines,
+                              until, progress, after_fit=after):
+            part = pd.DataFrame({"forecast": out.predictions.pop("forecast"), "actual": out.test.y,
+                                 "fold": out.fold.number}, index=out.test.index)
+            for name, values in out.predictions.items():
+                part[name] = values
             parts.append(part)
-            if progress and done % every == 0 and done < len(folds):
-                _log_progress(done, len(folds), time.perf_counter() - started)
         result = pd.concat(parts)
         result.index.name = "date"
         log.info("walk-forward: %d folds, %d out-of-sample forecasts from %s to %s in %.1f s",
-                 len(folds), len(result), result.index[0].date(), result.index[-1].date(),
-                 time.perf_counter() - started)
+                 result["fold"].nunique(), len(result), result.index[0].date(),
+                 result.index[-1].date(), time.perf_counter() - started)
         return result
 
 
-def _log_progress(done: int, total: int, elapsed: float) -> None:
-    left = elapsed / done * (total - done)
-    log.info("walk-forward: %d/%d folds done, %.0f s elapsed, about %.0f s left", done, total,
-             elapsed, left)
+class FoldModel(Protocol):
+    """What the loop drives: a return forecaster, a risk method, a panel model, a baseline."""
+
+    @property
+    def uses_validation(self) -> bool: ...
+
+    def fit(self, train: Any, seed: int, warm_start: bool = False, validation: Any = None) -> object: ...
+
+    def predict(self, test: Any) -> Any: ...
+
+
+class FoldData(Protocol):
+    """What the loop walks over: one ticker's windows or a panel of many (samples of any kind)."""
+
+    def folds(self, walkforward: WalkForward, until: pd.Timestamp | None = None) -> list[Fold]: ...
+
+    def select(self, walkforward: WalkForward, fold: Fold) -> tuple[Any, Any]: ...
+
+    def hold_out(self, walkforward: WalkForward, train: Any, warm: bool,
+                 wanted: bool) -> tuple[Any, Any | None]: ...
+
+    def size(self, samples: Any) -> int: ...
+
+
+@dataclass(frozen=True)
+class FoldOutput:
+    """One fold's work: its schedule, its samples, each model's predictions and seconds."""
+
+    fold: Fold
+    train: Any
+    test: Any
+    predictions: dict[str, Any]
+    seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SeriesSamples:
+    """One ticker's windows: the folds count its samples; a fold's samples are position slices."""
+
+    windows: Windows
+    lead: int = 0
+
+    @classmethod
+    def over(cls, index: pd.DatetimeIndex, lead: int = 0) -> SeriesSamples:
+        """Samples dated `index` with no inputs: enough to compute the schedule."""
+        empty = np.empty((len(index), 0, 0), dtype=np.float32)
+        return cls(Windows(empty, np.full(len(index), np.nan), pd.DatetimeIndex(index)), lead)
+
+    def folds(self, walkforward: WalkForward, until: pd.Timestamp | None = None) -> list[Fold]:
+        if walkforward.train_samples(self.lead) < 1:
+            raise ValueError(f"walkforward.initial_train={walkforward.initial_train} bars leave no "
+                             f"training sample after {self.lead} bars of warm-up and window")
+        folds = walkforward.folds(len(self.windows), self.lead)
+        if not folds:
+            raise ValueError(f"{len(self.windows)} samples are fewer than the "
+                             f"{walkforward.minimum_samples(self.lead)} one walk-forward fold needs")
+        return walkforward.cut(folds, self.windows.index, until)
+
+    def select(self, walkforward: WalkForward, fold: Fold) -> tuple[Windows, Windows]:
+        return (self.windows[fold.train_start:fold.train_end],
+                self.windows[fold.test_start:fold.test_end])
+
+    def hold_out(self, walkforward: WalkForward, train: Windows, warm: bool,
+                 wanted: bool) -> tuple[Windows, Windows | None]:
+        return walkforward.split_validation(train, warm, wanted)
+
+    def size(self, samples: Windows) -> int:
+        return len(samples)

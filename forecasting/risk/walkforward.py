@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -19,7 +18,7 @@ import pandas as pd
 from forecasting.risk.base import RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
 from forecasting.risk.lstm_volatility import LSTMVolatility
-from forecasting.walkforward import WalkForward
+from forecasting.walkforward import SeriesSamples, WalkForward
 from forecasting.windows import Windows
 
 log = logging.getLogger(__name__)
@@ -74,31 +73,55 @@ class RiskSettings:
         return made
 
 
+@dataclass
+class RiskModel:
+    """A risk method as the walk-forward loop's model: predicts from the returns known by then.
+
+    A test day's forecast may read the targets of the samples before it (the return of sample j is
+    known at the close of sample j + 1), so the method is handed the returns up to the fold's last
+    test day's close and nothing later.
+    """
+
+    method: RiskMethod
+    windows: Windows
+    levels: Sequence[float]
+
+    @property
+    def uses_validation(self) -> bool:
+        return bool(self.method.uses_validation)
+
+    def fit(self, train: Windows, seed: int, warm_start: bool = False,
+            validation: Windows | None = None) -> RiskModel:
+        self.method.fit(train, seed=seed, warm_start=warm_start, validation=validation)
+        return self
+
+    def predict(self, test: Windows) -> pd.DataFrame:
+        end = int(self.windows.index.searchsorted(test.index[-1])) + 1  # after the last test sample
+        return self.method.predict_risk(test, self.windows.y[:end - 1], self.levels)
+
+
 def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: Windows,
              levels: Sequence[float], seed: int, lead: int = 0,
-             until: pd.Timestamp | None = None) -> pd.DataFrame:
+             until: pd.Timestamp | None = None, progress: bool = False) -> pd.DataFrame:
     """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold.
 
-    `realised` is the window's target, the next day's log return (NaN on the last bar).
+    `realised` is the window's target, the next day's log return (NaN on the last bar). The folds
+    and the loop are the return forecasts' own (`WalkForward.drive`), so both predict the same days.
     """
-    folds = walkforward.schedule(windows.index, lead, until)
+    models = {name: RiskModel(method, windows, levels) for name, method in methods.items()}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in methods}
     spent = dict.fromkeys(methods, 0.0)
-    for fold in folds:
-        train, test = windows[fold.train_start:fold.train_end], windows[fold.test_start:fold.test_end]
-        known = windows.y[:fold.test_end - 1]  # returns known at the close of the last test day
-        warm = walkforward.warm_start and fold.number > 0
-        for name, method in methods.items():
-            started = time.perf_counter()
-            fit_part, held_out = walkforward.split_validation(train, warm, method.uses_validation)
-            method.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
-            part = method.predict_risk(test, known, levels)
-            spent[name] += time.perf_counter() - started
-            parts[name].append(part.assign(method=name, realised=test.y, fold=fold.number))
+    folds = 0
+    for out in walkforward.drive(SeriesSamples(windows, lead), models, seed, until=until,
+                                 progress=progress, what="risk walk-forward"):
+        folds += 1
+        for name, part in out.predictions.items():
+            spent[name] += out.seconds[name]
+            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number))
     result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
     result.index.name = "date"
     columns = ["method", *[c for c in result.columns if c not in ("method", "realised", "fold")],
                "realised", "fold"]
-    log.info("risk walk-forward: %d folds, %s", len(folds),
+    log.info("risk walk-forward: %d folds, %s", folds,
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
     return result[columns]

@@ -14,8 +14,7 @@ import numpy as np
 
 from forecasting.base import NotFittedError
 from forecasting.network import build_global_lstm
-from forecasting.tf_import import import_keras
-from forecasting.training import train_epochs, val_loss
+from forecasting.training import Schedule, fit_network
 from forecasting.universe.panel import TARGETS, Panel, PanelScaler, cross_sectional_target
 
 
@@ -118,14 +117,8 @@ class GlobalLSTM(PanelForecaster):
     def fit(self, panel: Panel, idx: np.ndarray, seed: int, warm_start: bool = False,
             validation: np.ndarray | None = None) -> GlobalLSTM:
         """Fit on samples `idx` (scalers from them alone); `validation` drives early stopping."""
-        keras = import_keras()
         self._fit_scaler(panel, idx)
         resume = warm_start and self.model is not None
-        if not resume:
-            keras.utils.set_random_seed(seed)  # see LSTMForecaster.fit: only a fresh model reseeds
-            self.model = build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
-                                           self.embedding, self.units, self.layers, self.dropout,
-                                           self.learning_rate)
         rng = np.random.default_rng(seed)
         val = None
         if validation is not None and len(validation) and self.patience > 0:
@@ -134,15 +127,18 @@ class GlobalLSTM(PanelForecaster):
                 keep = np.sort(rng.choice(len(validation), self.val_samples, replace=False))
                 validation, y_val = validation[keep], y_val[keep]
             val = (self._inputs(panel, validation), y_val)
-        start_loss = val_loss(self.model, val) if resume and val is not None else np.inf
         y = self._targets(panel, idx)
         if resume and 0 < self.warm_samples < len(idx):
             keep = _newest_then_random(panel.pos[idx] > self._seen, self.warm_samples, rng)
             idx, y = idx[keep], y[keep]
         self._seen = max(self._seen, int(panel.pos[idx].max()))
+        schedule = Schedule(self.epochs, self.warm_epochs, self.batch_size, self.patience)
+        self.model = fit_network(
+            self.model, lambda: build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
+                                                  self.embedding, self.units, self.layers,
+                                                  self.dropout, self.learning_rate),
+            self._inputs(panel, idx), y, val, seed, resume, schedule, rng)
         epochs = self.warm_epochs if resume else self.epochs
-        train_epochs(self.model, self._inputs(panel, idx), y, epochs, self.batch_size, val, rng,
-                     start_loss, self.patience)
         self.trained_samples += epochs * len(idx)  # an upper bound when early stopping cuts in
         return self
 

@@ -1,4 +1,4 @@
-"""The global model's walk-forward: fold boundaries by date, the single-ticker schedule on the panel.
+"""The global model's samples for the walk-forward: fold boundaries by date on the panel calendar.
 
 The panel calendar (every date any ticker traded) plays the role of a single ticker's bars: the
 first forecast date is `initial_train` bars after the calendar's first bar and each fit predicts the
@@ -6,12 +6,14 @@ next `retrain_every` dates, so per-ticker and global runs are tested over the sa
 at the close of its first test date trains only on samples whose target (the ticker's next bar) is
 known by then, with any ticker's gaps and late listings respected. A ticker is forecast from the
 first fold in which it has as many training samples as a single-ticker run's first fit would.
+The loop itself is the single-ticker one (`WalkForward.drive`); only the samples differ.
 """
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ import pandas as pd
 from forecasting.splits import Fold
 from forecasting.universe.explain import explain_fold
 from forecasting.universe.panel import Panel
-from forecasting.walkforward import _MIN_VALIDATION, WalkForward, _log_progress
+from forecasting.walkforward import MIN_VALIDATION, WalkForward
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,55 @@ def split_validation(walkforward: WalkForward, panel: Panel, train: np.ndarray, 
     """Hold out the last `val_fraction` of the training DATES (all tickers on them) for early stopping."""
     dates = np.unique(panel.pos[train])
     n_val = int(len(dates) * walkforward.val_fraction)
-    if not wanted or n_val < _MIN_VALIDATION or (warm and not walkforward.warm_validation):
+    if not wanted or n_val < MIN_VALIDATION or (warm and not walkforward.warm_validation):
         return train, None
     first_held = dates[-n_val]
     held = panel.pos[train] >= first_held
     return train[~held], train[held]
+
+
+@dataclass(frozen=True)
+class PanelSamples:
+    """A panel for the walk-forward loop: folds by calendar date, a fold's samples as positions."""
+
+    panel: Panel
+
+    def folds(self, walkforward: WalkForward, until: pd.Timestamp | None = None) -> list[Fold]:
+        folds = panel_folds(walkforward, self.panel)
+        if not folds:
+            raise ValueError(f"the panel's {len(self.panel.calendar)} dates are fewer than one "
+                             "walk-forward fold needs")
+        return walkforward.cut(folds, self.panel.calendar, until)
+
+    def select(self, walkforward: WalkForward, fold: Fold) -> tuple[np.ndarray, np.ndarray]:
+        return fold_samples(walkforward, self.panel, fold)
+
+    def hold_out(self, walkforward: WalkForward, train: np.ndarray, warm: bool,
+                 wanted: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        return split_validation(walkforward, self.panel, train, warm, wanted)
+
+    def size(self, samples: np.ndarray) -> int:
+        return len(samples)
+
+
+@dataclass
+class OnPanel:
+    """A panel model (fit/predict on (panel, positions)) as the loop's model of positions."""
+
+    model: Any
+    panel: Panel
+
+    @property
+    def uses_validation(self) -> bool:
+        return bool(self.model.uses_validation)
+
+    def fit(self, train: np.ndarray, seed: int, warm_start: bool = False,
+            validation: np.ndarray | None = None) -> OnPanel:
+        self.model.fit(self.panel, train, seed=seed, warm_start=warm_start, validation=validation)
+        return self
+
+    def predict(self, test: np.ndarray) -> np.ndarray:
+        return self.model.predict(self.panel, test)
 
 
 def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int,
@@ -71,38 +117,27 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
     model still exists: pooled (group "all") and once per ticker with enough test samples
     (forecasting.universe.explain: `PanelExplainer`, or a `FoldExplainer` itself).
     """
-    folds = panel_folds(walkforward, panel)
-    if not folds:
-        raise ValueError(f"the panel's {len(panel.calendar)} dates are fewer than one walk-forward "
-                         "fold needs")
-    if until is not None:
-        last = int(np.searchsorted(panel.calendar, until, side="right"))
-        folds = [f for f in folds if f.test_start < last] or folds[:1]
-    parts, started = [], time.perf_counter()
-    every = -(-len(folds) // 10)
-    for done, fold in enumerate(folds, start=1):
-        train, test = fold_samples(walkforward, panel, fold)
-        if len(train) == 0 or len(test) == 0:
-            continue
-        warm = walkforward.warm_start and fold.number > 0
-        fit_part, held = split_validation(walkforward, panel, train, warm, forecaster.uses_validation)
-        forecaster.fit(panel, fit_part, seed=seed + fold.number, warm_start=warm, validation=held)
+    started = time.perf_counter()
+    after = None
+    if explain is not None:
+        after = lambda fold, train, test: explain_fold(explain, forecaster, panel, test, fold)  # noqa: E731
+    others = {name: OnPanel(model, panel) for name, model in (baselines or {}).items()}
+    parts = []
+    for out in walkforward.drive(PanelSamples(panel), {"forecast": OnPanel(forecaster, panel)}, seed,
+                                 others, until, progress, "global walk-forward", after):
+        test = out.test
         part = pd.DataFrame({"date": panel.calendar[panel.pos[test]],
                              "ticker": np.asarray(panel.tickers)[panel.ticker[test]],
-                             "forecast": forecaster.predict(panel, test), "actual": panel.y[test],
-                             "fold": fold.number})
-        if explain is not None:
-            explain_fold(explain, forecaster, panel, test, fold)
-        for name, baseline in (baselines or {}).items():
-            baseline.fit(panel, train, seed=seed + fold.number)
-            part[name] = baseline.predict(panel, test)
+                             "forecast": out.predictions.pop("forecast"), "actual": panel.y[test],
+                             "fold": out.fold.number})
+        for name, values in out.predictions.items():
+            part[name] = values
         parts.append(part)
-        if progress and done % every == 0 and done < len(folds):
-            _log_progress(done, len(folds), time.perf_counter() - started)
     if not parts:
         raise ValueError("no ticker has enough history for one walk-forward fold")
     result = pd.concat(parts, ignore_index=True).sort_values(["date", "ticker"], kind="stable")
+    folds = len(PanelSamples(panel).folds(walkforward, until))
     log.info("global walk-forward: %d folds, %d forecasts of %d tickers from %s to %s in %.1f s",
-             len(folds), len(result), result["ticker"].nunique(), result["date"].iloc[0].date(),
+             folds, len(result), result["ticker"].nunique(), result["date"].iloc[0].date(),
              result["date"].iloc[-1].date(), time.perf_counter() - started)
     return result.reset_index(drop=True)
