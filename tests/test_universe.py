@@ -188,3 +188,27 @@ def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
         run_experiment(make_cfg("universe.tickers=[AAA,../x]"))
     with pytest.raises(UserError, match="not a universe"):
         run_predict(make_cfg("universe.tickers=[AAA,BBB]"))
+
+
+def test_a_second_global_run_reuses_the_cached_forecasts_and_trains_nothing(make_cfg, tmp_path,
+                                                                            monkeypatch):
+    from forecasting.universe.models import GlobalLSTM
+
+    folder = write_market(tmp_path / "prices", TICKERS[:3])
+    cfg = universe_cfg(make_cfg, folder, "universe.model=global")
+    run_experiment(cfg)
+    first = (tmp_path / "run" / "predictions.csv").read_bytes()
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert info["forecasts"]["trained"] == 3
+    for name in ("metrics.json", "predictions.csv", "run_info.json"):
+        (tmp_path / "run" / name).unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the second run trained the global model")
+
+    monkeypatch.setattr(GlobalLSTM, "fit", no_training)
+    run_experiment(universe_cfg(make_cfg, folder, "universe.model=global"))
+    again = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert again["forecasts"]["trained"] == 0
+    assert again["forecasts"]["cache_key"] == info["forecasts"]["cache_key"]
+    assert (tmp_path / "run" / "predictions.csv").read_bytes() == first

@@ -66,8 +66,9 @@ def universe_forecasts(cfg: DictConfig, universe: Universe,
     """(long-form predictions, how they were made) for the configured model."""
     if universe.model == "global":
         run = global_run(cfg, universe, markets, explain=explains_universe(cfg))
-        return finish_long(run.predictions, markets), {"model": "global", "trained": len(markets),
-                                                       "explanation": run.explanation}
+        return finish_long(run.predictions, markets), {
+            "model": "global", "trained": 0 if run.cached else len(markets), "cache_key": run.key,
+            "explanation": run.explanation}
     frames, keys, trained = per_ticker_forecasts(cfg, markets, universe.n_jobs)
     return finish_long(long_form(frames), markets), {"model": "per_ticker", "trained": trained,
                                                      "cache_keys": keys}

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
-from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.pipeline.forecasts import build_windows, forecast_settings, walk_forward_forecasts
 from backtests.pipeline.workers import fan_out, worker_setup
 from forecasting.explain import Explanation
@@ -101,6 +101,8 @@ class GlobalRun:
     predictions: pd.DataFrame
     explanation: Explanation | None = None  # groups "all" (pooled) and one per ticker
     explain_seconds: float = 0.0            # time spent explaining, inside the walk-forward
+    key: str = ""                           # the forecast cache key
+    cached: bool = False                    # read from the cache: nothing was trained
 
 
 def explains_universe(cfg: DictConfig) -> bool:
@@ -113,11 +115,40 @@ def explains_universe(cfg: DictConfig) -> bool:
     return cfg.report.get("explain") is True
 
 
+def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
+    """The forecast cache key of a global run: every ticker's data and every setting of the model.
+
+    The universe settings that cannot change a forecast (its name, the fan-out, the spread's
+    quantile) are left out; the members are in the data part, `as_of` through the data it chose.
+    """
+    universe = OmegaConf.to_container(cfg.universe, resolve=True)
+    assert isinstance(universe, dict)
+    model = {k: v for k, v in universe.items()
+             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of")}
+    data = settings_hash({t: m.fingerprint for t, m in sorted(markets.items())})
+    return forecast_key(data, {**forecast_settings(cfg), "universe": model}, int(cfg.seed))
+
+
 def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
                until: pd.Timestamp | None = None, progress: bool = True,
                explain: bool = False) -> GlobalRun:
     """Long-form forecasts of the global model, the pooled ridge baseline beside them, and with
-    `explain` each fold's attributions (the `explain` group's settings; cfg.explain)."""
+    `explain` each fold's attributions (the `explain` group's settings; cfg.explain).
+
+    Whole runs go through the forecast cache as single tickers' do (same entries, same lock, the
+    attributions beside them): a rerun with the same data and model settings trains nothing.
+    """
+    key = global_key(cfg, markets)
+    tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
+    cache = ForecastCache(cfg.paths.cache_dir)
+    if until is None:
+        cached = cache.load(key)
+        stored = cache.load_explanation(key, tag) if cached is not None and tag else None
+        if cached is not None and (tag is None or stored is not None):
+            log.info("global forecasts: reusing cached walk-forward forecasts %s (%d rows)", key,
+                     len(cached))
+            return GlobalRun(cached.reset_index(), Explanation.from_dict(stored) if stored else None,
+                             key=key, cached=True)
     panel = build_panel(cfg, universe, markets)
     walkforward = instantiate(cfg.walkforward)
     model = global_model(cfg, universe, len(panel.tickers))
@@ -129,12 +160,17 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
              universe.target)
     predictions = run_panel(walkforward, model, panel, seed=int(cfg.seed), baselines={"ridge": ridge},
                             until=until, progress=progress, explain=explainer)
-    if explainer is None:
-        return GlobalRun(predictions)
-    log.info("explain: %d fold records in %.1f s (pooled %.1f s, per ticker %.1f s)",
-             len(explainer.explanation.folds) if explainer.explanation else 0, explainer.seconds,
-             explainer.pooled.seconds, explainer.per_ticker.seconds)
-    return GlobalRun(predictions, explainer.explanation, explainer.seconds)
+    run = GlobalRun(predictions, key=key)
+    if explainer is not None:
+        log.info("explain: %d fold records in %.1f s (pooled %.1f s, per ticker %.1f s)",
+                 len(explainer.explanation.folds) if explainer.explanation else 0, explainer.seconds,
+                 explainer.pooled.seconds, explainer.per_ticker.seconds)
+        run = GlobalRun(predictions, explainer.explanation, explainer.seconds, key)
+    if until is None:
+        if run.explanation is not None and tag is not None:
+            cache.store_explanation(key, tag, run.explanation.to_dict())
+        cache.store(key, predictions.set_index("date"), {"tickers": sorted(markets), "model": "global"})
+    return run
 
 
 def global_forecasts(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
