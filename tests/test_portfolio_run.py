@@ -55,8 +55,9 @@ def test_a_portfolio_run_writes_every_file_and_metrics_agree_with_returns_csv(tr
     for column, block in (("strategy", "strategy"), ("benchmark", "benchmark")):
         again = performance(returns[column])
         for key in ("total_return", "sharpe", "max_drawdown", "volatility"):
-            assert metrics["portfolio"][block][key] == pytest.approx(again[key], rel=1e-9)
+            assert metrics[block][key] == pytest.approx(again[key], rel=1e-9)
     assert metrics["universe"]["portfolio_backtest"] is True
+    assert "strategy" not in metrics["portfolio"]  # one place, the top level, as in a single run
     trades = pd.read_csv(traded / "trades.csv")
     assert trades.columns[0] == "ticker" and set(trades["ticker"]) <= {"AAA", "BBB", "CCC", "DDD"}
     weights = pd.read_csv(traded / "weights.csv", index_col="date")

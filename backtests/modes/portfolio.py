@@ -149,12 +149,14 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
         bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
     name = cls.__name__
     strategy, benchmark = portfolio_figures(result, periods), portfolio_figures(bench, periods)
-    block = {"strategy_name": name, "strategy": strategy, "benchmark": benchmark,
-             "excess_total_return": strategy["total_return"] - benchmark["total_return"],
+    excess = strategy["total_return"] - benchmark["total_return"]
+    block = {"strategy_name": name, "excess_total_return": excess,
              "verdict": verdict(strategy, benchmark, name),
              "how": how_text(cls, params, rules, broker, extras.regime is not None),
              "regime_filter": extras.regime is not None}
-    traded = Traded(metrics={"portfolio": block})
+    # `strategy` and `benchmark` at the top, as a single run has them: one reader for both kinds.
+    traded = Traded(metrics={"strategy": {**strategy, "uses_forecast": True, "excess_total_return": excess},
+                             "benchmark": benchmark, "portfolio": block})
     with timings.stage("portfolio risk"):
         extras.finish(result, closes_panel(markets), out, traded.metrics, title, bool(cfg.report.plots))
     with timings.stage("write portfolio files"):

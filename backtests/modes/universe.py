@@ -104,7 +104,7 @@ def run_universe(cfg: DictConfig) -> float:
         trading = traded.metrics
         assert traded.returns is not None
         trials = record_run(cfg, dataset_fingerprint(markets), f"universe {name}",
-                            traded.returns, trading["portfolio"]["strategy"]["sharpe"],
+                            traded.returns, trading["strategy"]["sharpe"],
                             traded.metrics["portfolio"]["strategy_name"], out, commit)
     else:
         log.info("no portfolio backtest: strategy %s trades one ticker (strategy=topk or "
@@ -150,7 +150,7 @@ def run_universe(cfg: DictConfig) -> float:
     log.info("cross-section: %s", cross["verdict"])
     log.info("results in %s", out)
     if "portfolio" in trading:  # a sweep over a portfolio's settings optimises its Sharpe ratio
-        return sharpe_objective(trading["portfolio"])
+        return sharpe_objective(trading)
     ic = cross.get("ic")
     return float(ic) if ic is not None and math.isfinite(ic) else 0.0
 

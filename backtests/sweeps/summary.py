@@ -88,7 +88,7 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
         return row, None
     s, f = metrics.get("strategy") or {}, metrics.get("forecast") or {}
     if "portfolio" in metrics:  # a universe traded as a portfolio (modes/portfolio.py)
-        s, row["ticker"] = metrics["portfolio"]["strategy"], f"universe {metrics['universe']['name']}"
+        row["ticker"] = f"universe {metrics['universe']['name']}"
     # Runs written before strategies declared it were all scored as forecast readers.
     uses_forecast = bool(s.get("uses_forecast", True))
     row.update({key: f.get(key) if uses_forecast else None for key in SKILL_KEYS})

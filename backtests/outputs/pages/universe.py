@@ -110,9 +110,11 @@ def _global_text(u: dict, settings: dict) -> str:
 
 
 def _provenance(how: dict, tickers: int) -> str:
-    """Where the forecasts came from: trained here, or the forecast cache (per_ticker only)."""
+    """Where the forecasts came from: trained here, or the forecast cache."""
     if how.get("model") != "per_ticker":
-        return "one global model per fold, trained in this run (not cached)"
+        if int(how.get("trained", 0)) == 0:
+            return f"one global model per fold, reused from the forecast cache ({how.get('cache_key')})"
+        return f"one global model per fold, trained in this run (cache key {how.get('cache_key')})"
     trained = int(how.get("trained", 0))
     return (f"{trained} of {tickers} tickers' walk-forwards trained in this run, "
             f"{tickers - trained} reused from the forecast cache")
@@ -149,7 +151,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             "<h2>Per ticker</h2>",
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
             f'<a href="universe.html">the universe page</a>.</p>',
-            *portfolio_section(metrics.get("portfolio"), folder),
+            *portfolio_section(metrics, folder),
             *universe_risk_section(metrics.get("risk"), folder),
             *sentiment_section(metrics.get("sentiment"), folder),
             *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]

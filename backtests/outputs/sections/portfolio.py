@@ -1,7 +1,7 @@
 """The universe report's portfolio section: the strategy beside its equal-weight benchmark.
 
-Read from metrics.json's `portfolio` block only (the numbers returns.csv gives), so the page, the
-tearsheet and the files cannot disagree. Every string is escaped.
+Read from metrics.json's `strategy`, `benchmark` and `portfolio` blocks only (the numbers
+returns.csv gives), so the page, the tearsheet and the files cannot disagree. Every string is escaped.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ CAPTION = ("Growth of 1 for the portfolio and the equal-weight benchmark (same e
            "their drawdowns, the portfolio's gross and net exposure at each close and the names held")
 
 
-def portfolio_section(block: dict[str, Any] | None, folder: Path) -> list[str]:
+def portfolio_section(metrics: dict[str, Any], folder: Path) -> list[str]:
     """The section's HTML parts, or nothing when no portfolio was traded."""
+    block = metrics.get("portfolio")
     if not block:
         return []
-    s, b = block["strategy"], block["benchmark"]
+    s, b = metrics["strategy"], metrics["benchmark"]
     rows = [(esc(label), show(s.get(key)), show(b.get(key))) for label, key, show in ROWS]
     links = " · ".join(f'<a href="{n}">{n}</a>' for n in
                        ("tearsheet.html", "returns.csv", "trades.csv", "weights.csv", "holdings.csv")
