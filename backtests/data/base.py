@@ -26,6 +26,7 @@ class MarketData:
     repair_dates: dict[str, list[str]] = field(default_factory=dict)  # where each repair was made
     adjusted: bool | None = True  # dividends in the prices? (False: a CSV without Adj Close)
     quality: QualityReport | None = None  # what the data checks found and did
+    factor: pd.Series | None = None  # the file's Adj Close / Close per date: where it adjusted
 
     @property
     def unscored(self) -> list[pd.Timestamp]:
@@ -90,7 +91,7 @@ class PriceSource:
             raise no_bars(f"{self.ticker} bars", self.start, self.end, data.frame.index[0],
                           data.frame.index[-1])
         data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
-                                                 data.adjusted, self.end)
+                                                 data.adjusted, self.end, data.factor)
         data.quality.log()
         if enforce:
             data.quality.enforce()

@@ -16,6 +16,8 @@ from backtests.errors import UserError, first_few
 
 log = logging.getLogger(__name__)
 
+ADJUSTMENT = "Adj Close / Close"
+
 _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Open",
             "high": "High", "low": "Low", "close": "Close", "adj close": "Adj Close",
             "adj_close": "Adj Close", "adjclose": "Adj Close", "volume": "Volume"}
@@ -23,13 +25,15 @@ _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Op
 
 def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | None = None,
                  within: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
-                 ) -> tuple[pd.DataFrame, dict[str, int]]:
+                 factor: dict[str, pd.Series] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made.
 
     `where`, when given, is filled with the dates of each repair (an empty row without a date is
     named by its data row), so a repair is never announced without saying where it was made.
     `within` (start, end) keeps only those dates before the values are checked: a defect in years
-    the run does not use (Yahoo's zero Opens of the 1960s) must not refuse the whole file.
+    the run does not use must not refuse the whole file. `factor`, when given and the table has
+    Adj Close, gets {"Adj Close / Close": the factor per date}: the split check reads where the
+    file's own adjustment stepped.
     """
     frame = _standard_columns(raw, origin)
     repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_out_of_order": 0}
@@ -61,6 +65,8 @@ def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | N
         where.update({name: dates for name, dates in places.items() if dates})
 
     _check_values(frame, origin)
+    if factor is not None and "Adj Close" in frame.columns:
+        factor[ADJUSTMENT] = frame["Adj Close"] / frame["Close"]
     frame = _adjust(frame)
     _check_values(frame, origin)  # scaling by Adj Close / Close must not overflow or reach zero
     if frame.empty:

@@ -9,22 +9,25 @@ import pandas as pd
 from backtests.data.quality.calendar import sessions
 from backtests.data.quality.gaps import check_gaps, check_stale
 from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
-from backtests.data.quality.prices import check_bars, check_splits, check_ticks
+from backtests.data.quality.prices import check_bars, check_ticks
+from backtests.data.quality.splits import check_splits
 
 __all__ = ["Finding", "QualityPolicy", "QualityReport", "check_quality"]
 
 
 def check_quality(frame: pd.DataFrame, policy: QualityPolicy, origin: str,
                   adjusted: bool | None = True,
-                  end: pd.Timestamp | None = None) -> tuple[pd.DataFrame, QualityReport]:
+                  end: pd.Timestamp | None = None,
+                  factor: pd.Series | None = None) -> tuple[pd.DataFrame, QualityReport]:
     """Return (bars after the repairs the policy allows, what was found); never raises.
 
     `adjusted` says whether the prices carry dividends (False: a file without Adj Close; None: not
-    applicable). Call `report.enforce()` to stop on findings whose policy is `fail`.
+    applicable); `factor` is the file's Adj Close / Close per date, when it has one.
+    Call `report.enforce()` to stop on findings whose policy is `fail`.
     """
     report = QualityReport(origin)
     frame = check_bars(frame, policy, report)     # local to one bar: first, so later checks see
-    frame = check_splits(frame, policy, report, adjusted)  # sound bars and split-free returns
+    frame = check_splits(frame, policy, report, adjusted, factor)  # sound bars and split-free returns
     unheld = frame  # bars held by the tick repair repeat each other: not a stale feed
     frame = check_ticks(frame, policy, report)
     if policy.gaps != "off" or policy.stale != "off":
