@@ -130,3 +130,14 @@ def test_a_universe_keeps_a_ticker_with_a_crash_near_a_ratio(make_cfg, tmp_path)
     loaded, left_out = load_panel(cfg.data, ["CALM", "CRSH"])
     assert sorted(loaded) == ["CALM", "CRSH"] and left_out == {}
     assert [f["kind"] for f in findings(loaded["CRSH"], "splits")] == ["near-ratio move"]
+
+
+def test_a_file_whose_adj_close_adjusts_other_splits_speaks_against_this_one(tmp_path):
+    """Close unadjusted, Adj Close adjusting a 2:1 split on row 100: the crash on ROW is a move."""
+    frame = market_move(0.648, 0.67, "moves")
+    frame.iloc[100:, :4] /= 2  # the raw prices split; Adj Close stays continuous across it
+    frame.iloc[100:, frame.columns.get_loc("Volume")] *= 2
+    data = load(tmp_path, frame, max_age=None, bad_ticks="warn").load()
+    [found] = findings(data, "splits")
+    assert found["kind"] == "near-ratio move"
+    assert f"adjusts the split(s) of {frame.index[100].date()} but not this move" in found["detail"]

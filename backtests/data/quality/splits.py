@@ -10,7 +10,9 @@ what a split has and they lack is scored, a point or two each way:
   its level or moves the other way (-1); a spike on the day, three times the level a split would
   give, is a market move's mark (-2); a constant or missing volume column says nothing;
 - with Adj Close: a jump in Adj Close while Close itself is continuous is a step in the file's own
-  adjustment, not a split of the shares (-2).
+  adjustment, not a split of the shares (-2); a file whose Adj Close adjusts splits elsewhere (its
+  Close jumps by a ratio and Adj Close / Close undoes it) but left this move in, did not see a
+  split here (-1).
 A score of 2 or more calls the move a split, and `data.quality.splits` applies to it (fail, repair,
 warn). Anything less is a near-ratio move: only ever a warning, each piece of evidence in its words.
 The checks read the sessions after the move (volume has to settle): they report and back-adjust the
@@ -129,8 +131,20 @@ def _volume(evidence: Evidence, volume: np.ndarray) -> None:
         evidence.reasons.append(f"volume x{step:.2f} after (a split gives x{expected:.2f})")
 
 
-def _adjustment(evidence: Evidence, factor: np.ndarray) -> None:
-    """A jump in Adj Close while the file's Close barely moves: the adjustment stepped, not the price."""
+def adjusted_splits(close: np.ndarray, factor: np.ndarray, tolerance: float) -> list[int]:
+    """Positions where the file's Close moves by a split ratio and Adj Close / Close undoes it."""
+    ratios = np.array([r for s in SPLIT_RATIOS for r in (s, 1 / s)])
+    raw = close / factor
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moves, steps = raw[1:] / raw[:-1], factor[1:] / factor[:-1]
+        near = np.abs(moves[:, None] / ratios[None, :] - 1) < tolerance
+        undone = np.abs(moves * steps - 1) < tolerance
+    return (np.flatnonzero(near.any(axis=1) & undone) + 1).tolist()
+
+
+def _adjustment(evidence: Evidence, factor: np.ndarray, close: np.ndarray, index: pd.Index,
+                tolerance: float) -> None:
+    """What the file's own Adj Close says: a step of its factor alone, or splits it adjusts elsewhere."""
     i = evidence.at
     step = factor[i] / factor[i - 1]
     if not np.isfinite(step):
@@ -139,10 +153,15 @@ def _adjustment(evidence: Evidence, factor: np.ndarray) -> None:
     if abs(np.log(raw)) < 0.5 * abs(np.log(evidence.move)):
         evidence.add(-2, f"Close itself moves x{raw:.3f}: the jump is a step of Adj Close / Close, "
                          "not of the price")
+        return
+    known = adjusted_splits(close, factor, tolerance)
+    if known:
+        evidence.add(-1, f"the file's Adj Close adjusts the split(s) of "
+                         f"{', '.join(str(index[k].date()) for k in known[:3])} but not this move")
 
 
 def weigh(frame: pd.DataFrame, at: int, ratio: float, sigma: float,
-          factor: np.ndarray | None) -> Evidence:
+          factor: np.ndarray | None, tolerance: float) -> Evidence:
     """The evidence for and against a split at bar `at` (frame in adjusted prices)."""
     close, open_ = frame["Close"].to_numpy(), frame["Open"].to_numpy()
     evidence = Evidence(at, ratio, float(close[at] / close[at - 1]))
@@ -150,7 +169,7 @@ def weigh(frame: pd.DataFrame, at: int, ratio: float, sigma: float,
     _price_fit(evidence, "open gap", float(open_[at] / close[at - 1]), sigma)
     _volume(evidence, frame["Volume"].to_numpy())
     if factor is not None:
-        _adjustment(evidence, factor)
+        _adjustment(evidence, factor, close, frame.index, tolerance)
     return evidence
 
 
@@ -164,7 +183,7 @@ def check_splits(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepo
         return frame
     sigma = robust_sigma(frame["Close"], policy.mad_window)
     factors = factor.reindex(frame.index).to_numpy() if factor is not None else None
-    weighed = [weigh(frame, i, r, float(sigma[i]), factors)
+    weighed = [weigh(frame, i, r, float(sigma[i]), factors, policy.split_tolerance)
                for i, r in near_ratio_moves(frame, policy, sigma)]
     splits = [e for e in weighed if e.is_split]
     moves = [e for e in weighed if not e.is_split]
