@@ -54,3 +54,18 @@ def test_a_short_file_is_told_how_many_bars_it_needs(make_cfg, tmp_path):
         build_windows(cfg, instantiate(cfg.data).load())
     assert "has 30 bars" in info.value.message and "needs at least" in info.value.message
     assert "look-ahead" not in info.value.message
+
+
+def test_inspect_shows_zero_opens_as_a_finding_beside_the_other_checks(make_cfg, tmp_path):
+    """Yahoo's early zero Opens used to refuse the whole file and hide every other check."""
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    old = walk()
+    old.iloc[:40, old.columns.get_loc("Open")] = 0.0
+    old.iloc[150, :5] *= 10
+    old.to_csv(folder / "OLD.csv")
+    cfg = make_cfg("data=csv", f"data.path={folder}", "mode=inspect", "data.quality.max_age=null")
+    run_inspect(cfg)
+    row = pd.read_csv(tmp_path / "run" / "data_quality.csv").set_index("ticker").loc["OLD"]
+    assert row["status"] == "findings" and row["zero_opens"] == 40 and row["bad_ticks"] == 1
+    assert f"Open of 0: 40 ({old.index[0].date()}" in row["findings"]

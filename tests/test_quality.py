@@ -200,3 +200,38 @@ def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp
     assert held["dates"] == [str(frame.index[200].date())]
     assert (data.frame["Close"].iloc[200:203] == frame["Close"].iloc[199]).all()
     assert data.frame["Close"].iloc[203] == frame["Close"].iloc[203]
+
+
+def zero_opens(frame: pd.DataFrame, rows: list[int]) -> pd.DataFrame:
+    """Yahoo's unrecorded opens: Open written as 0 on `rows`."""
+    out = frame.copy()
+    out.iloc[rows, out.columns.get_loc("Open")] = 0.0
+    return out
+
+
+def test_zero_opens_are_a_dated_finding_and_are_never_traded_at(tmp_path):
+    frame = zero_opens(walk(), [0, 1, 2, 50])
+    data = load(tmp_path, frame, max_age=None).load()  # the cleaner no longer refuses the file
+    [found] = findings(data, "zero_opens")
+    assert found["count"] == 4 and found["dates"][-1] == str(frame.index[50].date())
+    assert found["action"] == "repair" and findings(data, "impossible_bars") == []
+    opens = data.frame["Open"]
+    assert (opens > 0).all() and opens.iloc[0] == frame["Close"].iloc[0]
+    assert opens.iloc[50] == np.clip(frame["Close"].iloc[49], frame["Low"].iloc[50],
+                                     frame["High"].iloc[50])
+    assert opens.iloc[51] == frame["Open"].iloc[51]
+
+
+def test_zero_opens_fail_names_them_and_where_to_start(tmp_path):
+    frame = zero_opens(walk(), [0, 1])
+    with pytest.raises(UserError) as info:
+        load(tmp_path, frame, zero_opens="fail", max_age=None).load()
+    assert str(frame.index[1].date()) in info.value.message
+    assert f"data.start={frame.index[2].date()}" in info.value.hint
+
+
+def test_zero_opens_cannot_be_left_in_place(make_cfg):
+    from backtests.settings.validate import validate
+
+    with pytest.raises(UserError, match="zero_opens='warn' is not valid"):
+        validate(make_cfg("data.quality.zero_opens=warn"))

@@ -3,6 +3,8 @@
 Repairable defects (empty rows, duplicated dates, unsorted rows) are repaired and counted; anything
 else (missing columns, text in a price, non-positive prices, High below Low) is refused with the
 origin, the date and the column, because trading on silently patched prices is worse than stopping.
+A zero Open (Yahoo's early years hold one for every unrecorded open) passes: the `zero_opens` data
+check reports it with its dates and repairs or refuses it.
 """
 from __future__ import annotations
 
@@ -162,7 +164,10 @@ def _check_values(frame: pd.DataFrame, origin: str) -> None:
     values = [*prices, "Volume"]
     _refuse(origin, frame[values].isna(), "is missing", "fill it in or delete the row")
     _refuse(origin, ~np.isfinite(frame[values]), "is not a finite number", "fix or delete that row")
-    _refuse(origin, frame[prices] <= 0, "is not a positive price", "fix or delete that row")
+    nonpositive = frame[prices] <= 0
+    if "Open" in prices:  # a zero Open is an unrecorded one: the zero_opens check reports it
+        nonpositive["Open"] = frame["Open"] < 0
+    _refuse(origin, nonpositive, "is not a positive price", "fix or delete that row")
     _refuse(origin, frame[["Volume"]] < 0, "is negative", "fix or delete that row")
     inverted = (frame["High"] < frame["Low"]).to_frame("High")
     _refuse(origin, inverted, "is below Low", "swap or fix High and Low on that row")

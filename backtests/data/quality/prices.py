@@ -1,4 +1,4 @@
-"""Checks on the shape of the prices: bad ticks and impossible bars (splits: splits.py).
+"""Checks on the shape of the prices: zero Opens, bad ticks and impossible bars (splits: splits.py).
 
 Two rules look at jumps, for two different purposes:
 - *reporting* (`find_spikes`) may look ahead: a jump of more than `spike_z` robust deviations that
@@ -160,4 +160,32 @@ def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport
     out = frame.copy()
     out["High"] = np.maximum.reduce([high, o, c])
     out["Low"] = np.minimum.reduce([low, o, c])
+    return out
+
+
+def check_opens(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
+    """Opens of 0 (never recorded); a repair sets each to the last close, within the bar's range.
+
+    Yahoo's files hold 0 for the Open of many early years (CVX, PG, XOM before 1970; CSCO, JPM, UNH
+    into the 1980s). Left in place, an order would fill at a price of 0. The last close clamped to
+    the bar's Low-High is a price the stock traded at that day (Yahoo itself fills later unrecorded
+    Opens with the last close); a file's first bar has no last close and takes its own Close.
+    """
+    zero = frame["Open"].to_numpy() == 0
+    if not zero.any():
+        return frame
+    repair = policy.zero_opens == "repair"
+    done = ("set to the last close, kept within the bar's Low-High (the first bar: its Close)"
+            if repair else "")
+    last = int(np.flatnonzero(zero)[-1])
+    resume = frame.index[last + 1] if last + 1 < len(frame) else None
+    report.add(Finding("zero_opens", "Open of 0", list(frame.index[zero]),
+                       "the open was not recorded (0 is no price)", policy.zero_opens, done, resume))
+    if not repair:
+        return frame
+    out = frame.copy()
+    close = out["Close"].to_numpy()
+    previous = np.concatenate([close[:1], close[:-1]])
+    filled = np.clip(previous, out["Low"].to_numpy(), out["High"].to_numpy())
+    out["Open"] = np.where(zero, filled, out["Open"].to_numpy())
     return out
