@@ -141,3 +141,4 @@ def test_a_file_whose_adj_close_adjusts_other_splits_speaks_against_this_one(tmp
     [found] = findings(data, "splits")
     assert found["kind"] == "near-ratio move"
     assert f"adjusts the split(s) of {frame.index[100].date()} but not this move" in found["detail"]
+

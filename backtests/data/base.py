@@ -74,12 +74,13 @@ class PriceSource:
                 "give a start date earlier than the end date",
             )
 
-    def load(self, enforce: bool = True) -> MarketData:
+    def load(self, enforce: bool = True, say_age: bool = True) -> MarketData:
         """Load, validate, cut the bars to [start, end], then check them by the quality policy.
 
         The checks see exactly the bars the run uses, before any feature is computed; a finding
         whose policy is `fail` stops here with its dates (unless `enforce` is False: mode=inspect
-        reports every finding and stops for none).
+        reports every finding and stops for none). `say_age=False` leaves an old last bar to the
+        caller, which says it once for many tickers (quality.say_age).
         """
         data = self._load()
         frame = data.frame
@@ -92,7 +93,7 @@ class PriceSource:
                           data.frame.index[-1])
         data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
                                                  data.adjusted, self.end, data.factor)
-        data.quality.log()
+        data.quality.log(age=say_age)
         if enforce:
             data.quality.enforce()
         return data

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from backtests.data.quality.age import check_age, say_age
 from backtests.data.quality.calendar import sessions
 from backtests.data.quality.gaps import check_gaps, check_stale
 from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
 from backtests.data.quality.prices import check_bars, check_opens, check_ticks
 from backtests.data.quality.splits import check_splits
 
-__all__ = ["Finding", "QualityPolicy", "QualityReport", "check_quality"]
+__all__ = ["Finding", "QualityPolicy", "QualityReport", "check_quality", "say_age"]
 
 
 def check_quality(frame: pd.DataFrame, policy: QualityPolicy, origin: str,
@@ -34,7 +35,8 @@ def check_quality(frame: pd.DataFrame, policy: QualityPolicy, origin: str,
     if policy.gaps != "off" or policy.stale != "off":
         calendar = sessions(policy.exchange, policy.cache_dir)
         check_gaps(frame, calendar, policy, report)
-        check_stale(unheld, calendar, policy, report, end)
+        check_stale(unheld, policy, report)
+        check_age(frame, calendar, policy, report, end)
     if adjusted is False and policy.dividends != "off":
         report.add(Finding("dividends", "prices not dividend-adjusted", [frame.index[0]],
                            "there is no Adj Close column, so returns leave dividends out: "

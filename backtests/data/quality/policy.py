@@ -94,15 +94,19 @@ class QualityReport:
     findings: list[Finding] = field(default_factory=list)
     unscored: list[pd.Timestamp] = field(default_factory=list)  # forecasts whose target spans a gap
     notes: list[str] = field(default_factory=list)
+    # (last bar, sessions behind today, in words) when it is old and data.end is unset: see age.py
+    age: tuple[pd.Timestamp, int, str] | None = None
 
     def add(self, finding: Finding) -> None:
         if finding.dates or finding.check == "dividends":
             self.findings.append(finding)
 
-    def log(self) -> None:
-        """One line per kind of finding (warning), one per note (info)."""
+    def log(self, age: bool = True) -> None:
+        """One line per kind of finding (warning), one per note (info), the age unless said elsewhere."""
         for note in self.notes:
             log.info("data quality %s: %s", self.origin, note)
+        if age and self.age is not None:
+            log.warning("data quality %s: %s", self.origin, self.age[2])
         for finding in self.findings:
             log.warning("data quality %s: %s", self.origin, finding.line())
 
@@ -118,7 +122,8 @@ class QualityReport:
         for finding in self.findings:
             counts[finding.check] = counts.get(finding.check, 0) + len(finding.dates)
         return {"counts": counts, "findings": [f.as_dict() for f in self.findings],
-                "unscored_forecasts": [str(d.date()) for d in self.unscored], "notes": list(self.notes)}
+                "unscored_forecasts": [str(d.date()) for d in self.unscored],
+                "notes": [*self.notes, *([self.age[2]] if self.age is not None else [])]}
 
 
 _HINTS = {
