@@ -162,3 +162,14 @@ def test_a_defect_before_data_start_does_not_refuse_the_file(tmp_path):
         CsvSource("OLD", str(path)).load()  # the whole file: the negative Open is refused
     with pytest.raises(UserError, match="no rows in .* covers 1962-01-02 to 2020-01-03"):
         CsvSource("OLD", str(path), start="2021-01-01").load()
+
+
+def test_a_close_only_file_is_refused_saying_what_needs_the_rest_of_the_bar(tmp_path):
+    path = tmp_path / "CLOSE.csv"
+    path.write_text("Date,Close\n2020-01-02,10\n2020-01-03,10.5\n")
+    with pytest.raises(UserError) as info:
+        CsvSource("CLOSE", str(path)).load()
+    message = info.value.message
+    assert "closes only (no Open, High, Low, Volume)" in message and "next bar's Open" in message
+    assert "range (High, Low)" in message and "volume_z (Volume)" in message
+    assert "Date,Open,High,Low,Close,Volume" in info.value.hint

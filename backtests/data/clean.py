@@ -120,6 +120,13 @@ def _standard_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
         frame = frame.reset_index()
     frame.columns = [_ALIASES.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
     missing = [c for c in ["Date", *PRICE_COLUMNS] if c not in frame.columns]
+    if "Date" in frame.columns and "Close" in frame.columns and {"Open", "High", "Low"} <= set(missing):
+        raise UserError(
+            f"{origin} has closes only (no {', '.join(missing)}): a backtest fills its orders at "
+            "the next bar's Open, the default features range (High, Low) and volume_z (Volume) "
+            "need the rest of the bar; only log_return, volatility, rsi, macd and sma_gap read "
+            "Close alone",
+            "export full daily bars: Date,Open,High,Low,Close,Volume (Yahoo's CSV has them)")
     if missing:
         raise UserError(
             f"{origin} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, raw.columns))}",
