@@ -122,9 +122,10 @@ def _volume(evidence: Evidence, volume: np.ndarray) -> None:
         evidence.reasons.append("too few sessions after it to see volume settle")
         return
     step = float(np.median(after)) / level
-    if abs(np.log(step / expected)) <= STEP:
+    to_split, to_same = abs(np.log(step / expected)), abs(np.log(step))
+    if to_split <= STEP and to_split < to_same:
         evidence.add(1, f"volume steps x{step:.2f} and stays (the inverse of the ratio)")
-    elif abs(np.log(step)) <= STEP or (step > 1) != (expected > 1):
+    elif to_same <= STEP or (step > 1) != (expected > 1):
         evidence.add(-1, f"volume x{step:.2f} after, not x{expected:.2f} as shares split by the "
                          "ratio would give")
     else:
