@@ -78,7 +78,7 @@ def test_the_crash_message_names_the_ratio_and_how_far_off_it_is(tmp_path):
     data = load(tmp_path, market_move(0.648, 0.70, "none"), max_age=None).load()
     [found] = findings(data, "splits")
     assert "near a 3:2 split" in found["detail"] and "-2.8%" in found["detail"]
-    assert "fading within" in found["detail"]
+    assert "volume spike" in found["detail"] and "fades within" in found["detail"]
 
 
 @pytest.mark.parametrize("adj", ["none", "moves"])
@@ -142,3 +142,9 @@ def test_a_file_whose_adj_close_adjusts_other_splits_speaks_against_this_one(tmp
     assert found["kind"] == "near-ratio move"
     assert f"adjusts the split(s) of {frame.index[100].date()} but not this move" in found["detail"]
 
+
+
+def test_a_split_in_the_first_weeks_of_a_file_is_still_called(tmp_path):
+    """Before the trailing volatility exists (21 bars), the weeks around the split measure it."""
+    with pytest.raises(UserError, match="unadjusted split"):
+        load(tmp_path, split(0.5, "none").iloc[ROW - 10:], max_age=None).load()

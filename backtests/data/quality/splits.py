@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
-from backtests.data.quality.prices import OHLC, robust_sigma
+from backtests.data.quality.prices import OHLC, centred_sigma, robust_sigma
 
 SPLIT_RATIOS = (1.5, 2, 3, 4, 5, 7, 8, 10, 15, 20, 25, 30, 50)
 CALLED = 2          # evidence score from which a near-ratio move is called a split
@@ -114,8 +114,8 @@ def _volume(evidence: Evidence, volume: np.ndarray) -> None:
     if day >= SPIKE:
         settled = next((k for k in range(1, SETTLE + 1) if i + k < len(volume)
                         and volume[i + k] < 0.5 * SPIKE * level * expected), None)
-        fade = f"fading within {settled} days" if settled else "still high after 5 days"
-        evidence.add(-2, f"volume spike x{volume[i] / level:.1f} on the day, {fade}")
+        fade = f"fades within {settled} days" if settled else f"is still high after {SETTLE} days"
+        evidence.add(-2, f"volume spike x{volume[i] / level:.1f} on the day that {fade}")
     after = volume[i + SETTLE:i + SETTLE + AFTER]
     after = after[after > 0]
     if len(after) < 5:
@@ -183,6 +183,8 @@ def check_splits(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepo
     if policy.splits == "off" or len(frame) < 2:
         return frame
     sigma = robust_sigma(frame["Close"], policy.mad_window)
+    early = min(len(frame), min(20, policy.mad_window // 2 + 1) + 1)  # too few returns before them:
+    sigma[:early] = centred_sigma(frame["Close"])[:early]  # the weeks around measure those bars
     factors = factor.reindex(frame.index).to_numpy() if factor is not None else None
     weighed = [weigh(frame, i, r, float(sigma[i]), factors, policy.split_tolerance)
                for i, r in near_ratio_moves(frame, policy, sigma)]
