@@ -118,6 +118,7 @@ def test_a_step_in_adj_close_alone_is_no_split(tmp_path):
     data = load(tmp_path, frame, max_age=None).load()
     [found] = findings(data, "splits")
     assert found["action"] == "warn" and "Close itself moves" in found["detail"]
+    assert "a step of the file's Adj Close, not a split" in found["detail"]
 
 
 def test_a_universe_keeps_a_ticker_with_a_crash_near_a_ratio(make_cfg, tmp_path):

@@ -55,6 +55,7 @@ class Evidence:
     move: float
     score: int = 0
     reasons: list[str] = field(default_factory=list)
+    adjustment_step: bool = False  # the jump lies in Adj Close alone
 
     def add(self, points: int, reason: str) -> None:
         self.score += points
@@ -65,7 +66,9 @@ class Evidence:
         return self.score >= CALLED
 
     def text(self, date: pd.Timestamp) -> str:
-        verdict = "the evidence calls it a split" if self.is_split else "treated as a market move"
+        verdict = ("the evidence calls it a split" if self.is_split else
+                   "a step of the file's Adj Close, not a split: left as it is" if self.adjustment_step
+                   else "treated as a market move")
         return (f"{date.date()}: x{self.move:.3f} near a {split_name(self.ratio)}: "
                 f"{', '.join(self.reasons)} (score {self.score:+d}): {verdict}")
 
@@ -152,8 +155,8 @@ def _adjustment(evidence: Evidence, factor: np.ndarray, close: np.ndarray, index
         return
     raw = evidence.move / step
     if abs(np.log(raw)) < 0.5 * abs(np.log(evidence.move)):
-        evidence.add(-2, f"Close itself moves x{raw:.3f}: the jump is a step of Adj Close / Close, "
-                         "not of the price")
+        evidence.add(-2, f"Close itself moves x{raw:.3f}")
+        evidence.adjustment_step = True
         return
     known = adjusted_splits(close, factor, tolerance)
     if known:
