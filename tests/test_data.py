@@ -155,10 +155,21 @@ def test_cleaner_repairs_are_dated(tmp_path):
 
 def test_a_defect_before_data_start_does_not_refuse_the_file(tmp_path):
     path = tmp_path / "OLD.csv"
-    path.write_text("Date,Open,High,Low,Close,Volume\n1962-01-02,0,2,1,1.5,5\n"
+    path.write_text("Date,Open,High,Low,Close,Volume\n1962-01-02,-1,2,1,1.5,5\n"
                     "2020-01-02,1,2,0.5,1.5,5\n2020-01-03,1.5,2,1,1.8,5\n")
     assert len(CsvSource("OLD", str(path), start="2010-01-01").load().frame) == 2
     with pytest.raises(UserError, match="Open on 1962-01-02"):
-        CsvSource("OLD", str(path)).load()  # the whole file: the zero Open is refused
+        CsvSource("OLD", str(path)).load()  # the whole file: the negative Open is refused
     with pytest.raises(UserError, match="no rows in .* covers 1962-01-02 to 2020-01-03"):
         CsvSource("OLD", str(path), start="2021-01-01").load()
+
+
+def test_a_close_only_file_is_refused_saying_what_needs_the_rest_of_the_bar(tmp_path):
+    path = tmp_path / "CLOSE.csv"
+    path.write_text("Date,Close\n2020-01-02,10\n2020-01-03,10.5\n")
+    with pytest.raises(UserError) as info:
+        CsvSource("CLOSE", str(path)).load()
+    message = info.value.message
+    assert "closes only (no Open, High, Low, Volume)" in message and "next bar's Open" in message
+    assert "range (High, Low)" in message and "volume_z (Volume)" in message
+    assert "Date,Open,High,Low,Close,Volume" in info.value.hint

@@ -54,3 +54,30 @@ def test_a_short_file_is_told_how_many_bars_it_needs(make_cfg, tmp_path):
         build_windows(cfg, instantiate(cfg.data).load())
     assert "has 30 bars" in info.value.message and "needs at least" in info.value.message
     assert "look-ahead" not in info.value.message
+
+
+def test_inspect_shows_zero_opens_as_a_finding_beside_the_other_checks(make_cfg, tmp_path):
+    """Yahoo's early zero Opens used to refuse the whole file and hide every other check."""
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    old = walk()
+    old.iloc[:40, old.columns.get_loc("Open")] = 0.0
+    old.iloc[150, :5] *= 10
+    old.to_csv(folder / "OLD.csv")
+    cfg = make_cfg("data=csv", f"data.path={folder}", "mode=inspect", "data.quality.max_age=null")
+    run_inspect(cfg)
+    row = pd.read_csv(tmp_path / "run" / "data_quality.csv").set_index("ticker").loc["OLD"]
+    assert row["status"] == "findings" and row["zero_opens"] == 40 and row["bad_ticks"] == 1
+    assert f"Open of 0: 40 ({old.index[0].date()}" in row["findings"]
+
+
+def test_old_files_are_said_old_once_and_not_counted_as_findings(make_cfg, tmp_path, caplog):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for seed, name in enumerate(["AAA", "BBB", "CCC"]):
+        walk(seed=seed).to_csv(folder / f"{name}.csv")  # clean bars from 2012-2013
+    run_inspect(make_cfg("data=csv", f"data.path={folder}", "mode=inspect"))
+    table = pd.read_csv(tmp_path / "run" / "data_quality.csv")
+    assert (table["status"] == "clean").all() and (table["stale"] == 0).all()
+    said = [r.getMessage() for r in caplog.records if "last bar" in r.getMessage()]
+    assert len(said) == 1 and "old in 3 of 3 tickers (AAA, BBB, CCC)" in said[0]

@@ -158,10 +158,22 @@ def test_stale_data_is_reported(tmp_path):
     frame.iloc[50, frame.columns.get_loc("Volume")] = 0
     source = load(tmp_path, frame, max_age=5)
     source.end = frame.index[-1] + pd.Timedelta(days=60)
-    kinds = {f["kind"]: f for f in findings(source.load(), "stale")}
+    data = source.load()
+    kinds = {f["kind"]: f for f in findings(data, "stale")}
     assert kinds["zero volume"]["dates"] == [str(frame.index[50].date())]
     assert kinds["3 or more identical bars in a row"]["count"] == 4
-    assert "data.end" in kinds["last bar is old"]["detail"]
+    # data.end chose the span: a last bar before it is a note, not a finding
+    assert "last bar is old" not in kinds
+    assert any("before data.end" in note for note in data.quality.as_dict()["notes"])
+
+
+def test_an_old_last_bar_is_said_once_and_is_no_finding(tmp_path, caplog):
+    data = load(tmp_path, walk()).load()  # 2012-2013 bars, no data.end: years behind today
+    assert data.quality.findings == [] and data.quality.age is not None
+    said = [r for r in caplog.records if "sessions before today" in r.getMessage()]
+    assert len(said) == 1 and "sessions before today" in data.quality.as_dict()["notes"][-1]
+    with pytest.raises(UserError, match="last bar is old"):  # a live run can still refuse it
+        load(tmp_path, walk(), stale="fail").load()
 
 
 def test_data_before_the_calendar_models_holidays_is_not_checked_for_gaps(tmp_path):
@@ -200,3 +212,51 @@ def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp
     assert held["dates"] == [str(frame.index[200].date())]
     assert (data.frame["Close"].iloc[200:203] == frame["Close"].iloc[199]).all()
     assert data.frame["Close"].iloc[203] == frame["Close"].iloc[203]
+
+
+def zero_opens(frame: pd.DataFrame, rows: list[int]) -> pd.DataFrame:
+    """Yahoo's unrecorded opens: Open written as 0 on `rows`."""
+    out = frame.copy()
+    out.iloc[rows, out.columns.get_loc("Open")] = 0.0
+    return out
+
+
+def test_zero_opens_are_a_dated_finding_and_are_never_traded_at(tmp_path):
+    frame = zero_opens(walk(), [0, 1, 2, 50])
+    data = load(tmp_path, frame, max_age=None).load()  # the cleaner no longer refuses the file
+    [found] = findings(data, "zero_opens")
+    assert found["count"] == 4 and found["dates"][-1] == str(frame.index[50].date())
+    assert found["action"] == "repair" and findings(data, "impossible_bars") == []
+    opens = data.frame["Open"]
+    assert (opens > 0).all() and opens.iloc[0] == frame["Close"].iloc[0]
+    assert opens.iloc[50] == np.clip(frame["Close"].iloc[49], frame["Low"].iloc[50],
+                                     frame["High"].iloc[50])
+    assert opens.iloc[51] == frame["Open"].iloc[51]
+
+
+def test_zero_opens_fail_names_them_and_where_to_start(tmp_path):
+    frame = zero_opens(walk(), [0, 1])
+    with pytest.raises(UserError) as info:
+        load(tmp_path, frame, zero_opens="fail", max_age=None).load()
+    assert str(frame.index[1].date()) in info.value.message
+    assert f"data.start={frame.index[2].date()}" in info.value.hint
+
+
+def test_zero_opens_cannot_be_left_in_place(make_cfg):
+    from backtests.settings.validate import validate
+
+    with pytest.raises(UserError, match="zero_opens='warn' is not valid"):
+        validate(make_cfg("data.quality.zero_opens=warn"))
+
+
+def test_a_universe_of_old_files_says_so_in_one_line(make_cfg, tmp_path, caplog):
+    from backtests.data.universe import load_panel
+
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for seed, name in enumerate(["AAA", "BBB", "CCC"]):
+        walk(seed=seed).to_csv(folder / f"{name}.csv")
+    cfg = make_cfg("data=csv", f"data.path={folder}", "data.start=null", "data.end=null")
+    loaded, _ = load_panel(cfg.data, ["AAA", "BBB", "CCC"])
+    said = [r.getMessage() for r in caplog.records if "last bar" in r.getMessage()]
+    assert len(loaded) == 3 and len(said) == 1 and "old in 3 of 3 tickers" in said[0]

@@ -26,6 +26,7 @@ class MarketData:
     repair_dates: dict[str, list[str]] = field(default_factory=dict)  # where each repair was made
     adjusted: bool | None = True  # dividends in the prices? (False: a CSV without Adj Close)
     quality: QualityReport | None = None  # what the data checks found and did
+    factor: pd.Series | None = None  # the file's Adj Close / Close per date: where it adjusted
 
     @property
     def unscored(self) -> list[pd.Timestamp]:
@@ -73,12 +74,13 @@ class PriceSource:
                 "give a start date earlier than the end date",
             )
 
-    def load(self, enforce: bool = True) -> MarketData:
+    def load(self, enforce: bool = True, say_age: bool = True) -> MarketData:
         """Load, validate, cut the bars to [start, end], then check them by the quality policy.
 
         The checks see exactly the bars the run uses, before any feature is computed; a finding
         whose policy is `fail` stops here with its dates (unless `enforce` is False: mode=inspect
-        reports every finding and stops for none).
+        reports every finding and stops for none). `say_age=False` leaves an old last bar to the
+        caller, which says it once for many tickers (quality.say_age).
         """
         data = self._load()
         frame = data.frame
@@ -90,8 +92,8 @@ class PriceSource:
             raise no_bars(f"{self.ticker} bars", self.start, self.end, data.frame.index[0],
                           data.frame.index[-1])
         data.frame, data.quality = check_quality(frame, self.quality, f"{data.ticker} ({data.source})",
-                                                 data.adjusted, self.end)
-        data.quality.log()
+                                                 data.adjusted, self.end, data.factor)
+        data.quality.log(age=say_age)
         if enforce:
             data.quality.enforce()
         return data

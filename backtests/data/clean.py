@@ -3,6 +3,8 @@
 Repairable defects (empty rows, duplicated dates, unsorted rows) are repaired and counted; anything
 else (missing columns, text in a price, non-positive prices, High below Low) is refused with the
 origin, the date and the column, because trading on silently patched prices is worse than stopping.
+A zero Open (Yahoo's early years hold one for every unrecorded open) passes: the `zero_opens` data
+check reports it with its dates and repairs or refuses it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from backtests.errors import UserError, first_few
 
 log = logging.getLogger(__name__)
 
+ADJUSTMENT = "Adj Close / Close"
+
 _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Open",
             "high": "High", "low": "Low", "close": "Close", "adj close": "Adj Close",
             "adj_close": "Adj Close", "adjclose": "Adj Close", "volume": "Volume"}
@@ -23,13 +27,15 @@ _ALIASES = {"date": "Date", "datetime": "Date", "timestamp": "Date", "open": "Op
 
 def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | None = None,
                  within: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
-                 ) -> tuple[pd.DataFrame, dict[str, int]]:
+                 factor: dict[str, pd.Series] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return (bars, repairs): adjusted OHLCV indexed by date, and counts of each repair made.
 
     `where`, when given, is filled with the dates of each repair (an empty row without a date is
     named by its data row), so a repair is never announced without saying where it was made.
     `within` (start, end) keeps only those dates before the values are checked: a defect in years
-    the run does not use (Yahoo's zero Opens of the 1960s) must not refuse the whole file.
+    the run does not use must not refuse the whole file. `factor`, when given and the table has
+    Adj Close, gets {"Adj Close / Close": the factor per date}: the split check reads where the
+    file's own adjustment stepped.
     """
     frame = _standard_columns(raw, origin)
     repairs = {"empty_rows_dropped": 0, "duplicate_dates_dropped": 0, "rows_out_of_order": 0}
@@ -61,6 +67,8 @@ def clean_prices(raw: pd.DataFrame, origin: str, where: dict[str, list[str]] | N
         where.update({name: dates for name, dates in places.items() if dates})
 
     _check_values(frame, origin)
+    if factor is not None and "Adj Close" in frame.columns:
+        factor[ADJUSTMENT] = frame["Adj Close"] / frame["Close"]
     frame = _adjust(frame)
     _check_values(frame, origin)  # scaling by Adj Close / Close must not overflow or reach zero
     if frame.empty:
@@ -112,6 +120,13 @@ def _standard_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
         frame = frame.reset_index()
     frame.columns = [_ALIASES.get(str(c).strip().lower(), str(c).strip()) for c in frame.columns]
     missing = [c for c in ["Date", *PRICE_COLUMNS] if c not in frame.columns]
+    if "Date" in frame.columns and "Close" in frame.columns and {"Open", "High", "Low"} <= set(missing):
+        raise UserError(
+            f"{origin} has closes only (no {', '.join(missing)}): a backtest fills its orders at "
+            "the next bar's Open, the default features range (High, Low) and volume_z (Volume) "
+            "need the rest of the bar; only log_return, volatility, rsi, macd and sma_gap read "
+            "Close alone",
+            "export full daily bars: Date,Open,High,Low,Close,Volume (Yahoo's CSV has them)")
     if missing:
         raise UserError(
             f"{origin} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, raw.columns))}",
@@ -156,7 +171,10 @@ def _check_values(frame: pd.DataFrame, origin: str) -> None:
     values = [*prices, "Volume"]
     _refuse(origin, frame[values].isna(), "is missing", "fill it in or delete the row")
     _refuse(origin, ~np.isfinite(frame[values]), "is not a finite number", "fix or delete that row")
-    _refuse(origin, frame[prices] <= 0, "is not a positive price", "fix or delete that row")
+    nonpositive = frame[prices] <= 0
+    if "Open" in prices:  # a zero Open is an unrecorded one: the zero_opens check reports it
+        nonpositive["Open"] = frame["Open"] < 0
+    _refuse(origin, nonpositive, "is not a positive price", "fix or delete that row")
     _refuse(origin, frame[["Volume"]] < 0, "is negative", "fix or delete that row")
     inverted = (frame["High"] < frame["Low"]).to_frame("High")
     _refuse(origin, inverted, "is below Low", "swap or fix High and Low on that row")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.data.base import MarketData, PriceSource
-from backtests.data.clean import clean_prices, has_adj_close
+from backtests.data.clean import ADJUSTMENT, clean_prices, has_adj_close
 from backtests.data.quality import QualityPolicy
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, first_few
@@ -83,9 +83,12 @@ class CsvSource(PriceSource):
             raise UserError(f"cannot read {file} ({exc.strerror or exc})",
                             "check the file's permissions") from exc
         where: dict[str, list[str]] = {}
-        frame, repairs = clean_prices(raw, str(file), where, within=(self.start, self.end))
+        factor: dict[str, pd.Series] = {}
+        frame, repairs = clean_prices(raw, str(file), where, within=(self.start, self.end),
+                                      factor=factor)
         return MarketData(frame=frame, source=f"csv:{file}", ticker=self.ticker, repairs=repairs,
-                          repair_dates=where, adjusted=has_adj_close(raw))
+                          repair_dates=where, adjusted=has_adj_close(raw),
+                          factor=factor.get(ADJUSTMENT))
 
 
 def file_ticker(path: Path) -> str | None:

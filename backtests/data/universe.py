@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.data.csv import file_ticker
+from backtests.data.quality import say_age
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, first_few
 
@@ -91,7 +92,7 @@ def load_panel(data: DictConfig, tickers: Sequence[str],
     """
     def one(ticker: str) -> tuple[str, MarketData | None, str]:
         try:
-            market = ticker_source(data, ticker).load()
+            market = ticker_source(data, ticker).load(say_age=False)
             if usable is not None:
                 usable(market)
             return ticker, market, ""
@@ -101,6 +102,7 @@ def load_panel(data: DictConfig, tickers: Sequence[str],
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(tickers)))) as pool:
         results = list(pool.map(one, tickers))
     loaded = {t: m for t, m, _ in results if m is not None}
+    say_age([(t, m.quality) for t, m in loaded.items()])
     left_out = {t: why for t, m, why in results if m is None}
     for ticker, why in left_out.items():
         log.warning("universe: leaving %s out: %s", ticker, why)

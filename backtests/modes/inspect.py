@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_csv
 from backtests.data.csv import file_ticker
+from backtests.data.quality import say_age
 from backtests.errors import UserError
 from backtests.outputs.pages.data_quality import CHECKS, Inspection, finding_dates, write_page
 
@@ -39,7 +40,7 @@ def inspect_one(cfg: DictConfig, label: str, start: str | None, end: str | None,
                 **source: str) -> Inspection:
     """Load one source with the run's policy; a refusal is a result, not an error."""
     try:
-        data = instantiate(cfg.data, start=start, end=end, **source).load(enforce=False)
+        data = instantiate(cfg.data, start=start, end=end, **source).load(enforce=False, say_age=False)
     except UserError as error:
         log.warning("inspect %s: refused: %s", label, error.message)
         return Inspection(label, refused=error.message)
@@ -59,6 +60,7 @@ def run_inspect(cfg: DictConfig, start: str | None = None, end: str | None = Non
             results.append(inspect_one(cfg, file.stem, start, end, ticker=ticker, path=str(file)))
     else:
         results = [inspect_one(cfg, str(cfg.ticker), start, end)]
+    say_age([(r.label, r.data.quality if r.data is not None else None) for r in results])
     rows = [table_row(result) for result in results]
     write_csv(out / "data_quality.csv", pd.DataFrame(rows), index=False)
     write_page(out / "data_quality.html", results, rows)

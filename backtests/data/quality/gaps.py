@@ -1,4 +1,4 @@
-"""Checks against the exchange's calendar: missing sessions (gaps) and stale data.
+"""Checks against the exchange's calendar: missing sessions (gaps) and stale data (repeated bars).
 
 A gap is a run of sessions the exchange held that the file does not have; holidays and real
 closures (2001-09-11 to 09-14, 2012-10-29/30) are not sessions, so they are never gaps. A short gap
@@ -7,8 +7,6 @@ return spans it is left out of the forecast scores. A gap longer than `max_gap` 
 repaired: one "daily" return would span months, so the run stops and names the date to start after.
 """
 from __future__ import annotations
-
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -93,9 +91,8 @@ def sessions_between(sessions: Sessions, after: pd.Timestamp, until: pd.Timestam
     return len(known) + beyond
 
 
-def check_stale(frame: pd.DataFrame, sessions: Sessions, policy: QualityPolicy,
-                report: QualityReport, end: pd.Timestamp | None) -> None:
-    """Runs of identical bars, zero-volume bars, and a last bar long before data.end or today."""
+def check_stale(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> None:
+    """Runs of identical bars and zero-volume bars (the last bar's age: age.py)."""
     if policy.stale == "off":
         return
     ohlc = frame[["Open", "High", "Low", "Close"]].to_numpy()
@@ -109,17 +106,6 @@ def check_stale(frame: pd.DataFrame, sessions: Sessions, policy: QualityPolicy,
     report.add(Finding("stale", "zero volume", list(frame.index[zero]),
                        "no shares traded: a holiday row, a halted stock or a filled-in bar",
                        policy.stale))
-    if policy.max_age is None:
-        return
-    today = pd.Timestamp(date.today())
-    until = min(end, today) if end is not None else today
-    last = frame.index[-1]
-    behind = sessions_between(sessions, last, until)
-    if behind > policy.max_age:
-        what = "data.end" if end is not None and end <= today else "today"
-        report.add(Finding("stale", "last bar is old", [last],
-                           f"the last bar ({last.date()}) is {behind} sessions before {what} "
-                           f"({until.date()})", policy.stale))
 
 
 def _long_runs(flags: np.ndarray, length: int) -> np.ndarray:

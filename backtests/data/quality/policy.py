@@ -27,9 +27,10 @@ class QualityPolicy:
     """The `data.quality` config node: one action per check and the thresholds the checks use."""
 
     bad_ticks: str = "repair"        # spikes that reverse, and (repair) bars held by the causal rule
+    zero_opens: str = "repair"       # Open of 0 (not recorded): set to the last close within the bar
     impossible_bars: str = "repair"  # Open or Close outside [Low, High]: High/Low widened
     gaps: str = "repair"             # missing sessions: short ones kept but not scored, long refused
-    splits: str = "fail"             # split-like one-day moves no adjustment explains
+    splits: str = "fail"             # moves the evidence calls an unadjusted split (see splits.py)
     dividends: str = "warn"          # prices without dividend adjustment
     stale: str = "warn"              # identical bars, zero volume, a last bar long before the end
     exchange: str = "XNYS"           # trading calendar (exchange_calendars code) or "weekdays"
@@ -48,6 +49,7 @@ class QualityPolicy:
     bounds: ClassVar[dict[str, str]] = {
         **{name: "one of: off, warn, repair, fail"
            for name in ("bad_ticks", "impossible_bars", "gaps", "splits")},
+        "zero_opens": "one of: repair, fail",  # a zero Open left in place would be traded at 0
         "dividends": "one of: off, warn, fail", "stale": "one of: off, warn, fail",
         **{name: "number > 0" for name in ("spike_z", "repair_z", "repair_move", "split_tolerance")},
         **{name: "int >= 1" for name in ("max_spike_bars", "mad_window", "max_gap", "stale_bars")},
@@ -92,15 +94,19 @@ class QualityReport:
     findings: list[Finding] = field(default_factory=list)
     unscored: list[pd.Timestamp] = field(default_factory=list)  # forecasts whose target spans a gap
     notes: list[str] = field(default_factory=list)
+    # (last bar, sessions behind today, in words) when it is old and data.end is unset: see age.py
+    age: tuple[pd.Timestamp, int, str] | None = None
 
     def add(self, finding: Finding) -> None:
         if finding.dates or finding.check == "dividends":
             self.findings.append(finding)
 
-    def log(self) -> None:
-        """One line per kind of finding (warning), one per note (info)."""
+    def log(self, age: bool = True) -> None:
+        """One line per kind of finding (warning), one per note (info), the age unless said elsewhere."""
         for note in self.notes:
             log.info("data quality %s: %s", self.origin, note)
+        if age and self.age is not None:
+            log.warning("data quality %s: %s", self.origin, self.age[2])
         for finding in self.findings:
             log.warning("data quality %s: %s", self.origin, finding.line())
 
@@ -116,7 +122,8 @@ class QualityReport:
         for finding in self.findings:
             counts[finding.check] = counts.get(finding.check, 0) + len(finding.dates)
         return {"counts": counts, "findings": [f.as_dict() for f in self.findings],
-                "unscored_forecasts": [str(d.date()) for d in self.unscored], "notes": list(self.notes)}
+                "unscored_forecasts": [str(d.date()) for d in self.unscored],
+                "notes": [*self.notes, *([self.age[2]] if self.age is not None else [])]}
 
 
 _HINTS = {
@@ -136,4 +143,8 @@ def finding_hint(finding: Finding) -> str:
         start = (f"set data.start={after.date()} (after the gap) to use the data that follows, or "
                  if after is not None else "")
         return f"{start}use data.quality.gaps=warn to run across it"
+    if finding.check == "zero_opens":
+        after = finding.resume
+        start = f"set data.start={after.date()} (after the last one), or " if after is not None else ""
+        return f"{start}set data.quality.zero_opens=repair to open at the last close"
     return _HINTS.get(finding.check, f"see data.quality.{finding.check}")

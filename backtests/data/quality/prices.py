@@ -1,4 +1,4 @@
-"""Checks on the shape of the prices: bad ticks, impossible bars and unadjusted splits.
+"""Checks on the shape of the prices: zero Opens, bad ticks and impossible bars (splits: splits.py).
 
 Two rules look at jumps, for two different purposes:
 - *reporting* (`find_spikes`) may look ahead: a jump of more than `spike_z` robust deviations that
@@ -14,8 +14,6 @@ before t, so a spike cannot inflate its own yardstick.
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pandas as pd
 
@@ -24,7 +22,6 @@ from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
 OHLC = ["Open", "High", "Low", "Close"]
 MIN_SIGMA = 0.002     # a floor for very calm or stale stretches, where the median move is ~0
 REVERSAL = 0.25       # a spike is over when the price is back within a quarter of its jump
-SPLIT_RATIOS = (1.5, 2, 3, 4, 5, 7, 8, 10, 15, 20, 25, 30, 50)
 
 
 def _scale(close: pd.Series, window: int, centre: bool) -> np.ndarray:
@@ -166,52 +163,29 @@ def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport
     return out
 
 
-def split_name(ratio: float) -> str:
-    """'2:1 split' for a halving, '1:10 reverse split' for a tenfold rise."""
-    if ratio < 1:
-        f = Fraction(1 / ratio).limit_denominator(4)
-        return f"{f.numerator}:{f.denominator} split"
-    f = Fraction(ratio).limit_denominator(4)
-    return f"{f.denominator}:{f.numerator} reverse split"
+def check_opens(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
+    """Opens of 0 (never recorded); a repair sets each to the last close, within the bar's range.
 
-
-def check_splits(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport,
-                 adjusted: bool | None) -> pd.DataFrame:
-    """One-day moves by a split ratio that last; a repair scales earlier bars by that ratio."""
-    if policy.splits == "off" or len(frame) < 2:
+    Yahoo's files hold 0 for the Open of many early years (CVX, PG, XOM before 1970; CSCO, JPM, UNH
+    into the 1980s). Left in place, an order would fill at a price of 0. The last close clamped to
+    the bar's Low-High is a price the stock traded at that day (Yahoo itself fills later unrecorded
+    Opens with the last close); a file's first bar has no last close and takes its own Close.
+    """
+    zero = frame["Open"].to_numpy() == 0
+    if not zero.any():
         return frame
-    close = frame["Close"].to_numpy()
-    logc = np.log(close)
-    ratios = np.array([r for s in SPLIT_RATIOS for r in (s, 1 / s)])
-    moves = close[1:] / close[:-1]
-    sigma = robust_sigma(frame["Close"], policy.mad_window)
-    found: list[tuple[int, float]] = []
-    # a 3:2 split is x0.667
-    for i in (np.flatnonzero((moves >= 1.45) | (moves <= 1 / 1.45)) + 1).tolist():
-        move = close[i] / close[i - 1]
-        if abs(np.log(move)) < policy.spike_z * sigma[i]:
-            continue  # a price step of a coarse old price, not an event
-        before = logc[max(0, i - 1 - policy.max_spike_bars):i - 1] - logc[i]
-        if np.any(np.abs(before) < 0.5 * abs(np.log(move))):
-            continue  # back to an earlier level: the end of a spike, not a new one
-        near = ratios[np.abs(move / ratios - 1) < policy.split_tolerance]
-        later = logc[i:i + policy.max_spike_bars + 1] - logc[i - 1]
-        if len(near) and np.all(np.abs(later) > 0.5 * abs(np.log(move))):
-            found.append((i, float(near[0])))
-    if not found:
+    repair = policy.zero_opens == "repair"
+    done = ("set to the last close, kept within the bar's Low-High (the first bar: its Close)"
+            if repair else "")
+    last = int(np.flatnonzero(zero)[-1])
+    resume = frame.index[last + 1] if last + 1 < len(frame) else None
+    report.add(Finding("zero_opens", "Open of 0", list(frame.index[zero]),
+                       "the open was not recorded (0 is no price)", policy.zero_opens, done, resume))
+    if not repair:
         return frame
-    why = ("Adj Close does not show it" if adjusted else
-           "the file has no Adj Close column to tell a split from a real move")
-    names = "; ".join(f"{frame.index[i].date()}: x{frame['Close'].iloc[i] / frame['Close'].iloc[i - 1]:.3f}"
-                      f", like a {split_name(r)}" for i, r in found[:5])
-    repair = policy.splits == "repair"
     out = frame.copy()
-    if repair:
-        for i, ratio in found:
-            for column in OHLC:
-                out.iloc[:i, out.columns.get_loc(column)] *= ratio
-            out.iloc[:i, out.columns.get_loc("Volume")] /= ratio
-    done = "earlier bars scaled by the split ratio (volume by its inverse)" if repair else ""
-    report.add(Finding("splits", "split-like move", [frame.index[i] for i, _ in found],
-                       f"{names}; {why}", policy.splits, done))
+    close = out["Close"].to_numpy()
+    previous = np.concatenate([close[:1], close[:-1]])
+    filled = np.clip(previous, out["Low"].to_numpy(), out["High"].to_numpy())
+    out["Open"] = np.where(zero, filled, out["Open"].to_numpy())
     return out

@@ -14,7 +14,7 @@ from backtests.data.base import MarketData
 from backtests.outputs.html import esc, page, table
 from backtests.outputs.plots import _pyplot
 
-CHECKS = ("bad_ticks", "impossible_bars", "splits", "gaps", "stale", "dividends")
+CHECKS = ("zero_opens", "bad_ticks", "impossible_bars", "splits", "gaps", "stale", "dividends")
 COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:blue", "tab:green", "tab:brown", "tab:pink",
            "tab:olive", "tab:cyan", "tab:gray")  # one per kind of finding, in order
 UNDATED = ("dividends",)  # a property of the whole file: nothing to mark on a plot

@@ -52,7 +52,7 @@ def _repairs(data: dict) -> str:
 def _findings(quality: dict) -> str:
     findings = quality.get("findings") or []
     if not findings:
-        return ("<p>The data checks (bad ticks, impossible bars, split-like moves, gaps against the "
+        return ("<p>The data checks (zero Opens, bad ticks, impossible bars, splits, gaps against the "
                 "exchange calendar, stale data) found nothing.</p>")
     rows = []
     for item in findings:
