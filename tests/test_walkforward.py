@@ -108,3 +108,32 @@ def test_progress_is_logged_every_few_folds(make_cfg, caplog):
     lines = [r.getMessage() for r in caplog.records if "folds done" in r.getMessage()]
     assert len(lines) == 9 and lines[0].startswith("walk-forward: 2/19 folds done")
     assert all("elapsed" in line and "left" in line for line in lines)
+
+
+def test_a_panel_of_one_ticker_is_walked_exactly_as_the_single_series(make_cfg):
+    """One loop, two kinds of samples: a one-ticker panel trains and predicts the same dates."""
+    from forecasting.universe.panel import Panel
+    from forecasting.universe.walkforward import PanelSamples
+    from forecasting.walkforward import SeriesSamples
+
+    frame = synthetic_bars(420, seed=3)
+    features = instantiate(make_cfg().features)(frame)
+    windows = make_windows(features, frame["Close"], window=5)
+    lead = frame.index.get_loc(windows.index[0])
+    panel = Panel.stack({"ONE": windows}, {"ONE": frame.index})
+    walk = WalkForward(initial_train=200, retrain_every=60, val_fraction=0.2)
+    series, stacked = SeriesSamples(windows, lead), PanelSamples(panel)
+    folds = series.folds(walk)
+    assert len(folds) == len(stacked.folds(walk)) > 2
+    for fold, panel_fold in zip(folds, stacked.folds(walk), strict=True):
+        train, test = series.select(walk, fold)
+        p_train, p_test = stacked.select(walk, panel_fold)
+        assert (panel.dates[p_test] == test.index).all()
+        assert (panel.dates[p_train] == train.labelled.index).all()
+        for warm in (False, True):
+            fit, held = series.hold_out(walk, train, warm, True)
+            p_fit, p_held = stacked.hold_out(walk, p_train, warm, True)
+            assert (panel.dates[p_fit] == fit.labelled.index).all()
+            assert (held is None) == (p_held is None)
+            if held is not None and p_held is not None:
+                assert (panel.dates[p_held] == held.labelled.index).all()
