@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
-from backtests.ledger.record import record_run, sweep_name
+from backtests.ledger.record import record_run
 from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
@@ -33,6 +33,7 @@ from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
+from backtests.runcontext import sweep_name
 from backtests.settings.strategy import strategy_class_and_params
 from strategies.buy_and_hold import BuyAndHold
 
