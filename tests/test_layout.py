@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 # backtests' layers, lowest first: a module may import from its own layer or a lower one only.
 LAYERS = {"errors": 0, "atomic": 0, "runcontext": 0, "data": 1, "settings": 1, "pipeline": 2,
-          "outputs": 3, "modes": 4, "sweeps": 4, "ledger": 4, "tracking": 4, "cli": 5}
+          "outputs": 3, "stages": 4, "modes": 4, "sweeps": 4, "ledger": 4, "tracking": 4, "cli": 5}
 FORBIDDEN = {"forecasting": ("backtrader", "backtests", "strategies"),
              "strategies": ("tensorflow", "keras", "forecasting", "backtests")}
 PACKAGES = ("backtests", "forecasting", "strategies")

@@ -12,7 +12,6 @@ from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
 from backtests.ledger.record import record_run
-from backtests.modes.stages import Timings
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
 from backtests.outputs.figures.risk import write_risk_plot
@@ -35,6 +34,7 @@ from backtests.pipeline.metrics import performance, sharpe_objective, trade_stat
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
 from backtests.runcontext import sweep_name
 from backtests.settings.strategy import strategy_class_and_params
+from backtests.stages.timings import Timings
 from strategies.buy_and_hold import BuyAndHold
 
 log = logging.getLogger(__name__)

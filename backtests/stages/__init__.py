@@ -1,0 +1,1 @@
+"""The stages the modes chain together: a universe's run, portfolio and audit, and their timings."""
