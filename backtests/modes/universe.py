@@ -24,7 +24,6 @@ from backtests.data.base import MarketData
 from backtests.data.universe import Universe, load_panel
 from backtests.ledger.record import record_run
 from backtests.modes.portfolio import check_portfolio, trade_portfolio
-from backtests.modes.portfolio_extras import risk_and_sentiment
 from backtests.outputs.explanations import write_universe_explanation
 from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.pages.universe import write_universe_pages
@@ -41,6 +40,7 @@ from backtests.pipeline.universe import (
     per_ticker_forecasts,
 )
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+from backtests.stages.portfolio_extras import risk_and_sentiment
 from backtests.stages.timings import Timings
 from forecasting.universe.scoring import cross_section_scores, per_ticker_scores
 
