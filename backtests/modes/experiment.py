@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 def run_experiment(cfg: DictConfig) -> float:
     """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
     if is_universe_run(cfg):  # many tickers: forecasts scored across tickers, no portfolio trades
-        from backtests.modes.universe import run_universe
+        from backtests.stages.universe import run_universe
 
         return run_universe(cfg)
     timings = Timings()
