@@ -19,9 +19,9 @@ from backtests.atomic import write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
 from backtests.modes.audit import Finding, alter_after, day_text, first_difference
-from backtests.modes.trading_audit import TradingAudit
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.universe import global_forecasts, long_form, market_inputs
+from backtests.stages.trading_audit import TradingAudit
 from backtests.stages.universe import load_universe
 
 log = logging.getLogger(__name__)
