@@ -145,7 +145,7 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
 def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
     if is_universe_run(cfg):  # one ticker altered, every ticker's forecasts compared
-        from backtests.modes.universe_audit import run_universe_audit
+        from backtests.stages.universe_audit import run_universe_audit
 
         return run_universe_audit(cfg, cutoffs, atol)
     market = instantiate(cfg.data).load()
