@@ -30,7 +30,7 @@ from backtests.pipeline.metrics import performance, trade_stats
 from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
 from backtests.pipeline.universe import closes_panel
 from backtests.settings.strategy import strategy_class_and_params
-from backtests.stages.portfolio_extras import Extras
+from backtests.stages.risk_and_sentiment import Extras
 from backtests.stages.timings import Timings
 from strategies.portfolio.equal_weight import EqualWeight
 from strategies.portfolio.market_neutral import MarketNeutral

@@ -23,7 +23,7 @@ from backtests.pipeline.universe_risk import universe_risk, vol_panel
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
 from backtests.stages.lookahead import Finding, first_difference, risk_by_date
 from backtests.stages.portfolio import portfolio_inputs
-from backtests.stages.portfolio_extras import book_risk
+from backtests.stages.risk_and_sentiment import book_risk
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from backtests.pipeline.universe import (
 )
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
 from backtests.stages.portfolio import check_portfolio, trade_portfolio
-from backtests.stages.portfolio_extras import risk_and_sentiment
+from backtests.stages.risk_and_sentiment import risk_and_sentiment
 from backtests.stages.timings import Timings
 from forecasting.universe.scoring import cross_section_scores, per_ticker_scores
 
