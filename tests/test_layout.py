@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import ROOT
 
 # backtests' layers, lowest first: a module may import from its own layer or a lower one only.
-# The sweeps, the ledger and the tracker are siblings (test_no_import_circles... keeps them from
+# The sweeps, the ledger and the tracker are siblings (the circle test below keeps them from
 # importing each other both ways); the stages of a universe run and its audit sit above the ledger
 # they record in, and the modes above the stages they chain.
 LAYERS = {"errors": 0, "atomic": 0, "runcontext": 0, "data": 1, "settings": 1, "pipeline": 2,
