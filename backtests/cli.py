@@ -25,8 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
+from backtests.runcontext import in_multirun
 from backtests.settings.validate import validate
-from backtests.sweeps.callback import ERROR_FILE, in_multirun, record_failure
+from backtests.sweeps.callback import ERROR_FILE, record_failure
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,11 @@ import pytest
 from tests.conftest import ROOT
 
 # backtests' layers, lowest first: a module may import from its own layer or a lower one only.
-LAYERS = {"errors": 0, "atomic": 0, "data": 1, "settings": 1, "pipeline": 2, "outputs": 3,
-          "modes": 4, "sweeps": 4, "ledger": 4, "tracking": 4, "cli": 5}
+# The sweeps, the ledger and the tracker are siblings (the circle test below keeps them from
+# importing each other both ways); the stages of a universe run and its audit sit above the ledger
+# they record in, and the modes above the stages they chain.
+LAYERS = {"errors": 0, "atomic": 0, "runcontext": 0, "data": 1, "settings": 1, "pipeline": 2,
+          "outputs": 3, "sweeps": 4, "ledger": 4, "tracking": 4, "stages": 5, "modes": 6, "cli": 7}
 FORBIDDEN = {"forecasting": ("backtrader", "backtests", "strategies"),
              "strategies": ("tensorflow", "keras", "forecasting", "backtests")}
 PACKAGES = ("backtests", "forecasting", "strategies")
@@ -20,15 +23,92 @@ def _modules(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
-def _imports(path: Path) -> list[str]:
+def _imports(path: Path, root: Path = ROOT) -> list[str]:
+    """Every name `path` imports, at any depth (inside functions too), relative ones made absolute."""
+    package = list(path.relative_to(root).parts[:-1])  # what a relative import starts from
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append(node.module)
-            found += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*anchor, *([node.module] if node.module else [])])
+            found.append(module)
+            found += [f"{module}.{alias.name}" for alias in node.names]
     return found
+
+
+def _module_files(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of `packages` under `root`."""
+    files = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return files
+
+
+def import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """module -> the project modules it imports: the module a name lives in, and its packages
+    (importing `a.b.c` runs `a/b/__init__.py` too), except the importer's own packages."""
+    files = _module_files(root, packages)
+
+    def owner(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        own = {module.rsplit(".", n)[0] for n in range(module.count(".") + 1)}
+        targets = {found for name in _imports(path, root) if (found := owner(name))}
+        graph[module] = {parent for target in targets
+                         for parent in (target.rsplit(".", n)[0] for n in range(target.count(".") + 1))
+                         if parent in files and parent not in own}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One closed path (first module repeated last) per group of modules that import each other."""
+    reach = {module: _reachable(graph, module) for module in graph}
+    found: list[list[str]] = []
+    seen: set[str] = set()
+    for start in sorted(graph):
+        if start in seen or start not in reach[start]:
+            continue
+        group = {module for module in reach[start] if start in reach[module]}
+        seen |= group
+        found.append(_path_back(graph, start, group))
+    return found
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """The modules `start` imports directly or through others (itself only if on a circle)."""
+    reached, todo = set(), list(graph.get(start, ()))
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += graph.get(module, ())
+    return reached
+
+
+def _path_back(graph: dict[str, set[str]], start: str, group: set[str]) -> list[str]:
+    """The shortest import path from `start` back to itself, through `group` only."""
+    came_from: dict[str, str] = {}
+    queue = [start]
+    while queue:
+        module = queue.pop(0)
+        for target in sorted(graph[module] & group):
+            if target == start:
+                path = [module]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]
+            if target not in came_from:
+                came_from[target] = module
+                queue.append(target)
+    raise AssertionError(f"{start} is not on a circle")
 
 
 def _layer(parts: list[str]) -> int:
@@ -74,3 +154,25 @@ def test_no_package_holds_more_than_a_dozen_modules():
             if count > 12:
                 crowded[str(folder.relative_to(ROOT))] = count
     assert not crowded
+
+
+def test_no_import_circles_even_through_imports_inside_functions():
+    found = circles(import_graph(ROOT, PACKAGES))
+    assert not found, "import circles: " + "; ".join(" -> ".join(path) for path in found)
+
+
+def test_the_circle_check_sees_a_circle_hidden_in_a_function_and_a_relative_import(tmp_path):
+    files = {"pkg/__init__.py": "",
+             "pkg/a.py": "from pkg.sub import b\n",
+             "pkg/sub/__init__.py": '"""A package."""\n',
+             "pkg/sub/b.py": "def late():\n    from ..c import VALUE\n    return VALUE\n",
+             "pkg/c.py": "import json\n\n\ndef run():\n    from . import a\n\nVALUE = 1\n",
+             "pkg/d.py": "from pkg.a import b\nfrom pkg import c\n"}  # imports the circle, not on it
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph = import_graph(tmp_path, ("pkg",))
+    assert graph["pkg.sub.b"] == {"pkg.c"} and graph["pkg.a"] == {"pkg.sub", "pkg.sub.b"}
+    assert circles(graph) == [["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]]
+    (tmp_path / "pkg/c.py").write_text("VALUE = 1\n")  # the function-level import gone
+    assert circles(import_graph(tmp_path, ("pkg",))) == []

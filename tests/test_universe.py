@@ -137,8 +137,8 @@ def test_a_universe_needs_two_usable_tickers(make_cfg, tmp_path):
 def test_no_global_fold_trains_on_a_bar_it_predicts_or_an_unknown_outcome(make_cfg, tmp_path):
     from hydra.utils import instantiate
 
-    from backtests.modes.universe import load_universe
     from backtests.pipeline.universe import build_panel
+    from backtests.stages.universe import load_universe
     from forecasting.universe.walkforward import fold_samples, panel_folds
 
     folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})

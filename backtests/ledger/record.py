@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from backtests.ledger.deflate import deflate, make_trial
 from backtests.ledger.store import Ledger
-from backtests.sweeps.callback import sweep_folder
+from backtests.runcontext import sweep_name
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,6 @@ def ledger_of(cfg: DictConfig) -> Ledger | None:
         return None
     ledger = instantiate(cfg.ledger)
     return ledger if ledger.enabled else None
-
-
-def sweep_name() -> str | None:
-    """The sweep folder's name inside a job of `python run.py -m`, else None."""
-    folder = sweep_folder()
-    return None if folder is None else folder.name
 
 
 def record_run(cfg: DictConfig, dataset: str, ticker: str, returns: pd.DataFrame,

@@ -1,1 +1,1 @@
-"""What `mode=` runs: the backtest experiment, the look-ahead audit, next-session predictions."""
+"""What `mode=` runs, and only that: the backtest (experiment.py), audit, predict, inspect, ledger."""

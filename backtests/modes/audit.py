@@ -8,15 +8,13 @@ or fitted statistic that saw data from after its own date. Runs on the user's ow
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from backtests.atomic import write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
 from backtests.pipeline.costs import BrokerSettings
@@ -24,38 +22,17 @@ from backtests.pipeline.engine import run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.risk import risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
+from backtests.stages.lookahead import (
+    Finding,
+    alter_after,
+    cutoff_dates,
+    day_text,
+    first_difference,
+    risk_by_date,
+    verdict,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Finding:
-    cutoff: pd.Timestamp
-    what: str          # "features", "forecasts", "risk forecasts" or "trades"
-    first_date: pd.Timestamp | None
-    detail: str = ""
-
-
-def alter_after(market: MarketData, cutoff: pd.Timestamp, seed: int) -> MarketData:
-    """A copy whose bars after `cutoff` follow another random path (still valid OHLCV)."""
-    frame = market.frame.copy()
-    later = frame.index > cutoff
-    rng = np.random.default_rng(seed)
-    factor = np.exp(np.cumsum(rng.normal(0.0, 0.03, later.sum())))
-    for column in ("Open", "High", "Low", "Close"):
-        frame.loc[later, column] = frame.loc[later, column].to_numpy() * factor
-    frame.loc[later, "Volume"] = frame.loc[later, "Volume"].to_numpy() * rng.uniform(0.3, 3.0, later.sum())
-    return replace(market, frame=frame)
-
-
-def first_difference(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series,
-                     atol: float) -> pd.Timestamp | None:
-    """The first index label where two aligned tables differ by more than `atol` (NaN == NaN)."""
-    a, b = a.align(b, join="outer")
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    same = np.isclose(x, y, rtol=0.0, atol=atol, equal_nan=True)
-    rows = same.reshape(len(a), -1).all(axis=1)
-    return None if rows.all() else a.index[int(np.argmin(rows))]
 
 
 def _trades_before(trades: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -87,15 +64,6 @@ class _Backtest:
                risk_forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
         bars = signal_bars(market.frame, forecasts["forecast"], self.risk, risk_forecasts)
         return run_backtest(bars, self.cls, self.params, self.broker, self.start, self.risk).trades
-
-
-def risk_by_date(frame: pd.DataFrame) -> pd.DataFrame:
-    """Risk forecasts one row per date, a column per (measure, method): comparable by date.
-
-    `realised` is left out: on the cutoff day it is the next (altered) day's return.
-    """
-    measures = [c for c in frame.columns if c not in ("method", "realised", "fold")]
-    return frame.pivot(columns="method", values=measures)
 
 
 def _first_trade_difference(before: pd.DataFrame, after: pd.DataFrame) -> pd.Timestamp | None:
@@ -145,7 +113,7 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
 def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
     if is_universe_run(cfg):  # one ticker altered, every ticker's forecasts compared
-        from backtests.modes.universe_audit import run_universe_audit
+        from backtests.stages.universe_audit import run_universe_audit
 
         return run_universe_audit(cfg, cutoffs, atol)
     market = instantiate(cfg.data).load()
@@ -157,8 +125,7 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
                         trades=backtest.trades(market, original, risk_frame))
     if risk_frame is not None:
         baseline.risk = risk_by_date(risk_frame)
-    dates = original.index
-    picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
+    picks = cutoff_dates(original.index, cutoffs)
     findings: list[Finding] = []
     for number, cutoff in enumerate(picks):
         log.info("audit: cutoff %d/%d at %s: altering %d later bars and recomputing", number + 1,
@@ -169,27 +136,7 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
             log.error("audit: %s up to %s changed when the future was altered; first on %s %s",
                       item.what, cutoff.date(), day_text(item.first_date), item.detail)
         findings += found
-    report = {
-        "result": "FAIL" if findings else "PASS",
-        "cutoffs": [c.date().isoformat() for c in picks],
-        "checked": ["features", "forecasts", *(["risk forecasts"] if baseline.risk is not None
-                                                else []), "trades"],
-        "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
-                      "first_date": day_text(f.first_date), "detail": f.detail}
-                     for f in findings],
-        "data": market.summary(),
-    }
-    write_json(Path(cfg.paths.output_dir) / "audit.json", report)
-    if findings:
-        first = min(findings, key=lambda f: f.first_date or f.cutoff)
-        log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
-                  day_text(first.first_date), first.cutoff.date(), first.detail or "look-ahead")
-        raise SystemExit(1)
-    log.info("audit PASS: %s up to %s are unchanged when the data after each cutoff is altered",
-             ", ".join(report["checked"]), ", ".join(c.date().isoformat() for c in picks))
-    return 0.0
-
-
-def day_text(when: pd.Timestamp | None) -> str:
-    """A finding's first date; a difference without a date (counts differ) has none."""
-    return "an unknown date" if when is None else when.date().isoformat()
+    checked = ["features", "forecasts", *(["risk forecasts"] if baseline.risk is not None else []),
+               "trades"]
+    return verdict(Path(cfg.paths.output_dir), findings, picks, checked, {"data": market.summary()},
+                   ", ".join(checked), "the data")

@@ -11,8 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
-from backtests.ledger.record import record_run, sweep_name
-from backtests.modes.stages import Timings
+from backtests.ledger.record import record_run
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation
 from backtests.outputs.figures.risk import write_risk_plot
@@ -33,7 +32,9 @@ from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
+from backtests.runcontext import sweep_name
 from backtests.settings.strategy import strategy_class_and_params
+from backtests.stages.timings import Timings
 from strategies.buy_and_hold import BuyAndHold
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 def run_experiment(cfg: DictConfig) -> float:
     """Run the configured experiment, write its folder, and return the strategy's Sharpe ratio."""
     if is_universe_run(cfg):  # many tickers: forecasts scored across tickers, no portfolio trades
-        from backtests.modes.universe import run_universe
+        from backtests.stages.universe import run_universe
 
         return run_universe(cfg)
     timings = Timings()

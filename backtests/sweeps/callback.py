@@ -26,32 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_text
 from backtests.pipeline.forecast_cache import release_locks
+from backtests.runcontext import in_multirun
 
 log = logging.getLogger(__name__)
 
 ERROR_FILE = "error.txt"
-
-
-def in_multirun(config: DictConfig | None = None) -> bool:
-    """True inside a job of `python run.py -m ...` (a sweep), False in a single run or a test.
-
-    `config` is a config holding the `hydra` node; without it, the running job's is used.
-    """
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if config is None:
-        if not HydraConfig.initialized():
-            return False
-        return getattr(HydraConfig.get(), "mode", None) == RunMode.MULTIRUN
-    return OmegaConf.select(config, "hydra.mode", default=None) == RunMode.MULTIRUN
-
-
-def sweep_folder() -> Path | None:
-    """The sweep's root folder inside a job of `python run.py -m ...`, else None."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return Path(HydraConfig.get().sweep.dir) if in_multirun() else None
 
 
 def record_failure(folder: Path, error: BaseException) -> str:

@@ -87,7 +87,7 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
                         else "no metrics.json: interrupted, still running, or not a backtest")
         return row, None
     s, f = metrics.get("strategy") or {}, metrics.get("forecast") or {}
-    if "portfolio" in metrics:  # a universe traded as a portfolio (modes/portfolio.py)
+    if "portfolio" in metrics:  # a universe traded as a portfolio (stages/portfolio.py)
         row["ticker"] = f"universe {metrics['universe']['name']}"
     # Runs written before strategies declared it were all scored as forecast readers.
     uses_forecast = bool(s.get("uses_forecast", True))

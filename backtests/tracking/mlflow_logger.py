@@ -131,7 +131,7 @@ class MlflowLogger:
     def _log_run(self, folder: Path, metrics: dict, run_info: dict) -> str:
         from mlflow.entities import Metric, Param
 
-        from backtests.sweeps.callback import sweep_folder
+        from backtests.runcontext import sweep_folder
         from backtests.tracking.sweep_parent import parent_run_id
 
         client, experiment_id = self.prepare()

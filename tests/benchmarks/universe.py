@@ -30,9 +30,9 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
 import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
-from backtests.modes.universe import load_universe  # noqa: E402
 from backtests.pipeline.forecasts import walk_forward_forecasts  # noqa: E402
 from backtests.pipeline.universe import build_panel, global_model, per_ticker_forecasts  # noqa: E402
+from backtests.stages.universe import load_universe  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 from forecasting.universe.models import PanelRidge  # noqa: E402
 from forecasting.universe.walkforward import panel_folds, run_panel  # noqa: E402

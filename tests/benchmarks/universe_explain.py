@@ -28,8 +28,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
 import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
-from backtests.modes.universe import load_universe  # noqa: E402
 from backtests.pipeline.universe import global_run  # noqa: E402
+from backtests.stages.universe import load_universe  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")

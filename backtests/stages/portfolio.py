@@ -23,8 +23,6 @@ from omegaconf import DictConfig
 from backtests.atomic import write_csv
 from backtests.data.base import MarketData
 from backtests.errors import UserError
-from backtests.modes.portfolio_extras import Extras
-from backtests.modes.stages import Timings
 from backtests.outputs.figures.portfolio import write_portfolio_plot
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
@@ -32,6 +30,8 @@ from backtests.pipeline.metrics import performance, trade_stats
 from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
 from backtests.pipeline.universe import closes_panel
 from backtests.settings.strategy import strategy_class_and_params
+from backtests.stages.risk_and_sentiment import Extras
+from backtests.stages.timings import Timings
 from strategies.portfolio.equal_weight import EqualWeight
 from strategies.portfolio.market_neutral import MarketNeutral
 

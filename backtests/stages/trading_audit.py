@@ -16,14 +16,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.data.base import MarketData
-from backtests.modes.audit import Finding, first_difference, risk_by_date
-from backtests.modes.portfolio import portfolio_inputs
-from backtests.modes.portfolio_extras import book_risk
 from backtests.pipeline.portfolio import run_portfolio
 from backtests.pipeline.risk import RiskRun, risk_settings, walk_forward_risk
 from backtests.pipeline.universe import closes_panel
 from backtests.pipeline.universe_risk import universe_risk, vol_panel
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+from backtests.stages.lookahead import Finding, first_difference, risk_by_date
+from backtests.stages.portfolio import portfolio_inputs
+from backtests.stages.risk_and_sentiment import book_risk
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,20 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from backtests.atomic import write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
-from backtests.modes.audit import Finding, alter_after, day_text, first_difference
-from backtests.modes.trading_audit import TradingAudit
-from backtests.modes.universe import load_universe
 from backtests.pipeline.forecasts import walk_forward_forecasts
 from backtests.pipeline.universe import global_forecasts, long_form, market_inputs
+from backtests.stages.lookahead import (
+    Finding,
+    alter_after,
+    cutoff_dates,
+    day_text,
+    first_difference,
+    verdict,
+)
+from backtests.stages.trading_audit import TradingAudit
+from backtests.stages.universe import load_universe
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +82,7 @@ def run_universe_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> 
     baseline = _forecasts(cfg, universe, markets, until=None)
     trading = TradingAudit(cfg, markets)
     derived = trading.outputs(markets, baseline.reset_index(), trading.runs)
-    dates = baseline.index.get_level_values("date").unique().sort_values()
-    picks = [dates[int(len(dates) * (i + 1) / (cutoffs + 1))] for i in range(cutoffs)]
+    picks = cutoff_dates(baseline.index.get_level_values("date").unique().sort_values(), cutoffs)
     tickers = sorted(markets)
     findings: list[Finding] = []
     altered_tickers = []
@@ -93,21 +98,9 @@ def run_universe_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> 
             log.error("audit: %s up to %s changed; first on %s %s", item.what, cutoff.date(),
                       day_text(item.first_date), item.detail)
         findings += found
-    report = {"result": "FAIL" if findings else "PASS", "model": universe.model,
-              "cutoffs": [c.date().isoformat() for c in picks], "altered": altered_tickers,
-              "checked": ["market inputs", "forecasts of every ticker", *trading.checked],
-              "findings": [{"cutoff": f.cutoff.date().isoformat(), "what": f.what,
-                            "first_date": day_text(f.first_date), "detail": f.detail}
-                           for f in findings],
-              "tickers": tickers, "left_out": left_out}
-    write_json(Path(cfg.paths.output_dir) / "audit.json", report)
-    if findings:
-        first = min(findings, key=lambda f: f.first_date or f.cutoff)
-        log.error("audit FAIL: %s on %s depend on data after %s (%s)", first.what,
-                  day_text(first.first_date), first.cutoff.date(), first.detail)
-        raise SystemExit(1)
-    log.info("audit PASS: market inputs, the forecasts of all %d tickers%s up to %s are unchanged "
-             "when one ticker's data after each cutoff is altered", len(tickers),
-             "".join(f", {what}" for what in trading.checked),
-             ", ".join(c.date().isoformat() for c in picks))
-    return 0.0
+    facts = {"model": universe.model, "altered": altered_tickers, "tickers": tickers,
+             "left_out": left_out}
+    return verdict(Path(cfg.paths.output_dir), findings, picks,
+                   ["market inputs", "forecasts of every ticker", *trading.checked], facts,
+                   f"market inputs, the forecasts of all {len(tickers)} tickers"
+                   + "".join(f", {what}" for what in trading.checked), "one ticker's data")

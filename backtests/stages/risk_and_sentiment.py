@@ -20,11 +20,11 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_csv
 from backtests.data.base import MarketData
-from backtests.modes.stages import Timings
 from backtests.pipeline.portfolio import PortfolioResult
 from backtests.pipeline.risk import RiskRun, tally_backtests
 from backtests.pipeline.universe import closes_panel
 from backtests.pipeline.universe_risk import universe_risk, universe_var_table, vol_panel
+from backtests.stages.timings import Timings
 from forecasting.risk.walkforward import RiskSettings
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ First the question before any trade: do the forecasts rank tomorrow's returns be
 and better than ridge and plain short-term reversal? Then, beside it, every ticker's risk forecasts
 and the market-sentiment index built from the forecasts; and with a portfolio strategy
 (strategy=topk, market_neutral) a portfolio traded against the equal-weight benchmark
-(modes/portfolio.py). Every artifact is written as a single run writes its own: predictions.csv
+(stages/portfolio.py). Every artifact is written as a single run writes its own: predictions.csv
 (long form), metrics.json (last), report.html, universe.html.
 """
 from __future__ import annotations
@@ -23,9 +23,6 @@ from backtests.atomic import write_csv, write_json
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe, load_panel
 from backtests.ledger.record import record_run
-from backtests.modes.portfolio import check_portfolio, trade_portfolio
-from backtests.modes.portfolio_extras import risk_and_sentiment
-from backtests.modes.stages import Timings
 from backtests.outputs.explanations import write_universe_explanation
 from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.pages.universe import write_universe_pages
@@ -42,6 +39,9 @@ from backtests.pipeline.universe import (
     per_ticker_forecasts,
 )
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+from backtests.stages.portfolio import check_portfolio, trade_portfolio
+from backtests.stages.risk_and_sentiment import risk_and_sentiment
+from backtests.stages.timings import Timings
 from forecasting.universe.scoring import cross_section_scores, per_ticker_scores
 
 log = logging.getLogger(__name__)
