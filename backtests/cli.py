@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
+from backtests.settings.keys import can_take
 from backtests.settings.validate import validate
 from backtests.sweeps.callback import ERROR_FILE, in_multirun, record_failure
 
@@ -48,7 +49,7 @@ def main(cfg: DictConfig) -> float | None:
         task = instantiate(cfg.mode)
         return task(cfg)
     except Exception as exc:
-        error = as_user_error(exc)
+        error = as_user_error(exc, can_take=can_take)
         if not in_multirun():  # sweeps record failures in SweepSummary.on_job_end
             _record_in_run_folder(cfg, exc)
         if error is None or full_error_asked():
@@ -91,7 +92,7 @@ def run(entry: Callable[[], Any]) -> None:
               "half-written", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
-        error = as_user_error(exc, sys.argv[1:])
+        error = as_user_error(exc, sys.argv[1:], can_take)
         if error is None:
             _print_bug(exc)
             sys.exit(1)
