@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
-from backtests.settings.keys import can_take
+from backtests.settings.keys import can_take, check_search_space
 from backtests.settings.validate import validate
 from backtests.sweeps.callback import ERROR_FILE, in_multirun, record_failure
 
@@ -135,14 +135,16 @@ class ValidateFirst(Callback):
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config)
+        self._check(config, sweep=True)
 
     @staticmethod
-    def _check(config: DictConfig) -> None:
+    def _check(config: DictConfig, sweep: bool = False) -> None:
         if full_error_asked():
             return
         try:
             validate(config)
+            if sweep:  # a search-space key no chosen component has: before the first trial
+                check_search_space(config)
             logger = OmegaConf.select(config, "logger", default=None)
             if logger is not None:  # mlflow installed? create its store and experiment once, now
                 instantiate(logger).prepare()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hydra.utils import get_object
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
 
@@ -102,3 +102,25 @@ def _targets(node: DictConfig, prefix: str = "") -> Iterator[tuple[str, DictConf
         child: Any = node._get_node(key)
         if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
             yield from _targets(child, path)
+
+
+def check_search_space(cfg: DictConfig) -> None:
+    """Every key a sweep's search space (hydra.sweeper.params) sets is a setting of the chosen
+    components; otherwise its trials would each fail, one by one, on a key they lack."""
+    space = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
+    for key in (str(k) for k in (space or {}).keys()):
+        section, _, leaf = key.lstrip("+~").rpartition(".")
+        node = OmegaConf.select(cfg, section, default=None) if section else None
+        if key[0] in "+~" or not isinstance(node, DictConfig) or leaf in node:
+            continue
+        top = section.split(".")[0]
+        choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{top}", default=None)
+        target = node.get("_target_")
+        chosen = f"{top}={choice}" if choice else top
+        if isinstance(target, str):
+            chosen += f": {target.rpartition('.')[2]}"
+        known = sorted(str(k) for k in node.keys() if not str(k).startswith("_"))
+        raise UserError(f"the search space (hydra.sweeper.params) names {key}, a setting the chosen "
+                        f"{top} ({chosen}) lacks",
+                        f"{section} settings: {', '.join(known) or 'none'}; remove {key} from "
+                        f"hydra.sweeper.params (conf/hparams_search/) or choose a {top} that has it")
