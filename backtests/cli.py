@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
 from backtests.runcontext import in_multirun
+from backtests.settings.keys import can_take, check_search_space
 from backtests.settings.validate import validate
 from backtests.sweeps.callback import ERROR_FILE, record_failure
 
@@ -49,7 +50,7 @@ def main(cfg: DictConfig) -> float | None:
         task = instantiate(cfg.mode)
         return task(cfg)
     except Exception as exc:
-        error = as_user_error(exc)
+        error = as_user_error(exc, can_take=can_take)
         if not in_multirun():  # sweeps record failures in SweepSummary.on_job_end
             _record_in_run_folder(cfg, exc)
         if error is None or full_error_asked():
@@ -92,7 +93,7 @@ def run(entry: Callable[[], Any]) -> None:
               "half-written", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
-        error = as_user_error(exc, sys.argv[1:])
+        error = as_user_error(exc, sys.argv[1:], can_take)
         if error is None:
             _print_bug(exc)
             sys.exit(1)
@@ -135,14 +136,16 @@ class ValidateFirst(Callback):
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config)
+        self._check(config, sweep=True)
 
     @staticmethod
-    def _check(config: DictConfig) -> None:
+    def _check(config: DictConfig, sweep: bool = False) -> None:
         if full_error_asked():
             return
         try:
             validate(config)
+            if sweep:  # a search-space key no chosen component has: before the first trial
+                check_search_space(config)
             logger = OmegaConf.select(config, "logger", default=None)
             if logger is not None:  # mlflow installed? create its store and experiment once, now
                 instantiate(logger).prepare()

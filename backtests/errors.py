@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 
 class UserError(Exception):
@@ -57,10 +57,16 @@ def _first_line(text: object) -> str:
     return lines[0] if lines else ""
 
 
-def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | None:
+# (a component's `_target_`, a key) -> can that component take the key? (settings/keys.py)
+CanTake = Callable[[object, str], bool]
+
+
+def as_user_error(exc: BaseException, argv: Sequence[str] = (),
+                  can_take: CanTake | None = None) -> UserError | None:
     """The UserError behind `exc`, or one made from a Hydra/OmegaConf config error; else None.
 
-    `argv` (the command-line overrides) lets an unparsable override be named.
+    `argv` (the command-line overrides) lets an unparsable override be named; `can_take` keeps the
+    hint for an unknown key from suggesting `+key=` to a component that cannot take it.
     """
     from hydra.errors import (
         CompactHydraException,
@@ -93,7 +99,7 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | N
                          "write overrides as key=value; quote values holding spaces or brackets")
     if isinstance(exc, ConfigCompositionException) and isinstance(
             exc.__cause__, (ConfigKeyError, ConfigAttributeError)):
-        return _unknown_key(exc.__cause__)
+        return _unknown_key(exc.__cause__, can_take)
     if isinstance(exc, InstantiationException):
         key = getattr(exc, "full_key", None) or "that group"
         if isinstance(exc.__cause__, ValueError):
@@ -126,7 +132,7 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | N
     return None
 
 
-def _unknown_key(error: BaseException) -> UserError:
+def _unknown_key(error: BaseException, can_take: CanTake | None = None) -> UserError:
     full_key = str(getattr(error, "full_key", "") or getattr(error, "key", "?"))
     key = str(getattr(error, "key", full_key))
     parent = getattr(error, "parent_node", None)
@@ -137,6 +143,11 @@ def _unknown_key(error: BaseException) -> UserError:
     prefix = f"{section}." if section else ""
     lead = f"did you mean {prefix}{close[0]}? " if close else ""
     where = f"{section} settings" if section else "top-level settings and groups"
+    target = parent.get("_target_", None) if parent is not None else None
+    if target is not None and can_take is not None and not can_take(target, key):
+        name = str(target).rpartition(".")[2]
+        return UserError(f"{full_key} is not a setting: {name} takes no {key!r}",
+                         f"{lead}{where}: {', '.join(known) or 'none'}")
     return UserError(f"{full_key} is not a setting",
                      f"{lead}{where}: {', '.join(known) or 'none'}; add a new key with +{full_key}=...")
 

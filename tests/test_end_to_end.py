@@ -97,7 +97,7 @@ def test_offline_yfinance_without_cache_is_one_line_and_exit_2(make_cfg, monkeyp
 def test_another_strategy_reuses_the_cached_forecasts(run_folder):
     folder, _ = run_folder
     root = folder.parent
-    done = run_cli(*FAST, "data.bars=520", "strategy=buy_and_hold",
+    done = run_cli(*FAST, "data.bars=520", "strategy=lstm_long_short",
                    f"hydra.run.dir={root / 'rerun'}", f"paths.cache_dir={root / 'cache'}", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "reusing cached walk-forward forecasts" in done.stdout + done.stderr

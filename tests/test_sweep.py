@@ -374,7 +374,8 @@ def test_a_killed_holder_frees_the_lock(tmp_path):
 # --- real sweeps through run.py ------------------------------------------------------------------
 
 def test_joblib_sweep_keeps_going_past_a_failed_job_and_trains_once(tmp_path):
-    done = sweep(tmp_path, "hydra/launcher=joblib", "strategy=lstm_momentum,sma_cross",
+    # two strategies that read the forecast: one trains, the other reuses (sma_cross would train none)
+    done = sweep(tmp_path, "hydra/launcher=joblib", "strategy=lstm_momentum,lstm_long_short",
                  "data.bars=420,100")
     assert done.returncode == 1, done.stderr[-3000:]  # a failed run is reported at the end
     root = tmp_path / "sweep"

@@ -16,7 +16,7 @@ mlflow = pytest.importorskip("mlflow", reason="logger=mlflow needs the optional 
 
 def test_a_joblib_sweep_is_a_parent_run_with_its_jobs_as_children(tmp_path):
     done = sweep(tmp_path, "hydra/launcher=joblib", "logger=mlflow",
-                 "strategy=lstm_momentum,sma_cross")
+                 "strategy=lstm_momentum,lstm_long_short")  # both log forecast metrics
     assert done.returncode == 0, done.stderr[-3000:]
     client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("backtests")

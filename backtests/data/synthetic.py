@@ -59,11 +59,18 @@ class SyntheticSource(PriceSource):
 
     def __init__(self, ticker: str, seed: int, bars: int = 2520, first_date: str = "2010-01-04",
                  start: str | None = None, end: str | None = None,
-                 quality: QualityPolicy | None = None, **shape: float) -> None:
+                 quality: QualityPolicy | None = None, initial_price: float = 100.0,
+                 annual_drift: float = 0.08, annual_vol: float = 0.20, vol_persistence: float = 0.94,
+                 vol_reaction: float = 0.05, jump_prob: float = 0.01, jump_scale: float = 0.04) -> None:
         # A synthetic market trades every weekday: no exchange's holidays apply to it.
         super().__init__(check_ticker(ticker), start, end,
                          quality if quality is not None else QualityPolicy(exchange="weekdays", max_age=None))
-        self.seed, self.bars, self.first_date, self.shape = int(seed), int(bars), first_date, shape
+        self.seed, self.bars, self.first_date = int(seed), int(bars), first_date
+        # Named, not **shape: a key the market does not take is refused before any work
+        # (backtests/settings/keys.py reads this signature), never passed on to fail late.
+        self.shape = {"initial_price": initial_price, "annual_drift": annual_drift,
+                      "annual_vol": annual_vol, "vol_persistence": vol_persistence,
+                      "vol_reaction": vol_reaction, "jump_prob": jump_prob, "jump_scale": jump_scale}
 
     def _load(self) -> MarketData:
         raw = synthetic_bars(self.bars, self.seed, self.first_date, **self.shape)

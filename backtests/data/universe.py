@@ -22,8 +22,11 @@ from backtests.data.csv import file_ticker
 from backtests.data.quality import say_age
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, first_few
+from forecasting.universe.cross_section import MIN_NAMES
 
 log = logging.getLogger(__name__)
+
+MIN_TICKERS = MIN_NAMES  # the cross-section is scored over at least this many names a day
 
 
 class Universe:
@@ -88,7 +91,8 @@ def load_panel(data: DictConfig, tickers: Sequence[str],
     """({ticker: data} of the tickers that loaded, {ticker: why} of those left out).
 
     `usable` may refuse a loaded ticker with a UserError (e.g. too little history for the schedule).
-    Fewer than two usable tickers is not a universe: that is the user's mistake, raised as one.
+    Fewer than MIN_TICKERS usable tickers is not a universe: that is the user's mistake, raised as
+    one, before any forecast is made.
     """
     def one(ticker: str) -> tuple[str, MarketData | None, str]:
         try:
@@ -106,11 +110,13 @@ def load_panel(data: DictConfig, tickers: Sequence[str],
     left_out = {t: why for t, m, why in results if m is None}
     for ticker, why in left_out.items():
         log.warning("universe: leaving %s out: %s", ticker, why)
-    if len(loaded) < 2:
-        raise UserError(f"only {len(loaded)} of {len(tickers)} tickers can be used "
-                        f"(left out: {first_few(sorted(left_out), 8) or 'none'})",
-                        "a universe needs at least two tickers with enough history; check "
-                        "data.path, data.start and the warnings above")
+    if len(loaded) < MIN_TICKERS:
+        reasons = [f"{t} ({why})" for t, why in sorted(left_out.items())]
+        raise UserError(f"only {len(loaded)} of {len(tickers)} tickers can be used and a universe "
+                        f"needs {MIN_TICKERS} (a daily IC over fewer names says nothing); left out: "
+                        f"{first_few(reasons, 3) or 'none'}",
+                        "add tickers with enough history, or check data.path, data.start and "
+                        "the warnings above")
     log.info("universe: %d tickers loaded (%s)%s", len(loaded), first_few(sorted(loaded), 10),
              f"; {len(left_out)} left out" if left_out else "")
     return loaded, left_out

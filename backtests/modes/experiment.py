@@ -29,7 +29,7 @@ from backtests.outputs.results import (
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
-from backtests.pipeline.forecasts import walk_forward_forecasts
+from backtests.pipeline.forecasts import scheduled_outcomes, walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
 from backtests.runcontext import sweep_name
@@ -61,8 +61,10 @@ def run_experiment(cfg: DictConfig) -> float:
         market = source.load()
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
                  market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
-    with timings.stage("walk-forward forecasts"):
-        run = walk_forward_forecasts(cfg, market, explain=cfg.report.get("explain") is not False)
+    uses_forecast = bool(strategy_cls.uses_forecast)
+    with timings.stage("walk-forward forecasts"):  # a prices-only strategy: its test dates only
+        run = (walk_forward_forecasts(cfg, market, explain=cfg.report.get("explain") is not False)
+               if uses_forecast else scheduled_outcomes(cfg, market))
     predictions = run.predictions
     with timings.stage("risk forecasts"):
         risk_run = walk_forward_risk(cfg, market, risk_methods) if risk_methods else None
@@ -74,9 +76,10 @@ def run_experiment(cfg: DictConfig) -> float:
         bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)  # no risk rules
     with timings.stage("write results"):
         metrics = {
-            "strategy": {**_figures(result, cfg), "uses_forecast": strategy_cls.uses_forecast},
+            "strategy": {**_figures(result, cfg), "uses_forecast": uses_forecast},
             "benchmark": _figures(bench, cfg),
-            "forecast": _scores(cfg, predictions, market),
+            "forecast": (_scores(cfg, predictions, market) if uses_forecast
+                         else not_computed(strategy_cls.__name__)),
             "data": market.summary(),
             "test_period": {"start": start.date().isoformat(),
                             "end": predictions.index[-1].date().isoformat(),
@@ -103,7 +106,8 @@ def run_experiment(cfg: DictConfig) -> float:
             "sweep": sweep_name(),
             "config": OmegaConf.to_container(cfg, resolve=True),
             "data_fingerprint": market.fingerprint,
-            "forecast_cache_key": run.key, "forecasts_from_cache": run.cached,
+            "forecast_cache_key": run.key if uses_forecast else None,
+            "forecasts_from_cache": run.cached,
             "risk_cache_key": risk_run and risk_run.key,
             "risk_forecasts_from_cache": risk_run is not None and risk_run.cached,
             "packages": package_versions(), "git_commit": commit,
@@ -113,7 +117,7 @@ def run_experiment(cfg: DictConfig) -> float:
                  f"{start.date()} to {predictions.index[-1].date()}")
         cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
         model = forecaster_label(run_info["config"]["forecaster"])
-        if cfg.report.plots:
+        if cfg.report.plots and uses_forecast:  # both plots are of the forecast
             equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
             folds = metrics["forecast"]["per_fold"]
             cache.file(out / "forecast.png", [table, equity, title, model],
@@ -153,6 +157,13 @@ def _scores(cfg: DictConfig, predictions: pd.DataFrame, market: MarketData) -> d
         return score_forecasts(scored, close)
 
     return ArtifactCache(cfg.paths.cache_dir).value("forecast_scores", [scored, close], compute)
+
+
+def not_computed(strategy: str) -> dict:
+    """The forecast block of a run whose strategy reads no forecast: none was trained."""
+    return {"computed": False, "per_fold": [],
+            "verdict": f"Forecast not computed: {strategy} trades on prices only, so no model "
+                       "was trained (the test period is the walk-forward's all the same)."}
 
 
 def _figures(result: BacktestResult, cfg: DictConfig) -> dict:

@@ -104,6 +104,8 @@ def _what_ran(config: dict, command: dict, info: dict, data: dict, period: dict,
     risk_text = ", ".join(f"{k}={rules[k]}" for k in active) or "none (no risk rules)"
     broker = config.get("broker") or {}
     cache = "reused from the cache" if info.get("forecasts_from_cache") else "trained in this run"
+    if "forecast_cache_key" in info and info["forecast_cache_key"] is None:
+        cache = "none trained: the strategy reads no forecast"
     rows = [
         ("Ticker", ticker), ("Strategy", f"{strategy}: {settings_text(config.get('strategy'))}"),
         ("Risk rules", risk_text),
@@ -118,7 +120,7 @@ def _what_ran(config: dict, command: dict, info: dict, data: dict, period: dict,
         ("Costs", f"{_commission_text(broker)}, slippage {broker.get('slippage', '?')}, "
                   f"cash {broker.get('cash', '?')}"),
         ("Seed", config.get("seed", "?")),
-        ("Forecasts", f"{cache} (key {info.get('forecast_cache_key', '?')})"),
+        ("Forecasts", f"{cache} (key {info.get('forecast_cache_key') or '-'})"),
         ("Code", f"git {info.get('git_commit') or 'unknown'}, mode {command.get('mode', '?')}"),
     ]
     return table(("Setting", "Value"), ((esc(k), esc(v)) for k, v in rows), "info")
@@ -150,6 +152,8 @@ def _performance(s: dict, b: dict) -> str:
 def _skill(f: dict, config: dict) -> str:
     if not f:
         return "<p>No forecast scores.</p>"
+    if f.get("computed") is False:  # a prices-only strategy: no model was trained
+        return f"<p>{esc(f.get('verdict', 'Forecast not computed.'))}</p>"
     p, r = f.get("persistence") or {}, f.get("ridge") or {}
     model = forecaster_label(config.get("forecaster"))
     errors = (("MSE", "mse", lambda v: num(v, 6)), ("MAE", "mae", lambda v: num(v, 5)),

@@ -146,3 +146,24 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
             cache.store_explanation(key, tag, explanation.to_dict())
         cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
     return ForecastRun(predictions, key, cached=False, explanation=explanation)
+
+
+def scheduled_outcomes(cfg: DictConfig, market: MarketData) -> ForecastRun:
+    """The walk-forward's test rows (actual, fold) without training anything: forecast and ridge
+    are NaN. For a strategy that never reads a forecast (uses_forecast False): it is tested on the
+    very dates walk_forward_forecasts gives, so a sweep compares every strategy over one period.
+    """
+    windows = build_windows(cfg, market)
+    walkforward: WalkForward = instantiate(cfg.walkforward)
+    lead = market.frame.index.get_loc(windows.index[0])
+    parts = []
+    for fold in walkforward.schedule(windows.index, lead):
+        test = windows[fold.test_start:fold.test_end]
+        parts.append(pd.DataFrame({"forecast": float("nan"), "actual": test.y, "fold": fold.number,
+                                   "ridge": float("nan")}, index=test.index))
+    predictions = pd.concat(parts)
+    predictions.index.name = "date"
+    log.info("forecasts: none trained, the strategy does not read them; test period %s to %s "
+             "(%d bars), as the walk-forward's", predictions.index[0].date(),
+             predictions.index[-1].date(), len(predictions))
+    return ForecastRun(predictions, key="", cached=False)

@@ -14,10 +14,11 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
+from backtests.settings.keys import ENGINE_PARAMS
 from strategies.base import RiskManagedStrategy
 from strategies.portfolio.base import PortfolioStrategy
 
-_RESERVED = {"start", "risk", "regime"}  # set by the engine from other groups, not by strategy.*
+_RESERVED = ENGINE_PARAMS  # set by the engine from other groups, not by strategy.*
 
 StrategyClass = type[RiskManagedStrategy] | type[PortfolioStrategy]
 

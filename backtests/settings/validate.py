@@ -4,9 +4,10 @@ A bad value should cost the user a second, not the minutes of training that woul
 code that uses it notices. A component's settings are checked against the bounds its `_target_`
 class declares (settings/bounds.py: the one home of each bound); the few settings no class owns
 (the top level, report, mode) against a table of rules here. Only keys the config actually
-has are checked, so new strategy parameters are covered as soon as their class declares them, and
-settings nothing knows pass untouched. Rules that span keys (start before end, exit below entry,
-fast below slow) follow.
+has are checked, so new strategy parameters are covered as soon as their class declares them; a
+key its component does not take at all is refused (settings/keys.py). Rules that span keys (start
+before end, exit below entry, fast below slow) follow, then settings that contradict each other
+(settings/combinations.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from backtests.data.csv import check_file_ticker
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 from backtests.settings.bounds import Bound, bounds_of, default_of
+from backtests.settings.combinations import check_combinations
+from backtests.settings.keys import LAST, check_keys
 
 Check = Callable[[Any], bool]
 
@@ -106,6 +109,7 @@ _CHOICE = re.compile(r"(?!.*\.\.)[\w-][\w./-]*")  # plain config names: no HTML 
 def validate(cfg: DictConfig) -> None:
     """Raise a UserError naming the first invalid setting; cheap, imports nothing heavy."""
     values = dict(_leaves(cfg))
+    check_keys(cfg)  # a key no component takes (added with +, or leaked from conf/local)
     if "ticker" in values:
         check_ticker(values["ticker"])
         if values.get("data.path"):
@@ -124,8 +128,10 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"{key}={_show(value)} is not valid: it must be {rule.wants}",
                         f"e.g. {key}={rule.example}")
     _check_pairs(values)
-    _check_trading(cfg, values)
+    target = OmegaConf.select(cfg, "strategy._target_", default=None)
+    check_combinations(cfg, _component(target) if isinstance(target, str) else None)
     _check_choices(cfg)
+    check_keys(cfg, LAST)  # the modes' modules are slow to import: only once all else passed
 
 
 def _component_bound(cfg: DictConfig, key: str) -> tuple[Bound, Any] | None:
@@ -193,27 +199,6 @@ def _check_pairs(values: dict[str, Any]) -> None:
         raise UserError(f"data.vol_persistence + data.vol_reaction = {persistence + reaction:g} "
                         "must be below 1 (volatility would explode)",
                         "e.g. data.vol_persistence=0.94 data.vol_reaction=0.05")
-
-
-def _check_trading(cfg: DictConfig, values: dict[str, Any]) -> None:
-    """A portfolio strategy needs a universe; forecast volatility needs the LSTM's risk forecasts."""
-    from backtests.data.universe import is_universe_run
-    from backtests.settings.strategy import is_portfolio
-
-    target = OmegaConf.select(cfg, "strategy._target_", default=None)
-    cls = _component(target) if isinstance(target, str) else None
-    if cls is not None and is_portfolio(cls) and not is_universe_run(cfg):
-        raise UserError(f"strategy {cls.__name__} trades a universe of tickers, but this run has "
-                        f"one ({values.get('ticker', '?')})",
-                        "add a universe: universe=dow30 data=csv data.path=DIR, or "
-                        "universe.tickers=[AAPL,MSFT,NVDA]")
-    if values.get("risk.vol_source") == "forecast":
-        methods = OmegaConf.select(cfg, "risk_model.methods", default=None) or []
-        if not values.get("risk_model.enabled", False) or "lstm" not in list(methods):
-            raise UserError("risk.vol_source=forecast needs the LSTM's volatility forecasts, but "
-                            "risk_model does not make them",
-                            "keep lstm in risk_model.methods and risk_model.enabled=true, or use "
-                            "risk.vol_source=realised")
 
 
 def _ordered(values: dict[str, Any], low: str, high: str, strict: bool, why: str) -> None:

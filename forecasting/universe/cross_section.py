@@ -71,18 +71,23 @@ def summarise(long: pd.DataFrame, column: str = "forecast", quantile: float = 0.
 
 
 def ic_by_fold(long: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Mean daily IC and Rank IC per walk-forward fold (a date's fold: its most common one)."""
+    """Mean daily IC and Rank IC per walk-forward fold (a date's fold: its most common one).
+
+    Only days with at least MIN_NAMES scored names count; a fold without one is left out, and with
+    none at all the table is empty (never an error: a thin cross-section is not a bug).
+    """
     fold = long.groupby("date")["fold"].agg(lambda f: int(f.mode().iloc[0]))
-    table = {}
+    table: dict[str, pd.Series] = {}
     for column in columns:
         daily = daily_ic(long, column)
-        daily = daily.join(fold.rename("fold"))
-        grouped = daily.groupby("fold")
-        table[f"{column}_ic"] = grouped["ic"].mean()
-        table[f"{column}_rank_ic"] = grouped["rank_ic"].mean()
-        table.setdefault("days", grouped.size())
-        table.setdefault("start", grouped.apply(lambda d: d.index.min().date().isoformat()))
-    out = pd.DataFrame(table)
+        folds = fold.reindex(pd.DatetimeIndex(daily.index))
+        table[f"{column}_ic"] = daily["ic"].groupby(folds.to_numpy()).mean()
+        table[f"{column}_rank_ic"] = daily["rank_ic"].groupby(folds.to_numpy()).mean()
+        if "days" not in table:  # the model's scored days (the first column's)
+            dates = pd.Series(pd.DatetimeIndex(daily.index), index=daily.index)
+            table["days"] = dates.groupby(folds.to_numpy()).size()
+            table["start"] = dates.groupby(folds.to_numpy()).min().map(lambda d: d.date().isoformat())
+    out = pd.DataFrame(table, columns=list(table))
     out.index.name = "fold"
     return out
 
