@@ -92,7 +92,7 @@ def run_universe(cfg: DictConfig) -> float:
         closes = {t: m.frame["Close"] for t, m in markets.items()}
         per_ticker, summary = per_ticker_scores(long, closes, returns_forecast)
         cross, daily, folds = cross_section_scores(long, universe.spread_quantile)
-    name = "list" if universe.name == "single" else universe.name  # tickers given as a list
+    name = universe.label  # a list given on the command line is named after its members
     title = f"Universe {name} · {universe.model} · {len(markets)} tickers"
     extras = risk_and_sentiment(cfg, markets, long, timings, risk_settings(cfg), returns_forecast)
     trading: dict = {}
