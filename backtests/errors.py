@@ -57,6 +57,11 @@ def _first_line(text: object) -> str:
     return lines[0] if lines else ""
 
 
+# The optional sweeper's install command (README "Tuning with Optuna"; .ci/run does the same).
+OPTUNA_INSTALL = ('python -m venv .venv-optuna && .venv-optuna/bin/pip install -c constraints-optuna.txt '
+                  '-e ".[test,optuna]"')
+
+
 def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | None:
     """The UserError behind `exc`, or one made from a Hydra/OmegaConf config error; else None.
 
@@ -81,6 +86,11 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = ()) -> UserError | N
             return link
     if isinstance(exc, MissingConfigException) and exc.options and exc.missing_cfg_file:
         group, _, name = str(exc.missing_cfg_file).rpartition("/")
+        if (group, name) == ("hydra/sweeper", "optuna"):  # an optional extra (pyproject.toml)
+            return UserError("hparams_search=optuna needs the Hydra Optuna sweeper, which is not "
+                             "installed in this environment",
+                             f"install it in its own environment (it needs SQLAlchemy < 2, MLflow's "
+                             f"UI needs 2): {OPTUNA_INSTALL}")
         options = sorted(exc.options)
         close = difflib.get_close_matches(name, options, n=1)
         lead = f"did you mean {group}={close[0]}? " if close else ""

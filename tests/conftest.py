@@ -7,6 +7,7 @@ a snapshot taken at its start; any file created, changed or deleted fails the se
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 import backtests.cli  # noqa: F401  (registers the resolvers conf/ uses, as run.py does)
+from backtests.errors import OPTUNA_INSTALL
 from backtests.outputs.locations import RESULTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +30,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # first span, 60-bar folds, no tearsheet) on a short synthetic market.
 FAST = ["debug=default", "data=synthetic", "data.bars=420"]
 
+
+# The Optuna sweeper is an optional extra in an environment of its own (SQLAlchemy < 2): its tests
+# skip without it, saying how to install it; .ci/run runs them (-m optuna) in that environment.
+def needs_optuna(test: Callable) -> Callable:
+    """Mark `test` as an Optuna sweeper test, skipped (with the install command) without it."""
+    absent = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None
+    skip = pytest.mark.skipif(absent, reason=f"the Optuna sweeper is not installed: {OPTUNA_INSTALL}")
+    return pytest.mark.optuna(skip(test))
 
 # Written by Python itself or by tools, not by tests: left out of the checkout's snapshot.
 NOT_WATCHED = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}

@@ -29,7 +29,7 @@ from backtests.sweeps.deflated_sharpe import (
     probabilistic_sharpe,
 )
 from backtests.sweeps.summary import write_summary
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, needs_optuna
 
 # The FAST config with the ridge forecaster: no TensorFlow, a run in about a second.
 QUICK = [*FAST, "forecaster=ridge", "report.plots=false"]
@@ -433,6 +433,7 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     assert list(table["strategy"]) == ["lstm_momentum", "buy_and_hold"]
 
 
+@needs_optuna
 def test_optuna_search_tunes_for_the_sharpe_and_summarises(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     # Settings given on the command line stay fixed: here only the strategy thresholds are searched
