@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 from backtests.modes import experiment
+from backtests.outputs.locations import RESULTS_ENV
 from backtests.outputs.results import stored_result
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.metrics import performance
@@ -36,7 +37,8 @@ QUICK = [*FAST, "forecaster=ridge", "report.plots=false"]
 
 
 def sweep(tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+           RESULTS_ENV: str(tmp / "results")}  # each sweep's ledger and store in its own tmp
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *QUICK, *args,
                            f"hydra.sweep.dir={tmp / 'sweep'}", f"paths.cache_dir={tmp / 'cache'}"],

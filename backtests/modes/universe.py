@@ -143,6 +143,8 @@ def run_universe(cfg: DictConfig) -> float:
             write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
         write_json(out / "run_info.json", run_info)
         write_json(out / "metrics.json", metrics)  # last: its presence marks a complete run
+    if cfg.get("logger") is not None:  # an experiment tracker (logger=mlflow), after the files
+        instantiate(cfg.logger).log_run(out, {**metrics, "trials": trials}, run_info)
     log.info("universe: %s", summary["verdict"])
     if "portfolio" in trading:
         log.info("portfolio: %s", trading["portfolio"]["verdict"])
