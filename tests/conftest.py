@@ -60,7 +60,8 @@ def tree_state(root: Path, tracked: set[str] | frozenset[str] = frozenset()
     writes (results, ledgers, caches, stray files) is untracked or ignored, so it is watched whole."""
     state: dict[str, tuple[int, int]] = {}
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in NOT_WATCHED and not d.endswith(".egg-info")]
+        dirs[:] = [d for d in dirs if d not in NOT_WATCHED and not d.endswith(".egg-info")
+                   and not d.startswith(".venv")]  # virtual environments (README: .venv-optuna)
         for name in files:
             path = Path(folder) / name
             try:
@@ -95,7 +96,8 @@ def checkout_untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         else:
             os.environ[RESULTS_ENV] = old
     changes = tree_changes(before, tree_state(ROOT, tracked))
-    assert not changes, f"the tests wrote into the checkout {ROOT}: " + "; ".join(changes[:20])
+    assert not changes, (f"the tests wrote into the checkout {ROOT} (or something else did while they "
+                         "ran): " + "; ".join(changes[:20]))
 
 
 @pytest.fixture(autouse=True)
