@@ -39,6 +39,7 @@ def needs_optuna(test: Callable) -> Callable:
     skip = pytest.mark.skipif(absent, reason=f"the Optuna sweeper is not installed: {OPTUNA_INSTALL}")
     return pytest.mark.optuna(skip(test))
 
+
 # Written by Python itself or by tools, not by tests: left out of the checkout's snapshot.
 NOT_WATCHED = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 
