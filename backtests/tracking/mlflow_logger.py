@@ -150,8 +150,8 @@ class MlflowLogger:
             client.log_batch(run_id, metrics=values[start:start + BATCH],
                              params=params[start:start + BATCH])
         for path in run_files(folder):
-            parent = path.parent.relative_to(folder).as_posix()
-            client.log_artifact(run_id, str(path), None if parent == "." else parent)
+            subfolder = path.parent.relative_to(folder).as_posix()
+            client.log_artifact(run_id, str(path), None if subfolder == "." else subfolder)
         client.set_terminated(run_id, status="FINISHED")
         log.info("mlflow: run %s logged to %s (experiment %s%s)", run_id, self.tracking_uri,
                  self.experiment, f", child of {parent}" if parent else "")
