@@ -133,6 +133,7 @@ def test_a_run_logs_every_file_of_its_folder_and_every_number_of_its_metrics(tmp
     for name in ("var.csv", "var_backtests.csv", "risk.png", "importance.csv", "report.html"):
         assert name in logged, name
     assert any(key.startswith("risk.") for key in run.data.metrics)
+    assert "mlflow.parentRunId" not in run.data.tags and "child of" not in done.stderr  # no sweep
 
 
 def test_a_universe_run_is_tracked_too(tmp_path):
