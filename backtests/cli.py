@@ -25,6 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, as_user_error, from_resolver
+from backtests.outputs.locations import log_locations, results_root
+from backtests.outputs.results import discard_refused_run
 from backtests.runcontext import in_multirun
 from backtests.settings.keys import can_take, check_search_space
 from backtests.settings.validate import validate
@@ -46,13 +48,14 @@ def full_error_asked() -> bool:
 def main(cfg: DictConfig) -> float | None:
     """Check every setting, then run `cfg.mode` (backtest, audit, predict)."""
     try:
+        log_locations(cfg)  # first: where results, caches and the ledger are
         validate(cfg)  # before any data is read, any folder filled or TensorFlow imported
         task = instantiate(cfg.mode)
         return task(cfg)
     except Exception as exc:
         error = as_user_error(exc, can_take=can_take)
         if not in_multirun():  # sweeps record failures in SweepSummary.on_job_end
-            _record_in_run_folder(cfg, exc)
+            _record_in_run_folder(cfg, exc, refused=error is not None)
         if error is None or full_error_asked():
             raise
         log.debug("user error", exc_info=True)
@@ -61,10 +64,16 @@ def main(cfg: DictConfig) -> float | None:
         report(error)
 
 
-def _record_in_run_folder(cfg: DictConfig, exc: BaseException) -> None:
-    """A failed run's folder says why: error.txt, and the error as the last line of run.log."""
+def _record_in_run_folder(cfg: DictConfig, exc: BaseException, refused: bool = False) -> None:
+    """A failed run's folder says why: error.txt, and the error as the last line of run.log.
+
+    A user mistake found before the run wrote anything (`refused`) leaves no folder at all.
+    """
     folder = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
     if not folder or not Path(folder).is_dir():
+        return
+    results = OmegaConf.select(cfg, "paths.results_dir", default=None, throw_on_resolution_failure=False)
+    if refused and discard_refused_run(Path(folder), Path(results) / "runs" if results else None):
         return
     line = record_failure(Path(folder), exc)
     # Into run.log only: the console gets the error once, as the `error:` line.
@@ -163,15 +172,33 @@ def _ticker_folder(ticker: object) -> str:
 
 def _run_label(ticker: object, universe: object = "single", tickers: object = None) -> str:
     """`${run_label:...}`: the run folder's ticker part: the ticker, or `universe-<name>` for a
-    universe run (a list given on the command line: `universe-list`)."""
+    universe run (a list given on the command line is named after its members: `universe-A+B`)."""
+    from backtests.data.universe import list_name
+
     if str(universe) == "single" and not tickers:
         return _ticker_folder(ticker)
-    return "universe-" + _name_folder("list" if str(universe) == "single" else universe)
+    if str(universe) != "single":
+        return "universe-" + _name_folder(universe)
+    try:
+        return "universe-" + _name_folder(list_name(list(tickers)))  # type: ignore[call-overload]
+    except UserError as error:
+        raise from_resolver(error) from None
+
+
+# Modes that look at data, not at a strategy: their folders are filed by mode and ticker only.
+DATA_MODES = ("inspect", "ledger")
+
+
+def _mode_folder(mode: object, strategy: object) -> str:
+    """`${mode_folder:...}`: `<mode>/<strategy>` of a run folder, or `<mode>` for inspect/ledger."""
+    if str(mode) in DATA_MODES:
+        return _name_folder(mode)
+    return f"{_name_folder(mode)}/{_name_folder(strategy)}"
 
 
 def _name_folder(name: object) -> str:
     """`${name_folder:...}`: a config choice as one plain folder name ('a/b' -> 'a-b')."""
-    text = re.sub(r"[^\w.=-]", "-", str(name)).lstrip(".")
+    text = re.sub(r"[^\w.=+-]", "-", str(name)).lstrip(".")
     return text or "_"
 
 
@@ -189,3 +216,5 @@ OmegaConf.register_new_resolver("ticker_folder", _ticker_folder, replace=True)
 OmegaConf.register_new_resolver("file_ticker", _file_ticker, replace=True)
 OmegaConf.register_new_resolver("name_folder", _name_folder, replace=True)
 OmegaConf.register_new_resolver("run_label", _run_label, replace=True)
+OmegaConf.register_new_resolver("mode_folder", _mode_folder, replace=True)
+OmegaConf.register_new_resolver("results_root", results_root, replace=True)

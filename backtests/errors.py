@@ -60,6 +60,10 @@ def _first_line(text: object) -> str:
 # (a component's `_target_`, a key) -> can that component take the key? (settings/keys.py)
 CanTake = Callable[[object, str], bool]
 
+# The optional sweeper's install command (docs "Sweeps and the ledger"; .ci/run does the same).
+OPTUNA_INSTALL = ('python -m venv .venv-optuna && .venv-optuna/bin/pip install -c constraints-optuna.txt '
+                  '-e ".[test,optuna]"')
+
 
 def as_user_error(exc: BaseException, argv: Sequence[str] = (),
                   can_take: CanTake | None = None) -> UserError | None:
@@ -87,6 +91,11 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = (),
             return link
     if isinstance(exc, MissingConfigException) and exc.options and exc.missing_cfg_file:
         group, _, name = str(exc.missing_cfg_file).rpartition("/")
+        if (group, name) == ("hydra/sweeper", "optuna"):  # an optional extra (pyproject.toml)
+            return UserError("hparams_search=optuna needs the Hydra Optuna sweeper, which is not "
+                             "installed in this environment",
+                             f"install it in its own environment (it needs SQLAlchemy < 2, MLflow's "
+                             f"UI needs 2): {OPTUNA_INSTALL}")
         options = sorted(exc.options)
         close = difflib.get_close_matches(name, options, n=1)
         lead = f"did you mean {group}={close[0]}? " if close else ""

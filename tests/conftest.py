@@ -1,10 +1,17 @@
-"""Shared fixtures: the real Hydra config, shrunk to tiny networks and short synthetic markets."""
+"""Shared fixtures: the real Hydra config, shrunk to tiny networks and short synthetic markets.
+
+No test writes outside its temporary folder: the results root ($LSTM_RESULTS_DIR, which every
+run's results, caches, ledger and MLflow store follow) points into pytest's temporary folders for
+the whole session and for each test, and at the end of the session the checkout is compared with
+a snapshot taken at its start; any file created, changed or deleted fails the session.
+"""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +19,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 import backtests.cli  # noqa: F401  (registers the resolvers conf/ uses, as run.py does)
+from backtests.errors import OPTUNA_INSTALL
+from backtests.outputs.locations import RESULTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
@@ -20,6 +29,82 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Small enough that one walk-forward takes seconds: the `debug` preset (a 4-unit LSTM, a 200-bar
 # first span, 60-bar folds, no tearsheet) on a short synthetic market.
 FAST = ["debug=default", "data=synthetic", "data.bars=420"]
+
+
+# The Optuna sweeper is an optional extra in an environment of its own (SQLAlchemy < 2): its tests
+# skip without it, saying how to install it; .ci/run runs them (-m optuna) in that environment.
+def needs_optuna(test: Callable) -> Callable:
+    """Mark `test` as an Optuna sweeper test, skipped (with the install command) without it."""
+    absent = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None
+    skip = pytest.mark.skipif(absent, reason=f"the Optuna sweeper is not installed: {OPTUNA_INSTALL}")
+    return pytest.mark.optuna(skip(test))
+
+
+# Written by Python itself or by tools, not by tests: left out of the checkout's snapshot.
+NOT_WATCHED = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+
+
+def tracked_files(root: Path) -> set[str]:
+    """The files git tracks under `root` (none outside a git checkout)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {str(Path(p)) for p in listed.stdout.split("\0") if p} if listed.returncode == 0 else set()
+
+
+def tree_state(root: Path, tracked: set[str] | frozenset[str] = frozenset()
+               ) -> dict[str, tuple[int, int]]:
+    """Every file under `root` (but NOT_WATCHED folders) -> (size, mtime in ns). Files in `tracked`
+    count by presence only: a developer may edit the sources while the suite runs, while what a test
+    writes (results, ledgers, caches, stray files) is untracked or ignored, so it is watched whole."""
+    state: dict[str, tuple[int, int]] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in NOT_WATCHED and not d.endswith(".egg-info")
+                   and not d.startswith(".venv")]  # virtual environments (README: .venv-optuna)
+        for name in files:
+            path = Path(folder) / name
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            name = str(path.relative_to(root))
+            state[name] = (0, 0) if name in tracked else (info.st_size, info.st_mtime_ns)
+    return state
+
+
+def tree_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """What differs between two tree_state snapshots, one line per file."""
+    made = [f"created {p}" for p in sorted(after.keys() - before.keys())]
+    gone = [f"deleted {p}" for p in sorted(before.keys() - after.keys())]
+    changed = [f"changed {p}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]]
+    return made + gone + changed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Results of every run go to a temporary folder; the session fails if the checkout changed."""
+    tracked = tracked_files(ROOT)
+    before = tree_state(ROOT, tracked)
+    old = os.environ.get(RESULTS_ENV)
+    os.environ[RESULTS_ENV] = str(tmp_path_factory.mktemp("session-results"))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = old
+    changes = tree_changes(before, tree_state(ROOT, tracked))
+    assert not changes, (f"the tests wrote into the checkout {ROOT} (or something else did while they "
+                         "ran): " + "; ".join(changes[:20]))
+
+
+@pytest.fixture(autouse=True)
+def own_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's runs find their results root (ledger, caches, MLflow) in its own tmp folder."""
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
 
 
 @pytest.fixture
@@ -40,9 +125,12 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return build
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `python run.py ARGS` in a real process (what a user types)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+def run_cli(*args: str, cwd: Path, timeout: float = 300,
+            results: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python run.py ARGS` in a real process (what a user types); its results root is
+    `results`, by default `cwd/results` (cwd is always a temporary folder in tests)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+           RESULTS_ENV: str(results if results is not None else Path(cwd) / "results")}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)

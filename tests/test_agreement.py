@@ -36,6 +36,7 @@ def run(tmp_path_factory):
     with open_dict(cfg):
         cfg.paths.output_dir = str(root / "run")
         cfg.paths.cache_dir = str(root / "cache")
+        cfg.paths.results_dir = str(root / "results")  # its ledger too (conftest guards the checkout)
     run_experiment(cfg)
     folder = root / "run"
     returns = pd.read_csv(folder / "returns.csv", index_col="date", parse_dates=["date"])

@@ -47,6 +47,64 @@ def test_the_settings_hash_ignores_where_files_go(make_cfg):
     assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b"))) == base
 
 
+def test_the_ticker_label_is_not_part_of_a_trial(make_cfg):
+    msft = make_cfg("data=csv", "data.path=/prices/MSFT.csv")
+    copy = make_cfg("data=csv", "data.path=/elsewhere/ACME.csv")  # renamed copy: same prices
+    assert msft.ticker == "MSFT" and copy.ticker == "ACME"
+    assert settings_hash(trial_settings(copy)) == settings_hash(trial_settings(msft))
+
+
+def test_a_renamed_copy_of_the_same_prices_is_a_rerun_not_a_new_trial(tmp_path):
+    from backtests.data.synthetic import synthetic_bars
+
+    (tmp_path / "copy").mkdir()
+    prices = synthetic_bars(420, seed=3)
+    prices.to_csv(tmp_path / "MSFT.csv")
+    prices.to_csv(tmp_path / "copy" / "ACME.csv")
+    base = [o for o in FAST if not o.startswith("data")] + ["forecaster=ridge", "report.plots=false"]
+    first = run_cli(*base, "data=csv", f"data.path={tmp_path / 'MSFT.csv'}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run_cli(*base, "data=csv", f"data.path={tmp_path / 'copy' / 'ACME.csv'}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "a rerun of earlier settings, not a new trial" in again.stderr + again.stdout
+    rows = Ledger(tmp_path / "results" / "ledger.sqlite").trials()
+    assert len(rows) == 1 and rows[0]["reruns"] == 1 and rows[0]["ticker"] == "MSFT"
+
+
+def _old_ledger(path: Path, rows: list[tuple[str, str, int]]) -> None:
+    """A ledger as the version before SCHEMA_VERSION 1 wrote it: the ticker in the settings hash."""
+    from backtests.ledger.store import SCHEMA
+
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        for number, (ticker, dataset, reruns) in enumerate(rows):
+            settings = json.dumps({"seed": 42, "strategy": {"entry": 0.001}, "ticker": ticker},
+                                  sort_keys=True)
+            db.execute("INSERT INTO trials (recorded_at, last_run_at, reruns, dataset, ticker, "
+                       "period_start, period_end, settings_hash, settings, observations, "
+                       "excess_observations, run_dir) VALUES (?, ?, ?, ?, ?, '2020-01-01', "
+                       "'2020-12-31', ?, ?, 250, 250, ?)",
+                       (f"2026-01-0{number + 1}", f"2026-01-0{number + 1}", reruns, dataset, ticker,
+                        settings_hash(json.loads(settings)), settings, f"run{number}"))
+    db.close()
+
+
+def test_an_older_ledger_is_migrated_and_its_double_counted_trials_merged(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    _old_ledger(path, [("MSFT", "fp1", 2), ("ACME", "fp1", 0), ("MSFT", "fp2", 0)])
+    ledger = Ledger(path)
+    rows = sorted(ledger.trials(), key=lambda r: r["id"])
+    assert [(r["ticker"], r["dataset"]) for r in rows] == [("MSFT", "fp1"), ("MSFT", "fp2")]
+    assert rows[0]["reruns"] == 2 + 1 and rows[0]["run_dir"] == "run1"  # ACME's run is the latest
+    assert "ticker" not in json.loads(rows[0]["settings"])
+    expected = settings_hash({"seed": 42, "strategy": {"entry": 0.001}})
+    assert rows[0]["settings_hash"] == rows[1]["settings_hash"] == expected
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
+    assert len(Ledger(path).trials()) == 2  # opening it again changes nothing
+
+
 def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ids = [ledger.record(_trial(seed))[0] for seed in range(5)]

@@ -135,8 +135,8 @@ def test_a_universe_list_of_fewer_than_three_tickers_is_refused(make_cfg, ticker
 
 def test_tickers_dropped_at_load_leaving_two_are_named_before_any_forecast(make_cfg, tmp_path,
                                                                            monkeypatch):
-    from backtests.stages import universe as mode
     from backtests.modes.experiment import run_experiment
+    from backtests.stages import universe as mode
     from tests.test_universe import universe_cfg, write_market
 
     folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 100})

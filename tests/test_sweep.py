@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 from backtests.modes import experiment
+from backtests.outputs.locations import RESULTS_ENV
 from backtests.outputs.results import stored_result
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.metrics import performance
@@ -29,14 +30,15 @@ from backtests.sweeps.deflated_sharpe import (
     probabilistic_sharpe,
 )
 from backtests.sweeps.summary import write_summary
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, needs_optuna
 
 # The FAST config with the ridge forecaster: no TensorFlow, a run in about a second.
 QUICK = [*FAST, "forecaster=ridge", "report.plots=false"]
 
 
 def sweep(tmp: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+           RESULTS_ENV: str(tmp / "results")}  # each sweep's ledger and store in its own tmp
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *QUICK, *args,
                            f"hydra.sweep.dir={tmp / 'sweep'}", f"paths.cache_dir={tmp / 'cache'}"],
@@ -434,6 +436,7 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     assert list(table["strategy"]) == ["lstm_momentum", "buy_and_hold"]
 
 
+@needs_optuna
 def test_optuna_search_tunes_for_the_sharpe_and_summarises(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     # Settings given on the command line stay fixed: here only the strategy thresholds are searched

@@ -1,14 +1,20 @@
 """logger=mlflow: sweeps as parent runs with their jobs as children, read back through MLflow."""
 from __future__ import annotations
 
+import json
+import math
 import multiprocessing as mp
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
 from backtests.errors import UserError
 from backtests.tracking.mlflow_logger import MlflowLogger, flatten, metric_values
+from tests.conftest import FAST, run_cli
 from tests.test_sweep import sweep
+from tests.test_universe import CSV, write_market
 
 mlflow = pytest.importorskip("mlflow", reason="logger=mlflow needs the optional extra: "
                              'pip install -c constraints.txt -e ".[mlflow]" (.ci/run installs it)')
@@ -42,7 +48,7 @@ def test_a_joblib_sweep_is_a_parent_run_with_its_jobs_as_children(tmp_path):
         for key in ("strategy.sharpe", "benchmark.total_return", "forecast.theil_u",
                     "trials.trials", "trials.deflated_sharpe"):
             assert key in metrics
-        folds = client.get_metric_history(child.info.run_id, "forecast.fold_mse")
+        folds = client.get_metric_history(child.info.run_id, "forecast.per_fold.mse")
         assert [m.step for m in sorted(folds, key=lambda m: m.step)] == list(range(len(folds)))
         assert len(folds) >= 2
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -72,10 +78,75 @@ def test_config_and_metrics_become_params_and_metrics():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]",
                                                               "d": "None"}
     found = metric_values({"strategy": {"sharpe": 1.5, "uses_forecast": True, "x": float("nan")},
-                           "forecast": {"persistence": {"mse": 0.1}, "per_fold": [1], "verdict": "v"},
-                           "trials": {"id": 7, "trials": 3}})
-    assert found == {"strategy.sharpe": 1.5, "strategy.uses_forecast": 1.0,
-                     "forecast.persistence.mse": 0.1, "trials.trials": 3.0}
+                           "forecast": {"persistence": {"mse": 0.1}, "verdict": "v",
+                                        "per_fold": [{"mse": 2}, {"mse": 3, "note": "n"}]},
+                           "per_ticker": {"^GSPC": {"ic": 0.1}}, "trials": {"id": 7, "trials": 3}})
+    assert found == {"strategy.sharpe": [(0, 1.5)], "strategy.uses_forecast": [(0, 1.0)],
+                     "forecast.persistence.mse": [(0, 0.1)],
+                     "forecast.per_fold.mse": [(0, 2.0), (1, 3.0)],
+                     "per_ticker._GSPC.ic": [(0, 0.1)], "trials.trials": [(0, 3.0)]}
+
+
+def numeric_leaves(node, prefix: str = "") -> set[str]:
+    """The names metrics.json's numbers must have in MLflow (list positions are steps, not names)."""
+    if isinstance(node, dict):
+        return set().union(*(numeric_leaves(v, f"{prefix}{k}.") for k, v in node.items()))
+    if isinstance(node, list):
+        return set().union(*(numeric_leaves(v, prefix) for v in node))
+    number = isinstance(node, bool) or (isinstance(node, (int, float)) and math.isfinite(node))
+    return {re.sub(r"[^\w\-. :/]", "_", prefix.rstrip("."))} if number else set()
+
+
+def _logged(client, run_id: str, path: str | None = None) -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= _logged(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def _only_run(results: Path):
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("backtests").experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+def _check_complete(client, run, folder: Path) -> None:
+    """Every file of the folder is an artifact; every number of metrics/trials.json a metric."""
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert _logged(client, run.info.run_id) == files
+    expected = numeric_leaves(json.loads((folder / "metrics.json").read_text()))
+    if (folder / "trials.json").exists():
+        expected |= numeric_leaves(json.loads((folder / "trials.json").read_text()), "trials.")
+    assert set(run.data.metrics) == expected - {"trials.id"}
+    assert run.data.params and run.info.status == "FINISHED"
+
+
+def test_a_run_logs_every_file_of_its_folder_and_every_number_of_its_metrics(tmp_path):
+    done = run_cli(*FAST, "logger=mlflow", "report.plots=true", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(re.findall(r"results in (\S+)", done.stderr + done.stdout)[-1])
+    client, run = _only_run(tmp_path / "results")
+    _check_complete(client, run, folder)
+    logged = _logged(client, run.info.run_id)
+    # What the report links to and the first version left out: risk and attribution files.
+    for name in ("var.csv", "var_backtests.csv", "risk.png", "importance.csv", "report.html"):
+        assert name in logged, name
+    assert any(key.startswith("risk.") for key in run.data.metrics)
+    assert "mlflow.parentRunId" not in run.data.tags and "child of" not in done.stderr  # no sweep
+
+
+def test_a_universe_run_is_tracked_too(tmp_path):
+    prices = write_market(tmp_path / "prices")
+    done = run_cli(FAST[0], *CSV, f"data.path={prices}", "universe=folder", "universe.n_jobs=1",
+                   "strategy=topk", "strategy.k=2", "forecaster=ridge", "report.plots=false",
+                   "risk_model.methods=[historical,ewma]", "logger=mlflow", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(re.findall(r"results in (\S+)", done.stderr + done.stdout)[-1])
+    client, run = _only_run(tmp_path / "results")
+    _check_complete(client, run, folder)
+    assert run.data.tags["mode"] == "universe" and "strategy.sharpe" in run.data.metrics
+    assert any(key.startswith("sentiment.") for key in run.data.metrics)
 
 
 def test_without_mlflow_installed_it_is_one_user_error(monkeypatch):

@@ -7,6 +7,7 @@ be used (no file, a failing check, too little history) is left out with a warnin
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from collections.abc import Callable, Sequence
@@ -27,6 +28,17 @@ from forecasting.universe.cross_section import MIN_NAMES
 log = logging.getLogger(__name__)
 
 MIN_TICKERS = MIN_NAMES  # the cross-section is scored over at least this many names a day
+LIST_NAMES_JOINED = 4  # a list of up to this many tickers is named by them: MSFT+GOOG+AAPL
+
+
+def list_name(tickers: Sequence[object]) -> str:
+    """The name of a universe given as a list, from its members (checked, sorted, unique):
+    `AAPL+GOOG+MSFT`, or `list-<count>-<hash>` for longer lists, so two lists never share a name."""
+    members = sorted(dict.fromkeys(check_ticker(t) for t in tickers))
+    if len(members) <= LIST_NAMES_JOINED:
+        return "+".join(members)
+    digest = hashlib.sha256(",".join(members).encode()).hexdigest()[:8]
+    return f"list-{len(members)}-{digest}"
 
 
 class Universe:
@@ -47,6 +59,11 @@ class Universe:
         self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
+
+    @property
+    def label(self) -> str:
+        """What reports, folders and the ledger call it: its name, or a list's `list_name`."""
+        return list_name(self.tickers) if self.name == "single" and self.tickers else self.name
 
     def members(self, data: DictConfig) -> list[str]:
         """The tickers asked for: the list, or every `<TICKER>.csv` of `data.path` for `folder`."""

@@ -5,11 +5,10 @@ the expected best Sharpe of N skill-less trials from the variance of their Sharp
 and the probability that a run's true Sharpe beats it. Only the population differs: here it is
 every distinct trial the ledger holds on the run's data fingerprint and its own test period, from
 every sweep and single run, so N only grows until a user resets it (`python run.py mode=ledger
-mode.reset=true`).
+mode.reset=true`). What counts as the same trial is backtests/ledger/identity.py's.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import Any
@@ -17,33 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.ledger.identity import settings_hash, trial_settings
 from backtests.ledger.store import Trial
-from backtests.outputs.results import result_settings
 from backtests.sweeps.deflated_sharpe import expected_max_sharpe, moments, probabilistic_sharpe
-
-# Settings that change what is written, not what is computed (a run with and without its
-# tearsheet is the same trial), and the data group: every data setting that changes results
-# changes the prices, so the data fingerprint in the key already counts it, while the rest (a
-# CSV's folder, download retries, a cache's age) must not make an identical trial look new.
-NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("mode",), ("data",))
-
-
-def trial_settings(config: Any) -> dict:
-    """The settings that decide a trial's results (result_settings, less the report switches)."""
-    kept = result_settings(config) or {}
-    for path in NOT_RESULTS:
-        node = kept
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(path[-1], None)
-    return kept
-
-
-def settings_hash(settings: dict) -> str:
-    """A short, stable hash of `settings` (JSON with sorted keys)."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _clean(value: float) -> float | None:

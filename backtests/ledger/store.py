@@ -8,7 +8,8 @@ Why SQLite through the standard library: it is a real database (`sqlite3 results
 leaves either the whole record or none, and concurrent writers (joblib workers, SLURM jobs on one
 host) queue on SQLite's lock instead of overwriting each other (WAL journal, a busy timeout).
 The unique key (dataset, test period, settings hash) makes an identical rerun update its row's
-`reruns` count instead of adding a trial.
+`reruns` count instead of adding a trial. The schema's version is SQLite's `user_version`: a ledger
+written by an older version is migrated in place, once, the first time it is opened.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from backtests.errors import UserError
+from backtests.ledger.identity import rekeyed
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,52 @@ class Trial:
 
 COLUMNS = [f.name for f in fields(Trial)]
 
+# 1: the settings hash leaves out the ticker label (identity.py), so a renamed copy of the same
+# prices is a rerun; older rows are re-keyed and the duplicates this reveals merged.
+SCHEMA_VERSION = 1
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a ledger to SCHEMA_VERSION in one transaction (no-op when it is already there)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not another writer
+            merged = _rekey(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if merged:
+                log.warning("ledger: %d trials recorded twice under another data name were merged "
+                            "into their first record (the trial key no longer includes the ticker)",
+                            merged)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _rekey(db: sqlite3.Connection) -> int:
+    """Re-key every row by today's settings hash; merge rows that now share a key into the first
+    recorded (its reruns count the others, each once plus its own reruns). Returns how many merged."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in db.execute("SELECT * FROM trials ORDER BY id"):
+        settings, key = rekeyed(row["settings"])
+        groups.setdefault((row["dataset"], row["period_start"], row["period_end"], key), []).append(
+            {**dict(row), "new_settings": settings, "new_hash": key})
+    merged = 0
+    for rows in groups.values():
+        first, others = rows[0], rows[1:]
+        latest = max(rows, key=lambda r: r["last_run_at"])
+        for other in others:  # first: their old keys must be free before the first takes its new one
+            db.execute("DELETE FROM trials WHERE id = ?", (other["id"],))
+        db.execute("UPDATE trials SET settings = ?, settings_hash = ?, reruns = ?, last_run_at = ?, "
+                   "run_dir = ? WHERE id = ?",
+                   (first["new_settings"], first["new_hash"],
+                    sum(r["reruns"] for r in rows) + len(others), latest["last_run_at"],
+                    latest["run_dir"], first["id"]))
+        merged += len(others)
+    return merged
+
 
 class Ledger:
     """The ledger file at `path` (config group `ledger`; `ledger.enabled=false` turns it off)."""
@@ -104,6 +152,7 @@ class Ledger:
                 db.row_factory = sqlite3.Row
                 db.execute(f"PRAGMA journal_mode={self.journal_mode}")
                 db.executescript(SCHEMA)  # IF NOT EXISTS: every writer may try, one creates
+                _migrate(db)
                 yield db
         except sqlite3.DatabaseError as exc:
             raise UserError(f"the trial ledger {self.path} cannot be used ({exc})",

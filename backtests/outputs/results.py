@@ -5,6 +5,7 @@ import importlib.metadata
 import json
 import logging
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,26 @@ def stored_result(folder: Path, cfg: DictConfig) -> float | None:
         return None
     log.info("skipping: complete results in %s (delete its metrics.json to run it again)", folder)
     return value
+
+
+# What Hydra and logging put in every run folder before the run itself writes anything.
+BOOKKEEPING = (".hydra", "run.log")
+
+
+def discard_refused_run(folder: Path, results_dir: Path | None = None) -> bool:
+    """Remove a run folder that holds nothing of its own (the run was refused before any work:
+    a ticker or file that does not exist, too little history), and its parents left empty up to
+    `results_dir`, so a typo leaves no folder named after it. True when removed."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(p.name not in BOOKKEEPING for p in folder.iterdir()):
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    stop = (Path(results_dir).resolve() if results_dir else folder.parent).resolve()
+    parent = folder.parent.resolve()
+    while parent != stop and stop in parent.parents:
+        try:
+            parent.rmdir()  # only when empty: another run's folder stops the walk
+        except OSError:
+            break
+        parent = parent.parent
+    return True

@@ -48,6 +48,11 @@ def check_combinations(cfg: DictConfig, strategy: type | None) -> None:
                             "risk.vol_source=realised")
 
 
+# Modes that look at the data without scoring a cross-section: any number of tickers will do.
+UNSCORED_MODES = ("run_inspect", "run_ledger")
+EXAMPLE_TICKERS = ("MSFT", "AAPL", "GOOG", "AMZN")
+
+
 def _check_universe(cfg: DictConfig, universe: bool) -> None:
     """Enough names to score a cross-section; a global model's settings only with a global model."""
     model, target = _get(cfg, "universe.model", "per_ticker"), _get(cfg, "universe.target", "raw")
@@ -59,12 +64,14 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
                             f"universe=dow30), or drop {key.split('=')[0]}")
         return
     tickers = _get(cfg, "universe.tickers")
-    if tickers and len(set(map(str, tickers))) < MIN_TICKERS:
-        listed = ",".join(dict.fromkeys(map(str, tickers)))
-        raise UserError(f"universe.tickers=[{listed}] lists {len(set(map(str, tickers)))} "
+    scored = str(_get(cfg, "mode._target_", "")).rpartition(".")[2] not in UNSCORED_MODES
+    if scored and tickers and len(set(map(str, tickers))) < MIN_TICKERS:
+        names = list(dict.fromkeys(map(str, tickers)))
+        more = [t for t in EXAMPLE_TICKERS if t not in names][:MIN_TICKERS - len(names)]
+        raise UserError(f"universe.tickers=[{','.join(names)}] lists {len(names)} "
                         f"ticker(s); a universe needs at least {MIN_TICKERS} (the daily IC is a "
                         "correlation across tickers)",
-                        f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{listed},AAPL,...], "
+                        f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{','.join(names + more)}], "
                         "or drop universe.tickers for a one-ticker run (ticker=...)")
     if model != "global" and target != "raw":
         raise UserError(f"universe.target={target} is the global model's target, but "

@@ -93,7 +93,7 @@ def run_universe(cfg: DictConfig) -> float:
         closes = {t: m.frame["Close"] for t, m in markets.items()}
         per_ticker, summary = per_ticker_scores(long, closes, returns_forecast)
         cross, daily, folds = cross_section_scores(long, universe.spread_quantile)
-    name = "list" if universe.name == "single" else universe.name  # tickers given as a list
+    name = universe.label  # a list given on the command line is named after its members
     title = f"Universe {name} · {universe.model} · {len(markets)} tickers"
     extras = risk_and_sentiment(cfg, markets, long, timings, risk_settings(cfg), returns_forecast)
     trading: dict = {}
@@ -144,6 +144,8 @@ def run_universe(cfg: DictConfig) -> float:
             write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
         write_json(out / "run_info.json", run_info)
         write_json(out / "metrics.json", metrics)  # last: its presence marks a complete run
+    if cfg.get("logger") is not None:  # an experiment tracker (logger=mlflow), after the files
+        instantiate(cfg.logger).log_run(out, {**metrics, "trials": trials}, run_info)
     log.info("universe: %s", summary["verdict"])
     if "portfolio" in trading:
         log.info("portfolio: %s", trading["portfolio"]["verdict"])

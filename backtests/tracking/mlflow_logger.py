@@ -1,8 +1,11 @@
 """`logger=mlflow`: every run in MLflow, a sweep as a parent run with its jobs as children.
 
-Each run logs its resolved config as params, its metrics blocks as metrics (the per-fold forecast
-errors as steps), its files as artifacts and tags a user filters on (git commit, data
-fingerprint, mode, ticker, strategy, sweep). mlflow is an optional extra
+Each run logs its resolved config as params, every numeric leaf of metrics.json (and trials.json)
+as a metric with a dotted name (numbers inside lists, such as the per-fold errors, as steps of one
+metric), every file of its run folder as an artifact (.hydra/ included: overrides.yaml replays the
+run; run.log as it stands when the run ends), and tags a user filters on (git commit, data
+fingerprint, mode, ticker, strategy, sweep). Nothing is chosen by name, so a new file or metrics
+block is never left out. mlflow is an optional extra
 (`pip install -c constraints.txt -e ".[mlflow]"`), imported only here and only when used.
 
 Many jobs opening a new SQLite store at once race on its schema creation (Alembic migrations),
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,11 +33,9 @@ except ImportError:  # Windows: no lock; create the store once before starting p
 
 log = logging.getLogger(__name__)
 
-ARTIFACTS = ("report.html", "tearsheet.html", "metrics.json", "trials.json", "returns.csv",
-             "predictions.csv",
-             "trades.csv", "forecast_folds.csv", "run_info.json", "forecast.png",
-             "forecast_skill.png")
 BATCH = 100  # MLflow's limit of params per log_batch call
+MAX_KEY = 250  # MLflow's longest metric or param name
+NOT_LOGGED = ("trials.id",)  # a row number in the ledger, not a figure
 MAX_PARAM = 6000  # characters MLflow keeps of a param value
 # The UI opens an experiment of this kind on its runs table, not on the GenAI traces overview.
 KIND = ("mlflow.experimentKind", "custom_model_development")
@@ -140,18 +142,16 @@ class MlflowLogger:
         if parent is not None:
             tags["mlflow.parentRunId"] = parent
         run_id = client.create_run(experiment_id, run_name=folder.name, tags=tags).info.run_id
-        params = [Param(k, v) for k, v in flatten(run_info.get("config") or {}).items()]
+        params = [Param(metric_key(k), v) for k, v in flatten(run_info.get("config") or {}).items()]
         stamp = _now_ms()
-        values = [Metric(k, v, stamp, 0) for k, v in metric_values(metrics).items()]
-        values += [Metric(f"forecast.fold_{key}", float(fold[key]), stamp, int(fold["fold"]))
-                   for fold in (metrics.get("forecast") or {}).get("per_fold") or []
-                   for key in ("mse", "persistence_mse") if _finite(fold.get(key))]
+        values = [Metric(key, value, stamp, step)
+                  for key, steps in metric_values(metrics).items() for step, value in steps]
         for start in range(0, max(len(params), len(values)), BATCH):
             client.log_batch(run_id, metrics=values[start:start + BATCH],
                              params=params[start:start + BATCH])
-        for name in ARTIFACTS:
-            if (folder / name).exists():
-                client.log_artifact(run_id, str(folder / name))
+        for path in run_files(folder):
+            subfolder = path.parent.relative_to(folder).as_posix()
+            client.log_artifact(run_id, str(path), None if subfolder == "." else subfolder)
         client.set_terminated(run_id, status="FINISHED")
         log.info("mlflow: run %s logged to %s (experiment %s%s)", run_id, self.tracking_uri,
                  self.experiment, f", child of {parent}" if parent else "")
@@ -177,7 +177,8 @@ def run_tags(metrics: dict, run_info: dict) -> dict[str, str]:
     tags = {"git_commit": run_info.get("git_commit"),
             "mlflow.source.git.commit": run_info.get("git_commit"),
             "data_fingerprint": run_info.get("data_fingerprint") or data.get("fingerprint"),
-            "mode": command.get("mode"), "ticker": command.get("ticker") or data.get("ticker"),
+            "mode": command.get("mode"),
+            "ticker": command.get("ticker") or data.get("ticker") or command.get("universe"),
             "strategy": command.get("strategy"), "sweep": run_info.get("sweep")}
     return {k: str(v) for k, v in tags.items() if v is not None}
 
@@ -192,25 +193,39 @@ def flatten(node: Any, prefix: str = "") -> dict[str, str]:
     return {prefix.rstrip("."): str(node)[:MAX_PARAM]} if prefix else {}
 
 
-def metric_values(metrics: dict) -> dict[str, float]:
-    """Every finite number of metrics.json's blocks, as `block.key` (nested blocks dotted)."""
-    found: dict[str, float] = {}
-    for block in ("strategy", "benchmark", "forecast", "trials", "test_period"):
-        for key, value in flatten_numbers(metrics.get(block), f"{block}.").items():
-            if key != "trials.id":  # a row number, not a figure
-                found[key] = value
+def run_files(folder: Path) -> list[Path]:
+    """Every file of a run folder, sub-folders included, but atomic writes still in progress."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and ".tmp-" not in p.name)
+
+
+def metric_key(name: str) -> str:
+    """`name` as MLflow accepts it: letters, digits and _ - . space : / only, at most 250 long."""
+    return re.sub(r"[^\w\-. :/]", "_", name)[:MAX_KEY]
+
+
+def metric_values(metrics: dict) -> dict[str, list[tuple[int, float]]]:
+    """Every finite number (and boolean) of metrics.json as `block.key` -> [(step, value)].
+
+    Nested blocks are dotted (`forecast.persistence.mse`); numbers inside a list are steps of one
+    metric, by position (`forecast.per_fold.mse` at steps 0, 1, ...).
+    """
+    found: dict[str, list[tuple[int, float]]] = {}
+
+    def walk(node: Any, prefix: str, step: int | None) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.", step)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                # A list in a list: the inner position is part of the name, the outer is the step.
+                walk(item, prefix if step is None else f"{prefix}{index}.", index if step is None else step)
+        elif isinstance(node, bool) or _finite(node):
+            name = prefix.rstrip(".")
+            if name not in NOT_LOGGED:
+                found.setdefault(metric_key(name), []).append((step or 0, float(node)))
+
+    walk(metrics, "", None)
     return found
-
-
-def flatten_numbers(node: Any, prefix: str) -> dict[str, float]:
-    if isinstance(node, dict):
-        out: dict[str, float] = {}
-        for key, value in node.items():
-            out.update(flatten_numbers(value, f"{prefix}{key}."))
-        return out
-    if isinstance(node, bool):
-        return {prefix.rstrip("."): float(node)}
-    return {prefix.rstrip("."): float(node)} if _finite(node) else {}
 
 
 def _finite(value: Any) -> bool:

@@ -1,0 +1,48 @@
+"""What makes two runs the same trial: the same prices (the data fingerprint, a hash of every date
+and value) and the same settings that decide results, whatever the data is called.
+
+A renamed copy of MSFT.csv with identical prices is the same data: the ticker label and where the
+file lives are data settings, and every data setting that changes results changes the prices, so
+the fingerprint counts it. Report switches change what is written, not what is computed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from backtests.outputs.results import result_settings
+
+# Left out of a trial's settings: the report switches (a run with and without its tearsheet is the
+# same trial), the mode, and the data's own settings and label (counted by the data fingerprint: a
+# CSV's folder or name, the ticker it is filed under, download retries, a cache's age).
+NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("mode",), ("data",), ("ticker",))
+
+
+def strip_labels(settings: dict) -> dict:
+    """`settings` (result_settings of a config) less NOT_RESULTS; the input is left unchanged."""
+    kept = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    for path in NOT_RESULTS:
+        node = kept
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return kept
+
+
+def trial_settings(config: Any) -> dict:
+    """The settings that decide a trial's results (result_settings, less NOT_RESULTS)."""
+    return strip_labels(result_settings(config) or {})
+
+
+def settings_hash(settings: dict) -> str:
+    """A short, stable hash of `settings` (JSON with sorted keys)."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def rekeyed(stored: str) -> tuple[str, str]:
+    """A ledger row's stored settings JSON as today's key sees it: (settings JSON, its hash)."""
+    settings = strip_labels(json.loads(stored))
+    return json.dumps(settings, sort_keys=True, default=str), settings_hash(settings)
