@@ -3,9 +3,10 @@
 The QuantStats tearsheet (~2-3 s), the plots (~1 s) and the forecast scores (which pull in SciPy)
 depend only on their inputs. Each is stored under `<cache_dir>/artifacts/` by a hash of those
 inputs and of the code version that draws it; a later run with the same inputs copies the stored
-file instead of building it again. A stored value that is not JSON is named in a warning and
-recomputed; any other error reading the cache (permissions, a full disk) is raised, not hidden. Entries are written atomically, so a crash leaves either a
+file instead of building it again. Entries are written atomically, so a crash leaves either a
 whole entry or none, and a changed input (other returns, another title) is simply another key.
+A stored value that is not JSON is named in a warning and recomputed; any other error reading
+the cache (permissions, a full disk) is raised, not hidden.
 """
 from __future__ import annotations
 
