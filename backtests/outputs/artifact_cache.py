@@ -25,7 +25,7 @@ from backtests.atomic import atomic_path, write_json
 log = logging.getLogger(__name__)
 
 # Bump when a drawing or scoring function changes what it writes for the same inputs.
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2  # 2: the tearsheet shows our time in market
 
 
 def content_key(name: str, inputs: Iterable[Any]) -> str:

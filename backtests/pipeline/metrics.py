@@ -42,7 +42,9 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
 
     - time_in_market: share of test days whose return depended on a position: held at
       the previous close or at this close, or traded during the day (a stop hit on its entry day).
-      The same days QuantStats counts as "time in market" (days with a non-zero return).
+      The one definition every page shows (report.html, the portfolio section, the tearsheet, which
+      is given it): QuantStats' own counts days with a non-zero return, so a held day whose
+      price did not move would drop out, and rounds up to a whole percent.
     - win_rate: share of trades with pnl > 0; profit_factor: gross profit / gross loss (inf, written
       as null, when nothing lost); avg_trade_pnl (cash) and avg_trade_pct (of the entry value).
     - turnover: value traded (every entry and exit fill; a trade open at the end has no exit fill)
