@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from forecasting.risk.base import RiskMethod
+from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
 from forecasting.risk.lstm_volatility import LSTMVolatility
 from forecasting.walkforward import WalkForward
@@ -77,7 +77,8 @@ class RiskSettings:
 def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: Windows,
              levels: Sequence[float], seed: int, lead: int = 0,
              until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold.
+    """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold,
+    fit_status (forecasting/risk/base.py: FIT_OK, or how a fold's failed fit was handled).
 
     `realised` is the window's target, the next day's log return (NaN on the last bar).
     """
@@ -94,11 +95,36 @@ def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: 
             method.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
             part = method.predict_risk(test, known, levels)
             spent[name] += time.perf_counter() - started
-            parts[name].append(part.assign(method=name, realised=test.y, fold=fold.number))
+            status = int(getattr(method, "fit_status", FIT_OK))
+            parts[name].append(part.assign(method=name, realised=test.y, fold=fold.number,
+                                           fit_status=status))
     result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
     result.index.name = "date"
-    columns = ["method", *[c for c in result.columns if c not in ("method", "realised", "fold")],
-               "realised", "fold"]
+    tail = ("method", "realised", "fold", "fit_status")
+    columns = ["method", *[c for c in result.columns if c not in tail], *tail[1:]]
     log.info("risk walk-forward: %d folds, %s", len(folds),
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
+    for name, fits in fit_report(result).items():
+        if fits["not_converged"]:
+            log.warning("risk walk-forward: %s: %d of %d fits failed or did not converge (folds %s "
+                        "used the previous fold's parameters; folds %s their unconverged estimate)",
+                        name, fits["not_converged"], fits["folds"],
+                        _folds(fits["previous_parameters"]), _folds(fits["unconverged_used"]))
     return result[columns]
+
+
+def fit_report(frame: pd.DataFrame) -> dict[str, dict]:
+    """Per method: folds fitted, how many fits failed or did not converge, and which folds used
+    the previous fold's parameters or their own unconverged estimate (from `fit_status`)."""
+    report: dict[str, dict] = {}
+    for name, part in frame.groupby("method", sort=False):
+        status = part.groupby("fold")["fit_status"].first()
+        report[str(name)] = {
+            "folds": int(len(status)), "not_converged": int((status != FIT_OK).sum()),
+            "previous_parameters": [int(f) for f in status.index[status == FIT_PREVIOUS]],
+            "unconverged_used": [int(f) for f in status.index[status > FIT_PREVIOUS]]}
+    return report
+
+
+def _folds(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) or "none"
