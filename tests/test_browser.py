@@ -96,10 +96,10 @@ def sweep_dir(tmp_path_factory, chromium) -> Path:
 
 
 def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
-    folder = sweep_dir / "0_lstm_momentum_MSFT"
+    folder = sweep_dir / "0_lstm_momentum_SYN"
     dom, console = browse(folder / "report.html", probe=IMAGES_PROBE)
     assert console == []
-    assert "<h1>MSFT · lstm_momentum" in dom
+    assert "<h1>SYN · lstm_momentum" in dom
     # what ran, data checks, performance, trials on this data, forecast skill, risk backtests, risk
     # comparison, trades, importances
     assert dom.count("<table") == 9
@@ -109,7 +109,7 @@ def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
 
 
 def test_tearsheet_loads_with_its_charts_and_tables(sweep_dir):
-    page = sweep_dir / "0_lstm_momentum_MSFT" / "tearsheet.html"
+    page = sweep_dir / "0_lstm_momentum_SYN" / "tearsheet.html"
     dom, console = browse(page)
     assert "Key Performance Metrics" in dom and dom.count("<svg") >= 5 and "<table" in dom
     assert "lstm_momentum" in dom

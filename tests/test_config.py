@@ -31,7 +31,10 @@ def test_primary_config_has_the_documented_keys(make_cfg):
 def test_every_data_source_instantiates(make_cfg, option, tmp_path):
     cfg = make_cfg(f"data={option}", *(["data.path=" + str(tmp_path)] if option == "csv" else []))
     source = instantiate(cfg.data)
-    assert source.ticker == "MSFT"
+    # The synthetic market is labelled as what it is, never as a real symbol (README's debug run).
+    assert source.ticker == cfg.ticker == ("SYN" if option == "synthetic" else "MSFT")
+    assert instantiate(make_cfg(f"data={option}", "ticker=XYZ", *(
+        ["data.path=" + str(tmp_path)] if option == "csv" else [])).data).ticker == "XYZ"
 
 
 @pytest.mark.parametrize("option", _options("strategy"))

@@ -34,7 +34,7 @@ def test_every_artifact_is_written(run_folder):
     for name in ARTIFACTS:
         assert (folder / name).stat().st_size > 0, name
     html = (folder / "tearsheet.html").read_text()
-    assert "<svg" in html and "MSFT" in html and "lstm_momentum" in html
+    assert "<svg" in html and "SYN" in html and "lstm_momentum" in html
     assert (folder / "forecast.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -185,7 +185,7 @@ def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
     assert len(table) == 6 and (table["trials"] == 6).all()
     assert list(table["last_run_at"]) == sorted(table["last_run_at"], reverse=True)
     assert (table["reruns"] == 1).sum() == 1  # entry 0.0008, run by both sweeps
-    assert "6 distinct trials on MSFT data" in listed.stderr + listed.stdout
+    assert "6 distinct trials on SYN data" in listed.stderr + listed.stdout
     reset = run_cli("mode=ledger", *data, "mode.reset=true", "hydra.run.dir=reset", cwd=tmp)
     assert reset.returncode == 0 and "deleted 6 trials" in reset.stderr + reset.stdout
     assert Ledger(tmp / "results" / "ledger.sqlite").trials() == []
