@@ -130,6 +130,7 @@ def test_summary_loads_sorts_and_links_every_run(sweep_dir):
     best_first = "|".join(table.sort_values("sharpe", ascending=False)["job"])
     assert f'data-order="{best_first}"' in dom  # two clicks on Sharpe: descending
     assert "Deflated Sharpe" in dom and external(dom) == []
+    assert "${" not in dom and dom.count(">SYN</td>") == len(table)  # the ticker, resolved
     opened_sorted, console = browse(sweep_dir / "summary.html", fragment="#sort=-sharpe")
     assert console == [] and 'data-key="sharpe" aria-sort="descending"' in opened_sorted
 
@@ -149,7 +150,8 @@ def test_summary_keeps_the_deflated_sharpe_on_screen_beside_long_overrides(sweep
     write_summary(copy)
     dom, console = browse(copy / "summary.html", probe=FIT_PROBE, width=width)
     assert console == []
-    assert 'data-off-screen="none"' in dom
+    off_screen = re.search(r'data-off-screen="([^"]*)"', dom)
+    assert off_screen is not None and off_screen.group(1) == "none", off_screen
     assert "forecaster.window=20" in dom and "All 2 runs share the test period" in dom
     assert len(re.findall(r'text-anchor="end" font-size="11">', dom)) >= 4  # y-axis ticks
 
