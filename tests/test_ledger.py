@@ -44,7 +44,8 @@ def test_the_settings_hash_ignores_where_files_go(make_cfg):
     assert settings_hash(trial_settings(elsewhere)) == base
     assert settings_hash(trial_settings(make_cfg("strategy.entry=0.002"))) != base
     # Data settings are counted by the data fingerprint (the prices they give), not the hash.
-    assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b"))) == base
+    # (the same ticker: a synthetic market is labelled SYN, a CSV folder's default is MSFT)
+    assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b", "ticker=SYN"))) == base
 
 
 def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
