@@ -202,18 +202,29 @@ def _name_folder(name: object) -> str:
     return text or "_"
 
 
-def _file_ticker(path: object, default: str) -> str:
-    """`${file_ticker:${oc.select:data.path,null},MSFT}`: the ticker a CSV file's name says
-    (`data.path=dir/TSLA.csv` -> TSLA), else `default`; an explicit `ticker=` replaces it."""
+def _default_ticker(path: object, target: object = None) -> str:
+    """`${default_ticker:${oc.select:data.path,null},${oc.select:data._target_,null}}`: the ticker a
+    CSV file's name says (`data.path=dir/TSLA.csv` -> TSLA), else the data source's own
+    `default_ticker` (MSFT; SYN for the synthetic market); an explicit `ticker=` replaces it."""
+    import importlib
     from pathlib import Path
 
+    from backtests.data.base import PriceSource
     from backtests.data.csv import file_ticker
 
-    return (file_ticker(Path(str(path)).expanduser()) if path else None) or default
+    found = file_ticker(Path(str(path)).expanduser()) if path else None
+    if found:
+        return found
+    module, _, name = str(target or "").rpartition(".")
+    try:
+        source = getattr(importlib.import_module(module), name) if module else PriceSource
+    except (ImportError, AttributeError):  # a misspelt _target_ is reported when it is built
+        source = PriceSource
+    return str(getattr(source, "default_ticker", PriceSource.default_ticker))
 
 
 OmegaConf.register_new_resolver("ticker_folder", _ticker_folder, replace=True)
-OmegaConf.register_new_resolver("file_ticker", _file_ticker, replace=True)
+OmegaConf.register_new_resolver("default_ticker", _default_ticker, replace=True)
 OmegaConf.register_new_resolver("name_folder", _name_folder, replace=True)
 OmegaConf.register_new_resolver("run_label", _run_label, replace=True)
 OmegaConf.register_new_resolver("mode_folder", _mode_folder, replace=True)

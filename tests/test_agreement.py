@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 
 import pandas as pd
 import pytest
 
 from backtests.modes.experiment import run_experiment
+from backtests.outputs.html import share
 from backtests.outputs.report import pct
-from backtests.outputs.tearsheet import yearly_returns
+from backtests.outputs.tearsheet import write_tearsheet, yearly_returns
 
 # QuantStats row label -> (metrics.json key, scale to QuantStats' unit)
 SHARED = {"Cumulative Return": ("total_return", 100), "CAGR": ("cagr", 100),
@@ -74,12 +74,24 @@ def test_tearsheet_figures_equal_the_report_and_metrics(run):
     for label, (key, scale) in SHARED.items():
         for cell, side in zip(table[label], ("benchmark", "strategy")):
             assert _number(cell) == pytest.approx(scale * metrics[side][key], abs=0.006), (label, side)
-    for cell, side in zip(table["Time in Market"], ("benchmark", "strategy")):
-        # QuantStats rounds exposure up to a whole percent; the days counted are the same.
-        assert _number(cell) == math.ceil(round(100 * metrics[side]["time_in_market"], 9))
     report = (folder / "report.html").read_text()
+    shown = [share(metrics[side]["time_in_market"]) for side in ("strategy", "benchmark")]
+    # One definition, one figure at one precision: the tearsheet shows metrics.json's time in
+    # market exactly as report.html does (QuantStats' own would round up to a whole percent).
+    assert table["Time in Market"] == shown[::-1]
+    assert f"<td>Time in market</td><td>{shown[0]}</td><td>{shown[1]}</td>" in report
     for side in ("strategy", "benchmark"):
         assert pct(metrics[side]["total_return"]) in report
+
+
+def test_tearsheet_shows_the_time_in_market_it_is_given(tmp_path):
+    # A held day whose close did not move: QuantStats would count 3 of 4 days (rounded up, 75%).
+    days = pd.bdate_range("2020-01-01", periods=8)
+    strategy = pd.Series([0.01, 0.0, -0.02, 0.01, 0.0, 0.0, 0.015, -0.01], index=days)
+    benchmark = pd.Series([0.01, 0.002, -0.02, 0.01, 0.003, -0.004, 0.015, -0.01], index=days)
+    write_tearsheet(tmp_path / "t.html", strategy, benchmark, "T", time_in_market=(0.99952, 0.875))
+    table = _tearsheet_table((tmp_path / "t.html").read_text())
+    assert table["Time in Market"] == ["87.5%", "100.0%"] == [share(0.875), share(0.99952)]
 
 
 def test_end_of_year_returns_carry_their_own_year(run):

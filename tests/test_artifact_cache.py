@@ -1,7 +1,11 @@
 """Slow artifacts are built once per content; a rerun copies them, a changed input builds anew."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from backtests.modes import experiment
 from backtests.outputs.artifact_cache import ArtifactCache, content_key
@@ -42,3 +46,37 @@ def test_a_rerun_draws_nothing_and_writes_the_same_files(make_cfg, monkeypatch, 
     experiment.run_experiment(cfg)
     again = {name: (tmp_path / "run" / name).read_bytes() for name in drawn}
     assert calls == [] and again == first
+
+
+def test_a_corrupt_value_is_named_in_a_warning_and_recomputed(tmp_path, caplog):
+    cache, computed = ArtifactCache(tmp_path), []
+
+    def compute():
+        computed.append(1)
+        return {"mse": 0.5}
+
+    assert cache.value("scores", ["in"], compute) == {"mse": 0.5}
+    stored = tmp_path / "artifacts" / f"{content_key('scores', ['in'])}.json"
+    stored.write_text('{"mse": 0.')  # a damaged entry (e.g. written by hand or by another tool)
+    with caplog.at_level("WARNING", logger="backtests.outputs.artifact_cache"):
+        assert cache.value("scores", ["in"], compute) == {"mse": 0.5}
+    assert len(computed) == 2 and str(stored) in caplog.text and "corrupt" in caplog.text
+    assert json.loads(stored.read_text()) == {"mse": 0.5}  # repaired for the next run
+    assert cache.value("scores", ["in"], compute) == {"mse": 0.5} and len(computed) == 2
+
+
+def test_an_unexpected_error_reading_the_cache_is_not_swallowed(tmp_path, monkeypatch):
+    cache = ArtifactCache(tmp_path)
+    cache.value("scores", ["in"], lambda: {"mse": 0.5})
+
+    read, refused = Path.read_text, []
+
+    def refuse_once(self, *args, **kwargs):  # unreadable once, as a transient permission fault
+        if not refused:
+            refused.append(self)
+            raise PermissionError(13, "Permission denied", str(self))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse_once)
+    with pytest.raises(PermissionError):
+        cache.value("scores", ["in"], lambda: {"mse": 0.0})

@@ -16,7 +16,7 @@ def test_audit_passes_on_shipped_features(make_cfg, tmp_path):
 
 
 def test_audit_passes_with_the_lstm(make_cfg, tmp_path):
-    cfg = make_cfg()
+    cfg = make_cfg("risk_model.methods=[lstm,historical,ewma,garch]")  # the risk LSTM audited too
     assert run_audit(cfg, cutoffs=1) == 0.0  # bit-identical: seeded fits on identical past data
 
 

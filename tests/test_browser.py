@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -19,11 +20,10 @@ import pytest
 from tests.conftest import FAST, ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed and tests never download one: run "
-    "`apt-get install -y chromium` (as .ci/run does)")
+MISSING = ("chromium is not installed and tests never download one: run `apt-get install -y "
+           "chromium` (as .ci/run does)")
 
-QUICK = [*FAST, "forecaster=ridge", "report.tearsheet=true"]
+QUICK = [*FAST, "forecaster=ridge", "report.tearsheet=true", "report.plots=true", "report.explain=true"]
 IMAGES_PROBE = ("<script>window.addEventListener('load',function(){var n=0,i=document.images;"
                 "for(var k=0;k<i.length;k++)if(i[k].complete&&i[k].naturalWidth>0)n++;"
                 "document.body.setAttribute('data-images',n+'/'+i.length);});</script>")
@@ -46,7 +46,7 @@ def browse(page: Path, fragment: str = "", probe: str = "", width: int = 1400) -
         page = copy
     profile = page.parent / ".chromium-profile"
     done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
          "--virtual-time-budget=3000", f"--window-size={width},1000", "--dump-dom",
@@ -67,8 +67,23 @@ def external(dom: str) -> list[str]:
     return [url for url in found if re.match(r"(https?:)?//", url)]
 
 
+def require_chromium(found: str | None, environ: Mapping[str, str]) -> str:
+    """The browser, or a skip on a developer's machine, or a failure in CI (env CI set), where a
+    browser that failed to install must not turn the page checks into silent skips."""
+    if found:
+        return found
+    if environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set but {MISSING}; the browser tests must run in CI", pytrace=False)
+    pytest.skip(MISSING)
+
+
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory) -> Path:
+def chromium() -> str:
+    return require_chromium(CHROMIUM, os.environ)
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory, chromium) -> Path:
     root = tmp_path_factory.mktemp("browser")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     env.pop("HYDRA_FULL_ERROR", None)
@@ -81,10 +96,10 @@ def sweep_dir(tmp_path_factory) -> Path:
 
 
 def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
-    folder = sweep_dir / "0_lstm_momentum_MSFT"
+    folder = sweep_dir / "0_lstm_momentum_SYN"
     dom, console = browse(folder / "report.html", probe=IMAGES_PROBE)
     assert console == []
-    assert "<h1>MSFT · lstm_momentum" in dom
+    assert "<h1>SYN · lstm_momentum" in dom
     # what ran, data checks, performance, trials on this data, forecast skill, risk backtests, risk
     # comparison, trades, importances
     assert dom.count("<table") == 9
@@ -94,7 +109,7 @@ def test_report_loads_cleanly_with_its_tables_images_and_links(sweep_dir):
 
 
 def test_tearsheet_loads_with_its_charts_and_tables(sweep_dir):
-    page = sweep_dir / "0_lstm_momentum_MSFT" / "tearsheet.html"
+    page = sweep_dir / "0_lstm_momentum_SYN" / "tearsheet.html"
     dom, console = browse(page)
     assert "Key Performance Metrics" in dom and dom.count("<svg") >= 5 and "<table" in dom
     assert "lstm_momentum" in dom
@@ -115,6 +130,7 @@ def test_summary_loads_sorts_and_links_every_run(sweep_dir):
     best_first = "|".join(table.sort_values("sharpe", ascending=False)["job"])
     assert f'data-order="{best_first}"' in dom  # two clicks on Sharpe: descending
     assert "Deflated Sharpe" in dom and external(dom) == []
+    assert "${" not in dom and dom.count(">SYN</td>") == len(table)  # the ticker, resolved
     opened_sorted, console = browse(sweep_dir / "summary.html", fragment="#sort=-sharpe")
     assert console == [] and 'data-key="sharpe" aria-sort="descending"' in opened_sorted
 
@@ -134,6 +150,23 @@ def test_summary_keeps_the_deflated_sharpe_on_screen_beside_long_overrides(sweep
     write_summary(copy)
     dom, console = browse(copy / "summary.html", probe=FIT_PROBE, width=width)
     assert console == []
-    assert 'data-off-screen="none"' in dom
+    off_screen = re.search(r'data-off-screen="([^"]*)"', dom)
+    assert off_screen is not None and off_screen.group(1) == "none", off_screen
     assert "forecaster.window=20" in dom and "All 2 runs share the test period" in dom
     assert len(re.findall(r'text-anchor="end" font-size="11">', dom)) >= 4  # y-axis ticks
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(tmp_path):
+    with pytest.raises(pytest.fail.Exception, match="CI is set but chromium is not installed"):
+        require_chromium(None, {"CI": "true"})
+    for elsewhere in ({}, {"CI": ""}, {"CI": "false"}):
+        with pytest.raises(pytest.skip.Exception):
+            require_chromium(None, elsewhere)
+    assert require_chromium("/usr/bin/chromium", {"CI": "true"}) == "/usr/bin/chromium"
+    # The whole module as CI runs it on a machine without a browser: a failure, not a skip.
+    env = {**os.environ, "CI": "true", "PATH": str(Path(sys.executable).parent)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(Path(__file__)), "-k", "report_loads_cleanly"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "CI is set but chromium is not installed" in done.stdout, \
+        done.stdout[-2000:]

@@ -22,7 +22,7 @@ ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv",
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    shrink = [*FAST, "report.tearsheet=true"]
+    shrink = [*FAST, "report.tearsheet=true", "report.plots=true", "report.explain=true"]
     done = run_cli(*shrink, "data.bars=520", f"hydra.run.dir={root / 'run'}",
                    f"paths.cache_dir={root / 'cache'}", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -34,7 +34,7 @@ def test_every_artifact_is_written(run_folder):
     for name in ARTIFACTS:
         assert (folder / name).stat().st_size > 0, name
     html = (folder / "tearsheet.html").read_text()
-    assert "<svg" in html and "MSFT" in html and "lstm_momentum" in html
+    assert "<svg" in html and "SYN" in html and "lstm_momentum" in html
     assert (folder / "forecast.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -44,7 +44,8 @@ def test_the_settings_hash_ignores_where_files_go(make_cfg):
     assert settings_hash(trial_settings(elsewhere)) == base
     assert settings_hash(trial_settings(make_cfg("strategy.entry=0.002"))) != base
     # Data settings are counted by the data fingerprint (the prices they give), not the hash.
-    assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b"))) == base
+    # (the same ticker: a synthetic market is labelled SYN, a CSV folder's default is MSFT)
+    assert settings_hash(trial_settings(make_cfg("data=csv", "data.path=/a/b", "ticker=SYN"))) == base
 
 
 def test_the_ticker_label_is_not_part_of_a_trial(make_cfg):
@@ -243,7 +244,7 @@ def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
     assert len(table) == 6 and (table["trials"] == 6).all()
     assert list(table["last_run_at"]) == sorted(table["last_run_at"], reverse=True)
     assert (table["reruns"] == 1).sum() == 1  # entry 0.0008, run by both sweeps
-    assert "6 distinct trials on MSFT data" in listed.stderr + listed.stdout
+    assert "6 distinct trials on SYN data" in listed.stderr + listed.stdout
     reset = run_cli("mode=ledger", *data, "mode.reset=true", "hydra.run.dir=reset", cwd=tmp)
     assert reset.returncode == 0 and "deleted 6 trials" in reset.stderr + reset.stdout
     assert Ledger(tmp / "results" / "ledger.sqlite").trials() == []

@@ -60,3 +60,19 @@ def test_verdict_compares_directional_accuracy_with_always_up():
     preds = pd.DataFrame({"forecast": forecast, "actual": actual, "fold": 0}, index=index)
     text = score_forecasts(preds, close)["verdict"]
     assert "Its directional accuracy (60.0%) is below the 80.0% of always guessing 'up'." in text
+
+
+def test_sharpe_objective_is_zero_only_when_the_sharpe_is_undefined():
+    from backtests.pipeline.metrics import sharpe_objective
+
+    flat = performance(pd.Series([0.0] * 5))  # never traded: zero volatility, no Sharpe
+    assert math.isnan(flat["sharpe"]) and sharpe_objective({"strategy": flat}) == 0.0
+    assert sharpe_objective({"strategy": {"sharpe": None}}) == 0.0  # NaN as metrics.json stores it
+    assert sharpe_objective({"strategy": {"sharpe": np.float64(1.25)}}) == 1.25
+    # A bug upstream must not look like holding cash.
+    for broken in ({"strategy": {"sharpe": [1.0]}}, {"strategy": {"sharpe": "1.5"}}):
+        with pytest.raises(TypeError, match="not a number"):
+            sharpe_objective(broken)
+    for missing in ({}, {"strategy": {}}, {"strategy": None}):
+        with pytest.raises((KeyError, TypeError)):
+            sharpe_objective(missing)

@@ -116,3 +116,53 @@ def test_a_rerun_reuses_the_cached_risk_forecasts_bit_for_bit(make_cfg):
                                       "forecaster.units=3"), market, settings).key == first.key
     other = make_cfg("risk_model.methods=[historical,ewma,garch]", "risk_model.hs_window=100")
     assert walk_forward_risk(other, market, risk_settings(other)).key != first.key
+
+
+def _starve_the_optimiser(monkeypatch):
+    """Make arch's optimiser stop after one iteration: a fit that does not converge."""
+    from arch.univariate.base import ARCHModel
+
+    original = ARCHModel.fit
+    monkeypatch.setattr(ARCHModel, "fit", lambda self, *a, **k: original(
+        self, *a, **{**k, "options": {"maxiter": 1}}))
+
+
+def test_an_unconverged_garch_fit_is_never_used_silently(monkeypatch, caplog):
+    from forecasting.risk.base import FIT_OK, FIT_PREVIOUS
+    from forecasting.risk.baselines import GarchT
+
+    windows = constant_vol()
+    garch = GarchT().fit(windows[:1000])
+    assert garch.fit_status == FIT_OK and garch.params is not None
+    converged = garch.params.copy()
+    _starve_the_optimiser(monkeypatch)
+    with caplog.at_level("WARNING", logger="forecasting.risk.baselines"):
+        garch.fit(windows[:1250], warm_start=True)
+    assert garch.fit_status == FIT_PREVIOUS and "did not converge" in caplog.text
+    pd.testing.assert_series_equal(garch.params, converged)  # the previous fold's, visibly
+
+
+def test_unconverged_fits_are_counted_per_method_and_reported(monkeypatch, caplog, tmp_path):
+    from backtests.outputs.sections.risk import risk_section
+    from backtests.pipeline.risk import RiskRun, risk_results
+
+    settings = RiskSettings(methods=["ewma", "garch"], levels=[0.99])
+    walkforward = WalkForward(initial_train=500, retrain_every=500)
+    clean = run_risk(walkforward, settings.build(5), constant_vol(), [0.99], seed=0)
+    assert set(clean["fit_status"]) == {0}
+    _starve_the_optimiser(monkeypatch)
+    with caplog.at_level("WARNING"):
+        frame = run_risk(walkforward, settings.build(5), constant_vol(), [0.99], seed=0)
+    folds = frame["fold"].nunique()
+    garch = frame[frame["method"] == "garch"].groupby("fold")["fit_status"].first()
+    assert folds >= 4 and list(garch) == [2] + [1] * (folds - 1)  # first: marked; later: previous
+    assert f"garch: {folds} of {folds} fits failed or did not converge" in caplog.text
+    _, _, block = risk_results(RiskRun(frame, settings, "k", cached=False), "SYN")
+    assert block["fits"]["ewma"] == {"folds": folds, "not_converged": 0, "previous_parameters": [],
+                                     "unconverged_used": []}
+    assert block["fits"]["garch"] == {"folds": folds, "not_converged": folds,
+                                      "previous_parameters": list(range(1, folds)),
+                                      "unconverged_used": [0]}
+    page = "".join(risk_section(json.loads(json.dumps(block, default=float)), tmp_path))
+    assert f"garch: {folds} of {folds} fits failed or did not converge" in page
+    assert "used the previous fold&#x27;s parameters" in page or "previous fold's parameters" in page

@@ -39,10 +39,10 @@ def test_a_joblib_sweep_is_a_parent_run_with_its_jobs_as_children(tmp_path):
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
         tags = child.data.tags
-        assert tags["sweep"] == "sweep" and tags["mode"] == "backtest" and tags["ticker"] == "MSFT"
+        assert tags["sweep"] == "sweep" and tags["mode"] == "backtest" and tags["ticker"] == "SYN"
         assert len(tags["data_fingerprint"]) == 16 and tags["git_commit"]
         params = child.data.params
-        assert params["forecaster.window"] == "10" and params["ticker"] == "MSFT"
+        assert params["forecaster.window"] == "10" and params["ticker"] == "SYN"
         assert params["strategy._target_"].startswith("strategies.")
         metrics = child.data.metrics
         for key in ("strategy.sharpe", "benchmark.total_return", "forecast.theil_u",

@@ -61,6 +61,8 @@ class PriceSource:
 
     # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds = {"start": "date | null", "end": "date | null"}
+    # The ticker a run gets without ticker= (and without a file name that says one): conf/config.yaml
+    default_ticker = "MSFT"
 
     def __init__(self, ticker: str, start: str | None = None, end: str | None = None,
                  quality: QualityPolicy | None = None) -> None:

@@ -52,6 +52,8 @@ def synthetic_bars(bars: int, seed: int, first_date: str = "2010-01-04", initial
 class SyntheticSource(PriceSource):
     """Seeded synthetic bars: the offline source for tests and demos."""
 
+    default_ticker = "SYN"  # its own label: synthetic prices are never called MSFT
+
     bounds = {**PriceSource.bounds, "bars": "int >= 2", "initial_price": "number > 0",
               "annual_vol": "number > 0", "annual_drift": "number",
               "vol_persistence": "0 <= number < 1", "vol_reaction": "0 <= number < 1",

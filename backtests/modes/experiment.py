@@ -131,8 +131,10 @@ def run_experiment(cfg: DictConfig) -> float:
                        lambda path: write_risk_plot(path, var, title))
         if cfg.report.tearsheet:
             year = int(cfg.report.periods_per_year)
-            cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year],
-                       lambda path: write_tearsheet(path, result.returns, bench.returns, title, year))
+            shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
+            cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
+                       lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
+                                                    time_in_market=shown))
         write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
         if trials is not None:
             write_json(out / "trials.json", trials)  # before metrics.json, which marks completion

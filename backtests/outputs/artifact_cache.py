@@ -5,6 +5,8 @@ depend only on their inputs. Each is stored under `<cache_dir>/artifacts/` by a 
 inputs and of the code version that draws it; a later run with the same inputs copies the stored
 file instead of building it again. Entries are written atomically, so a crash leaves either a
 whole entry or none, and a changed input (other returns, another title) is simply another key.
+A stored value that is not JSON is named in a warning and recomputed; any other error reading
+the cache (permissions, a full disk) is raised, not hidden.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from backtests.atomic import atomic_path, write_json
 log = logging.getLogger(__name__)
 
 # Bump when a drawing or scoring function changes what it writes for the same inputs.
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2  # 2: the tearsheet shows our time in market
 
 
 def content_key(name: str, inputs: Iterable[Any]) -> str:
@@ -66,8 +68,10 @@ class ArtifactCache:
         stored = self.folder / f"{content_key(name, inputs)}.json"
         try:
             return json.loads(stored.read_text())
-        except (OSError, ValueError):
-            pass
+        except FileNotFoundError:
+            pass  # not computed yet: the ordinary miss
+        except ValueError as exc:  # a damaged entry (not JSON): say so, then build it again
+            log.warning("artifact cache: %s is corrupt (%s); computing %s again", stored, exc, name)
         result = compute()
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json(stored, result)

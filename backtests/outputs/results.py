@@ -100,7 +100,7 @@ def stored_result(folder: Path, cfg: DictConfig) -> float | None:
         metrics = json.loads(metrics_path.read_text())
         stored = json.loads((folder / "run_info.json").read_text()).get("config")
         value = sharpe_objective(metrics)
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
         log.warning("results in %s are unreadable (%s); running again", folder, exc)
         return None
     if result_settings(stored) != result_settings(cfg):

@@ -7,6 +7,9 @@ Three things keep it consistent with report.html, metrics.json and returns.csv:
   ordinals but labels the ticks from another origin, so every bar carried the next year's label.
 - Charts keep their text as SVG text (not glyph outlines), so their dates can be read and tested,
   and the `CAGR﹪` label loses the small-percent character most fonts lack.
+- "Time in Market" is ours (pipeline/metrics.py: days a position was held at some moment), shown
+  as report.html shows it (one decimal): QuantStats' own counts days with a non-zero return and
+  rounds up to a whole percent, so a held day whose close did not move made the pages disagree.
 """
 from __future__ import annotations
 
@@ -29,11 +32,14 @@ log = logging.getLogger(__name__)
 
 
 def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title: str,
-                    periods_per_year: int = TRADING_DAYS, benchmark_name: str = "Buy and hold") -> None:
+                    periods_per_year: int = TRADING_DAYS, benchmark_name: str = "Buy and hold",
+                    time_in_market: tuple[float, float] | None = None) -> None:
     """QuantStats tearsheet of `strategy` against the `benchmark` returns (never a download).
 
-    QuantStats cannot fit its regressions to returns that never move (a strategy that never
-    traded) or to a handful of days; then the page says so instead of the run failing.
+    `time_in_market`: (strategy, benchmark) as metrics.json holds them; the page shows them in
+    place of QuantStats' own estimate (None keeps QuantStats'). QuantStats cannot fit its
+    regressions to returns that never move (a strategy that never traded) or to a handful of
+    days; then the page says so instead of the run failing.
     """
     import matplotlib
 
@@ -55,6 +61,7 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
         return
     try:
         with atomic_path(path) as tmp, warnings.catch_warnings(), _our_charts(qs), \
+                _our_exposure(qs, time_in_market), \
                 matplotlib.rc_context({"svg.fonttype": "none"}):
             warnings.simplefilter("ignore")  # QuantStats' own matplotlib/pandas deprecation noise
             # output= keeps QuantStats from opening a browser; a Series benchmark keeps it offline.
@@ -75,6 +82,31 @@ def _our_charts(qs: Any) -> Iterator[None]:
         yield
     finally:
         qs.plots.yearly_returns = original
+
+
+@contextmanager
+def _our_exposure(qs: Any, figures: tuple[float, float] | None) -> Iterator[None]:
+    """QuantStats' `exposure` answers with our time in market while the page is drawn.
+
+    Its metrics table calls it on a frame whose benchmark column is named "benchmark"; the value
+    is rounded to a tenth of a percent, as report.html shows it, so both pages print one string.
+    """
+    if figures is None:
+        yield
+        return
+    strategy, benchmark = (float(f"{100 * value:.1f}") / 100 for value in figures)
+
+    def exposure(returns: Any, prepare_returns: bool = True) -> Any:
+        if isinstance(returns, pd.DataFrame):
+            return pd.Series({c: benchmark if c == "benchmark" else strategy for c in returns})
+        return strategy
+
+    original = qs.stats.exposure
+    qs.stats.exposure = exposure
+    try:
+        yield
+    finally:
+        qs.stats.exposure = original
 
 
 def yearly_returns(returns: pd.Series) -> pd.Series:

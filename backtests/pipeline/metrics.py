@@ -42,7 +42,9 @@ def trade_stats(trades: pd.DataFrame, in_market: pd.Series, equity: pd.Series | 
 
     - time_in_market: share of test days whose return depended on a position: held at
       the previous close or at this close, or traded during the day (a stop hit on its entry day).
-      The same days QuantStats counts as "time in market" (days with a non-zero return).
+      The one definition every page shows (report.html, the portfolio section, the tearsheet, which
+      is given it): QuantStats' own counts days with a non-zero return, so a held day whose
+      price did not move would drop out, and rounds up to a whole percent.
     - win_rate: share of trades with pnl > 0; profit_factor: gross profit / gross loss (inf, written
       as null, when nothing lost); avg_trade_pnl (cash) and avg_trade_pct (of the entry value).
     - turnover: value traded (every entry and exit fill; a trade open at the end has no exit fill)
@@ -89,12 +91,16 @@ def _turnover(trades: pd.DataFrame, equity: pd.Series | None, periods_per_year: 
 def sharpe_objective(metrics: dict) -> float:
     """The value a run returns to Hydra's sweepers: the strategy Sharpe, 0.0 when undefined.
 
-    A strategy that never trades has no Sharpe (NaN); Optuna refuses NaN objectives and would abort
-    the whole search, and "no better than cash" is what such a run is worth.
+    Undefined means one thing: no returns or zero volatility (a strategy that never traded), which
+    `performance` gives as NaN and metrics.json stores as null. Optuna refuses NaN objectives and
+    would abort the whole search, and "no better than cash" is what such a run is worth. Anything
+    else (no strategy block, no Sharpe, a value that is not a number) is a bug and raises: turned
+    into 0.0 it would look like a strategy that held cash.
     """
-    value: Any = (metrics.get("strategy") or {}).get("sharpe")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
+    value: Any = metrics["strategy"]["sharpe"]
+    if value is None:
         return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"the strategy's Sharpe is {value!r} ({type(value).__name__}), not a number")
+    value = float(value)
     return value if math.isfinite(value) else 0.0

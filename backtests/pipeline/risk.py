@@ -21,11 +21,12 @@ from backtests.errors import UserError
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from forecasting.risk.distributions import column
-from forecasting.risk.walkforward import METHODS, RiskSettings, run_risk
+from forecasting.risk.walkforward import METHODS, RiskSettings, fit_report, run_risk
 
 log = logging.getLogger(__name__)
 
-RISK_FORMAT = 1  # bump when the risk methods' output changes: older cache entries are not reused
+RISK_FORMAT = 2  # bump when the risk methods' output changes: older cache entries are not reused
+# 2: fit_status, how each fold's fit went
 
 
 @dataclass
@@ -99,7 +100,9 @@ def risk_results(run: RiskRun, asset: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     levels = list(run.settings.levels)
     table = var_table(run.frame, asset, levels)
     backtests = backtest_table(table, levels, asset)
-    return table, backtests, risk_block(table, backtests, levels)
+    block = risk_block(table, backtests, levels)
+    block["fits"] = fit_report(run.frame)  # failed or unconverged fits per method, and their folds
+    return table, backtests, block
 
 
 def tally_backtests(backtests: pd.DataFrame, significance: float = 0.05) -> dict[str, Any]:

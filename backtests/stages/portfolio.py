@@ -173,7 +173,8 @@ def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd
             write_portfolio_plot(out / "portfolio.png", equity, result.holdings, title)
         if cfg.report.tearsheet:
             write_tearsheet(out / "tearsheet.html", result.returns, bench.returns,
-                            f"{title} · {name} vs equal weight", periods, "Equal weight")
+                            f"{title} · {name} vs equal weight", periods, "Equal weight",
+                            (strategy["time_in_market"], benchmark["time_in_market"]))
     return traded
 
 

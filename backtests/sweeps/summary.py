@@ -73,7 +73,11 @@ def read_run(folder: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
     row: dict[str, Any] = {"job": folder.name, "overrides": " ".join(map(str, overrides)),
                            "override_list": [str(o) for o in overrides],
                            "ticker": config.get("ticker"), "strategy": choices.get("strategy")}
+    if "${" in str(row["ticker"]):  # the default is an interpolation: the run's files resolve it
+        row["ticker"] = None
     metrics = _json(folder / "metrics.json")
+    if metrics is not None and (metrics.get("data") or {}).get("ticker"):
+        row["ticker"] = metrics["data"]["ticker"]
     returns = None
     if metrics is not None:
         try:

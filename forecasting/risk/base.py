@@ -16,6 +16,11 @@ import pandas as pd
 from forecasting.risk.distributions import column
 from forecasting.windows import Windows
 
+# A fold's fit, as run_risk records it per row (`fit_status`, a number so the audit compares it):
+FIT_OK = 0           # fitted (or nothing to fit)
+FIT_PREVIOUS = 1     # the fit failed or did not converge: the previous fold's parameters were used
+FIT_UNCONVERGED = 2  # did not converge on the first fold, with nothing earlier: used, and marked
+
 
 class RiskMethod(Protocol):
     """Fits on a fold's training windows; forecasts each test day from returns known by then."""
@@ -36,6 +41,7 @@ class PastOnly:
     """A method with nothing to fit: its only state is the past returns it is given each day."""
 
     uses_validation = False
+    fit_status = FIT_OK
 
     def fit(self, train: Windows, seed: int = 0, warm_start: bool = False,
             validation: Windows | None = None) -> PastOnly:

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from forecasting.risk.base import PastOnly, first_test_position, risk_frame
+from forecasting.risk.base import (
+    FIT_OK,
+    FIT_PREVIOUS,
+    FIT_UNCONVERGED,
+    PastOnly,
+    first_test_position,
+    risk_frame,
+)
 from forecasting.risk.distributions import empirical_var_es, normal_var_es, student_t_var_es
 from forecasting.windows import Windows
 
@@ -79,6 +86,11 @@ class GarchT:
     training window's variance at the first return), which is the one-step-ahead forecast. Returns are
     scaled by 100 for the optimiser, as arch recommends. A warm fold starts the optimiser from the
     previous fold's parameters (deterministic: the same past gives the same start).
+
+    A fit that fails or whose optimiser does not converge is never used silently: the previous
+    fold's parameters are kept (`fit_status` FIT_PREVIOUS); on the first fold, with nothing
+    earlier, the unconverged estimate is used and marked (FIT_UNCONVERGED). Either is logged,
+    counted per method by run_risk and reported in metrics.json and report.html.
     """
 
     uses_validation = False
@@ -87,6 +99,7 @@ class GarchT:
     def __init__(self) -> None:
         self.params: pd.Series | None = None
         self.start = 0.0
+        self.fit_status = FIT_OK
 
     def fit(self, train: Windows, seed: int = 0, warm_start: bool = False,
             validation: Windows | None = None) -> GarchT:
@@ -96,18 +109,31 @@ class GarchT:
         model = arch_model(y, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
         start = self.params.to_numpy() if warm_start and self.params is not None else None
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter; a failed fit keeps the last one
+            warnings.simplefilter("ignore")  # arch's own warnings; convergence is checked below
             try:
                 result = model.fit(disp="off", starting_values=start, show_warning=False)
             except (ValueError, np.linalg.LinAlgError) as exc:
                 if self.params is None:
                     raise
-                log.warning("GARCH fit failed (%s); keeping the previous fold's parameters", exc)
-                return self
+                return self._keep_previous(f"failed ({exc})")
+        if result.convergence_flag != 0:
+            reason = f"did not converge ({result.optimization_result.message})"
+            if self.params is not None:
+                return self._keep_previous(reason)
+            log.warning("GARCH fit %s on the first fold; nothing earlier to fall back on, so its "
+                        "estimate is used and the fold marked", reason)
+            self.fit_status = FIT_UNCONVERGED
+        else:
+            self.fit_status = FIT_OK
         self.params = result.params
         # The recursion's starting variance: the training window's, which a persistence near 1
         # (common on short windows) would otherwise replace by an enormous omega / (1 - a - b).
         self.start = float(np.mean((y - result.params.iloc[0]) ** 2))
+        return self
+
+    def _keep_previous(self, reason: str) -> GarchT:
+        log.warning("GARCH fit %s; the previous fold's parameters are used", reason)
+        self.fit_status = FIT_PREVIOUS
         return self
 
     def predict_risk(self, test: Windows, returns: np.ndarray, levels: Sequence[float]) -> pd.DataFrame:

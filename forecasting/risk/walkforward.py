@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from forecasting.risk.base import RiskMethod
+from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
 from forecasting.risk.lstm_volatility import LSTMVolatility
 from forecasting.walkforward import SeriesSamples, WalkForward
@@ -103,7 +103,8 @@ class RiskModel:
 def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: Windows,
              levels: Sequence[float], seed: int, lead: int = 0,
              until: pd.Timestamp | None = None, progress: bool = False) -> pd.DataFrame:
-    """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold.
+    """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold,
+    fit_status (forecasting/risk/base.py: FIT_OK, or how a fold's failed fit was handled).
 
     `realised` is the window's target, the next day's log return (NaN on the last bar). The folds
     and the loop are the return forecasts' own (`WalkForward.drive`), so both predict the same days.
@@ -117,11 +118,36 @@ def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: 
         folds += 1
         for name, part in out.predictions.items():
             spent[name] += out.seconds[name]
-            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number))
+            status = int(getattr(models[name].method, "fit_status", FIT_OK))  # this fold's fit
+            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number,
+                                           fit_status=status))
     result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
     result.index.name = "date"
-    columns = ["method", *[c for c in result.columns if c not in ("method", "realised", "fold")],
-               "realised", "fold"]
+    tail = ("method", "realised", "fold", "fit_status")
+    columns = ["method", *[c for c in result.columns if c not in tail], *tail[1:]]
     log.info("risk walk-forward: %d folds, %s", folds,
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
+    for name, fits in fit_report(result).items():
+        if fits["not_converged"]:
+            log.warning("risk walk-forward: %s: %d of %d fits failed or did not converge (folds %s "
+                        "used the previous fold's parameters; folds %s their unconverged estimate)",
+                        name, fits["not_converged"], fits["folds"],
+                        _folds(fits["previous_parameters"]), _folds(fits["unconverged_used"]))
     return result[columns]
+
+
+def fit_report(frame: pd.DataFrame) -> dict[str, dict]:
+    """Per method: folds fitted, how many fits failed or did not converge, and which folds used
+    the previous fold's parameters or their own unconverged estimate (from `fit_status`)."""
+    report: dict[str, dict] = {}
+    for name, part in frame.groupby("method", sort=False):
+        status = part.groupby("fold")["fit_status"].first()
+        report[str(name)] = {
+            "folds": int(len(status)), "not_converged": int((status != FIT_OK).sum()),
+            "previous_parameters": [int(f) for f in status.index[status == FIT_PREVIOUS]],
+            "unconverged_used": [int(f) for f in status.index[status > FIT_PREVIOUS]]}
+    return report
+
+
+def _folds(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) or "none"

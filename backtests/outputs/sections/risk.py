@@ -33,8 +33,29 @@ def risk_section(block: dict[str, Any] | None, folder: Path) -> list[str]:
               "Christoffersen ind. p", "Christoffersen cc p", "Quantile loss", "Passes both")
     return ["<h2>Risk forecasts: one-day VaR and ES</h2>",
             f'<div class="verdict">{esc(block.get("verdict", ""))}</div>',
-            table(header, rows), _comparison(block), _notes(),
+            table(header, rows), _comparison(block), _fits(block.get("fits")), _notes(),
             figure(folder / "risk.png", CAPTION)]
+
+
+def _fits(fits: dict[str, Any] | None) -> str:
+    """Which fits failed or did not converge, and what was used instead (nothing hidden)."""
+    if not fits:
+        return ""
+    failed = {m: f for m, f in fits.items() if f.get("not_converged")}
+    if not failed:
+        return ("<p>Model fits: every fold's fit converged (or the method has nothing to fit), "
+                f"{num(max(f.get('folds', 0) for f in fits.values()), 0)} folds.</p>")
+    said = []
+    for method, f in failed.items():
+        text = f"{esc(method)}: {f['not_converged']} of {f['folds']} fits failed or did not converge"
+        if f.get("previous_parameters"):
+            text += (f"; folds {esc(', '.join(map(str, f['previous_parameters'])))} used the "
+                     "previous fold's parameters")
+        if f.get("unconverged_used"):
+            text += (f"; folds {esc(', '.join(map(str, f['unconverged_used'])))} (nothing earlier "
+                     "to fall back on) used their unconverged estimate")
+        said.append(text)
+    return f'<p class="bad">Model fits: {"; ".join(said)}.</p>'
 
 
 def _p(value: Any) -> str:
