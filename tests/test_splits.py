@@ -126,10 +126,11 @@ def test_a_universe_keeps_a_ticker_with_a_crash_near_a_ratio(make_cfg, tmp_path)
     folder.mkdir()
     market_move(0.648, 0.70, "moves").to_csv(folder / "CRSH.csv")
     traded(seed=2).to_csv(folder / "CALM.csv")
+    traded(seed=3).to_csv(folder / "EASY.csv")
     cfg = make_cfg("data=csv", f"data.path={folder}", "data.start=null", "data.end=null",
                    "data.quality.max_age=null")
-    loaded, left_out = load_panel(cfg.data, ["CALM", "CRSH"])
-    assert sorted(loaded) == ["CALM", "CRSH"] and left_out == {}
+    loaded, left_out = load_panel(cfg.data, ["CALM", "CRSH", "EASY"])
+    assert sorted(loaded) == ["CALM", "CRSH", "EASY"] and left_out == {}
     assert [f["kind"] for f in findings(loaded["CRSH"], "splits")] == ["near-ratio move"]
 
 
@@ -149,3 +150,4 @@ def test_a_split_in_the_first_weeks_of_a_file_is_still_called(tmp_path):
     """Before the trailing volatility exists (21 bars), the weeks around the split measure it."""
     with pytest.raises(UserError, match="unadjusted split"):
         load(tmp_path, split(0.5, "none").iloc[ROW - 10:], max_age=None).load()
+

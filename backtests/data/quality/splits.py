@@ -14,9 +14,17 @@ what a split has and they lack is scored, a point or two each way:
   Close jumps by a ratio and Adj Close / Close undoes it) but left this move in, did not see a
   split here (-1).
 A score of 2 or more calls the move a split, and `data.quality.splits` applies to it (fail, repair,
-warn). Anything less is a near-ratio move: only ever a warning, each piece of evidence in its words.
-The checks read the sessions after the move (volume has to settle): they report and back-adjust the
-earlier bars by a constant, as a split adjustment does; they decide nothing a forecast sees first.
+warn). Where the volume column says nothing (constant or missing), the prices alone can reach it: a
+close and an open that both fit the exact ratio within two daily deviations are what the issue
+calls a split's own evidence, and the default `fail` then stops with a hint (`splits=warn` runs
+across it). Anything less is a near-ratio move: only ever a warning, each piece of evidence in its
+words.
+The checks read up to SETTLE + AFTER sessions after the move (volume has to settle). By default a
+called split stops the run, so nothing is computed across it. `splits=repair` back-adjusts the
+earlier bars by a constant (as a split adjustment does: no return before the move changes), but
+the decision to repair reads those later sessions: in a live run a split is repaired only once
+that evidence is in, and forecasts made in the weeks after the move on a file loaded before then
+saw the move itself (docs/data.md).
 """
 from __future__ import annotations
 
