@@ -263,3 +263,41 @@ def test_the_ledger_logger_and_mode_groups_instantiate(make_cfg, tmp_path):
     assert isinstance(logger, MlflowLogger)
     assert logger.tracking_uri == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
     assert callable(instantiate(make_cfg("mode=ledger").mode))
+
+
+def test_mode_ledger_of_a_universe_lists_and_resets_that_universes_trials_only(make_cfg, tmp_path):
+    """The ledger mode reads a universe as its runs record it (every member's data), never the
+    default ticker's: a reset deletes the universe's trials and leaves a single run's alone."""
+    from backtests.modes.experiment import run_experiment
+    from backtests.modes.ledger import run_ledger
+    from tests.test_universe import universe_cfg, write_market
+
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
+    single = make_cfg("data=csv", f"data.path={folder}", "ticker=AAA", "forecaster=ridge",
+                      "risk_model.enabled=false", "data.quality.exchange=weekdays",
+                      "data.quality.max_age=null", "data.start=null")
+    run_experiment(single)
+    (tmp_path / "run" / "metrics.json").unlink()
+    universe = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global",
+                            "strategy=topk", "strategy.k=1")
+    run_experiment(universe)
+    store = Ledger(tmp_path / "results" / "ledger.sqlite")
+    assert len(store.trials()) == 2
+    run_ledger(universe)
+    table = pd.read_csv(tmp_path / "run" / "ledger.csv")
+    assert len(table) == 1 and table["strategy"].iloc[0] == "TopK"
+    run_ledger(universe, reset=True)
+    assert [t["ticker"] for t in store.trials()] == ["AAA"]  # the single run's trial is kept
+
+
+def test_mode_inspect_of_a_universe_inspects_its_members(make_cfg, tmp_path):
+    from backtests.modes.inspect import run_inspect
+    from tests.test_universe import write_market
+
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC", "DDD"])
+    cfg = make_cfg("data=csv", f"data.path={folder}", "universe.tickers=[BBB,DDD]",
+                   "data.quality.exchange=weekdays", "data.quality.max_age=null", "data.start=null",
+                   "mode=inspect")
+    run_inspect(cfg)
+    table = pd.read_csv(tmp_path / "run" / "data_quality.csv")
+    assert list(table["ticker"]) == ["BBB", "DDD"]

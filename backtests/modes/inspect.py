@@ -1,4 +1,5 @@
-"""`mode=inspect`: check a price file, or every `<TICKER>.csv` of a folder, without training anything.
+"""`mode=inspect`: check a price file, every `<TICKER>.csv` of a folder, or a universe's members,
+without training anything.
 
 Each file goes through the same reading, cleaning and quality checks as a run (with the configured
 `data.quality` policy, but nothing stops: a finding whose policy is `fail` is reported as such),
@@ -18,6 +19,7 @@ from omegaconf import DictConfig
 from backtests.atomic import write_csv
 from backtests.data.csv import file_ticker
 from backtests.data.quality import say_age
+from backtests.data.universe import is_universe_run
 from backtests.errors import UserError
 from backtests.outputs.pages.data_quality import CHECKS, Inspection, finding_dates, write_page
 
@@ -53,7 +55,10 @@ def run_inspect(cfg: DictConfig, start: str | None = None, end: str | None = Non
     began = time.perf_counter()
     out = Path(cfg.paths.output_dir)
     path = cfg.data.get("path")
-    if path is not None:
+    if is_universe_run(cfg):  # the members, each read as a universe run reads it
+        tickers = instantiate(cfg.universe).members(cfg.data)
+        results = [inspect_one(cfg, ticker, start, end, ticker=ticker) for ticker in tickers]
+    elif path is not None:
         results = []
         for file in price_files(Path(str(path)).expanduser()):
             ticker = file_ticker(file) or "DATA"  # a lower-case name sets no ticker

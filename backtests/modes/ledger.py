@@ -1,9 +1,10 @@
 """`python run.py mode=ledger`: the trials on record for the configured data, and their reset.
 
-The data are chosen exactly as for a backtest (ticker, `data=`, start and end), so the command a
-user ran is the command that lists its trials: the prices are loaded and their fingerprint selects
-the records. Each trial is shown with its Sharpe and its deflated Sharpe against every trial on the
-same data and test period, most recent first; `mode.reset=true` deletes them, so the count starts
+The data are chosen exactly as for a backtest (ticker or universe, `data=`, start and end), so the
+command a user ran is the command that lists its trials: the prices are loaded and their fingerprint
+(a universe's: every member's, as its runs record it) selects the records. Each trial is shown
+with its Sharpe and its deflated Sharpe against every trial on the same data and test period, most
+recent first; `mode.reset=true` deletes them, so the count starts
 again (a deliberate act, logged with the number deleted).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_csv
+from backtests.data.universe import is_universe_run
 from backtests.errors import UserError
 from backtests.ledger.deflate import deflate
 from backtests.ledger.record import ledger_of
@@ -33,27 +35,25 @@ def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
     if ledger is None:
         raise UserError("the trial ledger is switched off (ledger.enabled=false)",
                         "drop ledger.enabled=false to list or reset the trials on record")
-    market = instantiate(cfg.data).load()
-    dataset = market.fingerprint
+    label, dataset, (first, last) = _dataset(cfg)
     if reset:
         deleted = ledger.reset(dataset)
         log.warning("ledger: deleted %d trials on %s data %s from %s; the count starts again",
-                    deleted, market.ticker, dataset, ledger.path)
+                    deleted, label, dataset, ledger.path)
         return
     trials = ledger.trials(dataset)
     table = trial_table(trials)
     out = Path(cfg.paths.output_dir)
     write_csv(out / "ledger.csv", table, index=False, float_format="%.10g")
     if table.empty:
-        others = sorted({t["dataset"] for t in ledger.trials() if t["ticker"] == market.ticker})
-        log.info("ledger: no trials on %s data %s (%s to %s) in %s%s", market.ticker, dataset,
-                 market.frame.index[0].date(), market.frame.index[-1].date(), ledger.path,
-                 f"; {len(others)} other versions of {market.ticker} data have trials: "
+        others = sorted({t["dataset"] for t in ledger.trials() if t["ticker"] == label})
+        log.info("ledger: no trials on %s data %s (%s to %s) in %s%s", label, dataset, first, last,
+                 ledger.path, f"; {len(others)} other versions of {label} data have trials: "
                  f"{', '.join(others)} (other data settings)" if others else "")
         return
     periods = table.groupby(["period_start", "period_end"]).size()
     log.info("ledger: %d distinct trials on %s data %s in %s, over %s (%s)",
-             len(table), market.ticker, dataset, ledger.path, plural(len(periods), "test period"),
+             len(table), label, dataset, ledger.path, plural(len(periods), "test period"),
              "; ".join(f"{a} to {b}: N={n}" for (a, b), n in periods.items()))
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 40, "display.max_rows", 500):
@@ -62,6 +62,21 @@ def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
         log.info("trials, most recent first (UTC):\n%s",
                  shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     log.info("ledger.csv: %s (reset this dataset's count with mode.reset=true)", out / "ledger.csv")
+
+
+def _dataset(cfg: DictConfig) -> tuple[str, str, tuple[str, str]]:
+    """(what the ledger calls the data, its fingerprint, its first and last date), loaded as a
+    backtest loads it: one ticker, or a universe's usable members."""
+    if is_universe_run(cfg):
+        from backtests.stages.universe import dataset_fingerprint, load_universe
+
+        universe, markets, _ = load_universe(cfg)
+        dates = [d for m in markets.values() for d in (m.frame.index[0], m.frame.index[-1])]
+        return (f"universe {universe.label}", dataset_fingerprint(markets),
+                (str(min(dates).date()), str(max(dates).date())))
+    market = instantiate(cfg.data).load()
+    return (market.ticker, market.fingerprint,
+            (str(market.frame.index[0].date()), str(market.frame.index[-1].date())))
 
 
 def trial_table(trials: list[dict]) -> pd.DataFrame:
