@@ -212,3 +212,15 @@ def test_a_second_global_run_reuses_the_cached_forecasts_and_trains_nothing(make
     assert again["forecasts"]["trained"] == 0
     assert again["forecasts"]["cache_key"] == info["forecasts"]["cache_key"]
     assert (tmp_path / "run" / "predictions.csv").read_bytes() == first
+
+
+def test_a_finished_universe_run_is_resumed_with_the_ic_it_returned(make_cfg, tmp_path, caplog):
+    """A resumed sweep finds a universe run without a portfolio complete: it returns its IC again
+    instead of running it (its metrics have no strategy block to read a Sharpe from)."""
+    folder = write_market(tmp_path / "prices", TICKERS[:3])
+    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+    first = run_experiment(cfg)
+    with caplog.at_level(logging.INFO):
+        again = run_experiment(cfg)
+    assert again == first != 0.0
+    assert "skipping: complete results" in caplog.text and "running again" not in caplog.text

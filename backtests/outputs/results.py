@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.atomic import write_csv, write_json
 from backtests.pipeline.forecast_cache import class_names
-from backtests.pipeline.metrics import sharpe_objective
+from backtests.pipeline.metrics import run_objective
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,15 @@ def result_settings(config: Any) -> Any:
 
 
 def stored_result(folder: Path, cfg: DictConfig) -> float | None:
-    """The stored Sharpe if `folder` already holds complete results of these settings, else None."""
+    """The stored objective (run_objective) if `folder` already holds complete results of these
+    settings, else None."""
     metrics_path = folder / "metrics.json"
     if not metrics_path.exists():
         return None
     try:
         metrics = json.loads(metrics_path.read_text())
         stored = json.loads((folder / "run_info.json").read_text()).get("config")
-        value = sharpe_objective(metrics)
+        value = run_objective(metrics)
     except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
         log.warning("results in %s are unreadable (%s); running again", folder, exc)
         return None

@@ -104,3 +104,15 @@ def sharpe_objective(metrics: dict) -> float:
         raise TypeError(f"the strategy's Sharpe is {value!r} ({type(value).__name__}), not a number")
     value = float(value)
     return value if math.isfinite(value) else 0.0
+
+
+def run_objective(metrics: dict) -> float:
+    """What a run returns to Hydra's sweepers, read from its metrics.json blocks: the strategy's
+    Sharpe when it traded (`sharpe_objective`), else a universe's mean daily IC (0.0 undefined).
+
+    One definition for a finished run and a stored one, so a resumed sweep gets what the run gave.
+    """
+    if "strategy" in metrics:
+        return sharpe_objective(metrics)
+    ic = metrics["cross_section"].get("ic")
+    return float(ic) if ic is not None and math.isfinite(ic) else 0.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.pages.universe import write_universe_pages
 from backtests.outputs.results import git_commit, package_versions, stored_result
 from backtests.pipeline.forecasts import check_history, feature_warmup
-from backtests.pipeline.metrics import sharpe_objective
+from backtests.pipeline.metrics import run_objective
 from backtests.pipeline.risk import risk_settings
 from backtests.pipeline.universe import (
     closes_panel,
@@ -151,10 +150,7 @@ def run_universe(cfg: DictConfig) -> float:
         log.info("portfolio: %s", trading["portfolio"]["verdict"])
     log.info("cross-section: %s", cross["verdict"])
     log.info("results in %s", out)
-    if "portfolio" in trading:  # a sweep over a portfolio's settings optimises its Sharpe ratio
-        return sharpe_objective(trading)
-    ic = cross.get("ic")
-    return float(ic) if ic is not None and math.isfinite(ic) else 0.0
+    return run_objective(metrics)  # a portfolio's Sharpe, else the mean daily IC
 
 
 def dataset_fingerprint(markets: Mapping[str, MarketData]) -> str:
