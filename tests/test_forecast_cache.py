@@ -52,3 +52,20 @@ def test_moving_a_class_to_another_module_keeps_the_key(make_cfg):
     other = make_cfg("forecaster=ridge")
     key = lambda cfg: forecast_key("data", forecast_settings(cfg), 42)  # noqa: E731
     assert key(moved) == key(base) and key(other) != key(base)
+
+
+def test_a_ticker_called_na_comes_back_from_the_cache_as_itself(tmp_path):
+    """Global forecasts are stored in long form with a ticker column: "NA" (a NASDAQ symbol) and a
+    numeric-looking name must come back as the text they are, and missing numbers as NaN."""
+    import numpy as np
+    import pandas as pd
+
+    from backtests.pipeline.forecast_cache import ForecastCache
+
+    frame = pd.DataFrame({"ticker": ["NA", "1234", "MSFT"], "forecast": [0.1, np.nan, -0.2]},
+                         index=pd.DatetimeIndex(["2020-01-02"] * 3, name="date"))
+    cache = ForecastCache(tmp_path)
+    cache.store("key", frame, {"model": "global"})
+    back = cache.peek("key")
+    assert back is not None and list(back["ticker"]) == ["NA", "1234", "MSFT"]
+    assert np.isnan(back["forecast"].iloc[1]) and back["forecast"].iloc[2] == -0.2

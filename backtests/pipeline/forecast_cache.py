@@ -64,6 +64,18 @@ def settings_hash(settings: Any, length: int = 20) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 
+# What reads as missing in a stored number; a ticker column is text only ("NA" is a NASDAQ symbol).
+MISSING = ["", "NaN", "nan", "NA", "N/A", "null"]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A stored forecast table, indexed by date: numbers as written, tickers as the text they are."""
+    columns = pd.read_csv(path, nrows=0).columns
+    return pd.read_csv(path, index_col="date", parse_dates=["date"], keep_default_na=False,
+                       na_values={c: MISSING for c in columns if c != "ticker"},
+                       dtype={"ticker": str} if "ticker" in columns else None)
+
+
 class ForecastCache:
     """`<cache_dir>/forecasts/<key>.csv` plus `<key>.json` (written last: the file's seal)."""
 
@@ -104,7 +116,7 @@ class ForecastCache:
         table, note = self.folder / f"{key}.csv", self.folder / f"{key}.json"
         try:
             meta = json.loads(note.read_text())
-            frame = pd.read_csv(table, index_col="date", parse_dates=["date"])
+            frame = read_table(table)
         except (OSError, ValueError, KeyError) as exc:
             if table.exists() or note.exists():
                 log.warning("forecast cache: ignoring unreadable entry %s (%s)", key, exc)
