@@ -144,6 +144,27 @@ class ForecastCache:
         write_json(self.explanations / f"{key}-{tag}.json",
                    {"key": key, "tag": tag, "explanation": explanation})
 
+    def lookup(self, key: str, tag: str | None,
+               what: str = "forecasts") -> tuple[pd.DataFrame, dict[str, Any] | None] | None:
+        """(forecasts, attributions under explain settings `tag`) if both are cached, else None;
+        on a miss this process holds the key's lock until `keep` (see `load`)."""
+        cached = self.load(key)
+        stored = self.load_explanation(key, tag) if cached is not None and tag else None
+        if cached is not None and (tag is None or stored is not None):
+            log.info("%s: reusing cached walk-forward forecasts %s (%d rows)", what, key, len(cached))
+            return cached, stored
+        if cached is not None:
+            log.info("%s: %s is cached without attributions for these explain settings; training "
+                     "again to explain each fold", what, key)
+        return None
+
+    def keep(self, key: str, tag: str | None, frame: pd.DataFrame,
+             explanation: dict[str, Any] | None, meta: dict[str, Any]) -> None:
+        """Store forecasts and, under `tag`, their attributions (first: `store` frees the lock)."""
+        if explanation is not None and tag is not None:
+            self.store_explanation(key, tag, explanation)
+        self.store(key, frame, meta)
+
     def store(self, key: str, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
         write_csv(self.folder / f"{key}.csv", frame, index_label="date")
         write_json(self.folder / f"{key}.json", {**meta, "key": key, "rows": len(frame)})

@@ -115,16 +115,11 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     key = forecast_key(market.fingerprint, forecast_settings(cfg), int(cfg.seed))
     tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
     cache = ForecastCache(cfg.paths.cache_dir)
-    if use_cache and until is None:
-        cached = cache.load(key)
-        stored = cache.load_explanation(key, tag) if cached is not None and tag else None
-        if cached is not None and (tag is None or stored is not None):
-            log.info("forecasts: reusing cached walk-forward forecasts %s (%d rows)", key, len(cached))
-            return ForecastRun(cached, key, cached=True,
-                               explanation=Explanation.from_dict(stored) if stored else None)
-        if cached is not None:
-            log.info("forecasts: %s is cached without attributions for these explain settings; "
-                     "training again to explain each fold", key)
+    found = cache.lookup(key, tag) if use_cache and until is None else None
+    if found is not None:
+        cached, stored = found
+        return ForecastRun(cached, key, cached=True,
+                           explanation=Explanation.from_dict(stored) if stored else None)
     windows = build_windows(cfg, market)
     walkforward: WalkForward = instantiate(cfg.walkforward)
     forecaster = instantiate(cfg.forecaster)
@@ -142,9 +137,8 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
         log.info("explain: attributions for %d folds in %.1f s", len(explanation.folds),
                  explainer.seconds)
     if use_cache and until is None:
-        if explanation is not None and tag is not None:
-            cache.store_explanation(key, tag, explanation.to_dict())
-        cache.store(key, predictions, {"ticker": market.ticker, "data": market.fingerprint})
+        cache.keep(key, tag, predictions, explanation.to_dict() if explanation else None,
+                   {"ticker": market.ticker, "data": market.fingerprint})
     return ForecastRun(predictions, key, cached=False, explanation=explanation)
 
 

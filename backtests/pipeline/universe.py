@@ -131,24 +131,22 @@ def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
 
 def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
                until: pd.Timestamp | None = None, progress: bool = True,
-               explain: bool = False) -> GlobalRun:
+               explain: bool = False, use_cache: bool = True) -> GlobalRun:
     """Long-form forecasts of the global model, the pooled ridge baseline beside them, and with
     `explain` each fold's attributions (the `explain` group's settings; cfg.explain).
 
     Whole runs go through the forecast cache as single tickers' do (same entries, same lock, the
     attributions beside them): a rerun with the same data and model settings trains nothing.
+    The audit computes its baseline afresh (`use_cache` False), as it does for one ticker.
     """
     key = global_key(cfg, markets)
     tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
     cache = ForecastCache(cfg.paths.cache_dir)
-    if until is None:
-        cached = cache.load(key)
-        stored = cache.load_explanation(key, tag) if cached is not None and tag else None
-        if cached is not None and (tag is None or stored is not None):
-            log.info("global forecasts: reusing cached walk-forward forecasts %s (%d rows)", key,
-                     len(cached))
-            return GlobalRun(cached.reset_index(), Explanation.from_dict(stored) if stored else None,
-                             key=key, cached=True)
+    found = cache.lookup(key, tag, "global forecasts") if use_cache and until is None else None
+    if found is not None:
+        cached, stored = found
+        return GlobalRun(cached.reset_index(), Explanation.from_dict(stored) if stored else None,
+                         key=key, cached=True)
     panel = build_panel(cfg, universe, markets)
     walkforward = instantiate(cfg.walkforward)
     model = global_model(cfg, universe, len(panel.tickers))
@@ -166,17 +164,18 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
                  len(explainer.explanation.folds) if explainer.explanation else 0, explainer.seconds,
                  explainer.pooled.seconds, explainer.per_ticker.seconds)
         run = GlobalRun(predictions, explainer.explanation, explainer.seconds, key)
-    if until is None:
-        if run.explanation is not None and tag is not None:
-            cache.store_explanation(key, tag, run.explanation.to_dict())
-        cache.store(key, predictions.set_index("date"), {"tickers": sorted(markets), "model": "global"})
+    if use_cache and until is None:
+        cache.keep(key, tag, predictions.set_index("date"),
+                   run.explanation.to_dict() if run.explanation else None,
+                   {"tickers": sorted(markets), "model": "global"})
     return run
 
 
 def global_forecasts(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
-                     until: pd.Timestamp | None = None, progress: bool = True) -> pd.DataFrame:
+                     until: pd.Timestamp | None = None, progress: bool = True,
+                     use_cache: bool = True) -> pd.DataFrame:
     """Long-form forecasts of the global model, with the pooled ridge baseline beside them."""
-    return global_run(cfg, universe, markets, until, progress).predictions
+    return global_run(cfg, universe, markets, until, progress, use_cache=use_cache).predictions
 
 
 def long_form(per_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

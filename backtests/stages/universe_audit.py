@@ -37,7 +37,7 @@ def _forecasts(cfg: DictConfig, universe: Universe, markets: dict[str, MarketDat
                until: pd.Timestamp | None) -> pd.DataFrame:
     """Long-form forecasts indexed by (date, ticker), computed afresh (no cache)."""
     if universe.model == "global":
-        long = global_forecasts(cfg, universe, markets, until=until, progress=False)
+        long = global_forecasts(cfg, universe, markets, until=until, progress=False, use_cache=False)
     else:
         long = long_form({t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
                           for t, m in markets.items()})
