@@ -126,7 +126,7 @@ def test_the_global_lstm_runs_with_every_target(make_cfg, tmp_path):
         (tmp_path / "run" / "metrics.json").unlink()
 
 
-def test_a_universe_needs_two_usable_tickers(make_cfg, tmp_path):
+def test_a_universe_needs_three_usable_tickers(make_cfg, tmp_path):
     from backtests.errors import UserError
 
     folder = write_market(tmp_path / "prices", ["AAA", "BBB"], short={"BBB": 100})
@@ -224,3 +224,24 @@ def test_a_finished_universe_run_is_resumed_with_the_ic_it_returned(make_cfg, tm
         again = run_experiment(cfg)
     assert again == first != 0.0
     assert "skipping: complete results" in caplog.text and "running again" not in caplog.text
+
+
+def test_the_global_cache_key_moves_with_every_setting_that_changes_the_forecasts(make_cfg, tmp_path):
+    from backtests.pipeline.universe import global_key
+    from backtests.stages.universe import load_universe
+
+    folder = write_market(tmp_path / "prices", TICKERS[:3])
+    base = ("universe.model=global",)
+    _, markets, _ = load_universe(universe_cfg(make_cfg, folder, *base))
+    key = lambda *extra: global_key(universe_cfg(make_cfg, folder, *base, *extra), markets)
+    changing = [("universe.target=excess",), ("universe.embedding=2",), ("universe.market_input=null",),
+                ("universe.batch_size=512",), ("universe.warm_samples=0",), ("universe.val_samples=0",),
+                ("seed=7",), ("forecaster.units=8",), ("walkforward.retrain_every=40",),
+                ("~features.columns.rsi",)]
+    keys = [key(), *(key(*c) for c in changing)]
+    assert len(set(keys)) == len(keys)
+    for same in (("universe.n_jobs=2",), ("universe.spread_quantile=0.3",), ("strategy=topk",),
+                 ("report.tearsheet=true",)):
+        assert key(*same) == keys[0], same
+    other = {**markets, "AAA": markets["BBB"]}  # one ticker's prices differ
+    assert global_key(universe_cfg(make_cfg, folder, *base), other) != keys[0]
