@@ -16,7 +16,7 @@ import pytest
 
 from backtests.ledger.deflate import deflate, make_trial, settings_hash, trial_settings
 from backtests.ledger.record import ledger_figures
-from backtests.ledger.store import Ledger
+from backtests.ledger.store import SCHEMA_VERSION, Ledger
 from backtests.outputs.report import render_report
 from backtests.sweeps.deflated_sharpe import deflated_sharpe
 from tests.conftest import FAST, ROOT, run_cli
@@ -101,7 +101,7 @@ def test_an_older_ledger_is_migrated_and_its_double_counted_trials_merged(tmp_pa
     expected = settings_hash({"seed": 42, "strategy": {"entry": 0.001}})
     assert rows[0]["settings_hash"] == rows[1]["settings_hash"] == expected
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
     assert len(Ledger(path).trials()) == 2  # opening it again changes nothing
 
@@ -148,7 +148,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 KILLED_WRITER = """
 import sys, time
-from backtests.ledger.store import Ledger
+from backtests.ledger.store import SCHEMA_VERSION, Ledger
 from tests.test_ledger import _trial
 ledger = Ledger(sys.argv[1])
 with ledger._connect() as db:  # what record() does, stopped between the INSERT and the COMMIT
@@ -301,3 +301,13 @@ def test_mode_inspect_of_a_universe_inspects_its_members(make_cfg, tmp_path):
     run_inspect(cfg)
     table = pd.read_csv(tmp_path / "run" / "data_quality.csv")
     assert list(table["ticker"]) == ["BBB", "DDD"]
+
+
+def test_a_universes_name_members_fan_out_and_attributions_are_no_part_of_a_trial(make_cfg):
+    """The fingerprint holds every member's prices: the same files as a folder or as a list, on
+    one process or two, explained or not, are one trial."""
+    folder = make_cfg("universe=folder", "universe.n_jobs=1", "report.explain=false")
+    listed = make_cfg("universe.tickers=[AAA,BBB,CCC]", "universe.n_jobs=2", "report.explain=true",
+                      "explain.repeats=1")
+    assert trial_settings(folder) == trial_settings(listed)
+    assert trial_settings(folder) != trial_settings(make_cfg("universe=folder", "universe.target=excess"))

@@ -7,16 +7,20 @@ the fingerprint counts it. Report switches change what is written, not what is c
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from backtests.outputs.results import result_settings
+from backtests.pipeline.forecast_cache import settings_hash as hash_settings
 
-# Left out of a trial's settings: the report switches (a run with and without its tearsheet is the
-# same trial), the mode, and the data's own settings and label (counted by the data fingerprint: a
-# CSV's folder or name, the ticker it is filed under, download retries, a cache's age).
-NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("mode",), ("data",), ("ticker",))
+# Left out of a trial's settings: the report switches and attributions (a run with and without its
+# tearsheet or its explanation is the same trial), the mode, the data's own settings and label
+# (counted by the data fingerprint: a CSV's folder or name, the ticker it is filed under, download
+# retries, a cache's age), and a universe's name, member list and as-of date (its fingerprint holds
+# every member's prices) and its fan-out (n_jobs changes where work runs, not what it gives).
+NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("report", "explain"), ("explain",),
+               ("mode",), ("data",), ("ticker",), ("universe", "name"), ("universe", "tickers"),
+               ("universe", "as_of"), ("universe", "n_jobs"))
 
 
 def strip_labels(settings: dict) -> dict:
@@ -37,9 +41,8 @@ def trial_settings(config: Any) -> dict:
 
 
 def settings_hash(settings: dict) -> str:
-    """A short, stable hash of `settings` (JSON with sorted keys)."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A short, stable hash of `settings` (JSON with sorted keys), as the caches hash theirs."""
+    return hash_settings(settings, 16)
 
 
 def rekeyed(stored: str) -> tuple[str, str]:

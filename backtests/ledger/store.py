@@ -88,7 +88,8 @@ COLUMNS = [f.name for f in fields(Trial)]
 
 # 1: the settings hash leaves out the ticker label (identity.py), so a renamed copy of the same
 # prices is a rerun; older rows are re-keyed and the duplicates this reveals merged.
-SCHEMA_VERSION = 1
+# 2: it also leaves out attributions and a universe's name, members, as-of date and fan-out.
+SCHEMA_VERSION = 2
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -101,8 +102,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             merged = _rekey(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if merged:
-                log.warning("ledger: %d trials recorded twice under another data name were merged "
-                            "into their first record (the trial key no longer includes the ticker)",
+                log.warning("ledger: %d trials recorded twice under another name or report setting "
+                            "were merged into their first record (identity.py: what makes a trial)",
                             merged)
         db.execute("COMMIT")
     except BaseException:
