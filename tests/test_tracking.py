@@ -166,3 +166,13 @@ def test_a_sweep_with_a_failed_job_closes_its_parent_run_as_failed(tmp_path):
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"summary.csv",
                                                                          "summary.html"}
     assert [r.info.status for r in runs if r is not parent] == ["FINISHED"]
+
+
+def test_per_fold_metrics_are_stepped_by_their_fold_not_their_position():
+    from backtests.tracking.mlflow_logger import metric_values
+
+    metrics = {"forecast": {"per_fold": [{"fold": 0, "mse": 1.0}, {"fold": 2, "mse": 3.0}]},
+               "levels": [0.95, 0.99]}
+    found = metric_values(metrics)
+    assert found["forecast.per_fold.mse"] == [(0, 1.0), (2, 3.0)]  # fold 1 was left out
+    assert found["levels"] == [(0, 0.95), (1, 0.99)]

@@ -207,7 +207,8 @@ def metric_values(metrics: dict) -> dict[str, list[tuple[int, float]]]:
     """Every finite number (and boolean) of metrics.json as `block.key` -> [(step, value)].
 
     Nested blocks are dotted (`forecast.persistence.mse`); numbers inside a list are steps of one
-    metric, by position (`forecast.per_fold.mse` at steps 0, 1, ...).
+    metric: a record's own `fold` number when it has one (`forecast.per_fold.mse` at the fold it
+    scores, so a fold left out shifts nothing), else its position.
     """
     found: dict[str, list[tuple[int, float]]] = {}
 
@@ -217,8 +218,10 @@ def metric_values(metrics: dict) -> dict[str, list[tuple[int, float]]]:
                 walk(value, f"{prefix}{key}.", step)
         elif isinstance(node, list):
             for index, item in enumerate(node):
+                own = item.get("fold") if isinstance(item, dict) else None
+                at = int(own) if isinstance(own, int) and not isinstance(own, bool) else index
                 # A list in a list: the inner position is part of the name, the outer is the step.
-                walk(item, prefix if step is None else f"{prefix}{index}.", index if step is None else step)
+                walk(item, prefix if step is None else f"{prefix}{index}.", at if step is None else step)
         elif isinstance(node, bool) or _finite(node):
             name = prefix.rstrip(".")
             if name not in NOT_LOGGED:
