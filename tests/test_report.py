@@ -94,7 +94,7 @@ def test_a_run_writes_its_report_before_metrics_json(make_cfg):
     metrics = json.loads(metrics_path.read_text())
     trades = pd.read_csv(folder / "trades.csv")
     assert page.count("data:image/png;base64,") == 6  # 2 run plots, risk.png, 3 explanation plots
-    assert "<h2>Why the model says what it says</h2>" in page  # the debug preset turns it off
+    assert "<h2>Why the model says what it says</h2>" in page  # asked for, though debug turns it off
     assert metrics["forecast"]["verdict"] in page.replace("&#x27;", "'")
     assert metrics["risk"]["verdict"] in page.replace("&#x27;", "'") and 'href="var.csv"' in page
     assert f"<h2>Trades ({len(trades)})</h2>" in page

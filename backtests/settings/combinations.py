@@ -68,7 +68,7 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
     if scored and tickers and len(set(map(str, tickers))) < MIN_TICKERS:
         names = list(dict.fromkeys(map(str, tickers)))
         more = [t for t in EXAMPLE_TICKERS if t not in names][:MIN_TICKERS - len(names)]
-        raise UserError(f"universe.tickers=[{','.join(names)}] lists {len(names)} "
+        raise UserError(f"universe.tickers=[{','.join(names)}] names {len(names)} distinct "
                         f"ticker(s); a universe needs at least {MIN_TICKERS} (the daily IC is a "
                         "correlation across tickers)",
                         f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{','.join(names + more)}], "

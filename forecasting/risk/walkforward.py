@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, RiskMethod
+from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, FIT_UNCONVERGED, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
 from forecasting.risk.lstm_volatility import LSTMVolatility
 from forecasting.walkforward import SeriesSamples, WalkForward
@@ -145,7 +145,7 @@ def fit_report(frame: pd.DataFrame) -> dict[str, dict]:
         report[str(name)] = {
             "folds": int(len(status)), "not_converged": int((status != FIT_OK).sum()),
             "previous_parameters": [int(f) for f in status.index[status == FIT_PREVIOUS]],
-            "unconverged_used": [int(f) for f in status.index[status > FIT_PREVIOUS]]}
+            "unconverged_used": [int(f) for f in status.index[status == FIT_UNCONVERGED]]}
     return report
 
 
