@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.data.quality import QualityPolicy
 from backtests.data.universe import load_panel
 from backtests.errors import UserError
 from tests.test_quality import findings, load, walk
@@ -151,3 +152,25 @@ def test_a_split_in_the_first_weeks_of_a_file_is_still_called(tmp_path):
     with pytest.raises(UserError, match="unadjusted split"):
         load(tmp_path, split(0.5, "none").iloc[ROW - 10:], max_age=None).load()
 
+
+
+@pytest.mark.parametrize(("close_move", "open_move"), [(0.648, 0.70), (1.480, 1.40), (0.50, 0.55)])
+def test_a_crash_or_jump_on_heavy_volume_is_never_held(tmp_path, close_move, open_move):
+    """The causal bad-tick repair holds a far jump at the last close for a few bars; on heavy
+    volume the move is a real trade, so its bars stay as they traded: no order can fill at a
+    price that never existed (the bars up to the move decide it)."""
+    frame = market_move(close_move, open_move, "moves")
+    data = load(tmp_path, frame, max_age=None).load()
+    kept = data.frame.loc[frame.index[ROW]:frame.index[ROW + 3], ["Open", "Close"]]
+    expected = frame.loc[frame.index[ROW]:frame.index[ROW + 3], ["Open", "Close"]]
+    np.testing.assert_allclose(kept.to_numpy(), expected.to_numpy())
+    assert not [f for f in findings(data, "bad_ticks") if f["kind"] == "held jump that persisted"]
+    if abs(np.log(close_move)) > QualityPolicy().repair_move:  # far enough to have been held
+        assert any("a real trade" in note for note in data.quality.notes)
+
+
+def test_a_far_jump_on_ordinary_volume_is_still_held(tmp_path):
+    frame = traded()
+    frame.iloc[ROW:, :5] *= 0.5  # a halving with the day's volume as usual: maybe a bad feed
+    data = load(tmp_path, frame, max_age=None, splits="warn").load()
+    assert data.frame["Close"].iloc[ROW] == pytest.approx(frame["Close"].iloc[ROW - 1])

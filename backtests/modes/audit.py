@@ -19,7 +19,7 @@ from backtests.data.base import MarketData
 from backtests.data.universe import is_universe_run
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest, signal_bars
-from backtests.pipeline.forecasts import walk_forward_forecasts
+from backtests.pipeline.forecasts import scheduled_outcomes, walk_forward_forecasts
 from backtests.pipeline.risk import risk_settings, walk_forward_risk
 from backtests.settings.strategy import strategy_class_and_params
 from backtests.stages.lookahead import (
@@ -75,6 +75,15 @@ def _first_trade_difference(before: pd.DataFrame, after: pd.DataFrame) -> pd.Tim
     return None
 
 
+def _forecasts(cfg: DictConfig, market: MarketData, reads: bool, use_cache: bool = True,
+               until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The walk-forward's forecasts, or for a strategy that reads none its test dates alone (as the
+    backtest makes them: nothing is trained, and the audit compares the NaN forecasts it holds)."""
+    if reads:
+        return walk_forward_forecasts(cfg, market, use_cache=use_cache, until=until).predictions
+    return scheduled_outcomes(cfg, market).predictions
+
+
 def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backtest: _Backtest,
                  cutoff: pd.Timestamp, seed: int, atol: float) -> list[Finding]:
     """Compare features, forecasts and closed trades up to `cutoff` against an altered future."""
@@ -87,7 +96,7 @@ def audit_cutoff(cfg: DictConfig, market: MarketData, baseline: Baseline, backte
         changed = [c for c in before.columns
                    if first_difference(before[c], after[c], atol) is not None]
         findings.append(Finding(cutoff, "features", date, f"changed: {', '.join(changed)}"))
-    rerun = walk_forward_forecasts(cfg, altered, use_cache=False, until=cutoff).predictions
+    rerun = _forecasts(cfg, altered, bool(backtest.cls.uses_forecast), use_cache=False, until=cutoff)
     date = first_difference(baseline.forecasts["forecast"].loc[:cutoff],
                             rerun["forecast"].loc[:cutoff], atol)
     if date is not None:
@@ -117,7 +126,8 @@ def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
 
         return run_universe_audit(cfg, cutoffs, atol)
     market = instantiate(cfg.data).load()
-    original = walk_forward_forecasts(cfg, market).predictions
+    reads = bool(strategy_class_and_params(cfg.strategy)[0].uses_forecast)
+    original = _forecasts(cfg, market, reads)
     backtest = _Backtest(cfg, start=original.index[0])
     settings = risk_settings(cfg)
     risk_frame = walk_forward_risk(cfg, market, settings).frame if settings is not None else None

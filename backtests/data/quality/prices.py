@@ -8,7 +8,10 @@ Two rules look at jumps, for two different purposes:
   every forecast made on that date would have seen a future the model could not know. A bar whose
   close lies more than `repair_z` robust deviations from the last good close is held at that
   close, for at most `max_spike_bars` bars; if the price is still that far away afterwards, the
-  move is accepted (and reported) as real.
+  move is accepted (and reported) as real. A jump made on heavy volume (`HEAVY` times the median of
+  the sessions before, the bar's own volume, known at its close) is a real trade, not a bad tick: a
+  crash after earnings or a takeover jump is never held, so no order fills at a price that never
+  traded; it is noted, not counted as a defect.
 The robust deviation at t is 1.4826 x the median absolute log return of the `mad_window` sessions
 before t, so a spike cannot inflate its own yardstick.
 """
@@ -22,6 +25,8 @@ from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
 OHLC = ["Open", "High", "Low", "Close"]
 MIN_SIGMA = 0.002     # a floor for very calm or stale stretches, where the median move is ~0
 REVERSAL = 0.25       # a spike is over when the price is back within a quarter of its jump
+HEAVY = 3.0           # a jump on this many times the usual volume is a real trade, never held
+VOLUME_WINDOW = 20    # sessions before a bar whose median volume is the usual volume
 
 
 def _scale(close: pd.Series, window: int, centre: bool) -> np.ndarray:
@@ -78,9 +83,22 @@ def find_spikes(logc: np.ndarray, sigma: np.ndarray, policy: QualityPolicy) -> l
     return flagged
 
 
-def hold_jumps(logc: np.ndarray, sigma: np.ndarray,
-               policy: QualityPolicy) -> tuple[list[int], list[int], list[int]]:
-    """(held bars, their reference bars, starts of held moves that persisted): the causal rule."""
+def heavy_volume(volume: np.ndarray | None, i: int) -> float | None:
+    """Bar i's volume over the median of the VOLUME_WINDOW sessions before it, when that says
+    something (traded volume on both sides), else None. Reads bars up to i only."""
+    if volume is None:
+        return None
+    before = volume[max(0, i - VOLUME_WINDOW):i]
+    before = before[before > 0]
+    if len(before) < 5 or np.ptp(before) == 0 or volume[i] <= 0:
+        return None
+    return float(volume[i] / np.median(before))
+
+
+def hold_jumps(logc: np.ndarray, sigma: np.ndarray, policy: QualityPolicy,
+               volume: np.ndarray | None = None) -> tuple[list[int], list[int], list[int], list[int]]:
+    """(held bars, their reference bars, starts of held moves that persisted, jumps left as real
+    trades for their heavy volume): the causal rule."""
     jumps = np.diff(logc, prepend=np.nan)
     with np.errstate(invalid="ignore"):
         candidates = np.flatnonzero((np.abs(jumps) / sigma > policy.repair_z)
@@ -88,9 +106,15 @@ def hold_jumps(logc: np.ndarray, sigma: np.ndarray,
     held: list[int] = []
     refs: list[int] = []
     persisted: list[int] = []
+    traded: list[int] = []
     free = 1
     for i in candidates.tolist():
         if i < free:
+            continue
+        ratio = heavy_volume(volume, i)
+        if ratio is not None and ratio >= HEAVY:
+            traded.append(i)
+            free = i + 1
             continue
         base, scale, j = logc[i - 1], sigma[i], i
         while j < len(logc) and j - i < policy.max_spike_bars and _far(logc[j] - base, scale, policy):
@@ -100,7 +124,7 @@ def hold_jumps(logc: np.ndarray, sigma: np.ndarray,
         if j < len(logc) and j - i == policy.max_spike_bars and _far(logc[j] - base, scale, policy):
             persisted.append(i)
         free = j + 1
-    return held, refs, persisted
+    return held, refs, persisted, traded
 
 
 def _far(move: float, scale: float, policy: QualityPolicy) -> bool:
@@ -120,7 +144,13 @@ def check_ticks(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepor
                            f"the close jumps more than {policy.spike_z:g} robust deviations and "
                            "comes back within a few sessions: a bad tick", policy.bad_ticks))
         return frame
-    held, refs, persisted = hold_jumps(logc, sigma, policy)
+    volume = frame["Volume"].to_numpy(dtype=float) if "Volume" in frame else None
+    held, refs, persisted, traded = hold_jumps(logc, sigma, policy, volume)
+    for i in traded:
+        report.notes.append(
+            f"{frame.index[i].date()}: close x{np.exp(logc[i] - logc[i - 1]):.3f} on "
+            f"{heavy_volume(volume, i):.1f}x the usual volume: a real trade (a crash or a jump), "
+            "left as it is")
     out = frame.copy()
     if held:
         values = out["Close"].to_numpy()[refs]
