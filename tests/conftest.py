@@ -17,9 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Small enough that one walk-forward takes seconds: the `debug` preset (a 4-unit LSTM, a 200-bar
-# first span, 60-bar folds, no tearsheet) on a short synthetic market.
-FAST = ["debug=default", "data=synthetic", "data.bars=420"]
+# Small enough that one walk-forward takes seconds: the test preset (conf/debug/test.yaml: the
+# `debug` preset's 4-unit LSTM, 200-bar first span, 60-bar folds and no tearsheet, and neither the
+# risk LSTM, GARCH, plots nor attributions) on a short synthetic market.
+FAST = ["debug=test", "data=synthetic", "data.bars=420"]
+
+# Opt-ins for a test about a part the test preset leaves out: each puts it back as shipped.
+RISK_LSTM = "risk_model.methods=[lstm,historical,ewma,garch]"  # every risk method, the LSTM on trial
+PLOTS = "report.plots=true"
+EXPLAIN = "report.explain=null"  # the shipped default: attributions for a single run
+SHIPPED = (RISK_LSTM, PLOTS, EXPLAIN)  # all three, as `debug=default` has them
 
 
 @pytest.fixture
