@@ -81,13 +81,13 @@ def test_unknown_strategy_param_names_the_closest(make_cfg):
 
 @pytest.mark.parametrize("name", _options("experiment"))
 def test_every_shipped_experiment_runs(make_cfg, name, monkeypatch, tmp_path):
-    """`python run.py experiment=NAME`, shrunk by the debug preset; Yahoo is a stand-in."""
+    """`python run.py experiment=NAME`, shrunk by the test preset; Yahoo is a stand-in."""
     from backtests.data import yahoo
     from backtests.data.synthetic import synthetic_bars
     from backtests.modes.experiment import run_experiment
 
     monkeypatch.setattr(yahoo, "_download", lambda ticker: synthetic_bars(900, seed=7).rename_axis("Date"))
-    cfg = make_cfg(f"experiment={name}", "debug=default", "report.plots=false", fast=False)
+    cfg = make_cfg(f"experiment={name}", "debug=test", "report.plots=false", fast=False)
     sharpe = run_experiment(cfg)
     assert isinstance(sharpe, float) and (tmp_path / "run" / "metrics.json").exists()
 
