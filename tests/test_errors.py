@@ -102,12 +102,22 @@ def battery(tmp_path_factory):
         return [*shrink, *(a.format(d=root) for a in args)]
 
     batched = [name for name in BATTERY if name not in REAL]
+    # Last in the batch, a control: a command that does import TensorFlow (as its mode).
+    control = ["mode._target_=tensorflow.constant", "data=synthetic", f"paths.results_dir={root / 'control'}"]
     with ThreadPoolExecutor(max_workers=len(REAL) + 1) as pool:
         reals = {name: pool.submit(_real, command(name), root) for name in REAL}
-        batch = pool.submit(run_cli_batch, [command(name) for name in batched], root)
+        batch = pool.submit(run_cli_batch, [*(command(name) for name in batched), control], root)
         results = {name: future.result() for name, future in reals.items()}
-        results.update(zip(batched, batch.result()))
+        results.update(zip([*batched, CONTROL], batch.result()))
     return root, results
+
+
+CONTROL = "control: imports TensorFlow"
+
+
+def test_the_batch_sees_a_command_that_imports_tensorflow(battery):
+    _, results = battery
+    assert results[CONTROL].tensorflow  # so a command before it that imported TensorFlow would show
 
 
 @pytest.mark.parametrize("name", list(BATTERY))
