@@ -8,10 +8,12 @@ a snapshot taken at its start; any file created, changed or deleted fails the se
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,9 +28,25 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Small enough that one walk-forward takes seconds: the `debug` preset (a 4-unit LSTM, a 200-bar
-# first span, 60-bar folds, no tearsheet) on a short synthetic market.
-FAST = ["debug=default", "data=synthetic", "data.bars=420"]
+# Small enough that one walk-forward takes seconds: the test preset (conf/debug/test.yaml: the
+# `debug` preset's 4-unit LSTM, 200-bar first span, 60-bar folds and no tearsheet, and neither the
+# risk LSTM, GARCH, plots nor attributions) on a short synthetic market.
+FAST = ["debug=test", "data=synthetic", "data.bars=420"]
+
+# Opt-ins for a test about a part the test preset leaves out: each puts it back as shipped.
+RISK_LSTM = "risk_model.methods=[lstm,historical,ewma,garch]"  # every risk method, the LSTM on trial
+PLOTS = "report.plots=true"
+EXPLAIN = "report.explain=null"  # the shipped default: attributions for a single run
+SHIPPED = (RISK_LSTM, PLOTS, EXPLAIN)  # all three, as `debug=default` has them
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject.toml): a worker per core, but none when the run is one test file: its
+    tests stay on one worker anyway (--dist loadfile), and workers would only add their startup."""
+    files = {str(arg).split("::")[0] for arg in config.args}
+    if len(files) == 1 and files.pop().endswith(".py"):
+        return 0
+    return os.cpu_count() or 1
 
 
 # The Optuna sweeper is an optional extra in an environment of its own (SQLAlchemy < 2): its tests
@@ -126,11 +144,38 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300,
-            results: Path | None = None) -> subprocess.CompletedProcess[str]:
+            results: Path | None = None,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python run.py ARGS` in a real process (what a user types); its results root is
-    `results`, by default `cwd/results` (cwd is always a temporary folder in tests)."""
+    `results`, by default `cwd/results` (cwd is always a temporary folder in tests), `env_extra` in
+    its environment."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-           RESULTS_ENV: str(results if results is not None else Path(cwd) / "results")}
+           RESULTS_ENV: str(results if results is not None else Path(cwd) / "results"), **(env_extra or {})}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """One command of run_cli_batch: what a process would have returned, and whether TensorFlow
+    or Keras had been imported by the time it ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    tensorflow: bool
+
+
+def run_cli_batch(commands: Sequence[Sequence[str]], cwd: Path, timeout: float = 300) -> list[BatchRun]:
+    """Run many `python run.py ARGS` commands one after another in ONE fresh process (tests/cli_batch.py):
+    the same entry point, one import cost. For commands that end early (a refused setting)."""
+    cases, results = cwd / ".cli-batch-cases.json", cwd / ".cli-batch-results.json"
+    cases.write_text(json.dumps([list(c) for c in commands]))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+           RESULTS_ENV: str(Path(cwd) / "results")}
+    env.pop("HYDRA_FULL_ERROR", None)
+    done = subprocess.run([sys.executable, "-m", "tests.cli_batch", str(cases), str(results)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [BatchRun(**row) for row in json.loads(results.read_text())]

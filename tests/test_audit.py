@@ -6,6 +6,7 @@ import json
 import pytest
 
 from backtests.modes.audit import run_audit
+from tests.conftest import RISK_LSTM
 
 
 def test_audit_passes_on_shipped_features(make_cfg, tmp_path):
@@ -16,7 +17,7 @@ def test_audit_passes_on_shipped_features(make_cfg, tmp_path):
 
 
 def test_audit_passes_with_the_lstm(make_cfg, tmp_path):
-    cfg = make_cfg("risk_model.methods=[lstm,historical,ewma,garch]")  # the risk LSTM audited too
+    cfg = make_cfg(RISK_LSTM)  # the return LSTM and the risk LSTM
     assert run_audit(cfg, cutoffs=1) == 0.0  # bit-identical: seeded fits on identical past data
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import EXPLAIN, FAST, PLOTS, ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MISSING = ("chromium is not installed and tests never download one: run `apt-get install -y "
            "chromium` (as .ci/run does)")
 
-QUICK = [*FAST, "forecaster=ridge", "report.tearsheet=true", "report.plots=true", "report.explain=true"]
+# The report with every table and image (run plots, risk.png, attribution plots) and the tearsheet.
+QUICK = [*FAST, "forecaster=ridge", "report.tearsheet=true", PLOTS, EXPLAIN]
 IMAGES_PROBE = ("<script>window.addEventListener('load',function(){var n=0,i=document.images;"
                 "for(var k=0;k<i.length;k++)if(i[k].complete&&i[k].naturalWidth>0)n++;"
                 "document.body.setAttribute('data-images',n+'/'+i.length);});</script>")

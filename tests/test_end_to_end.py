@@ -10,7 +10,7 @@ import pytest
 from backtests import cli
 from backtests.data import yahoo
 from backtests.pipeline.metrics import performance
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, SHIPPED, run_cli
 
 ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv", "trades.csv",
              "forecast.png", "forecast_skill.png", "forecast_folds.csv", "run_info.json",
@@ -22,7 +22,7 @@ ARTIFACTS = ["tearsheet.html", "metrics.json", "returns.csv", "predictions.csv",
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    shrink = [*FAST, "report.tearsheet=true", "report.plots=true", "report.explain=true"]
+    shrink = [*FAST, "report.tearsheet=true", *SHIPPED]  # every part a run can write
     done = run_cli(*shrink, "data.bars=520", f"hydra.run.dir={root / 'run'}",
                    f"paths.cache_dir={root / 'cache'}", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,14 +1,14 @@
 """Bad input ends in seconds with one `error:` line, one `hint:` line, exit status 2 and no traceback.
 
-The battery runs `python run.py ...` in real processes, several at a time, with Python's import
-timing switched on so that each run proves it stopped before TensorFlow was imported.
+The battery runs `python run.py ...` commands: a few in real processes with Python's import timing
+switched on, the rest one after another in one fresh process through the same entry point
+(conftest.run_cli_batch); either way each run proves it stopped before TensorFlow was imported.
 """
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from backtests import cli
 from backtests.data.synthetic import synthetic_bars
 from backtests.errors import UserError
 from backtests.settings.validate import validate
-from tests.conftest import FAST, ROOT, run_cli
+from tests.conftest import FAST, ROOT, BatchRun, run_cli, run_cli_batch
 
 BARS = synthetic_bars(80, seed=1)
 DAY = {i: BARS.index[i].date().isoformat() for i in (5, 7, 9)}
@@ -74,44 +74,64 @@ HINTS = {"unknown strategy": "lstm_momentum", "sweep without -m": "add -m (pytho
          "too little history": "walkforward.initial_train"}
 
 
+# Real processes: a mistake Hydra catches, one our checks catch, one found after the data is read.
+REAL = ("unknown strategy", "zero cash", "too little history")
+
+
+def _real(args: list[str], root: Path) -> BatchRun:
+    """`python run.py ARGS` in its own process with the import log on (read from its stderr)."""
+    done = run_cli(*args, cwd=root, timeout=120, env_extra={"PYTHONPROFILEIMPORTTIME": "1"})
+    imports = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    deep = not imports or any("tensorflow" in line or "keras" in line for line in imports)
+    stderr = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("import time:"))
+    return BatchRun(done.returncode, done.stdout, stderr, deep)
+
+
 @pytest.fixture(scope="module")
 def battery(tmp_path_factory):
-    """Run every bad command at once (4 at a time); TensorFlow import would show in the timings."""
+    """Every bad command's result: REAL ones in their own processes, beside one batch process."""
     root = tmp_path_factory.mktemp("battery")
     _write_files(root)
     base = [*FAST, "report.plots=false", f"paths.results_dir={root / 'results'}"]
 
-    def one(name: str):
+    def command(name: str) -> list[str]:
         args, _ = BATTERY[name]
         chosen = {a.split("=")[0] for a in args}
         shrink = [o for o in base if o.split("=")[0] not in chosen
                   and not (o.startswith("data") and any(a.startswith("data=") for a in args))]
-        started = time.perf_counter()
-        done = run_cli(*shrink, *(a.format(d=root) for a in args), cwd=root, timeout=120)
-        return name, done, time.perf_counter() - started
+        return [*shrink, *(a.format(d=root) for a in args)]
 
-    os.environ["PYTHONPROFILEIMPORTTIME"] = "1"  # read by the children only
-    try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = {name: (done, took) for name, done, took in pool.map(one, BATTERY)}
-    finally:
-        del os.environ["PYTHONPROFILEIMPORTTIME"]
+    batched = [name for name in BATTERY if name not in REAL]
+    # Last in the batch, a control: a command that does import TensorFlow (as its mode).
+    control = ["mode._target_=tensorflow.constant", "data=synthetic", f"paths.results_dir={root / 'control'}"]
+    with ThreadPoolExecutor(max_workers=len(REAL) + 1) as pool:
+        reals = {name: pool.submit(_real, command(name), root) for name in REAL}
+        batch = pool.submit(run_cli_batch, [*(command(name) for name in batched), control], root)
+        results = {name: future.result() for name, future in reals.items()}
+        results.update(zip([*batched, CONTROL], batch.result()))
     return root, results
+
+
+CONTROL = "control: imports TensorFlow"
+
+
+def test_the_batch_sees_a_command_that_imports_tensorflow(battery):
+    _, results = battery
+    assert results[CONTROL].tensorflow  # so a command before it that imported TensorFlow would show
 
 
 @pytest.mark.parametrize("name", list(BATTERY))
 def test_bad_input_is_one_clear_line_before_tensorflow(battery, name):
     root, results = battery
-    done, _ = results[name]
-    imports = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
-    lines = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    done = results[name]
+    lines = done.stderr.splitlines()
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr + done.stdout
     assert [line.split(":")[0] for line in lines] == ["error", "hint"], lines
     for word in BATTERY[name][1]:
         assert word in lines[0], (word, lines[0])
     assert HINTS.get(name, "") in lines[1]
-    assert imports and not [line for line in imports if "tensorflow" in line or "keras" in line]
+    assert not done.tensorflow
 
 
 def test_path_like_ticker_creates_no_folder(battery):
@@ -127,7 +147,7 @@ def test_bad_settings_leave_no_run_folder(battery):
     # there, too little history) are refusals too: their folder is removed, so no typo names one.
     late = [n for n, (args, _) in BATTERY.items() if any(a.startswith("data.path=") for a in args)]
     late.append("too little history")
-    assert all(results[n][0].returncode == 2 for n in late)
+    assert all(results[n].returncode == 2 for n in late)
     folders = [p.parent for p in runs.rglob(".hydra")] if runs.exists() else []
     assert folders == []
 

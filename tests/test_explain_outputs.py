@@ -10,6 +10,7 @@ from omegaconf import open_dict
 from backtests.modes import experiment
 from backtests.outputs.explanations import PLOTS, TABLES
 from backtests.outputs.sections.explain import explain_section
+from tests.conftest import EXPLAIN
 
 COLUMNS = ["feature", "permutation_mse_increase", "permutation_std", "direction_accuracy_drop",
            "integrated_gradients", "rank"]
@@ -25,7 +26,7 @@ def _run(make_cfg, name: str, *overrides: str) -> tuple[Path, dict]:
 
 
 def test_files_section_and_a_cached_rerun_that_still_writes_them(make_cfg):
-    first, info = _run(make_cfg, "first", "report.plots=true", "report.explain=true")
+    first, info = _run(make_cfg, "first", "report.plots=true", EXPLAIN)
     assert not info["forecasts_from_cache"]
     for name in (*TABLES, *PLOTS):
         assert (first / name).stat().st_size > 0, name
@@ -38,7 +39,7 @@ def test_files_section_and_a_cached_rerun_that_still_writes_them(make_cfg):
     page = (first / "report.html").read_text()
     assert "<h2>Why the model says what it says</h2>" in page and "The LSTM looks most at" in page
 
-    again, info = _run(make_cfg, "again", "report.plots=true", "report.explain=true")
+    again, info = _run(make_cfg, "again", "report.plots=true", EXPLAIN)
     assert info["forecasts_from_cache"]
     pd.testing.assert_frame_equal(pd.read_csv(again / "importance.csv"), importance)
     assert (again / "importance_drift.png").exists()
@@ -48,7 +49,7 @@ def test_explain_off_writes_nothing_and_a_later_explain_run_trains_again(make_cf
     off, info = _run(make_cfg, "off", "forecaster=ridge", "report.explain=false")
     assert not any((off / name).exists() for name in TABLES)
     assert explain_section(off, info["config"]) == ""
-    on, info = _run(make_cfg, "on", "forecaster=ridge", "report.explain=true")
+    on, info = _run(make_cfg, "on", "forecaster=ridge", EXPLAIN)
     assert not info["forecasts_from_cache"]  # forecasts were cached, but not their attributions
     assert (on / "importance.csv").exists()
     lags = pd.read_csv(on / "importance_lags.csv")

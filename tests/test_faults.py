@@ -91,6 +91,7 @@ def reference(tmp_path_factory):
     return root, folder, snapshot(folder)
 
 
+@pytest.mark.slow  # three runs killed on purpose, then a fourth; kills are also checked in the default run
 def test_runs_killed_at_several_points_then_a_rerun_gives_the_same_results(reference):
     root, expected, _ = reference
     cache = root / "killed-cache"

@@ -24,6 +24,7 @@ from strategies.portfolio.rules import apply_rules, predicted_vol
 from strategies.portfolio.selection import top_k
 from strategies.portfolio.topk import TopK
 from strategies.risk import TRADING_DAYS, RiskRules
+from tests.conftest import RISK_LSTM
 from tests.paths import FREE, bars, ohlc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -408,7 +409,7 @@ def test_portfolio_configs_match_their_class(name):
 
 def test_portfolio_settings_are_bounded(make_cfg):
     cfg = make_cfg("strategy=topk", "universe.tickers=[AAA,BBB,CCC]", "risk.max_weight=0.2",
-                   "risk.vol_source=forecast")
+                   "risk.vol_source=forecast", RISK_LSTM)  # sizing on forecasts needs the risk LSTM
     validate(cfg)
     for key, bad in [("strategy.k", 0), ("strategy.weighting", "best"), ("strategy.n_drop", -1),
                      ("risk.max_weight", 1.5), ("risk.max_gross", 0), ("risk.vol_source", "guess")]:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from backtests.modes import experiment
 from backtests.outputs.report import MAX_TRADES, render_report, write_report
+from tests.conftest import EXPLAIN, RISK_LSTM
 
 EVIL = '<script>alert("x")</script>'
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154"
@@ -85,7 +86,7 @@ def test_a_long_trade_list_is_cut_with_a_pointer_to_trades_csv(tmp_path):
 
 
 def test_a_run_writes_its_report_before_metrics_json(make_cfg):
-    cfg = make_cfg("forecaster=ridge", "report.plots=true", "report.explain=true")
+    cfg = make_cfg("forecaster=ridge", "report.plots=true", EXPLAIN, RISK_LSTM)
     experiment.run_experiment(cfg)
     folder = Path(cfg.paths.output_dir)
     report, metrics_path = folder / "report.html", folder / "metrics.json"

@@ -60,6 +60,7 @@ def _prepare(uri: str, barrier) -> None:
     MlflowLogger(uri, "race").prepare()
 
 
+@pytest.mark.slow  # six processes importing MLflow at once: a race check, not a feature check
 def test_many_jobs_opening_a_new_store_at_once_all_succeed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     ctx = mp.get_context("spawn")

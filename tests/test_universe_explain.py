@@ -16,6 +16,7 @@ from forecasting.universe.panel import Panel
 from forecasting.universe.walkforward import fold_samples, panel_folds, run_panel
 from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows
+from tests.conftest import EXPLAIN
 from tests.test_explain_outputs import COLUMNS
 from tests.test_universe import universe_cfg, write_market
 
@@ -134,7 +135,7 @@ def test_a_ticker_with_too_few_test_samples_in_a_fold_is_pooled_but_not_explaine
 
 def test_a_universe_run_with_report_explain_writes_pooled_and_per_ticker_tables(make_cfg, tmp_path):
     folder = write_market(tmp_path / "prices", TICKERS)
-    common = ("forecaster=ridge", "universe.model=global", "report.plots=false")
+    common = ("forecaster=ridge", "universe.model=global", "report.plots=false", EXPLAIN)
     run_experiment(universe_cfg(make_cfg, folder, *common))  # report.explain's default: off here
     out = tmp_path / "run"
     assert not (out / "importance.csv").exists()

@@ -14,6 +14,7 @@ from forecasting.risk.evaluation import (
     kupiec,
     quantile_loss,
 )
+from tests.conftest import RISK_LSTM
 
 
 def chi2_sf_1(lr: float) -> float:
@@ -118,8 +119,7 @@ def _independent_backtests(var: pd.DataFrame) -> pd.DataFrame:
 def test_var_backtests_csv_equals_an_independent_computation_from_var_csv(make_cfg, tmp_path):
     from backtests.modes.experiment import run_experiment
 
-    run_experiment(make_cfg("forecaster=ridge", "report.plots=false",
-                              "risk_model.methods=[lstm,historical,ewma,garch]"))
+    run_experiment(make_cfg("forecaster=ridge", "report.plots=false", RISK_LSTM))
     var = pd.read_csv(tmp_path / "run" / "var.csv", parse_dates=["date"])
     assert list(var.columns[:8]) == ["date", "asset", "method", "var_95", "var_99", "es_95", "es_99",
                                      "realised"]
