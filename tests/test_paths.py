@@ -84,7 +84,7 @@ def test_inspect_and_ledger_runs_are_filed_by_mode_and_ticker_only(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         folders = [p.parent for p in (tmp_path / "results" / "runs" / mode).rglob(".hydra")]
         assert len(folders) == 1
-        assert folders[0].parent == tmp_path / "results" / "runs" / mode / "MSFT"
+        assert folders[0].parent == tmp_path / "results" / "runs" / mode / "SYN"  # synthetic data are SYN
 
 
 def test_a_refused_run_leaves_no_folder(tmp_path):

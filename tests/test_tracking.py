@@ -12,7 +12,7 @@ import pytest
 
 from backtests.errors import UserError
 from backtests.tracking.mlflow_logger import MlflowLogger, flatten, metric_values
-from tests.conftest import FAST, run_cli
+from tests.conftest import EXPLAIN, FAST, PLOTS, run_cli
 from tests.test_sweep import sweep
 from tests.test_universe import CSV, write_market
 
@@ -124,7 +124,7 @@ def _check_complete(client, run, folder: Path) -> None:
 
 
 def test_a_run_logs_every_file_of_its_folder_and_every_number_of_its_metrics(tmp_path):
-    done = run_cli(*FAST, "logger=mlflow", "report.plots=true", cwd=tmp_path)
+    done = run_cli(*FAST, "logger=mlflow", PLOTS, EXPLAIN, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = Path(re.findall(r"results in (\S+)", done.stderr + done.stdout)[-1])
     client, run = _only_run(tmp_path / "results")
