@@ -80,3 +80,19 @@ def test_every_decision_has_words():
     breaker = {"position": 1, "target": 0, "reason": "drawdown_breaker", "why": "",
                "stop": None, "stop_rule": None, "take_profit": None, "breaker_blocked": True}
     assert action_text(breaker, None).startswith("sell (close the long) (drawdown breaker)")
+
+
+def test_a_last_bar_held_by_the_repair_is_said_with_the_files_close(make_cfg, tmp_path):
+    """A far move on the last bar with ordinary volume is held at the previous close (the causal
+    bad-tick rule cannot know yet): the decision rests on the held price, and predict says so."""
+    from backtests.data.synthetic import synthetic_bars
+
+    frame = synthetic_bars(500, seed=4).rename_axis("Date")
+    frame.iloc[-1, :4] = frame.iloc[-1, :4] * 0.6  # OHLC: x0.6, no split ratio; volume as usual
+    frame.to_csv(tmp_path / "DROP.csv")
+    cfg = make_cfg("data=csv", f"data.path={tmp_path / 'DROP.csv'}", "data.start=null",
+                   "data.quality.exchange=weekdays", "data.quality.max_age=null", "forecaster=ridge")
+    run_predict(cfg)
+    said = json.loads((tmp_path / "run" / "forecast.json").read_text())
+    assert said["last_close"] == pytest.approx(frame["Close"].iloc[-2])  # the held price
+    assert f"the file's close is {frame['Close'].iloc[-1]:.2f}" in said["warning"]

@@ -209,7 +209,7 @@ def test_a_huge_jump_that_lasts_is_held_three_bars_then_accepted_and_said_so(tmp
     frame.iloc[200:, :5] *= 1.8  # no split ratio, no reversal
     data = load(tmp_path, frame, max_age=None).load()
     [held] = [f for f in findings(data, "bad_ticks") if f["kind"] == "held jump that persisted"]
-    assert held["dates"] == [str(frame.index[200].date())]
+    assert held["dates"] == [str(frame.index[200].date())] and held["action"] == "repair"
     assert (data.frame["Close"].iloc[200:203] == frame["Close"].iloc[199]).all()
     assert data.frame["Close"].iloc[203] == frame["Close"].iloc[203]
 

@@ -87,6 +87,14 @@ def run_predict(cfg: DictConfig) -> float:
         "action": ACTIONS[(decision["position"], decision["target"])], "advice": advice,
         "decision": decision, "forecasts_from_cache": run.cached, "forecast_cache_key": run.key,
     }
+    held = market.quality.held.get(as_of) if market.quality is not None else None
+    if held is not None:  # the decision rests on a price the repair put in the file's place
+        summary["warning"] = (
+            f"the last bar ({as_of.date()}) was held at the previous close {close:.2f} by the "
+            f"bad-tick repair (a far move on ordinary volume); the file's close is {held:.2f}. The "
+            "forecast and the decision above read the held price: if the move is real, rerun with "
+            "data.quality.bad_ticks=warn")
+        log.warning("predict: %s", summary["warning"])
     write_json(Path(cfg.paths.output_dir) / "forecast.json", summary)
     log.info("predict: %s after the close of %s: forecast %+.4f%% for the next session (implied "
              "close %.2f%s)", market.ticker, as_of.date(), 100 * forecast,

@@ -96,6 +96,8 @@ class QualityReport:
     notes: list[str] = field(default_factory=list)
     # (last bar, sessions behind today, in words) when it is old and data.end is unset: see age.py
     age: tuple[pd.Timestamp, int, str] | None = None
+    # bars the bad-tick repair held at the last good close -> the close the file gave them
+    held: dict[pd.Timestamp, float] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         if finding.dates or finding.check == "dividends":
@@ -129,8 +131,9 @@ class QualityReport:
 _HINTS = {
     "bad_ticks": "fix those bars in the file, or set data.quality.bad_ticks=repair",
     "impossible_bars": "fix those bars, or set data.quality.impossible_bars=repair",
-    "splits": "use split-adjusted prices (a file with Adj Close), or set data.quality.splits=repair "
-              "to back-adjust the earlier bars by the split ratio",
+    "splits": "use split-adjusted prices (an Adj Close that adjusts for splits), set "
+              "data.quality.splits=repair to back-adjust the earlier bars by the split ratio, or "
+              "data.quality.splits=warn if it is a real move",
     "dividends": "use a file with an Adj Close column, or set data.quality.dividends=warn",
     "stale": "refresh the data or set data.end to its last bar; data.quality.stale=warn accepts it",
 }

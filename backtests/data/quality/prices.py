@@ -153,6 +153,7 @@ def check_ticks(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepor
             "left as it is")
     out = frame.copy()
     if held:
+        report.held.update(zip(frame.index[held], frame["Close"].to_numpy()[held].tolist()))
         values = out["Close"].to_numpy()[refs]
         for column in OHLC:
             out.iloc[held, out.columns.get_loc(column)] = values
@@ -170,7 +171,9 @@ def check_ticks(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepor
                        f"a jump beyond repair_z={policy.repair_z:g} and "
                        f"repair_move={policy.repair_move:g} was held at the last good close"
                        f" for {policy.max_spike_bars} bars and then accepted as real (a real "
-                       "move or an unadjusted split)", "warn"))
+                       "move on ordinary volume, or an unadjusted split)", "repair",
+                       f"its first {policy.max_spike_bars} bars were replaced by the last good close: "
+                       "orders on them filled at that close"))
     return out
 
 
