@@ -140,7 +140,7 @@ FIGURES = (("Total return", "total_return", pct), ("CAGR", "cagr", pct), ("Sharp
            ("Sortino", "sortino", num), ("Max drawdown", "max_drawdown", pct),
            ("Volatility (annual)", "volatility", share), ("Time in market", "time_in_market", share),
            ("Trades", "trades", lambda v: num(v, 0)), ("Win rate", "win_rate", share),
-           ("Profit factor", "profit_factor", num), ("Average trade", "avg_trade_pct", pct),
+           ("Profit factor (per trade)", "profit_factor", num), ("Average trade", "avg_trade_pct", pct),
            ("Turnover (per year)", "turnover", num))
 
 
