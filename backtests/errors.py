@@ -131,10 +131,11 @@ def as_user_error(exc: BaseException, argv: Sequence[str] = (),
         ambiguous = re.match(r"Ambiguous value for argument '([^=']+)=([^']*)'", lines[0] if lines else "")
         if ambiguous:  # a comma list without -m: most often a sweep the user meant to run
             key, value = ambiguous.groups()
+            listed = (f"to run them as one universe write universe.tickers=[{value}]"
+                      if key == "ticker" else f"for a list write {key}=[{value}]")
             return UserError(f"{key}={value} holds several values but this is a single run",
                              f"to sweep over them add -m (python run.py -m {key}={value} ...); "
-                             f"for a list write {key}=[{value}]; for one string quote it: "
-                             f"{key}='\"{value}\"'")
+                             f"{listed}; for one string quote it: {key}='\"{value}\"'")
         hint = (" ".join(lines[1:]) if len(lines) > 1
                 else "see `python run.py --help` for the config groups")
         return UserError(lines[0] if lines else type(exc).__name__, hint)

@@ -239,3 +239,11 @@ def _cli_in_process() -> None:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[*FAST, "broker.cash=0"])
     cli.main(cfg)
+
+
+def test_a_comma_list_of_tickers_is_pointed_at_a_universe(battery):
+    """Following the hint must work: a ticker list is a universe (ticker=[A,B] is no symbol)."""
+    _, results = battery
+    hint = results["sweep without -m"].stderr.splitlines()[1]
+    assert "universe.tickers=[MSFT,GOOG]" in hint and "ticker=[MSFT,GOOG]" not in hint.replace(
+        "universe.tickers=[MSFT,GOOG]", "")

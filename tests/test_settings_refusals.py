@@ -239,3 +239,12 @@ def test_every_shipped_component_declares_the_keys_it_takes(make_cfg, overrides)
 
     for path, node in _targets(make_cfg(*overrides)):
         assert accepted_keys(node._target_) is not None, path
+
+
+def test_the_three_name_hint_suggests_tickers_the_folder_holds(make_cfg, tmp_path):
+    from tests.test_universe import write_market
+
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "ZZZ"])
+    error = _refused(make_cfg("data=csv", f"data.path={folder}", "universe.tickers=[AAA,BBB]",
+                              "universe.model=global"))
+    assert "universe.tickers=[AAA,BBB,ZZZ]" in (error.hint or "")

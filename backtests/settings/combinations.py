@@ -7,6 +7,7 @@ all (a portfolio strategy on one ticker, forecast volatility without the model t
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -53,6 +54,15 @@ UNSCORED_MODES = ("run_inspect", "run_ledger")
 EXAMPLE_TICKERS = ("MSFT", "AAPL", "GOOG", "AMZN")
 
 
+def _example_tickers(cfg: DictConfig) -> list[str]:
+    """Tickers to suggest: the files of a CSV folder when there is one (no name that is not there),
+    else well-known symbols."""
+    path = _get(cfg, "data.path")
+    if path and Path(str(path)).expanduser().is_dir():
+        return sorted(f.stem.upper() for f in Path(str(path)).expanduser().glob("*.csv"))
+    return list(EXAMPLE_TICKERS)
+
+
 def _check_universe(cfg: DictConfig, universe: bool) -> None:
     """Enough names to score a cross-section; a global model's settings only with a global model."""
     model, target = _get(cfg, "universe.model", "per_ticker"), _get(cfg, "universe.target", "raw")
@@ -67,7 +77,7 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
     scored = str(_get(cfg, "mode._target_", "")).rpartition(".")[2] not in UNSCORED_MODES
     if scored and tickers and len(set(map(str, tickers))) < MIN_TICKERS:
         names = list(dict.fromkeys(map(str, tickers)))
-        more = [t for t in EXAMPLE_TICKERS if t not in names][:MIN_TICKERS - len(names)]
+        more = [t for t in _example_tickers(cfg) if t not in names][:MIN_TICKERS - len(names)]
         raise UserError(f"universe.tickers=[{','.join(names)}] names {len(names)} distinct "
                         f"ticker(s); a universe needs at least {MIN_TICKERS} (the daily IC is a "
                         "correlation across tickers)",
