@@ -125,7 +125,9 @@ def _volume(evidence: Evidence, volume: np.ndarray) -> None:
     if day >= SPIKE:
         settled = next((k for k in range(1, SETTLE + 1) if i + k < len(volume)
                         and volume[i + k] < 0.5 * SPIKE * level * expected), None)
-        fade = f"fades within {settled} days" if settled else f"is still high after {SETTLE} days"
+        fade = (f"fades within {settled} day{'s' if settled > 1 else ''}" if settled
+                else f"is still high after {SETTLE} days" if i + SETTLE < len(volume)
+                else "is the file's last days: too soon to see it fade")
         evidence.add(-2, f"volume spike x{volume[i] / level:.1f} on the day that {fade}")
     after = volume[i + SETTLE:i + SETTLE + AFTER]
     after = after[after > 0]
@@ -135,7 +137,8 @@ def _volume(evidence: Evidence, volume: np.ndarray) -> None:
     step = float(np.median(after)) / level
     to_split, to_same = abs(np.log(step / expected)), abs(np.log(step))
     if to_split <= STEP and to_split < to_same:
-        evidence.add(1, f"volume steps x{step:.2f} and stays (the inverse of the ratio)")
+        evidence.add(1, f"volume steps x{step:.2f} and stays (near x{expected:.2f}, the inverse of "
+                        "the ratio)")
     elif to_same <= STEP or (step > 1) != (expected > 1):
         evidence.add(-1, f"volume x{step:.2f} after, not x{expected:.2f} as shares split by the "
                          "ratio would give")
