@@ -33,7 +33,7 @@ def _adjustment(data: dict) -> str:
         return ("Prices are split-adjusted only, not dividend-adjusted (no Adj Close column): "
                 "returns leave dividends out.")
     if adjusted is None:
-        return "Dividend adjustment does not apply to this source."
+        return "Split and dividend adjustment do not apply to this source."
     return "Prices are adjusted for splits and dividends."
 
 
@@ -42,6 +42,8 @@ def _repairs(data: dict) -> str:
     dates: dict[str, list] = data.get("repair_dates") or {}
     made = [(name, count) for name, count in counts.items() if count]
     if not made:
+        if str(data.get("source", "")).startswith("synthetic"):
+            return "<p>A seeded synthetic market: no file to clean up.</p>"
         return "<p>The file needed no clean-up (no empty, duplicated or unsorted rows).</p>"
     rows = [(esc(name.replace("_", " ")), esc(count), _dates(dates.get(name) or [], int(count)))
             for name, count in made]
