@@ -166,3 +166,13 @@ def test_the_sentiment_regime_filter_cuts_exposure_on_bearish_closes(make_cfg, t
         if breadth[decided] < 0.5:
             assert (row == 0).all(), fill  # regime_low=0: out of the market
     assert (breadth < 0.5).any() and (breadth >= 0.5).any()
+
+
+def test_the_universe_report_shows_every_members_data_findings(traded):
+    metrics = json.loads((traded / "metrics.json").read_text())
+    page = (traded / "report.html").read_text()
+    assert "<h2>Data</h2>" in page
+    assert any(block["quality"]["findings"] for block in metrics["data"].values())  # not vacuous
+    for ticker, block in metrics["data"].items():
+        for finding in block["quality"]["findings"]:
+            assert f"<td>{ticker}</td><td>{finding['kind']}</td>" in page.replace("\n", "")

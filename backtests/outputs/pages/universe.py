@@ -29,6 +29,7 @@ from backtests.outputs.html import (
     sort_script,
     table,
 )
+from backtests.outputs.sections.data import universe_data_section
 from backtests.outputs.sections.explain import findings
 from backtests.outputs.sections.portfolio import portfolio_section
 from backtests.outputs.sections.risk import universe_risk_section
@@ -152,6 +153,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
             f'<a href="universe.html">the universe page</a>.</p>',
             *portfolio_section(metrics, folder),
+            *universe_data_section(metrics.get("data") or {}, u.get("left_out") or {}),
             *universe_risk_section(metrics.get("risk"), folder),
             *sentiment_section(metrics.get("sentiment"), folder),
             *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]

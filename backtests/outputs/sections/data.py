@@ -73,3 +73,32 @@ def _dates(dates: list, count: int) -> str:
     shown = ", ".join(f'<span style="white-space:nowrap">{esc(d)}</span>' for d in dates[:SHOWN])
     more = max(count, len(dates)) - min(len(dates), SHOWN)
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def universe_data_section(data: dict[str, dict], left_out: dict[str, str]) -> list[str]:
+    """A universe report's data section: every member's findings and notes, the tickers left out.
+
+    Read from metrics.json's per-ticker `data` blocks, as a single run's section reads its one.
+    """
+    rows, notes = [], []
+    for ticker, block in sorted(data.items()):
+        quality = block.get("quality") or {}
+        for item in quality.get("findings") or []:
+            what = item.get("detail", "") + (f". Done: {item['done']}" if item.get("done") else "")
+            rows.append((esc(ticker), esc(item.get("kind", "")), esc(item.get("count", "")),
+                         esc(item.get("action", "")),
+                         _dates(item.get("dates") or [], int(item.get("count") or 0)), esc(what)))
+        notes += [f"{ticker}: {note}" for note in quality.get("notes") or []]
+    parts = ["<h2>Data</h2>"]
+    if rows:
+        parts.append("<p>Data checks of the members (policy in <code>data.quality</code>):</p>"
+                     + table(("Ticker", "Finding", "Count", "Action", "Dates",
+                              "What it means and what was done"), rows, "info"))
+    else:
+        parts.append(f"<p>The data checks found nothing in the {len(data)} members' prices.</p>")
+    if notes:
+        parts.append("<ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes[:SHOWN * 4]) + "</ul>")
+    if left_out:
+        parts.append("<p>Left out before any forecast: " + esc("; ".join(
+            f"{ticker} ({why})" for ticker, why in sorted(left_out.items()))) + ".</p>")
+    return parts
