@@ -36,3 +36,12 @@ def sweep_name() -> str | None:
     """The sweep folder's name inside a job of `python run.py -m`, else None."""
     folder = sweep_folder()
     return None if folder is None else folder.name
+
+
+def group_choice(group: str) -> str | None:
+    """The option the running job chose for a config group (`strategy` -> "topk"), else None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get(group)

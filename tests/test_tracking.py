@@ -147,6 +147,7 @@ def test_a_universe_run_is_tracked_too(tmp_path):
     client, run = _only_run(tmp_path / "results")
     _check_complete(client, run, folder)
     assert run.data.tags["mode"] == "universe" and "strategy.sharpe" in run.data.metrics
+    assert run.data.tags["strategy"] == "topk" and run.data.tags["data_fingerprint"]
     assert any(key.startswith("sentiment.") for key in run.data.metrics)
 
 

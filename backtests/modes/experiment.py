@@ -32,7 +32,7 @@ from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
 from backtests.pipeline.forecasts import scheduled_outcomes, walk_forward_forecasts
 from backtests.pipeline.metrics import performance, sharpe_objective, trade_stats
 from backtests.pipeline.risk import risk_results, risk_settings, walk_forward_risk
-from backtests.runcontext import sweep_name
+from backtests.runcontext import group_choice, sweep_name
 from backtests.settings.strategy import strategy_class_and_params
 from backtests.stages.timings import Timings
 from strategies.buy_and_hold import BuyAndHold
@@ -99,9 +99,9 @@ def run_experiment(cfg: DictConfig) -> float:
         # settings must write a byte-identical metrics.json.
         trials = record_run(cfg, market.fingerprint, market.ticker, returns,
                             metrics["strategy"]["sharpe"],
-                            _choice("strategy") or strategy_cls.__name__, out, commit)
+                            group_choice("strategy") or strategy_cls.__name__, out, commit)
         run_info = {
-            "command": {"ticker": market.ticker, "strategy": _choice("strategy"),
+            "command": {"ticker": market.ticker, "strategy": group_choice("strategy"),
                         "mode": "backtest"},
             "sweep": sweep_name(),
             "config": OmegaConf.to_container(cfg, resolve=True),
@@ -113,7 +113,7 @@ def run_experiment(cfg: DictConfig) -> float:
             "packages": package_versions(), "git_commit": commit,
             "timings_s": timings,
         }
-        title = (f"{market.ticker} · {_choice('strategy') or strategy_cls.__name__} · "
+        title = (f"{market.ticker} · {group_choice('strategy') or strategy_cls.__name__} · "
                  f"{start.date()} to {predictions.index[-1].date()}")
         cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
         model = forecaster_label(run_info["config"]["forecaster"])
@@ -172,14 +172,6 @@ def _figures(result: BacktestResult, cfg: DictConfig) -> dict:
     return {**performance(result.returns, int(cfg.report.periods_per_year)),
             **trade_stats(result.trades, result.in_market, result.equity,
                           int(cfg.report.periods_per_year))}
-
-
-def _choice(group: str) -> str | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    return HydraConfig.get().runtime.choices.get(group)
 
 
 def _summarise(metrics: dict, out: Path) -> None:

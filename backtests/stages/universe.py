@@ -37,6 +37,7 @@ from backtests.pipeline.universe import (
     long_form,
     per_ticker_forecasts,
 )
+from backtests.runcontext import group_choice, sweep_name
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
 from backtests.stages.portfolio import check_portfolio, trade_portfolio
 from backtests.stages.risk_and_sentiment import risk_and_sentiment
@@ -128,8 +129,10 @@ def run_universe(cfg: DictConfig) -> float:
             "data": {t: m.summary() for t, m in sorted(markets.items())},
         }
         run_info = {"command": {"mode": "universe", "model": universe.model,
-                                "universe": name},
+                                "universe": name, "strategy": group_choice("strategy")},
+                    "sweep": sweep_name(),
                     "config": OmegaConf.to_container(cfg, resolve=True),
+                    "data_fingerprint": dataset_fingerprint(markets),  # the ledger's, as a single run's
                     "data_fingerprints": {t: m.fingerprint for t, m in markets.items()},
                     "forecasts": how, "packages": package_versions(),
                     "git_commit": commit, "timings_s": timings}
