@@ -74,14 +74,19 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
 
 
 @contextmanager
-def _our_charts(qs: Any) -> Iterator[None]:
-    """Swap QuantStats' end-of-year chart for `yearly_returns_chart` while the page is drawn."""
-    original = qs.plots.yearly_returns
-    qs.plots.yearly_returns = yearly_returns_chart
+def _swapped(owner: Any, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.name` is `replacement` inside the block, and what it was again after it."""
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
     try:
         yield
     finally:
-        qs.plots.yearly_returns = original
+        setattr(owner, name, original)
+
+
+def _our_charts(qs: Any) -> Any:
+    """Swap QuantStats' end-of-year chart for `yearly_returns_chart` while the page is drawn."""
+    return _swapped(qs.plots, "yearly_returns", yearly_returns_chart)
 
 
 @contextmanager
@@ -101,12 +106,8 @@ def _our_exposure(qs: Any, figures: tuple[float, float] | None) -> Iterator[None
             return pd.Series({c: benchmark if c == "benchmark" else strategy for c in returns})
         return strategy
 
-    original = qs.stats.exposure
-    qs.stats.exposure = exposure
-    try:
+    with _swapped(qs.stats, "exposure", exposure):
         yield
-    finally:
-        qs.stats.exposure = original
 
 
 def yearly_returns(returns: pd.Series) -> pd.Series:
