@@ -80,7 +80,8 @@ def universe_data_section(data: dict[str, dict], left_out: dict[str, str]) -> li
 
     Read from metrics.json's per-ticker `data` blocks, as a single run's section reads its one.
     """
-    rows, notes = [], []
+    rows: list[tuple[str, ...]] = []
+    notes: dict[str, list[str]] = {}
     for ticker, block in sorted(data.items()):
         quality = block.get("quality") or {}
         for item in quality.get("findings") or []:
@@ -88,7 +89,8 @@ def universe_data_section(data: dict[str, dict], left_out: dict[str, str]) -> li
             rows.append((esc(ticker), esc(item.get("kind", "")), esc(item.get("count", "")),
                          esc(item.get("action", "")),
                          _dates(item.get("dates") or [], int(item.get("count") or 0)), esc(what)))
-        notes += [f"{ticker}: {note}" for note in quality.get("notes") or []]
+        for note in quality.get("notes") or []:  # one line for a note many members share
+            notes.setdefault(note, []).append(ticker)
     parts = ["<h2>Data</h2>"]
     if rows:
         parts.append("<p>Data checks of the members (policy in <code>data.quality</code>):</p>"
@@ -97,7 +99,8 @@ def universe_data_section(data: dict[str, dict], left_out: dict[str, str]) -> li
     else:
         parts.append(f"<p>The data checks found nothing in the {len(data)} members' prices.</p>")
     if notes:
-        parts.append("<ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes[:SHOWN * 4]) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li>{esc(first_few(tickers, SHOWN))}: {esc(note)}</li>"
+                                      for note, tickers in list(notes.items())[:SHOWN * 4]) + "</ul>")
     if left_out:
         parts.append("<p>Left out before any forecast: " + esc("; ".join(
             f"{ticker} ({why})" for ticker, why in sorted(left_out.items()))) + ".</p>")
