@@ -170,12 +170,18 @@ def _ticker_folder(ticker: object) -> str:
         raise from_resolver(error) from None
 
 
-def _run_label(ticker: object, universe: object = "single", tickers: object = None) -> str:
+def _run_label(ticker: object, universe: object = "single", tickers: object = None,
+               mode: object = None, path: object = None) -> str:
     """`${run_label:...}`: the run folder's ticker part: the ticker, or `universe-<name>` for a
-    universe run (a list given on the command line is named after its members: `universe-A+B`)."""
+    universe run (a list given on the command line is named after its members: `universe-A+B`);
+    an inspection of a folder of CSV files is `folder-<its name>`, not the default ticker's."""
+    from pathlib import Path
+
     from backtests.data.universe import list_name
 
     if str(universe) == "single" and not tickers:
+        if str(mode) == "inspect" and path and Path(str(path)).expanduser().is_dir():
+            return "folder-" + _name_folder(Path(str(path)).expanduser().resolve().name)
         return _ticker_folder(ticker)
     if str(universe) != "single":
         return "universe-" + _name_folder(universe)

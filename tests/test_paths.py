@@ -87,6 +87,15 @@ def test_inspect_and_ledger_runs_are_filed_by_mode_and_ticker_only(tmp_path):
         assert folders[0].parent == tmp_path / "results" / "runs" / mode / "SYN"  # synthetic data are SYN
 
 
+def test_an_inspection_of_a_folder_is_filed_under_the_folder(tmp_path):
+    from tests.test_universe import write_market
+
+    prices = write_market(tmp_path / "prices", ["AAA", "BBB"])
+    done = run_cli("mode=inspect", "data=csv", f"data.path={prices}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "results" / "runs" / "inspect" / "folder-prices").is_dir()
+
+
 def test_a_refused_run_leaves_no_folder(tmp_path):
     done = run_cli("data=csv", f"data.path={tmp_path / 'MSFTT.csv'}", cwd=tmp_path)  # a typo
     assert done.returncode == 2 and done.stderr.startswith("error: ")
