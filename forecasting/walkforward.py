@@ -72,11 +72,6 @@ class WalkForward:
             return train, None
         return train[:-n_val], train[-n_val:]
 
-    def schedule(self, index: pd.DatetimeIndex, lead: int = 0,
-                 until: pd.Timestamp | None = None) -> list[Fold]:
-        """The folds over samples dated `index`, up to the one that predicts `until` if given."""
-        return SeriesSamples.over(index, lead).folds(self, until)
-
     def cut(self, folds: list[Fold], calendar: pd.DatetimeIndex,
             until: pd.Timestamp | None) -> list[Fold]:
         """The folds up to the one that predicts `until` (the audit needs nothing later)."""
@@ -203,12 +198,6 @@ class SeriesSamples:
 
     windows: Windows
     lead: int = 0
-
-    @classmethod
-    def over(cls, index: pd.DatetimeIndex, lead: int = 0) -> SeriesSamples:
-        """Samples dated `index` with no inputs: enough to compute the schedule."""
-        empty = np.empty((len(index), 0, 0), dtype=np.float32)
-        return cls(Windows(empty, np.full(len(index), np.nan), pd.DatetimeIndex(index)), lead)
 
     def folds(self, walkforward: WalkForward, until: pd.Timestamp | None = None) -> list[Fold]:
         if walkforward.train_samples(self.lead) < 1:

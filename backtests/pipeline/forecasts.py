@@ -14,7 +14,7 @@ from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, setti
 from forecasting.explain import Explanation, FoldExplainer
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
-from forecasting.walkforward import WalkForward
+from forecasting.walkforward import SeriesSamples, WalkForward
 from forecasting.windows import Windows, make_windows
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,9 @@ def scheduled_outcomes(cfg: DictConfig, market: MarketData) -> ForecastRun:
     windows = build_windows(cfg, market)
     walkforward: WalkForward = instantiate(cfg.walkforward)
     lead = market.frame.index.get_loc(windows.index[0])
-    parts = []
-    for fold in walkforward.schedule(windows.index, lead):
-        test = windows[fold.test_start:fold.test_end]
+    samples, parts = SeriesSamples(windows, lead), []
+    for fold in samples.folds(walkforward):  # the very folds WalkForward.drive walks
+        _, test = samples.select(walkforward, fold)
         parts.append(pd.DataFrame({"forecast": float("nan"), "actual": test.y, "fold": fold.number,
                                    "ridge": float("nan")}, index=test.index))
     predictions = pd.concat(parts)
