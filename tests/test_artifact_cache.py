@@ -9,6 +9,7 @@ import pytest
 
 from backtests.modes import experiment
 from backtests.outputs.artifact_cache import ArtifactCache, content_key
+from backtests.stages import record
 
 
 def test_key_follows_the_content_not_the_object():
@@ -41,7 +42,7 @@ def test_a_rerun_draws_nothing_and_writes_the_same_files(make_cfg, monkeypatch, 
     first = {name: (tmp_path / "run" / name).read_bytes() for name in drawn}
     calls = []
     for name in ("write_tearsheet", "write_forecast_plot", "write_skill_plot"):
-        monkeypatch.setattr(experiment, name, lambda *a, _n=name, **k: calls.append(_n))
+        monkeypatch.setattr(record, name, lambda *a, _n=name, **k: calls.append(_n))
     (tmp_path / "run" / "metrics.json").unlink()  # not a resumed run: a new one in the same place
     experiment.run_experiment(cfg)
     again = {name: (tmp_path / "run" / name).read_bytes() for name in drawn}

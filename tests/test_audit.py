@@ -47,11 +47,11 @@ def test_a_feature_that_needs_the_future_is_refused_up_front(make_cfg):
 def test_first_trade_difference_names_the_first_differing_or_extra_trade():
     import pandas as pd
 
-    from backtests.modes.audit import _first_trade_difference
+    from backtests.stages.audit import first_trade_difference
 
     trades = pd.DataFrame({"exit_date": ["2020-01-03", "2020-02-03", "2020-03-03"], "pnl": [1.0, 2.0, 3.0]})
-    assert _first_trade_difference(trades, trades.copy()) is None
-    assert _first_trade_difference(trades, trades.iloc[:2]) == pd.Timestamp("2020-03-03")  # extra one
+    assert first_trade_difference(trades, trades.copy()) is None
+    assert first_trade_difference(trades, trades.iloc[:2]) == pd.Timestamp("2020-03-03")  # extra one
     changed = trades.copy()
     changed.loc[1, "pnl"] = 2.5
-    assert _first_trade_difference(trades, changed) == pd.Timestamp("2020-02-03")
+    assert first_trade_difference(trades, changed) == pd.Timestamp("2020-02-03")

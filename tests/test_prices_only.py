@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from backtests.modes import experiment
 from backtests.modes.experiment import run_experiment
+from backtests.stages import forecasts as forecast_stage
 
 QUICK = ("risk_model.enabled=false", "report.explain=false")
 
@@ -31,7 +31,7 @@ def test_a_prices_only_strategy_trains_nothing_and_keeps_the_test_period(make_cf
     def no_training(*args, **kwargs):
         raise AssertionError("a forecaster was trained for a strategy that reads no forecast")
 
-    monkeypatch.setattr(experiment, "walk_forward_forecasts", no_training)
+    monkeypatch.setattr(forecast_stage, "walk_forward_forecasts", no_training)
     metrics, returns, report = _run(make_cfg, tmp_path, "prices", *strategy)
     assert metrics["test_period"] == reader["test_period"]
     assert returns["benchmark"].equals(reader_returns["benchmark"])

@@ -10,6 +10,7 @@ import pandas as pd
 
 from backtests.modes import experiment
 from backtests.outputs.report import MAX_TRADES, render_report, write_report
+from backtests.stages.record import summarise
 from tests.conftest import EXPLAIN, RISK_LSTM
 
 EVIL = '<script>alert("x")</script>'
@@ -136,5 +137,5 @@ def test_one_trade_is_one_trade(caplog):
     metrics = _metrics()
     metrics["strategy"].update(trades=1, max_drawdown=-0.1)
     with caplog.at_level(logging.INFO):
-        experiment._summarise(metrics, Path("."))
+        summarise(metrics, Path("."))
     assert "1 trade |" in caplog.text

@@ -138,12 +138,13 @@ def test_no_global_fold_trains_on_a_bar_it_predicts_or_an_unknown_outcome(make_c
     from hydra.utils import instantiate
 
     from backtests.pipeline.universe import build_panel
-    from backtests.stages.universe import load_universe
+    from backtests.stages.markets import load_markets
     from forecasting.universe.walkforward import fold_samples, panel_folds
 
     folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})
     cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
-    universe, markets, _ = load_universe(cfg)
+    loaded = load_markets(cfg)
+    universe, markets, _ = loaded.universe, loaded.markets, loaded.left_out
     panel = build_panel(cfg, universe, markets)
     walkforward = instantiate(cfg.walkforward)
     folds = panel_folds(walkforward, panel)
@@ -228,11 +229,11 @@ def test_a_finished_universe_run_is_resumed_with_the_ic_it_returned(make_cfg, tm
 
 def test_the_global_cache_key_moves_with_every_setting_that_changes_the_forecasts(make_cfg, tmp_path):
     from backtests.pipeline.universe import global_key
-    from backtests.stages.universe import load_universe
+    from backtests.stages.markets import load_markets
 
     folder = write_market(tmp_path / "prices", TICKERS[:3])
     base = ("universe.model=global",)
-    _, markets, _ = load_universe(universe_cfg(make_cfg, folder, *base))
+    markets = load_markets(universe_cfg(make_cfg, folder, *base)).markets
     key = lambda *extra: global_key(universe_cfg(make_cfg, folder, *base, *extra), markets)
     changing = [("universe.target=excess",), ("universe.embedding=2",), ("universe.market_input=null",),
                 ("universe.batch_size=512",), ("universe.warm_samples=0",), ("universe.val_samples=0",),

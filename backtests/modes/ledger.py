@@ -13,15 +13,14 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_csv
-from backtests.data.universe import is_universe_run
 from backtests.errors import UserError
 from backtests.ledger.deflate import deflate
 from backtests.ledger.record import ledger_of
 from backtests.outputs.html import plural
+from backtests.stages.markets import load_markets
 
 log = logging.getLogger("backtests")
 
@@ -67,16 +66,9 @@ def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
 def _dataset(cfg: DictConfig) -> tuple[str, str, tuple[str, str]]:
     """(what the ledger calls the data, its fingerprint, its first and last date), loaded as a
     backtest loads it: one ticker, or a universe's usable members."""
-    if is_universe_run(cfg):
-        from backtests.stages.universe import dataset_fingerprint, load_universe
-
-        universe, markets, _ = load_universe(cfg)
-        dates = [d for m in markets.values() for d in (m.frame.index[0], m.frame.index[-1])]
-        return (f"universe {universe.label}", dataset_fingerprint(markets),
-                (str(min(dates).date()), str(max(dates).date())))
-    market = instantiate(cfg.data).load()
-    return (market.ticker, market.fingerprint,
-            (str(market.frame.index[0].date()), str(market.frame.index[-1].date())))
+    loaded = load_markets(cfg)
+    dates = [d for m in loaded.markets.values() for d in (m.frame.index[0], m.frame.index[-1])]
+    return loaded.label, loaded.fingerprint, (str(min(dates).date()), str(max(dates).date()))
 
 
 def trial_table(trials: list[dict]) -> pd.DataFrame:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,12 @@ from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.metrics import performance, trade_stats
 from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
-from backtests.pipeline.universe import closes_panel
 from backtests.settings.strategy import strategy_class_and_params
-from backtests.stages.risk_and_sentiment import Extras
-from backtests.stages.timings import Timings
+from backtests.stages.forecasts import Forecasts
+from backtests.stages.markets import Markets
+from backtests.stages.risk import RiskForecasts
+from backtests.stages.sentiment import Sentiment
+from backtests.stages.traded import Traded
 from strategies.portfolio.equal_weight import EqualWeight
 from strategies.portfolio.market_neutral import MarketNeutral
 
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 RULES = ("stop_loss", "take_profit", "trailing_stop", "atr_stop", "max_weight", "max_gross", "max_net",
          "vol_target", "max_drawdown")
 HISTORY = 300  # bars kept before the first forecast: room for volatility and correlation look-backs
-
-
-@dataclass
-class Traded:
-    """What the trading part produced: the metrics blocks and the daily returns."""
-
-    metrics: dict[str, Any] = field(default_factory=dict)
-    returns: pd.DataFrame | None = None  # returns.csv: the daily `strategy` and `benchmark` returns
 
 
 def needed_names(cls: Any, params: Mapping[str, Any]) -> int:
@@ -137,45 +130,50 @@ def check_portfolio(cls: type, params: Mapping[str, Any], markets: Mapping[str, 
                         f"has {len(markets)} usable", "lower strategy.k or add tickers to the universe")
 
 
-def trade_portfolio(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
-                    extras: Extras, out: Path, timings: Timings, title: str) -> Traded:
-    """Trade the configured portfolio strategy and its benchmark; write the trading files."""
+def trade_portfolio(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
+                    sentiment: Sentiment | None) -> Traded:
+    """Trade the configured portfolio strategy and its equal-weight benchmark."""
     cls, params = strategy_class_and_params(cfg.strategy)
     broker: BrokerSettings = instantiate(cfg.broker)
     periods = int(cfg.report.periods_per_year)
-    bars, start, rules = portfolio_inputs(cfg, markets, long, extras.forecast_volatility)
-    with timings.stage("portfolio backtest"):
-        result = run_portfolio(bars, cls, {**params, "regime": extras.regime}, broker, start, rules)
-        bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
+    regime = sentiment.regime if sentiment is not None else None
+    bars, start, rules = portfolio_inputs(cfg, loaded.markets, forecasts.long, risk.forecast_volatility)
+    result = run_portfolio(bars, cls, {**params, "regime": regime}, broker, start, rules)
+    bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
     name = cls.__name__
     strategy, benchmark = portfolio_figures(result, periods), portfolio_figures(bench, periods)
     excess = strategy["total_return"] - benchmark["total_return"]
     block = {"strategy_name": name, "excess_total_return": excess,
              "verdict": verdict(strategy, benchmark, name),
-             "how": how_text(cls, params, rules, broker, extras.regime is not None),
-             "regime_filter": extras.regime is not None}
+             "how": how_text(cls, params, rules, broker, regime is not None),
+             "regime_filter": regime is not None}
     # `strategy` and `benchmark` at the top, as a single run has them: one reader for both kinds.
-    traded = Traded(metrics={"strategy": {**strategy, "uses_forecast": True, "excess_total_return": excess},
-                             "benchmark": benchmark, "portfolio": block})
-    with timings.stage("portfolio risk"):
-        extras.finish(result, closes_panel(markets), out, traded.metrics, title, bool(cfg.report.plots))
-    with timings.stage("write portfolio files"):
-        returns = pd.DataFrame({"strategy": result.returns, "benchmark": bench.returns})
-        traded.returns = returns
-        write_csv(out / "returns.csv", returns, index_label="date", date_format="%Y-%m-%d")
-        write_csv(out / "trades.csv", result.trades, index=False, date_format="%Y-%m-%d")
-        write_csv(out / "weights.csv", result.weights, index_label="date", date_format="%Y-%m-%d",
-                  float_format="%.6f")
-        write_csv(out / "holdings.csv", result.holdings, index_label="date", date_format="%Y-%m-%d",
-                  float_format="%.6f")
-        if cfg.report.plots:
-            equity = pd.DataFrame({name: result.equity, "equal weight": bench.equity})
-            write_portfolio_plot(out / "portfolio.png", equity, result.holdings, title)
-        if cfg.report.tearsheet:
-            write_tearsheet(out / "tearsheet.html", result.returns, bench.returns,
-                            f"{title} · {name} vs equal weight", periods, "Equal weight",
-                            (strategy["time_in_market"], benchmark["time_in_market"]))
-    return traded
+    metrics = {"strategy": {**strategy, "uses_forecast": True, "excess_total_return": excess},
+               "benchmark": benchmark, "portfolio": block}
+    returns = pd.DataFrame({"strategy": result.returns, "benchmark": bench.returns})
+    return Traded(metrics, returns, result.trades, name, book=result, book_benchmark=bench)
+
+
+def write_portfolio_files(cfg: DictConfig, out: Path, traded: Traded, title: str) -> None:
+    """returns.csv, trades.csv, weights.csv, holdings.csv, the equity figure and the tearsheet."""
+    result, bench = traded.book, traded.book_benchmark
+    assert result is not None and bench is not None and traded.returns is not None
+    name = traded.name
+    write_csv(out / "returns.csv", traded.returns, index_label="date", date_format="%Y-%m-%d")
+    write_csv(out / "trades.csv", result.trades, index=False, date_format="%Y-%m-%d")
+    write_csv(out / "weights.csv", result.weights, index_label="date", date_format="%Y-%m-%d",
+              float_format="%.6f")
+    write_csv(out / "holdings.csv", result.holdings, index_label="date", date_format="%Y-%m-%d",
+              float_format="%.6f")
+    if cfg.report.plots:
+        equity = pd.DataFrame({name: result.equity, "equal weight": bench.equity})
+        write_portfolio_plot(out / "portfolio.png", equity, result.holdings, title)
+    if cfg.report.tearsheet:
+        shown = (traded.metrics["strategy"]["time_in_market"],
+                 traded.metrics["benchmark"]["time_in_market"])
+        write_tearsheet(out / "tearsheet.html", result.returns, bench.returns,
+                        f"{title} · {name} vs equal weight", int(cfg.report.periods_per_year),
+                        "Equal weight", shown)
 
 
 def how_text(cls: type, params: Mapping[str, Any], rules: Any, broker: BrokerSettings,

@@ -32,7 +32,7 @@ from omegaconf import open_dict  # noqa: E402
 import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
 from backtests.pipeline.forecasts import walk_forward_forecasts  # noqa: E402
 from backtests.pipeline.universe import build_panel, global_model, per_ticker_forecasts  # noqa: E402
-from backtests.stages.universe import load_universe  # noqa: E402
+from backtests.stages.markets import load_markets  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 from forecasting.universe.models import PanelRidge  # noqa: E402
 from forecasting.universe.walkforward import panel_folds, run_panel  # noqa: E402
@@ -119,7 +119,8 @@ def main() -> None:
     with open_dict(cfg):
         cfg.paths.cache_dir = cache
     started = time.perf_counter()
-    universe, markets, left_out = load_universe(cfg)
+    loaded = load_markets(cfg)
+    universe, markets, left_out = loaded.universe, loaded.markets, loaded.left_out
     load_s = time.perf_counter() - started
     import_keras()  # the import is paid once, outside every timing
     peak = matmul_peak_gflops()

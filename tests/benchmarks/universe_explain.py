@@ -29,7 +29,7 @@ from omegaconf import open_dict  # noqa: E402
 
 import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
 from backtests.pipeline.universe import global_run  # noqa: E402
-from backtests.stages.universe import load_universe  # noqa: E402
+from backtests.stages.markets import load_markets  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
@@ -59,7 +59,8 @@ def main() -> None:
                                            *args.overrides])
     with open_dict(cfg):
         cfg.paths.cache_dir = tempfile.mkdtemp(prefix="universe-explain-bench-")
-    universe, markets, _ = load_universe(cfg)
+    loaded = load_markets(cfg)
+    universe, markets, _ = loaded.universe, loaded.markets, loaded.left_out
     import_keras()
     rounds = []
     for n in range(args.rounds):

@@ -1,0 +1,72 @@
+"""The forecast stage: every ticker's out-of-sample forecasts from the one walk-forward loop.
+
+A single ticker's come from its own walk-forward (in this process, explained when asked); a
+universe's from each ticker's walk-forward (universe.model=per_ticker, the same cache entries a
+single run makes) or one global model over the panel. Every kind is cached, so a rerun trains
+nothing. A single-ticker strategy that reads no forecast gets the walk-forward's test dates alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from backtests.pipeline.forecasts import ForecastRun, scheduled_outcomes, walk_forward_forecasts
+from backtests.pipeline.universe import (
+    finish_long,
+    global_run,
+    long_form,
+    per_ticker_forecasts,
+)
+from backtests.stages.markets import Markets
+from forecasting.explain import Explanation
+
+
+@dataclass
+class Forecasts:
+    """What the forecast stage hands on.
+
+    `long`: one row per (date, ticker): forecast, actual, fold, ridge (a universe's also carries
+    the naive rules and `scored`, predictions.csv's columns). `run`: a single ticker's walk-forward
+    as it came (its predictions by date, cache key, whether it was cached).
+    """
+
+    long: pd.DataFrame
+    how: dict[str, Any] = field(default_factory=dict)   # run_info's `forecasts` of a universe
+    explanation: Explanation | None = None
+    run: ForecastRun | None = None
+    returns: bool = True  # the forecasts are returns (not cross-sectional ranks)
+
+    def by_date(self) -> pd.DataFrame:
+        """forecast and ridge by (date, ticker): what is known at each close (the audit's view)."""
+        return self.long.set_index(["date", "ticker"])[["forecast", "ridge"]].sort_index()
+
+
+def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain: bool = False,
+                   use_cache: bool = True, until: pd.Timestamp | None = None) -> Forecasts:
+    """The forecasts of every ticker in `loaded`; `until`: stop after the fold holding that date
+    (the audit's rerun, never cached). `reads`: whether the strategy reads forecasts at all."""
+    if loaded.single:
+        market = loaded.market
+        run = (walk_forward_forecasts(cfg, market, use_cache=use_cache, until=until, explain=explain)
+               if reads else scheduled_outcomes(cfg, market))
+        return Forecasts(long_form({market.ticker: run.predictions}), explanation=run.explanation,
+                         run=run)
+    universe = loaded.universe
+    assert universe is not None
+    if universe.model == "global":
+        made = global_run(cfg, universe, loaded.markets, until, progress=until is None,
+                          explain=explain, use_cache=use_cache)
+        how: dict[str, Any] = {"model": "global", "trained": 0 if made.cached else len(loaded.markets),
+                               "cache_key": made.key}
+        return Forecasts(finish_long(made.predictions, loaded.markets), how, made.explanation,
+                         returns=universe.target != "csrank")
+    if until is not None or not use_cache:  # the audit: every ticker afresh, here
+        frames = {t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
+                  for t, m in loaded.markets.items()}
+        return Forecasts(finish_long(long_form(frames), loaded.markets), {"model": "per_ticker"})
+    frames, keys, trained = per_ticker_forecasts(cfg, loaded.markets, universe.n_jobs)
+    return Forecasts(finish_long(long_form(frames), loaded.markets),
+                     {"model": "per_ticker", "trained": trained, "cache_keys": keys})
