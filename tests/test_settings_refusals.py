@@ -136,7 +136,7 @@ def test_a_universe_list_of_fewer_than_three_tickers_is_refused(make_cfg, ticker
 def test_tickers_dropped_at_load_leaving_two_are_named_before_any_forecast(make_cfg, tmp_path,
                                                                            monkeypatch):
     from backtests.modes.experiment import run_experiment
-    from backtests.stages import universe as mode
+    from backtests.stages import chain
     from tests.test_universe import universe_cfg, write_market
 
     folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 100})
@@ -144,7 +144,7 @@ def test_tickers_dropped_at_load_leaving_two_are_named_before_any_forecast(make_
     def no_forecast(*args, **kwargs):
         raise AssertionError("forecasts were made")
 
-    monkeypatch.setattr(mode, "universe_forecasts", no_forecast)
+    monkeypatch.setattr(chain, "forecast_stage", no_forecast)
     cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
     validate(cfg)
     with pytest.raises(UserError) as info:
