@@ -142,12 +142,18 @@ class WalkForward:
         if explain is not None:
             after = lambda fold, train, test: explain(forecaster, train, test, fold)  # noqa: E731
         parts = []
-        for out in self.drive(SeriesSamples(windows, lead), {"forecast": forecaster}, seed, baselines,
+        model: FoldModel = (WithDistribution(forecaster) if hasattr(forecaster, "distribution_columns")
+                            else forecaster)
+        for out in self.drive(SeriesSamples(windows, lead), {"forecast": model}, seed, baselines,
                               until, progress, after_fit=after):
-            part = pd.DataFrame({"forecast": out.predictions.pop("forecast"), "actual": out.test.y,
-                                 "fold": out.fold.number}, index=out.test.index)
+            made = out.predictions.pop("forecast")
+            extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
+            part = pd.DataFrame({"forecast": made["forecast"] if extra is not None else made,
+                                 "actual": out.test.y, "fold": out.fold.number}, index=out.test.index)
             for name, values in out.predictions.items():
                 part[name] = values
+            if extra is not None:  # a distribution forecaster's columns, after the baselines
+                part = part.join(extra)
             parts.append(part)
         result = pd.concat(parts)
         result.index.name = "date"
@@ -155,6 +161,27 @@ class WalkForward:
                  result["fold"].nunique(), len(result), result.index[0].date(),
                  result.index[-1].date(), time.perf_counter() - started)
         return result
+
+
+class WithDistribution:
+    """A distribution forecaster as the loop's model: each fold predicts its point forecast and,
+    beside it, its distribution's columns (mean_h1, scale_h1, df_h1, ...), from one fit."""
+
+    def __init__(self, forecaster: Any) -> None:
+        self.forecaster = forecaster
+
+    @property
+    def uses_validation(self) -> bool:
+        return bool(self.forecaster.uses_validation)
+
+    def fit(self, train: Windows, seed: int, warm_start: bool = False,
+            validation: Windows | None = None) -> WithDistribution:
+        self.forecaster.fit(train, seed=seed, warm_start=warm_start, validation=validation)
+        return self
+
+    def predict(self, test: Windows) -> pd.DataFrame:
+        columns = self.forecaster.distribution_columns(test)
+        return columns.assign(forecast=columns["mean_h1"])  # the 1-day mean: the point forecast
 
 
 class FoldModel(Protocol):
