@@ -69,9 +69,10 @@ def universe_forecasts(cfg: DictConfig, universe: Universe,
         return finish_long(run.predictions, markets), {
             "model": "global", "trained": 0 if run.cached else len(markets), "cache_key": run.key,
             "explanation": run.explanation}
-    frames, keys, trained = per_ticker_forecasts(cfg, markets, universe.n_jobs)
-    return finish_long(long_form(frames), markets), {"model": "per_ticker", "trained": trained,
-                                                     "cache_keys": keys}
+    own = per_ticker_forecasts(cfg, markets, universe.n_jobs, explain=explains_universe(cfg))
+    return finish_long(long_form(own.predictions), markets), {
+        "model": "per_ticker", "trained": own.trained, "cache_keys": own.keys,
+        "explanation": own.explanation}
 
 
 def run_universe(cfg: DictConfig) -> float:
@@ -111,9 +112,10 @@ def run_universe(cfg: DictConfig) -> float:
                  "strategy=market_neutral trade the universe)", strategy_cls.__name__)
         extras.finish(None, closes_panel(markets), out, trading, title, bool(cfg.report.plots))
     with timings.stage("write results"):
-        explanation = how.pop("explanation", None)  # attributions (global model, report.explain)
+        explanation = how.pop("explanation", None)  # attributions (report.explain=true)
         explained = explanation is not None and write_universe_explanation(
-            out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), bool(cfg.report.plots))
+            out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), bool(cfg.report.plots),
+            universe.model)
         metrics = {
             "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                          "left_out": left_out, "as_of": universe.as_of,
