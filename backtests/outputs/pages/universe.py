@@ -174,9 +174,9 @@ def _looks_at(folder: Path, config: dict, kind: str) -> str:
     text = findings(features, lags, drift_summary(folds), model)
     if kind == "per_ticker":
         heading = "What the per-ticker models look at"
-        how = ("Pooled over every ticker's out-of-sample windows, each explained with its own "
-               "ticker's model (inputs shuffled within that ticker's windows; refits on the same "
-               "date pooled as one); each ticker's own, as its single run writes them, in ")
+        how = ("Pooled over every ticker's out-of-sample windows, each explained by that "
+               "ticker's own model (inputs shuffled within its windows; refits on the same date "
+               "pooled as one); each ticker's own figures, as its single run writes them, in ")
     else:
         heading = "What the global model looks at"
         how = ("Pooled over every ticker's out-of-sample windows (inputs shuffled across tickers); "
