@@ -192,7 +192,6 @@ def test_ic_by_fold_leaves_out_days_and_folds_under_three_names():
     (["universe.tickers=[A,B,C]", "universe.target=csrank"], "universe.target=csrank"),
     (["universe.target=excess"], "universe.target=excess"),
     (["universe.model=global"], "universe.model=global"),
-    (["universe.tickers=[A,B,C]", "report.explain=true"], "report.explain=true"),
     (["risk.max_weight=0.2"], "risk.max_weight=0.2"),
     (["risk=conservative", "risk.max_gross=1.0"], "risk.max_gross=1.0"),
     (["strategy=sma_cross", "risk.max_net=0.5"], "risk.max_net=0.5"),
@@ -204,6 +203,7 @@ def test_a_setting_the_rest_would_ignore_is_refused(make_cfg, overrides, key):
 
 @pytest.mark.parametrize("overrides", [
     ["universe.tickers=[A,B,C]", "strategy=topk", "sentiment.regime_filter=true"],
+    ["universe.tickers=[A,B,C]", "report.explain=true"],  # per-ticker models are explained too
     ["universe.tickers=[A,B,C]", "strategy=market_neutral", "universe.model=global",
      "universe.target=excess", "sentiment.regime_filter=true", "report.explain=true"],
     ["universe.tickers=[A,B,C]", "strategy=topk", "universe.model=global", "universe.target=csrank",

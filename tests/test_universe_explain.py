@@ -1,15 +1,18 @@
 """The global model's attributions find a planted signal pooled and per ticker, never look ahead,
-and a universe run with report.explain=true writes them."""
+and a universe run with report.explain=true writes them; per-ticker models' are each ticker's
+single-run attributions, pooled by refit date into the same files."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pandas as pd
+from omegaconf import open_dict
 
 from backtests.modes.experiment import run_experiment
 from backtests.outputs.explanations import TICKER_COLUMNS
-from forecasting.explain import Explanation, FoldExplainer
+from forecasting.explain import Explanation, FoldAttribution, FoldExplainer
+from forecasting.explain.tickers import over_tickers
 from forecasting.universe.explain import MIN_TICKER_SAMPLES, PanelExplainer, PanelView, explain_fold
 from forecasting.universe.models import GlobalLSTM, PanelRidge
 from forecasting.universe.panel import Panel
@@ -18,7 +21,7 @@ from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows
 from tests.conftest import EXPLAIN
 from tests.test_explain_outputs import COLUMNS
-from tests.test_universe import universe_cfg, write_market
+from tests.test_universe import CSV, universe_cfg, write_market
 
 NAMES = ["signal", "weak", "noise"]
 TICKERS = ["AAA", "BBB", "CCC"]
@@ -154,3 +157,83 @@ def test_a_universe_run_with_report_explain_writes_pooled_and_per_ticker_tables(
     assert all(sorted(ranks) == list(range(1, 9)) for _, ranks in tickers.groupby("ticker")["rank"])
     page = (out / "report.html").read_text()
     assert "What the global model looks at" in page and 'href="importance_tickers.csv"' in page
+
+
+# Per-ticker models: each ticker's single-run attributions, pooled by refit date.
+
+def attribution(rng: np.random.Generator, fold: int, start: str, samples: int,
+                groups: int = 5, window: int = 4, features: int = 3) -> FoldAttribution:
+    """A fold record with random figures (3 shuffle repeats); no labelled samples: NaN, as the
+    explainer records a fold it cannot score."""
+    mse = rng.normal(size=(3, groups)) if samples else np.full((3, groups), np.nan)
+    return FoldAttribution(fold=fold, start=start, samples=samples, windows=samples + 1,
+                           base_mse=float(rng.uniform(1, 2)) if samples else float("nan"),
+                           mse=mse, accuracy=mse / 10, mse_var=np.abs(rng.normal(size=groups)),
+                           accuracy_var=np.abs(rng.normal(size=groups)) / 100,
+                           gradients=np.abs(rng.normal(size=(window, features))))
+
+
+def test_per_ticker_attributions_pool_by_refit_date_as_pooling_every_fold_would():
+    rng = np.random.default_rng(0)
+    names, blocks = ["a", "b", "c"], [(1, 1), (2, 4)]
+    own = {"AAA": [attribution(rng, 0, "2001-01-01", 20), attribution(rng, 1, "2001-02-01", 21)],
+           "BBB": [attribution(rng, 0, "2001-01-01", 19), attribution(rng, 1, "2001-02-01", 0)],
+           "CCC": [attribution(rng, 0, "2001-02-01", 21)]}  # a late listing: its first refit
+    combined = over_tickers({t: Explanation(names, blocks, 4, folds) for t, folds in own.items()})
+    assert combined is not None
+    every = Explanation(names, blocks, 4, [f for folds in own.values() for f in folds])
+    pooled = combined.for_group("all")
+    assert [(f.fold, f.start, f.samples, f.windows) for f in pooled.folds] == [
+        (0, "2001-01-01", 39, 41), (1, "2001-02-01", 42, 45)]
+    for table in ("importance", "lag_blocks", "lags"):
+        pd.testing.assert_frame_equal(getattr(pooled, table)(), getattr(every, table)())
+    assert np.isclose(pooled.base_mse(), every.base_mse())
+    assert not pooled.by_fold().duplicated(["fold", "feature"]).any()  # one row per refit (drift)
+    for ticker, folds in own.items():  # each ticker's records untouched but for its name
+        expected = [{**f, "group": ticker} for f in Explanation(names, blocks, 4, folds).to_dict()["folds"]]
+        assert json.dumps(combined.for_group(ticker).to_dict()["folds"]) == json.dumps(expected)
+
+
+def test_a_per_ticker_universe_run_with_report_explain_writes_each_tickers_single_run_attributions(
+        make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", TICKERS)
+    common = ("forecaster=ridge", "universe.model=per_ticker", "universe.n_jobs=2", "report.plots=false")
+    out = tmp_path / "run"
+    run_experiment(universe_cfg(make_cfg, folder, *common, EXPLAIN))  # the default: off here
+    assert not (out / "importance.csv").exists()
+    assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is False
+    predictions = pd.read_csv(out / "predictions.csv")
+    (out / "metrics.json").unlink()
+
+    run_experiment(universe_cfg(make_cfg, folder, *common, "report.explain=true"))
+    assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is True
+    how = json.loads((out / "run_info.json").read_text())["forecasts"]
+    assert how["trained"] == 3  # cached without attributions: trained again, in the workers
+    pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)
+    features = ["log_return", "range", "volume_z", "volatility", "rsi", "macd", "sma_gap"]
+    pooled = pd.read_csv(out / "importance.csv")
+    assert list(pooled.columns[:6]) == COLUMNS and sorted(pooled["feature"]) == sorted(features)
+    tickers = pd.read_csv(out / "importance_tickers.csv")
+    assert list(tickers.columns) == TICKER_COLUMNS and len(tickers) == len(TICKERS) * len(features)
+    page = (out / "report.html").read_text()
+    assert "What the per-ticker models look at" in page and 'href="importance_tickers.csv"' in page
+
+    single = make_cfg(*CSV, f"data.path={folder}", "ticker=BBB", "forecaster=ridge",
+                      "risk_model.enabled=false", "report.plots=false", EXPLAIN)
+    with open_dict(single):  # its own folder and cache: it computes its attributions afresh
+        single.paths.output_dir, single.paths.cache_dir = str(tmp_path / "one"), str(tmp_path / "c1")
+    run_experiment(single)
+    assert json.loads((tmp_path / "one" / "run_info.json").read_text())["forecast_cache_key"] == \
+        how["cache_keys"]["BBB"]
+    alone = pd.read_csv(tmp_path / "one" / "importance.csv")[TICKER_COLUMNS[1:]]
+    pd.testing.assert_frame_equal(
+        tickers[tickers["ticker"] == "BBB"].drop(columns="ticker").reset_index(drop=True), alone)
+    refits = [pd.read_csv(f / "importance_folds.csv")[["fold", "start", "feature"]]
+              for f in (out, tmp_path / "one")]
+    pd.testing.assert_frame_equal(*refits)  # a shared calendar: one pooled record per fold
+
+    written = (out / "importance.csv").read_bytes()
+    (out / "metrics.json").unlink()
+    run_experiment(universe_cfg(make_cfg, folder, *common, "report.explain=true"))
+    assert json.loads((out / "run_info.json").read_text())["forecasts"]["trained"] == 0
+    assert (out / "importance.csv").read_bytes() == written  # from the cached attributions

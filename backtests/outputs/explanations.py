@@ -1,7 +1,7 @@
 """The run's attribution files: importance tables as CSV and their plots (report.explain=true).
 
-A global universe model writes the same files for its pooled attributions, and one more table with
-each ticker's own (`importance_tickers.csv`).
+A universe run (global or per-ticker models) writes the same files for its pooled attributions, and
+one more table with each ticker's own (`importance_tickers.csv`).
 """
 from __future__ import annotations
 
@@ -51,17 +51,26 @@ def ticker_importance(explanation: Explanation) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[TICKER_COLUMNS]
 
 
-def write_universe_explanation(folder: Path, explanation: Explanation, forecaster: Any,
-                               plots: bool) -> bool:
-    """The global model's pooled files (as a single run's) and importance_tickers.csv; True if written.
+def universe_model_label(model: str, forecaster: Any) -> str:
+    """"global LSTM" or "per-ticker LSTM": a universe model's name in labels and sentences."""
+    kind = "per-ticker" if model == "per_ticker" else "global"
+    return f"{kind} {forecaster_label(forecaster)}"
 
-    `forecaster`: the run's resolved forecaster settings (for the labels).
+
+def write_universe_explanation(folder: Path, explanation: Explanation, forecaster: Any,
+                               plots: bool, model: str = "global") -> bool:
+    """The pooled files (as a single run's) and importance_tickers.csv; True if written.
+
+    `forecaster`: the run's resolved forecaster settings; `model`: universe.model (for the labels).
+    A global model's groups come from its panel folds, per-ticker models' from each ticker's own
+    walk-forward (`forecasting.explain.tickers.over_tickers`): the same files either way.
     """
     pooled = explanation.for_group("all")
     if not pooled.folds:
-        log.warning("explain: no fold of the global model was explained; no attribution files")
+        log.warning("explain: no fold of the %s model was explained; no attribution files",
+                    model.replace("_", "-"))
         return False
-    write_explanation(folder, pooled, f"global {forecaster_label(forecaster)}", plots)
+    write_explanation(folder, pooled, universe_model_label(model, forecaster), plots)
     write_csv(folder / TICKERS, ticker_importance(explanation), index=False, float_format="%.8g")
     log.info("explain: %s", TICKERS)
     return True

@@ -37,6 +37,12 @@ def forecast_settings(cfg: DictConfig) -> dict:
     return {group: OmegaConf.to_container(cfg[group], resolve=True) for group in FORECAST_GROUPS}
 
 
+def explain_tag(cfg: DictConfig) -> str:
+    """The tag of cached attributions: a hash of the explain settings (not in the forecasts' key,
+    so changing them never invalidates forecasts for runs that do not explain)."""
+    return settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12)
+
+
 def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None) -> Windows:
     """Past-only features, then windows of `forecaster.window` bars with next-day targets.
 
@@ -113,7 +119,7 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     attributions trains again, since only the walk-forward holds the fold models.
     """
     key = forecast_key(market.fingerprint, forecast_settings(cfg), int(cfg.seed))
-    tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
+    tag = explain_tag(cfg) if explain else None
     cache = ForecastCache(cfg.paths.cache_dir)
     found = cache.lookup(key, tag) if use_cache and until is None else None
     if found is not None:

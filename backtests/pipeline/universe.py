@@ -3,7 +3,9 @@
 `per_ticker`: each ticker's own walk-forward through `walk_forward_forecasts`, the very call a single
 run makes, so both share the forecast cache entry (same data fingerprint, same settings, same key);
 cache hits are read here, misses are trained in worker processes (joblib's loky backend: fresh
-interpreters, so TensorFlow is never forked and the parent never imports it). `global`: one LSTM per
+interpreters, so TensorFlow is never forked and the parent never imports it); with report.explain=true
+each ticker's attributions are its single run's, cached beside its forecasts, combined pooled and per
+ticker as the global model's are (forecasting/explain/tickers.py). `global`: one LSTM per
 fold over every ticker's windows (forecasting/universe/), explained fold by fold when asked
 (`global_run(explain=True)`: pooled and per ticker, forecasting/universe/explain.py).
 """
@@ -21,9 +23,16 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
-from backtests.pipeline.forecasts import build_windows, forecast_settings, walk_forward_forecasts
+from backtests.pipeline.forecasts import (
+    ForecastRun,
+    build_windows,
+    explain_tag,
+    forecast_settings,
+    walk_forward_forecasts,
+)
 from backtests.pipeline.workers import fan_out, worker_setup
 from forecasting.explain import Explanation
+from forecasting.explain.tickers import over_tickers
 from forecasting.universe.explain import PanelExplainer
 from forecasting.universe.market import panel_log_returns
 from forecasting.universe.models import GlobalLSTM, PanelRidge
@@ -41,29 +50,59 @@ def closes_panel(markets: Mapping[str, MarketData]) -> pd.DataFrame:
 def _worker_cfg(cfg: DictConfig) -> dict:
     """The settings a worker needs to forecast a ticker, resolved (no Hydra runtime in workers)."""
     return {**forecast_settings(cfg), "seed": int(cfg.seed),
+            "explain": OmegaConf.to_container(cfg.explain, resolve=True),
             "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
 
 
-def _forecast_one(settings: dict, market: MarketData, threads: int = 0) -> pd.DataFrame:
-    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache)."""
+def _forecast_one(settings: dict, market: MarketData, explain: bool, threads: int = 0) -> ForecastRun:
+    """One ticker's walk-forward in a worker process (stores it in the shared forecast cache),
+    with its attributions when `explain` (the single run's own, cached beside the forecasts)."""
     worker_setup(threads, tensorflow=True)
-    return walk_forward_forecasts(OmegaConf.create(settings), market).predictions
+    return walk_forward_forecasts(OmegaConf.create(settings), market, explain=explain)
 
 
-def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData],
-                         n_jobs: int) -> tuple[dict[str, pd.DataFrame], dict[str, str], int]:
-    """({ticker: predictions}, {ticker: cache key}, how many were trained rather than reused)."""
+@dataclass
+class PerTickerRun:
+    """Every ticker's own walk-forward forecasts and, when asked for, their attributions."""
+
+    predictions: dict[str, pd.DataFrame]  # ticker -> its predictions, indexed by date
+    keys: dict[str, str]                  # ticker -> its forecast cache key (a single run's)
+    trained: int                          # tickers trained here rather than read from the cache
+    explanation: Explanation | None = None  # groups "all" (pooled by refit date) and per ticker
+
+
+def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData], n_jobs: int,
+                         explain: bool = False) -> PerTickerRun:
+    """Each ticker's walk-forward, read from the forecast cache or trained in worker processes.
+
+    With `explain` a ticker counts as cached only with its attributions under these explain
+    settings (the entries a single run with report.explain on stores); each ticker's are its
+    single run's, combined into the global model's shape (`forecasting.explain.tickers`).
+    """
     settings = _worker_cfg(cfg)
     cache = ForecastCache(cfg.paths.cache_dir)
+    tag = explain_tag(cfg) if explain else None
     keys = {t: forecast_key(m.fingerprint, forecast_settings(cfg), int(cfg.seed)) for t, m in markets.items()}
-    found = {t: cache.peek(k) for t, k in keys.items()}
-    result = {t: frame for t, frame in found.items() if frame is not None}
+    result: dict[str, pd.DataFrame] = {}
+    explanations: dict[str, Explanation] = {}
+    for ticker, key in keys.items():
+        frame = cache.peek(key)
+        stored = cache.load_explanation(key, tag) if frame is not None and tag else None
+        if frame is not None and (tag is None or stored is not None):
+            result[ticker] = frame
+            if stored is not None:
+                explanations[ticker] = Explanation.from_dict(stored)
     missing = sorted(t for t in markets if t not in result)
     log.info("per-ticker forecasts: %d of %d from the cache, %d to train on %d process(es)",
              len(result), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
-    frames = fan_out(_forecast_one, [(settings, markets[t]) for t in missing], n_jobs, "forecasts")
-    result.update(zip(missing, frames, strict=True))
-    return {t: result[t] for t in sorted(markets)}, keys, len(missing)
+    runs = fan_out(_forecast_one, [(settings, markets[t], explain) for t in missing], n_jobs,
+                   "forecasts")
+    for ticker, run in zip(missing, runs, strict=True):
+        result[ticker] = run.predictions
+        if run.explanation is not None:
+            explanations[ticker] = run.explanation
+    return PerTickerRun({t: result[t] for t in sorted(markets)}, keys, len(missing),
+                        over_tickers(explanations) if explain else None)
 
 
 def market_inputs(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame | None:
@@ -106,7 +145,7 @@ class GlobalRun:
 
 
 def explains_universe(cfg: DictConfig) -> bool:
-    """Whether a global universe run explains its folds: only when report.explain is true.
+    """Whether a universe run (global or per-ticker) explains its folds: only with report.explain=true.
 
     report.explain's default (null) is on for single runs and off here: the attributions cost
     a universe far more than the 25% issue 14 allows for a default (README, "Why the model says
@@ -140,7 +179,7 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
     The audit computes its baseline afresh (`use_cache` False), as it does for one ticker.
     """
     key = global_key(cfg, markets)
-    tag = settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12) if explain else None
+    tag = explain_tag(cfg) if explain else None
     cache = ForecastCache(cfg.paths.cache_dir)
     found = cache.lookup(key, tag, "global forecasts") if use_cache and until is None else None
     if found is not None:

@@ -87,10 +87,6 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
         raise UserError(f"universe.target={target} is the global model's target, but "
                         f"universe.model={model} trains each ticker on its own returns: it would "
                         "be ignored", "add universe.model=global, or drop universe.target")
-    if model != "global" and _get(cfg, "report.explain") is True:
-        raise UserError(f"report.explain=true explains the global model, but universe.model={model} "
-                        "makes no attributions: it would be ignored",
-                        "add universe.model=global, or drop report.explain")
 
 
 def _check_regime_filter(cfg: DictConfig, portfolio: bool, name: str) -> None:

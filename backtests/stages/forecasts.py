@@ -67,6 +67,7 @@ def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain
         frames = {t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
                   for t, m in loaded.markets.items()}
         return Forecasts(finish_long(long_form(frames), loaded.markets), {"model": "per_ticker"})
-    frames, keys, trained = per_ticker_forecasts(cfg, loaded.markets, universe.n_jobs)
-    return Forecasts(finish_long(long_form(frames), loaded.markets),
-                     {"model": "per_ticker", "trained": trained, "cache_keys": keys})
+    own = per_ticker_forecasts(cfg, loaded.markets, universe.n_jobs, explain=explain)
+    return Forecasts(finish_long(long_form(own.predictions), loaded.markets),
+                     {"model": "per_ticker", "trained": own.trained, "cache_keys": own.keys},
+                     own.explanation)

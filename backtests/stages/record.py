@@ -165,7 +165,7 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
                             trading["strategy"]["sharpe"], traded.name, out, commit)
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
-        out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots)
+        out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model)
     metrics = {
         "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                      "left_out": loaded.left_out, "as_of": universe.as_of,

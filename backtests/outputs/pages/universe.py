@@ -16,12 +16,11 @@ from typing import Any
 import pandas as pd
 
 from backtests.atomic import write_text
-from backtests.outputs.explanations import TABLES, TICKERS
+from backtests.outputs.explanations import TABLES, TICKERS, universe_model_label
 from backtests.outputs.html import (
     esc,
     finite,
     fixed,
-    forecaster_label,
     num,
     page,
     settings_text,
@@ -148,7 +147,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             f"<p>Ridge: the same windows, a linear fit; reversal: minus today's return (short-term "
             f"reversal); drift: each ticker's mean daily return so far (survivors that rose keep "
             f"rising: a model that only learns each ticker's mean scores this). {esc(QLIB)}</p>",
-            _looks_at(folder, info.get("config") or {}),
+            _looks_at(folder, info.get("config") or {}, u["model"]),
             "<h2>Per ticker</h2>",
             f'<p>{esc(summary["verdict"])} The sortable table, IC over time and IC by fold are on '
             f'<a href="universe.html">the universe page</a>.</p>',
@@ -161,17 +160,29 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
     return page(title, "".join(body))
 
 
-def _looks_at(folder: Path, config: dict) -> str:
-    """The global model's attributions in a sentence or three, with the files (or "" if none)."""
+def _looks_at(folder: Path, config: dict, kind: str) -> str:
+    """The universe's attributions in a sentence or three, with the files (or "" if none).
+
+    `kind`: universe.model. The global model is one network per fold, shuffled across tickers;
+    per-ticker models are each ticker's own walk-forward, pooled by refit date.
+    """
     if not all((folder / name).exists() for name in (*TABLES, TICKERS)):
         return ""
     features, lags, _, folds = (pd.read_csv(folder / name) for name in TABLES)
-    model = f"global {forecaster_label(config.get('forecaster'))}"
+    model = universe_model_label(kind, config.get("forecaster"))
     links = " · ".join(f'<a href="{n}">{n}</a>' for n in TABLES)
     text = findings(features, lags, drift_summary(folds), model)
-    return (f"<h2>What the global model looks at</h2><p>{esc(text)} Pooled over every ticker's "
-            f"out-of-sample windows (inputs shuffled across tickers); each ticker's own, shuffled "
-            f'within its windows, in <a href="{TICKERS}">{TICKERS}</a>. Pooled: {links}.</p>')
+    if kind == "per_ticker":
+        heading = "What the per-ticker models look at"
+        how = ("Pooled over every ticker's out-of-sample windows, each explained by that "
+               "ticker's own model (inputs shuffled within its windows; refits on the same date "
+               "pooled as one); each ticker's own figures, as its single run writes them, in ")
+    else:
+        heading = "What the global model looks at"
+        how = ("Pooled over every ticker's out-of-sample windows (inputs shuffled across tickers); "
+               "each ticker's own, shuffled within its windows, in ")
+    return (f"<h2>{heading}</h2><p>{esc(text)} {esc(how)}"
+            f'<a href="{TICKERS}">{TICKERS}</a>. Pooled: {links}.</p>')
 
 
 TICKER_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
