@@ -245,3 +245,20 @@ def test_an_unconverged_garch_fit_keeps_the_previous_folds_parameters(monkeypatc
     garch.fit(windows[:1250], warm_start=True)
     assert garch.fit_status == FIT_PREVIOUS
     pd.testing.assert_series_equal(garch.model.params, converged)
+
+
+def test_a_warm_garch_fit_starts_from_the_previous_folds_parameters(monkeypatch):
+    """The speed lever: a warm fold hands arch the previous fold's estimate as starting values."""
+    from arch.univariate.base import ARCHModel
+
+    windows, _ = garch_path(1300, seed=8)
+    garch = Garch().fit(windows[:1000])
+    previous = garch.model.params.to_numpy().copy()
+    starts = []
+    original = ARCHModel.fit
+    monkeypatch.setattr(ARCHModel, "fit", lambda self, *a, **k: (
+        starts.append(k.get("starting_values")), original(self, *a, **k))[1])
+    garch.fit(windows[:1021], warm_start=True)
+    garch.fit(windows[:1042], warm_start=False)
+    np.testing.assert_array_equal(starts[0], previous)
+    assert starts[1] is None
