@@ -85,9 +85,11 @@ def test_garch_h_step_spread_matches_the_true_models_analytic_variance():
     for h in HORIZONS:
         part = frame[frame["horizon"] == h]
         ratio = std_of(part) / (np.sqrt(truth[h]) / 100)
-        assert np.max(np.abs(np.log(ratio))) < 0.15, h  # 0.07 at most measured; 0.03 median
+        # Over seeds 3-22 the median |log ratio| was 0.004-0.058 and the correlation 0.97-1.
+        assert np.median(np.abs(np.log(ratio))) < 0.1, h
         assert np.corrcoef(std_of(part), np.sqrt(truth[h]))[0, 1] > 0.95, h  # tracks it day by day
-        assert part["mean"].to_numpy() == pytest.approx(h * MU / 100, abs=h * 0.03 / 100)
+        # mu's standard error from 2500 returns of about 1% is 0.02 (percent): 3 of them.
+        assert part["mean"].to_numpy() == pytest.approx(h * MU / 100, abs=h * 0.06 / 100)
         assert part["df"].iloc[0] == pytest.approx(NU, rel=0.4)
 
 
@@ -120,16 +122,16 @@ def test_ewma_spread_grows_with_the_square_root_of_the_horizon():
 
 def test_historical_spread_on_iid_normal_returns_is_s_sqrt_h():
     s = 0.01
-    windows = windows_of(np.random.default_rng(3).normal(0.0, s, 2000))
-    frame = predict(Historical(250), windows, 300, 301, 2000)
+    windows = windows_of(np.random.default_rng(3).normal(0.0, s, 6000))
+    frame = predict(Historical(250), windows, 300, 301, 6000)
     for h in HORIZONS:
         part = frame[frame["horizon"] == h]
-        # Measured 0.98, 1.01, 0.96 x s sqrt(h): 250 overlapping 20-session sums hold about 12
-        # independent ones, and their sample variance runs a few percent low.
-        assert np.mean(std_of(part)) == pytest.approx(s * np.sqrt(h), rel=0.08), h
+        # Over seeds 3-22: 0.90-1.03 x s sqrt(h), about 0.96 at h = 20, where 250 overlapping
+        # sums hold about 12 independent ones and their sample variance runs low (~ 1 - h/250).
+        assert np.mean(std_of(part)) == pytest.approx(s * np.sqrt(h), rel=0.12), h
         # Normal data: the moment fit's df is mostly inf (60-73% of days) or large, so the scale
-        # stays near the std (medians measured 0.97, 0.98, 0.90 x s sqrt(h)).
-        assert np.median(part["scale"]) == pytest.approx(s * np.sqrt(h), rel=0.15), h
+        # stays near the std (medians 0.87-1.03 x s sqrt(h) over those seeds).
+        assert np.median(part["scale"]) == pytest.approx(s * np.sqrt(h), rel=0.16), h
 
 
 def test_historical_fits_the_last_window_of_h_session_returns_by_moments():
