@@ -51,6 +51,8 @@ class Historical(PastOnly):
 
     The sample at test day t is the `window` overlapping h-session returns ending at t-window+1 .. t
     (built from the last window + h - 1 daily returns). Nothing is fitted on the training window.
+    Left uncorrected: overlapping sums' sample variance runs low, by about h / window on i.i.d.
+    returns (8% at h = 20: the spread about 4% narrow), a bias that is the method's own.
     """
 
     bounds = {"window": "int >= 2"}
