@@ -166,3 +166,22 @@ def test_unconverged_fits_are_counted_per_method_and_reported(monkeypatch, caplo
     page = "".join(risk_section(json.loads(json.dumps(block, default=float)), tmp_path))
     assert f"garch: {folds} of {folds} fits failed or did not converge" in page
     assert "used the previous fold&#x27;s parameters" in page or "previous fold's parameters" in page
+
+
+def test_ewma_seed_reads_no_return_after_the_first_test_day():
+    """With fewer than 30 returns before the first test day, the recursion's seed must not read the
+    returns that follow it (it once read the first 30 whatever the first test day)."""
+    import numpy as np
+    import pandas as pd
+
+    from forecasting.risk.baselines import EWMA
+    from forecasting.windows import Windows
+
+    rng = np.random.default_rng(0)
+    returns = rng.normal(0, 0.01, 60)
+    test = Windows(np.zeros((41, 1, 1), np.float32), np.zeros(41), pd.bdate_range("2020-01-01", periods=41))
+    before = EWMA().predict_risk(test, returns, [0.95])  # first test day: after 20 returns
+    later = returns.copy()
+    later[20:] *= 5.0  # returns from the first test day's own on
+    after = EWMA().predict_risk(test, later, [0.95])
+    assert before["volatility"].iloc[0] == after["volatility"].iloc[0]

@@ -59,7 +59,8 @@ class EWMA(PastOnly):
     """RiskMetrics: sigma^2(t+1) = lambda sigma^2(t) + (1 - lambda) r(t)^2, zero mean, normal tails.
 
     Lambda is fixed (0.94, RiskMetrics' daily value), so nothing is fitted; the recursion starts
-    at the first return with the mean square of the first 30 as its seed.
+    at the first return with the mean square of the first 30 as its seed (of those known before
+    the first test day, when fewer).
     """
 
     bounds = {"lam": "0 < number < 1"}
@@ -69,7 +70,9 @@ class EWMA(PastOnly):
 
     def predict_risk(self, test: Windows, returns: np.ndarray, levels: Sequence[float]) -> pd.DataFrame:
         first = first_test_position(test, returns)
-        start = float(np.mean(returns[:30] ** 2))
+        # The seed reads only returns known before the first test day (a short first training
+        # span has fewer than 30: reading past them would be look-ahead).
+        start = float(np.mean(returns[:max(1, min(30, first))] ** 2))
         # lfilter runs the recursion in order: the value after r[j] depends on r[:j+1] only.
         after, _ = signal.lfilter([1 - self.lam], [1, -self.lam], returns**2, zi=[self.lam * start])
         known = np.concatenate([[start], after])  # known[j]: the variance forecast from r[:j]
