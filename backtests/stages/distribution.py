@@ -1,0 +1,109 @@
+"""The distribution stage: a ticker's forecast distributions at every horizon, beside baselines.
+
+With a distribution forecaster (forecaster=lstm_dist) the forecasts carry, per day and horizon, the
+network's Student-t; this stage adds the baselines (conf/distribution), refit on the same folds,
+and each row's outcome, the h-session log return that followed (NaN until known). The baselines
+are cached like the risk forecasts (data, features, walk-forward, window, horizons, settings).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from backtests.errors import UserError
+from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
+from backtests.pipeline.forecasts import build_windows
+from backtests.stages.forecasts import Forecasts
+from backtests.stages.markets import Markets
+from forecasting.distribution.baselines import BASELINES
+from forecasting.distribution.settings import DistributionSettings
+from forecasting.distribution.walkforward import (
+    horizons_of,
+    model_distributions,
+    run_distributions,
+    with_outcomes,
+)
+from forecasting.windows import Windows
+
+log = logging.getLogger(__name__)
+
+DISTRIBUTION_FORMAT = 1  # bump when a baseline's output changes: older cache entries are not reused
+
+
+@dataclass
+class Distributions:
+    """Rows by date: horizon, method, mean, scale, df, fold, realised (the network's `lstm` first)."""
+
+    frame: pd.DataFrame
+    key: str = ""
+    cached: bool = False
+
+
+def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:
+    """The configured baselines, checked before any data is read; None without the group."""
+    node = cfg.get("distribution")
+    if node is None:
+        return None
+    settings: DistributionSettings = instantiate(node, _convert_="all")
+    problems = settings.problems()
+    if problems:
+        raise UserError(f"distribution: {problems[0]}",
+                        f"distribution.baselines takes some of {', '.join(BASELINES)}")
+    return settings
+
+
+def distribution_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
+                       use_cache: bool = True, until: pd.Timestamp | None = None
+                       ) -> Distributions | None:
+    """A single ticker's distributions, or None (a point forecaster, or a universe)."""
+    if not loaded.single or forecasts.run is None:
+        return None
+    predictions = forecasts.run.predictions
+    horizons = horizons_of(predictions)
+    if not horizons:
+        return None
+    market = loaded.market
+    model = model_distributions(predictions)
+    windows = build_windows(cfg, market)
+    settings = distribution_settings(cfg)
+    parts = [model]
+    key, cached = "", False
+    if settings is not None and settings.enabled and settings.baselines:
+        baselines, key, cached = _baselines(cfg, loaded, windows, settings, horizons, use_cache,
+                                            until)
+        parts.append(baselines)
+    daily = pd.Series(windows.y, index=windows.index)
+    daily[daily.index.isin(pd.DatetimeIndex(market.unscored))] = np.nan  # spans a gap in the data
+    frame = with_outcomes(pd.concat(parts), daily)
+    if until is not None:
+        frame = frame[frame.index <= until]
+    return Distributions(frame, key, cached)
+
+
+def _baselines(cfg: DictConfig, loaded: Markets, windows: Windows, settings: DistributionSettings,
+               horizons: list[int], use_cache: bool, until: pd.Timestamp | None
+               ) -> tuple[pd.DataFrame, str, bool]:
+    market = loaded.market
+    wanted: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
+                              for group in ("features", "walkforward", "distribution")}
+    wanted.update(window=int(cfg.forecaster.window), horizons=horizons, format=DISTRIBUTION_FORMAT)
+    key = forecast_key(market.fingerprint, wanted, int(cfg.seed))
+    cache = ForecastCache(cfg.paths.cache_dir)
+    if use_cache and until is None:
+        found = cache.load(key)
+        if found is not None:
+            log.info("distributions: reusing cached baselines %s (%d rows)", key, len(found))
+            return found, key, True
+    lead = market.frame.index.get_loc(windows.index[0])
+    frame = run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
+                              seed=int(cfg.seed), lead=lead, until=until)
+    if use_cache and until is None:
+        cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint,
+                                 "kind": "distribution"})
+    return frame, key, False
