@@ -62,7 +62,7 @@ def score_distributions(frame: pd.DataFrame, model: str = "lstm",
     share of up moves among the frame's realised returns known at each date.
     """
     long = _validated(frame)
-    return {f"h{h}": _score_horizon(part, int(h), model, significance)
+    return {f"h{int(h)}": _score_horizon(part, int(h), model, significance)
             for h, part in long.groupby("horizon", sort=True)}
 
 
@@ -102,6 +102,7 @@ def _score_horizon(part: pd.DataFrame, horizon: int, model: str,
     common = known
     for method in methods:
         common = common.intersection(pd.Index(usable.loc[usable["method"] == method, "date"]))
+    common = common.sort_values()
     n = len(common)
     block: dict[str, Any] = {"horizon": horizon, "n": n, "dropped": int(len(known) - n),
                              "hac_lag": hac_lag(n, horizon), "climatology": source, "methods": {}}
@@ -176,7 +177,7 @@ def verdict(block: dict[str, Any], model: str, significance: float = 0.05) -> st
             crps = f"{model}'s CRPS equals {best}'s, the best baseline: no difference"
         else:
             side = "lower" if change < 0 else "higher"
-            size = f"{abs(change):.1f}" if abs(change) >= 0.1 else f"{abs(change):.2g}"
+            size = f"{abs(change):.1f}" if abs(change) >= 0.05 else "<0.1"
             crps = f"{model}'s CRPS is {size}% {side} than {best}'s, the best baseline"
             crps += (": significantly " + ("better" if change < 0 else "worse")
                      if p < significance else ": not a significant difference")
