@@ -180,6 +180,22 @@ def test_the_coverage_test_respects_overlapping_targets():
     assert rejected["hac"] / reps < 0.12 and rejected["iid"] / reps > 0.2
 
 
+def test_the_dm_test_respects_overlapping_targets():
+    """Two equally good 5-session forecasts whose errors persist over the overlap: an i.i.d.
+    variance finds a difference far too often, the HAC one near the 5% it promises."""
+    rng = np.random.default_rng(5)
+    h, n, reps = 5, 500, 100
+    smooth = lambda: np.convolve(rng.standard_normal(n + h), np.ones(h), "valid")[:n]
+    rejected = {"hac": 0, "iid": 0}
+    for _ in range(reps):
+        target = smooth()
+        d = (scoringrules.crps_normal(target, 0.3 * smooth(), math.sqrt(h))
+             - scoringrules.crps_normal(target, 0.3 * smooth(), math.sqrt(h)))
+        rejected["hac"] += diebold_mariano(d, hac_lag(n, h))[1] < 0.05
+        rejected["iid"] += diebold_mariano(d, 0)[1] < 0.05
+    assert rejected["hac"] / reps < 0.12 and rejected["iid"] / reps > 0.15
+
+
 def test_the_climatology_uses_only_targets_known_at_the_time():
     realised = np.random.default_rng(2).normal(size=60)
     h, s = 5, 30
@@ -206,9 +222,22 @@ def test_unrealised_rows_are_skipped_and_a_missing_forecast_drops_the_date_for_e
 
 def test_without_the_model_the_verdict_names_the_best_baseline():
     daily, dates = _market(300, seed=9)
-    out = score_distributions(_frame(daily, dates, {"garch": (1, math.inf), "ewma": (1.5, math.inf)}))
+    frame = _frame(daily, dates, {"garch": (1, math.inf), "ewma": (1.5, math.inf)})
+    out = score_distributions(frame, labels={"garch": "GARCH-t"})
     assert "comparison" not in out["h1"]
-    assert out["h1"]["verdict"].startswith("1-session: no lstm forecast; garch has the lowest CRPS")
+    assert out["h1"]["verdict"].startswith("1-session: no lstm forecast; GARCH-t has the lowest CRPS")
+    assert "GARCH-t's 90% interval covers" in out["h1"]["verdict"]
+
+
+def test_the_model_alone_a_method_without_forecasts_and_dates_as_the_index():
+    daily, dates = _market(300, seed=10)
+    frame = _frame(daily, dates, {"lstm": (1, math.inf), "garch": (1, math.inf)}, horizons=(1, 20))
+    frame.loc[frame["method"] == "garch", ["mean", "scale", "df"]] = np.nan  # a failed baseline
+    frame.loc[frame["horizon"] == 20, "realised"] = np.nan  # no 20-session target realised yet
+    out = score_distributions(frame.set_index("date"))
+    assert list(out["h1"]["methods"]) == ["lstm"] and out["h1"]["unscored"] == ["garch"]
+    assert "with no baseline to compare" in out["h1"]["verdict"]
+    assert out["h20"]["n"] == 0 and out["h20"]["verdict"].startswith("20-session: nothing to score")
 
 
 @pytest.mark.parametrize("change, message", [

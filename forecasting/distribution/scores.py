@@ -52,18 +52,23 @@ def pinball(realised: np.ndarray, quantile: np.ndarray, level: float) -> np.ndar
     return np.maximum(level * diff, (level - 1) * diff)
 
 
-def score_distributions(frame: pd.DataFrame, model: str = "lstm",
-                        significance: float = 0.05) -> dict[str, Any]:
+def score_distributions(frame: pd.DataFrame, model: str = "lstm", significance: float = 0.05,
+                        labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """metrics.json's `distribution` block: {"h1": {...}, "h5": {...}, ...}, JSON-safe.
 
     Each horizon holds n, dropped, hac_lag, the scores of every method, the model's comparison
     with the best baseline (when both are there) and a verdict sentence. A p_up_climatology
     column, when present, is the climatology for the Brier skill; otherwise it is the expanding
-    share of up moves among the frame's realised returns known at each date.
+    share of up moves among the frame's realised returns known at each date. `labels` name the
+    methods in the verdicts (e.g. {"garch": "GARCH-t"}); the keys stay the frame's names.
     """
     long = _validated(frame)
-    return {f"h{int(h)}": _score_horizon(part, int(h), model, significance)
-            for h, part in long.groupby("horizon", sort=True)}
+    out = {}
+    for h, part in long.groupby("horizon", sort=True):
+        block = _score_horizon(part, int(h), model)
+        block["verdict"] = verdict(block, model, significance, labels)
+        out[f"h{int(h)}"] = block
+    return out
 
 
 def _validated(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +92,7 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     return long.sort_values(["horizon", "date", "method"]).reset_index(drop=True)
 
 
-def _score_horizon(part: pd.DataFrame, horizon: int, model: str,
-                   significance: float) -> dict[str, Any]:
+def _score_horizon(part: pd.DataFrame, horizon: int, model: str) -> dict[str, Any]:
     realised = part.groupby("date")["realised"].first().sort_index()  # every date of the horizon
     if CLIMATOLOGY in part.columns:
         climatology = part.groupby("date")[CLIMATOLOGY].first().reindex(realised.index)
@@ -98,6 +102,7 @@ def _score_horizon(part: pd.DataFrame, horizon: int, model: str,
         source = "the share of up moves among the frame's targets realised by each date"
     usable = part.dropna(subset=["mean", "scale", "df"])
     methods = sorted(set(usable["method"]), key=lambda m: (m != model, m))
+    unscored = sorted(set(part["method"]) - set(methods))  # not one forecast at this horizon
     known = realised.dropna().index
     common = known
     for method in methods:
@@ -105,10 +110,9 @@ def _score_horizon(part: pd.DataFrame, horizon: int, model: str,
     common = common.sort_values()
     n = len(common)
     block: dict[str, Any] = {"horizon": horizon, "n": n, "dropped": int(len(known) - n),
-                             "hac_lag": hac_lag(n, horizon), "climatology": source, "methods": {}}
+                             "hac_lag": hac_lag(n, horizon), "climatology": source, "methods": {},
+                             "unscored": unscored}
     if n == 0:
-        block["verdict"] = (f"{horizon}-session: nothing to score (no date with a realised "
-                            f"{horizon}-session return and a forecast from every method).")
         return block
     y, clim = realised.reindex(common).to_numpy(), climatology.reindex(common).to_numpy()
     losses = {}
@@ -124,7 +128,6 @@ def _score_horizon(part: pd.DataFrame, horizon: int, model: str,
                                "crps_ratio": _ratio(block["methods"][model]["crps"],
                                                     block["methods"][best]["crps"]),
                                "dm_statistic": stat, "dm_pvalue": p}
-    block["verdict"] = verdict(block, model, significance)
     return block
 
 
@@ -166,29 +169,34 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.2g}"
 
 
-def verdict(block: dict[str, Any], model: str, significance: float = 0.05) -> str:
+def verdict(block: dict[str, Any], model: str, significance: float = 0.05,
+            labels: Mapping[str, str] | None = None) -> str:
     """One sentence on a horizon: CRPS against the best baseline, 90% coverage, PIT, direction."""
     h, lag, methods = block["horizon"], block["hac_lag"], block["methods"]
+    if not methods:
+        return (f"{h}-session: nothing to score (no date with a realised {h}-session return and "
+                "a forecast from every method).")
+    name = (lambda m: labels.get(m, m)) if labels else (lambda m: m)
     comparison = block.get("comparison")
     if comparison:
-        subject, best, p = model, comparison["best_baseline"], comparison["dm_pvalue"]
+        subject, best, p = model, name(comparison["best_baseline"]), comparison["dm_pvalue"]
         change = 100 * (comparison["crps_ratio"] - 1)
         if comparison["dm_statistic"] == 0:
-            crps = f"{model}'s CRPS equals {best}'s, the best baseline: no difference"
+            crps = f"{name(model)}'s CRPS equals {best}'s, the best baseline: no difference"
         else:
             side = "lower" if change < 0 else "higher"
             size = f"{abs(change):.1f}" if abs(change) >= 0.05 else "<0.1"
-            crps = f"{model}'s CRPS is {size}% {side} than {best}'s, the best baseline"
+            crps = f"{name(model)}'s CRPS is {size}% {side} than {best}'s, the best baseline"
             crps += (": significantly " + ("better" if change < 0 else "worse")
                      if p < significance else ": not a significant difference")
         crps += f" (DM p={_p(p)}, HAC lag {lag})"
     else:
         subject = min(methods, key=lambda m: methods[m]["crps"])
-        crps = (f"{model}'s CRPS is {methods[model]['crps']:.3g} with no baseline to compare"
-                if subject == model else f"no {model} forecast; {subject} has the lowest CRPS")
+        crps = (f"{name(model)}'s CRPS is {methods[model]['crps']:.3g} with no baseline to compare"
+                if subject == model else f"no {name(model)} forecast; {name(subject)} has the lowest CRPS")
     scores = methods[subject]
     cover = scores["coverage"]["90"]
-    text = f"{h}-session: {crps}; {subject}'s 90% interval covers {100 * cover['rate']:.1f}%"
+    text = f"{h}-session: {crps}; {name(subject)}'s 90% interval covers {100 * cover['rate']:.1f}%"
     shape = ""
     if cover["p"] < significance:
         shape = ": too wide" if cover["rate"] > cover["nominal"] else ": too narrow"
