@@ -13,7 +13,11 @@ from scipy import stats
 from statsmodels.stats.sandwich_covariance import S_hac_simple
 
 from forecasting.distribution.base import horizon_returns
-from forecasting.distribution.calibration import climatological_p_up, expanding_up_share
+from forecasting.distribution.calibration import (
+    climatological_p_up,
+    expanding_up_share,
+    with_climatology,
+)
 from forecasting.distribution.hac import coverage_test, diebold_mariano, hac_lag, long_run_variance
 from forecasting.distribution.scores import score_distributions
 
@@ -90,11 +94,8 @@ def test_dm_on_identical_losses_finds_no_difference():
 def test_a_calibrated_p_up_on_iid_noise_has_no_skill_over_climatology(seed):
     daily, dates = _market(1500, seed=seed, history=1000)
     frame = _frame(daily, dates, {"lstm": (1, math.inf)}, horizons=(1, 5))
-    for h in (1, 5):  # the climatology known at each date, from the training history too
-        rows = frame["horizon"] == h
-        frame.loc[rows, "p_up_climatology"] = climatological_p_up(
-            daily, pd.DatetimeIndex(frame.loc[rows, "date"]), h).to_numpy()
-    out = score_distributions(frame)
+    out = score_distributions(with_climatology(frame, daily))  # known at t, training days too
+    assert out["h1"]["climatology"] == "the p_up_climatology column"
     for h in (1, 5):
         key, scores = f"h{h}", out[f"h{h}"]["methods"]["lstm"]
         assert abs(scores["brier_skill"]) < 0.02 and scores["brier_dm_pvalue"] > 0.05
@@ -209,6 +210,9 @@ def test_the_climatology_uses_only_targets_known_at_the_time():
     starting = horizon_returns(daily.to_numpy()[1:], h)  # the target from each close
     from_history = climatological_p_up(daily, daily.index, h).to_numpy()
     assert np.allclose(from_history[:70], expanding_up_share(starting, h)[:70])
+    later = daily.copy()
+    later.iloc[41:] = -later.iloc[41:]  # the future from the close of day 40 on
+    assert np.array_equal(climatological_p_up(later, daily.index, h).to_numpy()[:41], from_history[:41])
 
 
 def test_unrealised_rows_are_skipped_and_a_missing_forecast_drops_the_date_for_every_method():

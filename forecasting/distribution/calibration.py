@@ -86,3 +86,15 @@ def climatological_p_up(daily: pd.Series, dates: pd.Index, horizon: int) -> pd.S
     known = ~np.isnan(ending)
     share = (1 + np.cumsum(known & (ending > 0))) / (2 + np.cumsum(known))
     return pd.Series(share, index=daily.index, name="p_up_climatology").reindex(dates)
+
+
+def with_climatology(frame: pd.DataFrame, daily: pd.Series) -> pd.DataFrame:
+    """`frame` (distribution.csv's long form, a date column) with its p_up_climatology column
+    filled from the whole daily history, horizon by horizon (`climatological_p_up`)."""
+    out = frame.copy()
+    out["p_up_climatology"] = np.nan
+    for horizon in sorted(set(out["horizon"])):
+        rows = out["horizon"] == horizon
+        dates = pd.DatetimeIndex(out.loc[rows, "date"])
+        out.loc[rows, "p_up_climatology"] = climatological_p_up(daily, dates, int(horizon)).to_numpy()
+    return out
