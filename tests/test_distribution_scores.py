@@ -150,8 +150,16 @@ def test_every_figure_recomputes_from_the_csv_alone(tmp_path):
             assert got["brier_climatology"] == pytest.approx(np.mean((clim - up) ** 2), rel=1e-12)
             assert got["brier_skill"] == pytest.approx(
                 1 - np.mean((prob - up) ** 2) / np.mean((clim - up) ** 2), rel=1e-9)
-            counts = np.histogram(prob, bins=np.linspace(0, 1, 11))[0].tolist()
-            assert [row["count"] for row in got["reliability"]] == counts
+            b = (prob - up) ** 2 - (clim - up) ** 2
+            b_stat = b.mean() / math.sqrt(S_hac_simple(b - b.mean(), lag)[0, 0] / len(b) ** 2)
+            assert got["brier_dm_statistic"] == pytest.approx(b_stat, rel=1e-9)
+            assert got["brier_dm_pvalue"] == pytest.approx(2 * stats.t.sf(abs(b_stat), len(b) - 1), rel=1e-9)
+            which = np.minimum((prob * 10).astype(int), 9)
+            for k, row in enumerate(got["reliability"]):
+                assert row["count"] == int(np.sum(which == k))
+                if row["count"]:
+                    assert row["mean_forecast"] == pytest.approx(prob[which == k].mean(), rel=1e-12)
+                    assert row["observed"] == pytest.approx(up[which == k].mean(), rel=1e-12)
         best = min(("garch", "historical"), key=lambda b: crps[b].mean())
         d = crps["lstm"] - crps[best]
         stat = d.mean() / math.sqrt(S_hac_simple(d - d.mean(), lag)[0, 0] / len(d) ** 2)
