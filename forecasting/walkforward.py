@@ -180,8 +180,7 @@ class WithDistribution:
         return self
 
     def predict(self, test: Windows) -> pd.DataFrame:
-        columns = self.forecaster.distribution_columns(test)
-        return columns.assign(forecast=columns["mean_h1"])  # the 1-day mean: the point forecast
+        return self.forecaster.distribution_columns(test)  # with its point forecast, `forecast`
 
 
 class FoldModel(Protocol):

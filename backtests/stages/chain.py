@@ -20,6 +20,7 @@ from backtests.outputs.results import stored_result
 from backtests.pipeline.risk import risk_settings
 from backtests.pipeline.universe import explains_universe
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
+from backtests.stages.distribution import distribution_settings, distribution_stage
 from backtests.stages.forecasts import forecast_stage
 from backtests.stages.markets import Markets, load_markets
 from backtests.stages.portfolio import check_portfolio
@@ -44,6 +45,7 @@ class Settings:
         strategy, params = strategy_class_and_params(cfg.strategy)
         instantiate(cfg.broker)          # costs and risk rules refuse bad values here, not after
         instantiate(cfg.get("risk"))     # the forecasts were trained
+        distribution_settings(cfg)       # its baselines' names, before the data too
         return cls(strategy, params, risk_settings(cfg))
 
     def reads_forecasts(self, loaded: Markets) -> bool:
@@ -78,6 +80,8 @@ def run_chain(cfg: DictConfig) -> float:
     with timings.stage("forecasts"):
         forecasts = forecast_stage(cfg, loaded, settings.reads_forecasts(loaded),
                                    explain=explains(cfg, loaded))
+    with timings.stage("distributions"):
+        distributions = distribution_stage(cfg, loaded, forecasts)
     with timings.stage("risk forecasts"):
         risk = risk_stage(cfg, loaded, settings.risk)
     with timings.stage("sentiment"):
@@ -87,5 +91,5 @@ def run_chain(cfg: DictConfig) -> float:
     with timings.stage("record"):
         if loaded.single:
             assert traded is not None
-            return record_ticker(cfg, loaded, forecasts, risk, traded, timings)
+            return record_ticker(cfg, loaded, forecasts, risk, traded, timings, distributions)
         return record_universe(cfg, loaded, forecasts, risk, sentiment, traded, timings)

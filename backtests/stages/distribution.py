@@ -21,7 +21,9 @@ from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.stages.forecasts import Forecasts
 from backtests.stages.markets import Markets
+from forecasting.distribution.base import p_up, quantiles
 from forecasting.distribution.baselines import BASELINES
+from forecasting.distribution.calibration import with_climatology
 from forecasting.distribution.settings import DistributionSettings
 from forecasting.distribution.walkforward import (
     horizons_of,
@@ -43,6 +45,22 @@ class Distributions:
     frame: pd.DataFrame
     key: str = ""
     cached: bool = False
+
+    def table(self, close: pd.Series) -> pd.DataFrame:
+        """distribution.csv: date, horizon, method, mean, scale, df, q05..q95, p_up,
+        p_up_climatology (the share of up moves known at the close: what P(up) must beat),
+        realised, fold; the network's rows first, then each baseline's, each by horizon and date."""
+        frame = self.frame.reset_index()
+        order = {m: i for i, m in enumerate(dict.fromkeys(frame["method"]))}
+        frame = frame.sort_values(["method", "horizon", "date"], key=lambda c: c.map(order)
+                                  if c.name == "method" else c, kind="stable").reset_index(drop=True)
+        table = pd.concat([frame[["date", "horizon", "method", "mean", "scale", "df"]],
+                           quantiles(frame)], axis=1)
+        table["p_up"] = p_up(frame).to_numpy()
+        table = with_climatology(table, np.log(close).diff())
+        table["realised"] = frame["realised"].to_numpy()
+        table["fold"] = frame["fold"].astype(int).to_numpy()
+        return table
 
 
 def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:

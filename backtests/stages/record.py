@@ -34,6 +34,7 @@ from backtests.outputs.results import (
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.metrics import run_objective, sharpe_objective
 from backtests.runcontext import group_choice, sweep_name
+from backtests.stages.distribution import Distributions
 from backtests.stages.forecasts import Forecasts
 from backtests.stages.markets import Markets
 from backtests.stages.portfolio import write_portfolio_files
@@ -63,7 +64,8 @@ def track(cfg: DictConfig, out: Path, metrics: dict, trials: dict | None, run_in
 
 
 def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
-                  traded: Traded, timings: Timings) -> float:
+                  traded: Traded, timings: Timings,
+                  distributions: Distributions | None = None) -> float:
     """A single ticker's files; the strategy's Sharpe ratio (0.0 for no trades, as sweepers need)."""
     out = Path(cfg.paths.output_dir)
     market, run = loaded.market, forecasts.run
@@ -83,6 +85,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     table = prediction_table(predictions, market.frame["Close"])
     if risk.on:  # var.csv, var_backtests.csv and the `risk` block
         var, metrics["risk"] = write_ticker_risk(out, risk, market.ticker)
+    if distributions is not None:  # distribution.csv and the `distribution` block
+        metrics["distribution"] = write_distributions(out, distributions, market.frame["Close"])
     commit = git_commit(Path(__file__).parent)
     strategy = group_choice("strategy") or traded.name
     # Before report.html, so the page shows how many trials this data and period have seen. Not in
@@ -95,7 +99,9 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         commit, timings, forecast_cache_key=run.key if uses_forecast else None,
         forecasts_from_cache=run.cached,
         risk_cache_key=risk.runs[market.ticker].key if risk.on else None,
-        risk_forecasts_from_cache=risk.on and risk.runs[market.ticker].cached)
+        risk_forecasts_from_cache=risk.on and risk.runs[market.ticker].cached,
+        **({} if distributions is None else {"distribution_cache_key": distributions.key,
+                                              "distribution_baselines_from_cache": distributions.cached}))
     title = f"{market.ticker} · {strategy} · {start.date()} to {predictions.index[-1].date()}"
     cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
     model = forecaster_label(run_info["config"]["forecaster"])
@@ -201,6 +207,19 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     log.info("cross-section: %s", cross["verdict"])
     log.info("results in %s", out)
     return run_objective(metrics)
+
+
+def write_distributions(out: Path, distributions: Distributions, close: pd.Series) -> dict:
+    """distribution.csv, and its scores per horizon (recomputable from the file alone)."""
+    from forecasting.distribution.scores import score_distributions
+
+    table = distributions.table(close)
+    write_csv(out / "distribution.csv", table, index=False, date_format="%Y-%m-%d", float_format=None)
+    return score_distributions(table, model="lstm", labels=LABELS)
+
+
+LABELS = {"lstm": "the LSTM", "garch": "GARCH-t", "ewma": "EWMA", "historical": "historical",
+          "climatology": "climatology"}
 
 
 def ticker_scores(cfg: DictConfig, predictions: pd.DataFrame, loaded: Markets) -> dict:

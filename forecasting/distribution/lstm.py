@@ -29,6 +29,7 @@ from forecasting.scaling import WindowScaler
 from forecasting.training import Schedule, fit_network
 from forecasting.windows import Windows
 
+MIN_HELD_OUT = 100  # held-out samples needed to fit the tails on them rather than in-sample
 MAX_DF = 200.0  # tails thinner than a t(200) are Gaussian for every figure here
 
 
@@ -55,6 +56,7 @@ class DistributionLSTM:
         self.y_mean = self.y_std = np.zeros(0)
         self.tails: np.ndarray = np.zeros(0)   # per horizon: the fitted t's df
         self.spread: np.ndarray = np.zeros(0)  # per horizon: the fitted t's scale on residuals
+        self.shrink: np.ndarray = np.zeros(0)  # per horizon: the share of the means' moves kept
 
     @property
     def uses_validation(self) -> bool:
@@ -99,8 +101,11 @@ class DistributionLSTM:
                                    criterion=self.validation_loss)
         if "model" in holder:
             self.model = holder["model"]
-        whole = train if validation is None else _joined(train, validation.labelled)
-        self._fit_tails(whole)
+        tail = validation.labelled if validation is not None else train[:0]
+        # Tails and spread from residuals the fit did not see, when the held-out tail has enough:
+        # in-sample residuals are smaller than the errors ahead, and intervals from them too narrow.
+        enough = len(tail) >= MIN_HELD_OUT
+        self._fit_tails(tail if enough else train, enough)
         return self
 
     def validation_loss(self, predicted: np.ndarray, target: np.ndarray) -> float:
@@ -126,13 +131,25 @@ class DistributionLSTM:
         sigma = np.exp(np.clip(out[:, n:], -12.0, 12.0) / 2) * self.y_std
         return mean, sigma
 
-    def _fit_tails(self, windows: Windows) -> None:
-        """Each horizon's Student-t (location 0) fitted to the window's standardised residuals."""
+    def _fit_tails(self, windows: Windows, held_out: bool) -> None:
+        """Per horizon: how far the means' deviations from the training mean held up (a slope
+        clipped to [0, 1] on held-out windows; 1 in-sample), and the Student-t (location 0) of the
+        standardised residuals around the means so shrunk."""
         mean, sigma = self._moments(windows)
-        z = (self.targets(windows) - mean) / sigma
+        targets = self.targets(windows)
+        shrink = [1.0] * len(self.horizons)
+        if held_out:
+            shrink = [held_up(mean[:, k] - self.y_mean[k], targets[:, k] - self.y_mean[k])
+                      for k in range(len(self.horizons))]
+        self.shrink = np.asarray(shrink)
+        z = (targets - self._located(mean)) / sigma
         fitted = [t_tails(column[np.isfinite(column)]) for column in z.T]
         self.tails = np.asarray([df for df, _ in fitted])
         self.spread = np.asarray([scale for _, scale in fitted])
+
+    def _located(self, mean: np.ndarray) -> np.ndarray:
+        """The distributions' locations: each horizon's mean, shrunk toward the training mean."""
+        return self.y_mean + self.shrink * (mean - self.y_mean)
 
     def predict(self, windows: Windows) -> pd.Series:
         """The 1-day mean: the point forecast (next-day log return) strategies read."""
@@ -144,22 +161,38 @@ class DistributionLSTM:
                              horizons: Sequence[int] | None = None) -> pd.DataFrame:
         """A row per test day and horizon: horizon, mean, scale, df (forecasting/distribution)."""
         mean, sigma = self._moments(test)
+        return self._frame(test, mean, sigma, horizons)
+
+    def _frame(self, test: Windows, mean: np.ndarray, sigma: np.ndarray,
+               horizons: Sequence[int] | None = None) -> pd.DataFrame:
         wanted = self.horizons if horizons is None else [int(h) for h in horizons]
+        located = self._located(mean)
         by_horizon = {}
         for column, h in enumerate(self.horizons):
             if h in wanted:
-                by_horizon[h] = (mean[:, column], sigma[:, column] * self.spread[column],
+                by_horizon[h] = (located[:, column], sigma[:, column] * self.spread[column],
                                  self.tails[column])
         return distribution_frame(test.index, by_horizon)
 
     def distribution_columns(self, test: Windows) -> pd.DataFrame:
-        """The distribution as columns beside the forecasts: mean_h1, scale_h1, df_h1, ..."""
-        frame = self.predict_distribution(test)
-        wide = {}
+        """The point forecast and the distribution as columns, from one pass of the network:
+        forecast (the unshrunk 1-day mean, as the point LSTM's), mean_h1, scale_h1, df_h1, ..."""
+        mean, sigma = self._moments(test)
+        frame = self._frame(test, mean, sigma)
+        wide = {"forecast": mean[:, 0]}
         for h, part in frame.groupby("horizon", sort=True):
             for name in ("mean", "scale", "df"):
                 wide[f"{name}_h{h}"] = part[name].to_numpy()
         return pd.DataFrame(wide, index=test.index)
+
+
+def held_up(deviation: np.ndarray, outcome: np.ndarray) -> float:
+    """The slope of the outcomes' deviations on the forecasts' (through 0), clipped to [0, 1]:
+    1 when the forecasts' moves held up out of sample in full, 0 when they were noise."""
+    known = np.isfinite(deviation) & np.isfinite(outcome)
+    d, e = deviation[known], outcome[known]
+    energy = float(np.sum(d * d))
+    return float(np.clip(np.sum(d * e) / energy, 0.0, 1.0)) if energy > 0 else 0.0
 
 
 def t_tails(z: np.ndarray) -> tuple[float, float]:
