@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, FIT_UNCONVERGED, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
+from forecasting.risk.from_distribution import DistributionRisk
 from forecasting.risk.lstm_volatility import LSTMVolatility
 from forecasting.walkforward import SeriesSamples, WalkForward
 from forecasting.windows import Windows
@@ -54,11 +55,17 @@ class RiskSettings:
             found.append("no risk method chosen")
         return found
 
-    def build(self, window: int) -> dict[str, RiskMethod]:
-        """Fresh method objects by name (a dotted class path is accepted: tests plug in fakes)."""
+    def build(self, window: int, distribution: pd.DataFrame | None = None) -> dict[str, RiskMethod]:
+        """Fresh method objects by name (a dotted class path is accepted: tests plug in fakes).
+
+        `distribution`: a distribution forecaster's forecasts (mean_h1, scale_h1, df_h1 by date);
+        the `lstm` method then reads its 1-session distribution instead of training a network.
+        """
         made: dict[str, RiskMethod] = {}
         for name in self.methods:
-            if name == "lstm":
+            if name == "lstm" and distribution is not None:
+                made[name] = DistributionRisk(distribution)
+            elif name == "lstm":
                 made[name] = LSTMVolatility(window=window, units=self.lstm_units,
                                             epochs=self.lstm_epochs, warm_epochs=self.lstm_warm_epochs)
             elif name == "historical":
