@@ -16,7 +16,7 @@ from backtests.pipeline.risk import RiskRun
 from backtests.pipeline.universe_risk import universe_var_table, vol_panel
 from forecasting.risk.evaluation import backtest_table, risk_block
 from forecasting.risk.portfolio import contribution_shares, correlation, portfolio_risk
-from forecasting.risk.walkforward import RiskSettings
+from tests.builders import build
 
 LEVELS = [0.95, 0.99]
 DATES = pd.bdate_range("2020-01-01", periods=80, name="date")
@@ -209,7 +209,8 @@ def fake_run(ticker_seed: int, dates: pd.DatetimeIndex) -> RiskRun:
         parts.append(part)
     frame = pd.concat(parts)
     frame.index.name = "date"
-    return RiskRun(frame, RiskSettings(methods=["ewma", "historical"]), f"key{ticker_seed}", False)
+    settings = build("risk_model/default", methods=["ewma", "historical"])
+    return RiskRun(frame, settings, f"key{ticker_seed}", False)
 
 
 def test_portfolio_backtests_equal_an_independent_computation_from_var_csv(tmp_path):

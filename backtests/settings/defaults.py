@@ -1,0 +1,67 @@
+"""Each setting's default lives in one place: the conf/ option that sets it.
+
+The components a `_target_` builds (the forecasters, the walk-forward, the risk-model, sentiment,
+explain and universe settings) take their settings as required keyword arguments, so a default is
+never written twice (tests/test_defaults.py). Code that builds one outside Hydra (the ridge baseline,
+the hint's example of a valid value, the tests) reads the option's YAML here instead of a number
+of its own.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def option(group: str, name: str) -> dict[str, Any]:
+    """The keys conf/<group>/<name>.yaml sets, unresolved, with the ones its defaults list brings.
+
+    A defaults entry naming an option of the same group (lstm_tiny on lstm) is merged in, one
+    naming a sub-group (`quality: default` in data/csv) fills that key; `_self_` sets the order
+    (last when absent, as in Hydra). Optional and absolute entries (conf/local/) are skipped: the
+    shipped defaults are what this returns. A copy: the caller may change it.
+    """
+    return OmegaConf.to_container(_option(group, name), resolve=False)  # type: ignore[return-value]
+
+
+def shipped(group: str, name: str, **changes: Any) -> dict[str, Any]:
+    """An option's settings as keyword arguments for its class (no `_target_`), with `changes`."""
+    values = {str(k): v for k, v in option(group, name).items() if not str(k).startswith("_")}
+    return {**values, **changes}
+
+
+def default_setting(group: str, name: str, key: str) -> Any:
+    """The shipped default of one setting (None when the option lacks it or interpolates it)."""
+    try:
+        value = option(group, name).get(key)
+    except FileNotFoundError:
+        return None
+    return None if isinstance(value, str) and "${" in value else value
+
+
+@functools.cache
+def _option(group: str, name: str) -> DictConfig:
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config option {group}/{name} ({path})")
+    own = OmegaConf.load(path)
+    assert isinstance(own, DictConfig)
+    entries = list(own.pop("defaults", None) or [])
+    if "_self_" not in entries:
+        entries.append("_self_")
+    merged: Any = OmegaConf.create()
+    for entry in entries:
+        if entry == "_self_":
+            merged = OmegaConf.merge(merged, own)
+        elif isinstance(entry, str):
+            merged = OmegaConf.merge(merged, _option(group, entry))
+        else:
+            for key, choice in entry.items():
+                if not str(key).startswith(("optional", "/", "override")):
+                    merged = OmegaConf.merge(merged, {key: _option(f"{group}/{key}", str(choice))})
+    assert isinstance(merged, DictConfig)
+    return merged
