@@ -12,7 +12,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -41,6 +42,30 @@ def default_setting(group: str, name: str, key: str) -> Any:
     except FileNotFoundError:
         return None
     return None if isinstance(value, str) and "${" in value else value
+
+
+def run_choices(cfg: DictConfig) -> Any:
+    """The option chosen in each group (hydra.runtime.choices), None outside a Hydra run."""
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
+    if choices is None and HydraConfig.initialized():
+        choices = HydraConfig.get().runtime.choices
+    return choices
+
+
+def chosen_default(cfg: DictConfig, key: str) -> Any:
+    """The value the run's chosen option of `key`'s group gives it (`walkforward.gap`: 1 from
+    conf/walkforward/default.yaml); None when unknown. For hints: an example that is valid."""
+    choices = run_choices(cfg)
+    group, _, rest = key.partition(".")
+    choice = choices.get(group) if choices is not None else None
+    if not isinstance(choice, str):
+        return None
+    try:
+        values = OmegaConf.create(option(group, choice))
+    except FileNotFoundError:
+        return None
+    value = OmegaConf.select(values, rest, default=None, throw_on_resolution_failure=False)
+    return None if isinstance(value, (DictConfig, ListConfig)) else value
 
 
 @functools.cache
