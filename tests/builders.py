@@ -32,4 +32,20 @@ def build(name: str, *args: Any, **changes: Any) -> Any:
     node = {k: v for k, v in option(group, choice).items() if k not in changes}
     settings(name, **changes)  # refuses a missing run setting with a clear message
     node.setdefault("_convert_", "all")  # plain lists and dicts, as tests expect
-    return instantiate(OmegaConf.create(node), *args, **changes)
+    # partial, then called: the changes reach the class as they are (never turned into configs)
+    return instantiate(OmegaConf.create({**node, "_partial_": True}))(*args, **changes)
+
+
+def quality(data: str = "csv", **changes: Any) -> Any:
+    """The quality policy conf/data/<data>.yaml ships (the shared one with that source's changes),
+    with no calendar cache unless `cache_dir` is given: tests write nowhere else."""
+    shipped_policy = option("data", data)["quality"]
+    node = {**shipped_policy, "cache_dir": None, **changes}
+    return instantiate(OmegaConf.create(node))
+
+
+def source(name: str, **changes: Any) -> Any:
+    """The price source conf/data/<name>.yaml builds, over all its data (start and end None unless
+    given) with `quality()`: e.g. `source("csv", ticker="X", path=str(file))`."""
+    changes.setdefault("quality", quality(name))
+    return build(f"data/{name}", **{"start": None, "end": None, **changes})

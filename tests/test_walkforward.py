@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from backtests.data.synthetic import synthetic_bars
 from forecasting.ridge import RidgeForecaster
 from forecasting.windows import make_windows
-from tests.builders import build, settings
+from tests.builders import build, settings, source
 
 
 def test_features_use_only_the_past(make_cfg):
@@ -85,10 +85,9 @@ def test_a_forecaster_that_does_not_early_stop_trains_on_the_whole_window(make_c
 
 @pytest.mark.parametrize("change", [["forecaster.window=20"], ["~features.columns.macd"]])
 def test_the_first_forecast_date_does_not_move_with_the_window_or_features(make_cfg, change):
-    from backtests.data.synthetic import SyntheticSource
     from backtests.pipeline.forecasts import walk_forward_forecasts
 
-    market = SyntheticSource("SYN", seed=4, bars=420).load()
+    market = source("synthetic", ticker="SYN", seed=4, bars=420).load()
     base = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10"), market,
                                   use_cache=False).predictions
     other = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10", *change),
