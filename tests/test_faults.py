@@ -133,8 +133,8 @@ STRESS = textwrap.dedent("""
     import logging, sys
     import numpy as np, pandas as pd
     from backtests.data import yahoo
-    from backtests.data.yahoo import YahooSource
     from backtests.pipeline.forecast_cache import ForecastCache
+    from tests.builders import source
 
     cache_dir, rounds = sys.argv[1], int(sys.argv[2])
     index = pd.bdate_range("2015-01-01", periods=3000, name="Date")
