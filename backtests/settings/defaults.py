@@ -1,10 +1,11 @@
 """Each setting's default lives in one place: the conf/ option that sets it.
 
-The components a `_target_` builds (the forecasters, the walk-forward, the risk-model, sentiment,
-explain and universe settings) take their settings as required keyword arguments, so a default is
-never written twice (tests/test_defaults.py). Code that builds one outside Hydra (the ridge baseline,
-the hint's example of a valid value, the tests) reads the option's YAML here instead of a number
-of its own.
+The components a `_target_` builds (forecasters, walk-forward, features, explainer, risk-model,
+sentiment and universe settings, price sources and quality policy, risk rules, ledger, logger) take
+their settings as required keyword arguments, so a default is never written twice
+(tests/test_defaults.py). Code that builds one outside Hydra (the ridge baseline, "no risk rules",
+the hint's example of a valid value, the tests) reads the option's YAML here instead of keeping a
+number of its own.
 """
 from __future__ import annotations
 
@@ -33,15 +34,6 @@ def shipped(group: str, name: str, **changes: Any) -> dict[str, Any]:
     """An option's settings as keyword arguments for its class (no `_target_`), with `changes`."""
     values = {str(k): v for k, v in option(group, name).items() if not str(k).startswith("_")}
     return {**values, **changes}
-
-
-def default_setting(group: str, name: str, key: str) -> Any:
-    """The shipped default of one setting (None when the option lacks it or interpolates it)."""
-    try:
-        value = option(group, name).get(key)
-    except FileNotFoundError:
-        return None
-    return None if isinstance(value, str) and "${" in value else value
 
 
 def run_choices(cfg: DictConfig) -> Any:
