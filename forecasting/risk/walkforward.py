@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import pandas as pd
@@ -28,22 +28,22 @@ METHODS = ("lstm", "historical", "ewma", "garch")  # the LSTM first: it is the o
 BASELINES = ("historical", "ewma", "garch")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RiskSettings:
-    """conf/risk_model: which methods forecast risk, at which levels, with which settings."""
+    """conf/risk_model (each default there): which methods forecast risk, at which levels, how."""
 
     bounds: ClassVar[dict[str, str]] = {
         "enabled": "bool", "hs_window": "int >= 2", "ewma_lambda": "0 < number < 1",
         "lstm_units": "int >= 1", "lstm_epochs": "int >= 1", "lstm_warm_epochs": "int >= 0"}
 
-    enabled: bool = True
-    methods: Sequence[str] = field(default_factory=lambda: list(METHODS))
-    levels: Sequence[float] = field(default_factory=lambda: [0.95, 0.99])
-    hs_window: int = 250
-    ewma_lambda: float = 0.94
-    lstm_units: int = 8
-    lstm_epochs: int = 10
-    lstm_warm_epochs: int = 1
+    enabled: bool
+    methods: Sequence[str]
+    levels: Sequence[float]
+    hs_window: int
+    ewma_lambda: float
+    lstm_units: int
+    lstm_epochs: int
+    lstm_warm_epochs: int
 
     def problems(self) -> list[str]:
         """What is wrong with `methods` and `levels` (lists, which the bounds cannot describe)."""
