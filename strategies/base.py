@@ -6,10 +6,17 @@ Timing: `next()` runs at the close of bar t and decides with data up to that clo
 included); `next_open()` runs at the open of bar t+1 and sends the orders, which fill at that open
 (cerebro runs with cheat_on_open). `next_open` reads only `open[0]`: the bar's close is not known yet.
 
+Size: a full position is what the sizer gives (strategies/sizers.py); a strategy may ask for a part
+of it by setting `size_scale` with its target, and when it changes that part while keeping its side,
+the position is resized at the next open by the difference (a resize; the trade log books it in
+the same round trip at size-weighted average prices, as the portfolio book does).
+
 Protective orders (one stop carrying every stop rule, and a take-profit) go out with the entry as
-bracket children. `ProtectiveBroker` prices them off the actual fill and makes them live for the rest
-of the entry bar; they are real Stop / StopTrail / Limit orders, so a bar that opens through a stop
-fills at that open, and one that trades through it intraday fills at the stop (less slippage).
+bracket children; a resize replaces them, re-priced off the average entry and sized to the new
+position (a trailing stop restarts from that price). `ProtectiveBroker` prices them off the actual
+fill and makes them live for the rest of the entry bar; they are real Stop / StopTrail / Limit
+orders, so a bar that opens through a stop fills at that open, and one that trades through it
+intraday fills at the stop (less slippage).
 """
 from __future__ import annotations
 
@@ -22,9 +29,15 @@ from typing import Any
 import backtrader as bt
 
 from strategies.broker import guard_hit_at_open
+from strategies.feeds import SignalData
 from strategies.risk import DrawdownBreaker, RiskRules
+from strategies.sizers import _largest_affordable
 
 log = logging.getLogger(__name__)
+
+
+def _same(fill: float) -> float:
+    return fill
 
 _DEAD = (bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
@@ -46,6 +59,7 @@ class RiskManagedStrategy(bt.Strategy):
         ("risk", None),   # strategies.risk.RiskRules for every trade; None = no rules
     )
     uses_forecast = True  # reads the feed's `signal` line (False: prices only)
+    feed: type[bt.feeds.PandasData] = SignalData  # the feed class whose lines target() reads
 
     def __init__(self) -> None:
         self.rules: RiskRules = self.p.risk or RiskRules()
@@ -62,6 +76,9 @@ class RiskManagedStrategy(bt.Strategy):
         self._atr_now: float | None = None
         self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
                          if self.rules.max_drawdown is not None else None)
+        self.size_scale = 1.0  # part of a full position the next entry / resize takes (target sets it)
+        self._sized_scale = 1.0  # the part the open position was last sized to
+        self._fills: dict[str, float] | None = None  # a resized trade's fills (average prices)
 
     # -- decisions at the close ---------------------------------------------------------------
     def target(self) -> int | None:
@@ -123,7 +140,11 @@ class RiskManagedStrategy(bt.Strategy):
     # -- orders at the next open --------------------------------------------------------------
     def next_open(self) -> None:
         desired, self._desired = self._desired, None
-        if desired is None or desired == self.direction:
+        if desired is None:
+            return
+        if desired == self.direction:
+            if desired != 0 and self.size_scale != self._sized_scale:
+                self._resize(desired)
             return
         if self.direction != 0:
             # A bar that opens through a live stop or take-profit would fill it at this open, the
@@ -141,12 +162,58 @@ class RiskManagedStrategy(bt.Strategy):
 
     def _enter(self, direction: int) -> None:
         guarded = self.rules.has_stop or self.rules.take_profit is not None
+        self._sized_scale = self.size_scale
         entry = (self.buy if direction > 0 else self.sell)(transmit=not guarded)
         if entry is None:  # the sizer found no room: no cash, or too little history for vol_target
             return
-        if not guarded:
+        if guarded:
+            self._guard(entry, direction, abs(entry.created.size), _same)
+
+    def _resize(self, direction: int) -> None:
+        """Take the open position to `size_scale` of a full one at this open: the difference in
+        shares, a buy never larger than the cash can pay for. A bar that opens through a live stop
+        or take-profit leaves the position to it."""
+        self._sized_scale = self.size_scale
+        if self._guard_hit_at_open() is not None:
             return
-        size, protect = abs(entry.created.size), (self.sell if direction > 0 else self.buy)
+        held = abs(int(self.position.size))
+        wanted = int(self.getsizing(isbuy=direction > 0))
+        change = wanted - held  # > 0 adds to the position, < 0 takes some off
+        if change > 0:
+            slip = self.broker.p.slip_perc or 0.0
+            price = self.data.open[0] * (1 + slip if direction > 0 else 1 - slip)
+            change = min(change, _largest_affordable(self.broker.getcash(), price,
+                                                     self.broker.getcommissioninfo(self.data)))
+        if wanted == 0:  # a part too small for one share (or no room left): out
+            self.exit_position(self._reason)
+            return
+        if change == 0:
+            return
+        guarded = self.rules.has_stop or self.rules.take_profit is not None
+        self._cancel_guards()
+        buys = (change > 0) == (direction > 0)
+        order = (self.buy if buys else self.sell)(size=abs(change), transmit=not guarded)
+        order.addinfo(reason="resize")
+        if guarded:
+            self._guard(order, direction, held + change,
+                        functools.partial(self._entry_after, direction, change))
+
+    def _entry_after(self, direction: int, change: int, fill: float) -> float:
+        """The trade's average entry once a resize of `change` shares fills at `fill`."""
+        trade, fills = self._open_trade, self._fills
+        if trade is None:
+            return fill
+        bought, value = ((fills["bought"], fills["bought_value"]) if fills is not None
+                         else (trade["size"], trade["size"] * trade["entry_price"]))
+        if change > 0:
+            return (value + change * fill) / (bought + change)
+        return value / bought
+
+    def _guard(self, entry: bt.Order, direction: int, size: int,
+               entry_after: Any) -> None:
+        """Send the protective children of `entry` for a position of `size` shares; their levels
+        are priced off `entry_after(fill)` once it fills (the fill itself for a fresh entry)."""
+        protect = self.sell if direction > 0 else self.buy
         ref = self.data.open[0]  # placeholder price: the broker re-prices each child off the fill
         guards = []
         if self.rules.has_stop:
@@ -155,15 +222,19 @@ class RiskManagedStrategy(bt.Strategy):
                     else {"exectype": bt.Order.Stop})
             stop = protect(price=ref, size=size, parent=entry,
                            transmit=self.rules.take_profit is None, **kind)
-            stop.addinfo(anchor=functools.partial(self._anchor_stop, direction, self._atr_now))
+            stop.addinfo(anchor=functools.partial(self._anchor_stop, direction, self._atr_now,
+                                                  entry_after))
             guards.append(stop)
         if self.rules.take_profit is not None:
             limit = protect(exectype=bt.Order.Limit, price=ref, size=size, parent=entry, transmit=True)
-            limit.addinfo(reason="take_profit", anchor=functools.partial(self._anchor_limit, direction))
+            limit.addinfo(reason="take_profit",
+                          anchor=functools.partial(self._anchor_limit, direction, entry_after))
             guards.append(limit)
         self._sent_guards[entry.ref] = guards
 
-    def _anchor_stop(self, direction: int, atr: float | None, order: bt.Order, fill: float) -> None:
+    def _anchor_stop(self, direction: int, atr: float | None, entry_after: Any, order: bt.Order,
+                     fill: float) -> None:
+        fill = entry_after(fill)
         found = self.rules.initial_stop(direction, fill, atr)
         if found is None:  # only atr_stop, and no ATR yet: a stop that never triggers
             log.warning("no ATR at entry, the position has no stop")
@@ -171,8 +242,8 @@ class RiskManagedStrategy(bt.Strategy):
         order.created.price = found[0]
         order.addinfo(fixed=self.rules.fixed_stops(direction, fill, atr))
 
-    def _anchor_limit(self, direction: int, order: bt.Order, fill: float) -> None:
-        order.created.price = self.rules.take_profit_price(direction, fill)
+    def _anchor_limit(self, direction: int, entry_after: Any, order: bt.Order, fill: float) -> None:
+        order.created.price = self.rules.take_profit_price(direction, entry_after(fill))
 
     def _guard_hit_at_open(self) -> bt.Order | None:
         return guard_hit_at_open(self._guards, self.data.open[0])
@@ -210,6 +281,9 @@ class RiskManagedStrategy(bt.Strategy):
             self._close_trade(self.data.num2date(executed.dt).date(), executed.price,
                               executed.comm, self._exit_reason(order))
             self.on_exit(order)
+        elif before != 0:  # a resize: same trade, new size
+            self._book_resize(executed.size, executed.price, executed.comm)
+            self._guards = self._sent_guards.pop(order.ref, [])
 
     def on_entry(self, order: bt.Order) -> None:
         """Hook once an entry has filled: adopt the protective orders that rode with it."""
@@ -230,11 +304,36 @@ class RiskManagedStrategy(bt.Strategy):
             return "trailing_stop"
         return order.info.get("reason") or "signal"
 
+    def _book_resize(self, size: float, price: float, commission: float) -> None:
+        """A resize fill joins the open trade: `size` its largest position, `entry_price` the
+        size-weighted average of what was bought, the exit price that of what was sold off."""
+        trade = self._open_trade
+        assert trade is not None
+        sign = 1 if trade["direction"] == "long" else -1
+        if self._fills is None:
+            first = trade["size"] * trade["entry_price"]
+            self._fills = {"bought": trade["size"], "bought_value": first, "sold": 0.0,
+                           "sold_value": 0.0, "cash": -sign * first}
+        fills = self._fills
+        side = "bought" if size * sign > 0 else "sold"
+        fills[side] += abs(size)
+        fills[side + "_value"] += abs(size) * price
+        fills["cash"] -= size * price
+        trade["entry_commission"] += commission
+        trade["entry_price"] = fills["bought_value"] / fills["bought"]
+        trade["size"] = max(trade["size"], abs(self._held))
+
     def _close_trade(self, date: dt.date, price: float, commission: float, reason: str) -> None:
         trade, self._open_trade = self._open_trade, None
         assert trade is not None
         sign = 1 if trade["direction"] == "long" else -1
-        gross = (price - trade["entry_price"]) * trade["size"] * sign
+        fills, self._fills = self._fills, None
+        if fills is None:
+            gross = (price - trade["entry_price"]) * trade["size"] * sign
+        else:  # resized: every fill's cash flow, the rest closed (or marked) at `price`
+            left = abs(fills["bought"] - fills["sold"])
+            gross = fills["cash"] + sign * left * price
+            price = (fills["sold_value"] + left * price) / (fills["sold"] + left)
         pnl = gross - trade.pop("entry_commission") - commission
         trade.update(exit_date=date, exit_price=price, pnl=pnl,
                      pnl_pct=pnl / (trade["entry_price"] * trade["size"]), exit_reason=reason)
