@@ -28,6 +28,7 @@ from typing import Any
 
 import backtrader as bt
 
+from strategies.analyzers import RoundTrip
 from strategies.broker import guard_hit_at_open
 from strategies.feeds import SignalData
 from strategies.risk import DrawdownBreaker, RiskRules
@@ -68,7 +69,7 @@ class RiskManagedStrategy(bt.Strategy):
         self.bars_in_trade = 0  # closes seen since the open trade's entry filled
         self._desired: int | None = None
         self._reason = "signal"
-        self._open_trade: dict[str, Any] | None = None
+        self._open_trade: RoundTrip | None = None
         self._held = 0.0
         self._guards: list[bt.Order] = []  # protective orders of the open trade, stop first
         self._sent_guards: dict[int, list[bt.Order]] = {}  # by entry ref, until the entry fills
@@ -78,7 +79,6 @@ class RiskManagedStrategy(bt.Strategy):
                          if self.rules.max_drawdown is not None else None)
         self.size_scale = 1.0  # part of a full position the next entry / resize takes (target sets it)
         self._sized_scale = 1.0  # the part the open position was last sized to
-        self._fills: dict[str, float] | None = None  # a resized trade's fills (average prices)
 
     # -- decisions at the close ---------------------------------------------------------------
     def target(self) -> int | None:
@@ -178,16 +178,16 @@ class RiskManagedStrategy(bt.Strategy):
             return
         held = abs(int(self.position.size))
         wanted = int(self.getsizing(isbuy=direction > 0))
+        if wanted == 0:  # a part too small for one share (or no room left): out
+            self.exit_position(self._reason)
+            return
         change = wanted - held  # > 0 adds to the position, < 0 takes some off
         if change > 0:
             slip = self.broker.p.slip_perc or 0.0
             price = self.data.open[0] * (1 + slip if direction > 0 else 1 - slip)
             change = min(change, _largest_affordable(self.broker.getcash(), price,
                                                      self.broker.getcommissioninfo(self.data)))
-        if wanted == 0:  # a part too small for one share (or no room left): out
-            self.exit_position(self._reason)
-            return
-        if change == 0:
+        if change == 0 or self._open_trade is None:
             return
         guarded = self.rules.has_stop or self.rules.take_profit is not None
         self._cancel_guards()
@@ -196,21 +196,9 @@ class RiskManagedStrategy(bt.Strategy):
         order.addinfo(reason="resize")
         if guarded:
             self._guard(order, direction, held + change,
-                        functools.partial(self._entry_after, direction, change))
+                        functools.partial(self._open_trade.entry_after, change))
 
-    def _entry_after(self, direction: int, change: int, fill: float) -> float:
-        """The trade's average entry once a resize of `change` shares fills at `fill`."""
-        trade, fills = self._open_trade, self._fills
-        if trade is None:
-            return fill
-        bought, value = ((fills["bought"], fills["bought_value"]) if fills is not None
-                         else (trade["size"], trade["size"] * trade["entry_price"]))
-        if change > 0:
-            return (value + change * fill) / (bought + change)
-        return value / bought
-
-    def _guard(self, entry: bt.Order, direction: int, size: int,
-               entry_after: Any) -> None:
+    def _guard(self, entry: bt.Order, direction: int, size: int, entry_after: Any) -> None:
         """Send the protective children of `entry` for a position of `size` shares; their levels
         are priced off `entry_after(fill)` once it fills (the fill itself for a fresh entry)."""
         protect = self.sell if direction > 0 else self.buy
@@ -270,19 +258,16 @@ class RiskManagedStrategy(bt.Strategy):
         executed = order.executed
         before, self._held = self._held, self._held + executed.size
         if before == 0 and self._held != 0:
-            self._open_trade = {
-                "entry_date": self.data.num2date(executed.dt).date(),
-                "direction": "long" if order.isbuy() else "short",
-                "size": abs(executed.size), "entry_price": executed.price,
-                "entry_commission": executed.comm,
-            }
+            self._open_trade = RoundTrip(self.data.num2date(executed.dt).date(), order.isbuy(),
+                                         abs(executed.size), executed.price, executed.comm)
             self.on_entry(order)
         elif before != 0 and self._held == 0:
             self._close_trade(self.data.num2date(executed.dt).date(), executed.price,
                               executed.comm, self._exit_reason(order))
             self.on_exit(order)
         elif before != 0:  # a resize: same trade, new size
-            self._book_resize(executed.size, executed.price, executed.comm)
+            assert self._open_trade is not None
+            self._open_trade.resize(executed.size, executed.price, executed.comm, self._held)
             self._guards = self._sent_guards.pop(order.ref, [])
 
     def on_entry(self, order: bt.Order) -> None:
@@ -304,40 +289,10 @@ class RiskManagedStrategy(bt.Strategy):
             return "trailing_stop"
         return order.info.get("reason") or "signal"
 
-    def _book_resize(self, size: float, price: float, commission: float) -> None:
-        """A resize fill joins the open trade: `size` its largest position, `entry_price` the
-        size-weighted average of what was bought, the exit price that of what was sold off."""
-        trade = self._open_trade
-        assert trade is not None
-        sign = 1 if trade["direction"] == "long" else -1
-        if self._fills is None:
-            first = trade["size"] * trade["entry_price"]
-            self._fills = {"bought": trade["size"], "bought_value": first, "sold": 0.0,
-                           "sold_value": 0.0, "cash": -sign * first}
-        fills = self._fills
-        side = "bought" if size * sign > 0 else "sold"
-        fills[side] += abs(size)
-        fills[side + "_value"] += abs(size) * price
-        fills["cash"] -= size * price
-        trade["entry_commission"] += commission
-        trade["entry_price"] = fills["bought_value"] / fills["bought"]
-        trade["size"] = max(trade["size"], abs(self._held))
-
     def _close_trade(self, date: dt.date, price: float, commission: float, reason: str) -> None:
         trade, self._open_trade = self._open_trade, None
         assert trade is not None
-        sign = 1 if trade["direction"] == "long" else -1
-        fills, self._fills = self._fills, None
-        if fills is None:
-            gross = (price - trade["entry_price"]) * trade["size"] * sign
-        else:  # resized: every fill's cash flow, the rest closed (or marked) at `price`
-            left = abs(fills["bought"] - fills["sold"])
-            gross = fills["cash"] + sign * left * price
-            price = (fills["sold_value"] + left * price) / (fills["sold"] + left)
-        pnl = gross - trade.pop("entry_commission") - commission
-        trade.update(exit_date=date, exit_price=price, pnl=pnl,
-                     pnl_pct=pnl / (trade["entry_price"] * trade["size"]), exit_reason=reason)
-        self.trade_log.append(trade)
+        self.trade_log.append(trade.close(date, price, commission, reason))
 
     def stop(self) -> None:
         """A trade still open at the end is marked at the last close (no exit costs are charged)."""
