@@ -58,6 +58,10 @@ class LSTMProbability(RiskManagedStrategy):
 
     def __init__(self) -> None:
         super().__init__()
+        missing = [line for line in ("p_up", "mean", "scale", "df") if not hasattr(self.data.lines, line)]
+        if missing:
+            raise ValueError(f"lstm_probability needs the feed lines {', '.join(missing)}: feed the "
+                             "bars through strategies.feeds.DistributionData (LSTMProbability.feed)")
         self._matures = 0  # in hold mode, the bar whose close ends the current bet
 
     def side(self, p_up: float) -> int:

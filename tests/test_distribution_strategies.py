@@ -33,16 +33,21 @@ def dist(p_up: list[float], mean: list[float] | float, scale: float = 0.1, df: f
     return frame.assign(p_up=p_up, mean=mean, scale=scale, df=df)
 
 
-def run(frame: pd.DataFrame, risk: RiskRules | None = None, **params: Any) -> pd.DataFrame:
-    """lstm_probability from the first close through the engine's broker (cash 1000, no costs),
-    fed through the feed class the strategy names; its trade log."""
+def strategy(frame: pd.DataFrame, risk: RiskRules | None = None, feed: type = LSTMProbability.feed,
+             **params: Any) -> LSTMProbability:
+    """lstm_probability run from the first close through the engine's broker (cash 1000, no
+    costs), fed through the feed class the strategy names."""
     rules = risk or RiskRules()
     cerebro = new_cerebro(FREE, rules)
-    cerebro.adddata(LSTMProbability.feed(dataname=frame))
+    cerebro.adddata(feed(dataname=frame))
     cerebro.addstrategy(LSTMProbability, start=frame.index[0].date(), risk=rules,
                         **{"kelly_scale": 0.5, **params})
-    strat = cerebro.run()[0]
-    return pd.DataFrame(strat.trade_log, columns=TRADE_COLUMNS)
+    return cerebro.run()[0]
+
+
+def run(frame: pd.DataFrame, risk: RiskRules | None = None, **params: Any) -> pd.DataFrame:
+    """The trade log of `strategy`."""
+    return pd.DataFrame(strategy(frame, risk, **params).trade_log, columns=TRADE_COLUMNS)
 
 
 def days(frame: pd.DataFrame, *positions: int) -> list:
@@ -163,8 +168,18 @@ def test_a_resize_moves_the_stop_to_the_average_entry_and_the_whole_position():
     assert trades["pnl"].tolist() == pytest.approx([-0.1 * 999])
 
 
+def test_why_names_the_inputs_and_the_hold_left():
+    frame = dist([0.6] * 3, 0.01, df=5.0, opens=OPENS[:3])
+    why = strategy(frame, horizon=3).why()  # in at open 1; closes 1, 2 held, close 3 decides
+    assert why.startswith("P(up over 3 sessions) 0.600 against threshold 0.550; mean +1.000%")
+    assert "Kelly fraction 0.300 (cap 1)" in why  # 0.5 * 0.01 / (0.01 * 5 / 3)
+    assert why.endswith("holding, 1 of 3 sessions left")
+
+
 def test_no_forecast_no_decision_and_the_config_is_bounded(make_cfg):
     assert run(dist([NAN] * 10, NAN), horizon=1).empty
+    with pytest.raises(ValueError, match="needs the feed lines p_up, mean, scale, df"):
+        strategy(dist([0.6] * 10, 0.01), feed=SignalData)
     cfg = make_cfg("strategy=lstm_probability")
     validate(cfg)
     for key, bad in [("strategy.threshold", 0.4), ("strategy.threshold", 1.0),
