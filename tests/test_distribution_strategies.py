@@ -12,6 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from backtests.errors import UserError
+from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import TRADE_COLUMNS, new_cerebro
 from backtests.settings.validate import validate
 from strategies.feeds import SignalData
@@ -27,27 +28,29 @@ OPENS = [10.0 + i for i in range(10)]  # open i is 10 + i (and so is close i): a
 
 
 def dist(p_up: list[float], mean: list[float] | float, scale: float = 0.1, df: float = INF,
-         opens: list[float] = OPENS) -> pd.DataFrame:
+         opens: list[float] = OPENS, spread: float = 0.01) -> pd.DataFrame:
     """Bars whose close is their open, with the distribution columns of one horizon."""
-    frame = bars(opens, opens, spread=0.01)
+    frame = bars(opens, opens, spread=spread)
     return frame.assign(p_up=p_up, mean=mean, scale=scale, df=df)
 
 
 def strategy(frame: pd.DataFrame, risk: RiskRules | None = None, feed: type = LSTMProbability.feed,
-             **params: Any) -> LSTMProbability:
+             broker: BrokerSettings = FREE, **params: Any) -> LSTMProbability:
     """lstm_probability run from the first close through the engine's broker (cash 1000, no
-    costs), fed through the feed class the strategy names."""
+    costs unless `broker` says), fed through the feed class the strategy names."""
     rules = risk or RiskRules()
-    cerebro = new_cerebro(FREE, rules)
+    cerebro = new_cerebro(broker, rules)
     cerebro.adddata(feed(dataname=frame))
     cerebro.addstrategy(LSTMProbability, start=frame.index[0].date(), risk=rules,
                         **{"kelly_scale": 0.5, **params})
     return cerebro.run()[0]
 
 
-def run(frame: pd.DataFrame, risk: RiskRules | None = None, **params: Any) -> pd.DataFrame:
+def run(frame: pd.DataFrame, risk: RiskRules | None = None, broker: BrokerSettings = FREE,
+        **params: Any) -> pd.DataFrame:
     """The trade log of `strategy`."""
-    return pd.DataFrame(strategy(frame, risk, **params).trade_log, columns=TRADE_COLUMNS)
+    return pd.DataFrame(strategy(frame, risk, broker=broker, **params).trade_log,
+                        columns=TRADE_COLUMNS)
 
 
 def days(frame: pd.DataFrame, *positions: int) -> list:
@@ -78,10 +81,13 @@ def test_entry_is_sized_by_the_capped_kelly_fraction(mean, df, cap, size):
     assert trades[["size", "entry_price"]].values.tolist() == [[size, 11]]
 
 
-def test_max_position_still_caps_the_kelly_fraction():
+def test_max_position_still_caps_the_kelly_fraction_of_the_invest_fraction():
     frame = dist([0.6] + [NAN] * 9, 0.01)
     trades = run(frame, RiskRules(max_position=0.2), horizon=1)
     assert trades["size"].tolist() == [18]  # min(0.5, 0.2) of 1000 at open 11
+    part = run(frame, broker=BrokerSettings(cash=1000, commission=0.0, slippage=0.0,
+                                            invest_fraction=0.8), horizon=1)
+    assert part["size"].tolist() == [36]  # 0.5 of a full position, 0.8 of 1000: 400 / 11
 
 
 # -- entries and exits -------------------------------------------------------------------------
@@ -151,6 +157,29 @@ def test_daily_resizes_whenever_the_fraction_changes():
     assert trade["entry_price"] == pytest.approx((45 * 11 + 42 * 12) / 87)
     assert trade["exit_price"] == pytest.approx((70 * 14 + 17 * 19) / 87)
     assert trade["pnl"] == pytest.approx(-(45 * 11 + 42 * 12) + 70 * 14 + 17 * 19)
+
+
+def test_a_resize_pays_commission_and_slippage_exactly():
+    costs = BrokerSettings(cash=1000, commission=0.001, slippage=0.01, invest_fraction=1.0)
+    trades = run(dist([0.6] * 10, [0.01] + [0.02] * 9, spread=0.5), broker=costs, horizon=1,
+                 mode="daily")
+    # open 1 fills at 11.11: 44 shares fit in 500 with 0.1% commission (cash left 510.67116);
+    # open 2: equity with the 44 sold at 11.88 less commission = 1032.86844, 85 shares at 12.12
+    # with commission fit, so 41 more are bought at 12.12; all 85 marked at 19, no exit costs
+    bought = 44 * 11.11 + 41 * 12.12
+    assert trades["size"].tolist() == [85]
+    assert trades["entry_price"].tolist() == pytest.approx([bought / 85])
+    assert trades["pnl"].tolist() == pytest.approx([85 * 19 - bought - 0.001 * bought])
+
+
+def test_a_short_is_resized_by_its_own_kelly_fraction():
+    frame = dist([0.4] * 10, [-0.01] + [-0.02] * 9)
+    trades = run(frame, horizon=1, mode="daily", allow_short=True)
+    # close 0: f = 0.5, 500 / 11 = 45 sold short at 11; close 1: f = 1, equity at open 2
+    # 1000 - 45 * (12 - 11) = 955, 955 / 12 = 79 shares short: 34 more sold at 12; marked at 19
+    assert trades["direction"].tolist() == ["short"] and trades["size"].tolist() == [79]
+    assert trades["entry_price"].tolist() == pytest.approx([(45 * 11 + 34 * 12) / 79])
+    assert trades["pnl"].tolist() == pytest.approx([45 * (11 - 19) + 34 * (12 - 19)])
 
 
 def test_a_resize_moves_the_stop_to_the_average_entry_and_the_whole_position():
