@@ -36,10 +36,6 @@ from strategies.sizers import _largest_affordable
 
 log = logging.getLogger(__name__)
 
-
-def _same(fill: float) -> float:
-    return fill
-
 _DEAD = (bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
 
@@ -167,7 +163,7 @@ class RiskManagedStrategy(bt.Strategy):
         if entry is None:  # the sizer found no room: no cash, or too little history for vol_target
             return
         if guarded:
-            self._guard(entry, direction, abs(entry.created.size), _same)
+            self._guard(entry, direction, abs(entry.created.size), float)  # off the fill itself
 
     def _resize(self, direction: int) -> None:
         """Take the open position to `size_scale` of a full one at this open: the difference in
