@@ -99,3 +99,16 @@ def fit_network(model: Any, build: Callable[[], Any], X: Inputs, y: np.ndarray,
                  val, np.random.default_rng(seed) if rng is None else rng, start_loss,
                  schedule.patience, criterion)
     return model
+
+
+def newest_then_random(new: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of `size` samples: every new one (up to `size`), the rest drawn from the older.
+
+    A warm fold's epoch over a capped sample: what is new since the previous fit, and a random
+    reminder of the past, so a fold costs the same however long the history has grown.
+    """
+    fresh, older = np.flatnonzero(new), np.flatnonzero(~new)
+    if len(fresh) >= size:
+        return fresh[-size:]
+    drawn = rng.choice(older, size - len(fresh), replace=False)
+    return np.sort(np.concatenate([drawn, fresh]))

@@ -26,7 +26,7 @@ from forecasting.base import NotFittedError, as_series
 from forecasting.distribution.base import distribution_frame, horizon_returns
 from forecasting.network import build_distribution_lstm
 from forecasting.scaling import WindowScaler
-from forecasting.training import Schedule, fit_network
+from forecasting.training import Schedule, fit_network, newest_then_random
 from forecasting.windows import Windows
 
 MIN_HELD_OUT = 100  # held-out samples needed to fit the tails on them rather than in-sample
@@ -38,11 +38,12 @@ class DistributionLSTM:
 
     bounds = {"window": "int >= 1", "units": "int >= 1", "layers": "int >= 1",
               "dropout": "0 <= number < 1", "epochs": "int >= 1", "warm_epochs": "int >= 0",
-              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0"}
+              "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0",
+              "warm_samples": "int >= 0"}
 
     def __init__(self, *, horizons: Sequence[int], window: int, units: int, layers: int,
                  dropout: float, epochs: int, warm_epochs: int, batch_size: int,
-                 learning_rate: float, patience: int) -> None:
+                 learning_rate: float, patience: int, warm_samples: int) -> None:
         # The next session is always one: its mean is the point forecast every strategy reads.
         self.horizons = sorted({1, *(int(h) for h in horizons)})
         if self.horizons[0] < 1:
@@ -50,6 +51,8 @@ class DistributionLSTM:
         self.window, self.units, self.layers, self.dropout = window, units, layers, dropout
         self.epochs, self.warm_epochs, self.batch_size = epochs, warm_epochs, batch_size
         self.learning_rate, self.patience = learning_rate, patience
+        self.warm_samples = warm_samples
+        self._seen: pd.Timestamp | None = None  # the last date a previous fit trained on
         self.network: Any = None
         self.model: Any = None  # the point view (1-day mean): what attributions explain
         self.scaler: WindowScaler | None = None  # inputs, and the 1-day target
@@ -89,6 +92,11 @@ class DistributionLSTM:
             held = validation.labelled
             val = (self.scaler.transform_x(held.X), self._scaled_targets(held))
         resume = warm_start and self.network is not None
+        if resume and self._seen is not None and 0 < self.warm_samples < len(X):
+            keep = newest_then_random(np.asarray(train.index > self._seen), self.warm_samples,
+                                      np.random.default_rng(seed))
+            X, y = X[keep], y[keep]
+        self._seen = train.index[-1]
         holder: dict[str, Any] = {}
 
         def build() -> Any:

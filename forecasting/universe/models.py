@@ -14,7 +14,7 @@ import numpy as np
 
 from forecasting.base import NotFittedError
 from forecasting.network import build_global_lstm
-from forecasting.training import Schedule, fit_network
+from forecasting.training import Schedule, fit_network, newest_then_random
 from forecasting.universe.panel import TARGETS, Panel, PanelScaler, cross_sectional_target
 
 
@@ -129,7 +129,7 @@ class GlobalLSTM(PanelForecaster):
             val = (self._inputs(panel, validation), y_val)
         y = self._targets(panel, idx)
         if resume and 0 < self.warm_samples < len(idx):
-            keep = _newest_then_random(panel.pos[idx] > self._seen, self.warm_samples, rng)
+            keep = newest_then_random(panel.pos[idx] > self._seen, self.warm_samples, rng)
             idx, y = idx[keep], y[keep]
         self._seen = max(self._seen, int(panel.pos[idx].max()))
         schedule = Schedule(self.epochs, self.warm_epochs, self.batch_size, self.patience)
@@ -149,12 +149,3 @@ class GlobalLSTM(PanelForecaster):
             return np.empty(0)
         scaled = np.asarray(self.model.predict_on_batch(self._inputs(panel, idx)))
         return self.scaler.inverse_y(panel, idx, scaled)
-
-
-def _newest_then_random(new: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Positions of `size` samples: every new one (up to `size`), the rest drawn from the older."""
-    fresh, older = np.flatnonzero(new), np.flatnonzero(~new)
-    if len(fresh) >= size:
-        return fresh[-size:]
-    drawn = rng.choice(older, size - len(fresh), replace=False)
-    return np.sort(np.concatenate([drawn, fresh]))
