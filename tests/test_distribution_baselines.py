@@ -17,8 +17,9 @@ from forecasting.distribution.baselines import (
     build_baselines,
     garch_sum_variance,
 )
-from forecasting.walkforward import SeriesSamples, WalkForward
+from forecasting.walkforward import SeriesSamples
 from forecasting.windows import Windows
+from tests.builders import build
 
 HORIZONS = (1, 5, 20)
 # GARCH(1,1)-t in arch's units (percent returns): unconditional variance 0.05 / 0.05 = 1 (1% a day).
@@ -67,7 +68,7 @@ def std_of(frame: pd.DataFrame) -> np.ndarray:
 
 def test_every_baseline_returns_the_frame_base_py_describes():
     windows, _ = garch_path(1200)
-    for name, method in build_baselines(list(BASELINES)).items():
+    for name, method in build_baselines(list(BASELINES), 250, 0.94).items():
         frame = predict(method, windows, 900, 901, 1000)
         assert list(frame.columns) == list(COLUMNS) and frame.index.name == "date", name
         assert len(frame) == 99 * len(HORIZONS) and frame.notna().all().all(), name
@@ -110,9 +111,9 @@ def test_ewma_spread_grows_with_the_square_root_of_the_horizon():
     from forecasting.risk.baselines import EWMA as RiskEWMA
 
     windows, _ = garch_path(1000)
-    frame = predict(EWMA(), windows, 700, 701, 900)
+    frame = predict(EWMA(0.94), windows, 700, 701, 900)
     one = frame[frame["horizon"] == 1]
-    risk = RiskEWMA().predict_risk(windows[701:900], windows.y[:899], ())
+    risk = RiskEWMA(0.94).predict_risk(windows[701:900], windows.y[:899], ())
     np.testing.assert_allclose(one["scale"], risk["volatility"], rtol=1e-12)
     for h in HORIZONS:
         part = frame[frame["horizon"] == h]
@@ -187,9 +188,9 @@ class DistributionModel:
 
 
 def walk(windows: Windows, until: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    walkforward = WalkForward(initial_train=600, retrain_every=150)
+    walkforward = build("walkforward/default", initial_train=600, retrain_every=150)
     models = {name: DistributionModel(method, windows)
-              for name, method in build_baselines(list(BASELINES)).items()}
+              for name, method in build_baselines(list(BASELINES), 250, 0.94).items()}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     for out in walkforward.drive(SeriesSamples(windows), models, seed=0, until=until,
                                  progress=False):
@@ -226,10 +227,10 @@ def test_build_baselines_makes_fresh_objects_by_name_and_refuses_unknown_ones():
 
     made = build_baselines(["garch", "historical"], historical_window=60, ewma_lambda=0.9)
     assert list(made) == ["garch", "historical"] and made["historical"].window == 60
-    assert build_baselines(["ewma"], ewma_lambda=0.9)["ewma"].lam == 0.9
-    assert build_baselines(["garch"])["garch"] is not made["garch"]
+    assert build_baselines(["ewma"], 250, ewma_lambda=0.9)["ewma"].lam == 0.9
+    assert build_baselines(["garch"], 250, 0.94)["garch"] is not made["garch"]
     with pytest.raises(ValueError, match="unknown distribution baseline"):
-        build_baselines(["ewma", "lstm"])
+        build_baselines(["ewma", "lstm"], 250, 0.94)
     assert bounds_of(Historical)["window"].accepts(250) and not bounds_of(Historical)["window"].accepts(1)
     assert not bounds_of(EWMA)["lam"].accepts(1.0)
     assert bounds_of(Garch) == {} and bounds_of(Climatology) == {}

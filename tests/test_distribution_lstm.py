@@ -38,7 +38,8 @@ def windows_of(returns: np.ndarray, window: int, extra: np.ndarray | None = None
     return Windows(X.astype(np.float32), y, pd.DatetimeIndex(index))
 
 
-def scored(windows: Windows, horizons: list[int], baselines: list[str], **network) -> tuple[pd.DataFrame, dict]:
+def scored(windows: Windows, horizons: list[int], baselines: list[str],
+           **network) -> tuple[pd.DataFrame, dict]:
     walk = build("walkforward/default", initial_train=1500, retrain_every=500, val_fraction=0.2)
     model = DistributionLSTM(horizons=horizons, **{**NETWORK, **network})
     made = model_distributions(walk.run(model, windows, seed=0, progress=False))

@@ -122,6 +122,9 @@ def _starve_the_optimiser(monkeypatch):
     """Make arch's optimiser stop after one iteration: a fit that does not converge."""
     from arch.univariate.base import ARCHModel
 
+    from forecasting.risk import baselines
+
+    monkeypatch.setattr(baselines, "_FITS", type(baselines._FITS)())  # no fit remembered from before
     original = ARCHModel.fit
     monkeypatch.setattr(ARCHModel, "fit", lambda self, *a, **k: original(
         self, *a, **{**k, "options": {"maxiter": 1}}))
@@ -180,8 +183,26 @@ def test_ewma_seed_reads_no_return_after_the_first_test_day():
     rng = np.random.default_rng(0)
     returns = rng.normal(0, 0.01, 60)
     test = Windows(np.zeros((41, 1, 1), np.float32), np.zeros(41), pd.bdate_range("2020-01-01", periods=41))
-    before = EWMA().predict_risk(test, returns, [0.95])  # first test day: after 20 returns
+    before = EWMA(0.94).predict_risk(test, returns, [0.95])  # first test day: after 20 returns
     later = returns.copy()
     later[20:] *= 5.0  # returns from the first test day's own on
-    after = EWMA().predict_risk(test, later, [0.95])
+    after = EWMA(0.94).predict_risk(test, later, [0.95])
     assert before["volatility"].iloc[0] == after["volatility"].iloc[0]
+
+
+def test_the_distribution_garch_reuses_the_risk_garchs_fits(monkeypatch):
+    """Both walk-forwards fit the same GARCH on the same folds: the second reads the first's fits."""
+    from arch.univariate.base import ARCHModel
+
+    from forecasting.distribution.baselines import Garch
+    from forecasting.risk import baselines
+
+    monkeypatch.setattr(baselines, "_FITS", type(baselines._FITS)())
+    calls = []
+    original = ARCHModel.fit
+    monkeypatch.setattr(ARCHModel, "fit", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    windows = constant_vol()
+    risk = baselines.GarchT().fit(windows[:500])
+    again = Garch().fit(windows[:500])
+    assert len(calls) == 1
+    assert again.model.params.equals(risk.params)

@@ -57,7 +57,7 @@ class Historical(PastOnly):
 
     bounds = {"window": "int >= 2"}
 
-    def __init__(self, window: int = 250) -> None:
+    def __init__(self, window: int) -> None:  # conf/distribution holds the default
         self.window = window
 
     def predict_distribution(self, test: Windows, returns: np.ndarray,
@@ -82,7 +82,7 @@ class EWMA(PastOnly):
 
     bounds = {"lam": "0 < number < 1"}
 
-    def __init__(self, lam: float = 0.94) -> None:
+    def __init__(self, lam: float) -> None:  # conf/distribution holds the default
         self.lam = lam
 
     def predict_distribution(self, test: Windows, returns: np.ndarray,
@@ -178,8 +178,8 @@ class Climatology:
         return distribution_frame(test.index, by_horizon)
 
 
-def build_baselines(names: Sequence[str], historical_window: int = 250,
-                    ewma_lambda: float = 0.94) -> dict[str, DistributionMethod]:
+def build_baselines(names: Sequence[str], historical_window: int,
+                    ewma_lambda: float) -> dict[str, DistributionMethod]:
     """Fresh baseline objects by name (BASELINES), in the order given."""
     unknown = [name for name in names if name not in BASELINES]
     if unknown:

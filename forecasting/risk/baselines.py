@@ -7,9 +7,12 @@ close of that day. The array holds nothing later, so no method can read the futu
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,6 +84,26 @@ class EWMA(PastOnly):
         return risk_frame(test, sigma, {level: normal_var_es(zero, sigma, level) for level in levels})
 
 
+_FITS: OrderedDict[bytes, Any] = OrderedDict()  # recent GARCH fits by their inputs
+_KEPT_FITS = 256
+
+
+def _fitted(model: Any, y: np.ndarray, start: np.ndarray | None) -> Any:
+    """arch's fit of `model` on `y` from `start`, remembered by its inputs: the risk forecasts and
+    the distribution baselines refit the same GARCH on the same folds from the same starts, and
+    the second asks for a fit already made (the same inputs give the same fit: it is deterministic)."""
+    key = hashlib.sha256(np.ascontiguousarray(y, dtype=np.float64).tobytes()
+                         + (b"" if start is None else np.asarray(start, np.float64).tobytes())).digest()
+    if key in _FITS:
+        _FITS.move_to_end(key)
+        return _FITS[key]
+    result = model.fit(disp="off", starting_values=start, show_warning=False)
+    _FITS[key] = result
+    if len(_FITS) > _KEPT_FITS:
+        _FITS.popitem(last=False)
+    return result
+
+
 class GarchT:
     """GARCH(1,1) with a constant mean and Student-t innovations, fitted by `arch` on each fold.
 
@@ -114,7 +137,7 @@ class GarchT:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # arch's own warnings; convergence is checked below
             try:
-                result = model.fit(disp="off", starting_values=start, show_warning=False)
+                result = _fitted(model, y, start)
             except (ValueError, np.linalg.LinAlgError) as exc:
                 if self.params is None:
                     raise
