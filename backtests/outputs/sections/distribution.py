@@ -64,8 +64,8 @@ def horizon_table(scores: Mapping[str, Any]) -> str:
         name = esc(method_name(method))
         rows.append((f"<b>{name}</b>" if method == MODEL else name, _crps(value),
                      f"<b>{ratio}</b>" if value is not None and value == best else ratio,
-                     coverage_label(s, "90"), coverage_label(s, "50"), pit_label(s),
-                     brier_label(s)))
+                     esc(coverage_label(s, "90")), esc(coverage_label(s, "50")), esc(pit_label(s)),
+                     esc(brier_label(s))))  # "<0.001" is text, not a tag
     return table(HEADER, rows)
 
 
