@@ -42,13 +42,13 @@ class IntradayRange:
         return np.log(bars["High"] / bars["Low"])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VolumeZScore:
     """Log volume standardised by its trailing mean and deviation over `window` days."""
 
     bounds: ClassVar[dict[str, str]] = {"window": "int >= 2"}
 
-    window: int = 20
+    window: int
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         logv = np.log1p(bars["Volume"])
@@ -57,25 +57,25 @@ class VolumeZScore:
             rolling.count() >= self.window)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RealizedVolatility:
     """Trailing standard deviation of daily log returns over `window` days."""
 
     bounds: ClassVar[dict[str, str]] = {"window": "int >= 2"}
 
-    window: int = 20
+    window: int
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         return log_returns(bars["Close"]).rolling(self.window, min_periods=self.window).std()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RSI:
     """Wilder's relative strength index, rescaled to [-1, 1]."""
 
     bounds: ClassVar[dict[str, str]] = {"period": "int >= 1"}
 
-    period: int = 14
+    period: int
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         delta = bars["Close"].diff()
@@ -86,15 +86,15 @@ class RSI:
         return (2 * gain / total - 1).fillna(0.0).where(gain.notna())
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MACD:
     """MACD histogram (fast EMA - slow EMA, minus its signal EMA) as a fraction of price."""
 
     bounds: ClassVar[dict[str, str]] = {"fast": "int >= 1", "slow": "int >= 1", "signal": "int >= 1"}
 
-    fast: int = 12
-    slow: int = 26
-    signal: int = 9
+    fast: int
+    slow: int
+    signal: int
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         close = bars["Close"]
@@ -106,13 +106,13 @@ class MACD:
         return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SMAGap:
     """Close relative to its trailing `window`-day simple moving average, minus one."""
 
     bounds: ClassVar[dict[str, str]] = {"window": "int >= 1"}
 
-    window: int = 20
+    window: int
 
     def __call__(self, bars: pd.DataFrame) -> pd.Series:
         return bars["Close"] / bars["Close"].rolling(self.window, min_periods=self.window).mean() - 1

@@ -27,9 +27,9 @@ class LSTMForecaster:
               "dropout": "0 <= number < 1", "epochs": "int >= 1", "warm_epochs": "int >= 0",
               "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0"}
 
-    def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
-                 epochs: int = 10, warm_epochs: int = 1, batch_size: int = 256,
-                 learning_rate: float = 1e-3, patience: int = 3) -> None:
+    def __init__(self, *, window: int, units: int, layers: int, dropout: float, epochs: int,
+                 warm_epochs: int, batch_size: int, learning_rate: float, patience: int) -> None:
+        # No defaults here: conf/forecaster/lstm.yaml holds them (backtests/settings/defaults.py).
         self.window, self.units, self.layers, self.dropout = window, units, layers, dropout
         self.epochs, self.warm_epochs, self.batch_size = epochs, warm_epochs, batch_size
         self.learning_rate, self.patience = learning_rate, patience

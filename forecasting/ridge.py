@@ -15,7 +15,7 @@ class RidgeForecaster:
     uses_validation = False  # nothing to early-stop: it trains on the whole window
     bounds = {"window": "int >= 1", "alpha": "number >= 0"}  # see backtests/settings/bounds.py
 
-    def __init__(self, window: int = 30, alpha: float = 10.0) -> None:
+    def __init__(self, *, window: int, alpha: float) -> None:  # defaults: conf/forecaster/ridge.yaml
         self.window, self.alpha = window, alpha
         self.scaler: WindowScaler | None = None
         self.coef: np.ndarray | None = None

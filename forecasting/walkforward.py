@@ -24,21 +24,21 @@ log = logging.getLogger(__name__)
 MIN_VALIDATION = 20  # fewer held-out samples than this make early stopping noise, not signal
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WalkForward:
-    """The retraining schedule (see conf/walkforward/default.yaml for each setting)."""
+    """The retraining schedule: each setting and its default in conf/walkforward/default.yaml."""
 
     bounds: ClassVar[dict[str, str]] = {"mode": "one of: expanding, sliding", "initial_train": "int >= 1",
               "retrain_every": "int >= 1", "gap": "int >= 1", "warm_start": "bool",
               "val_fraction": "0 <= number < 1", "warm_validation": "bool"}
 
-    mode: Literal["expanding", "sliding"] = "expanding"
-    initial_train: int = 756
-    retrain_every: int = 21
-    gap: int = 1
-    warm_start: bool = True
-    val_fraction: float = 0.1
-    warm_validation: bool = True
+    mode: Literal["expanding", "sliding"]
+    initial_train: int
+    retrain_every: int
+    gap: int
+    warm_start: bool
+    val_fraction: float
+    warm_validation: bool
 
     def folds(self, samples: int, lead: int = 0) -> list[Fold]:
         """The folds over `samples` windows whose first one ends `lead` bars into the price history.

@@ -22,7 +22,7 @@ from typing import Any
 import backtrader as bt
 
 from strategies.broker import guard_hit_at_open
-from strategies.risk import DrawdownBreaker, RiskRules
+from strategies.risk import DrawdownBreaker, RiskRules, given_rules
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class RiskManagedStrategy(bt.Strategy):
     uses_forecast = True  # reads the feed's `signal` line (False: prices only)
 
     def __init__(self) -> None:
-        self.rules: RiskRules = self.p.risk or RiskRules()
+        self.rules: RiskRules = given_rules(self.p.risk, type(self).__name__)
         self.trade_log: list[dict[str, Any]] = []
         self.in_market: dict[dt.date, bool] = {}
         self.bars_in_trade = 0  # closes seen since the open trade's entry filled

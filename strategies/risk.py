@@ -1,7 +1,8 @@
 """Risk rules shared by every strategy: where protective orders sit, how big a position is, and when
 a drawdown switches trading off. Pure arithmetic here; the orders themselves live in `base.py`.
 
-Every rule is off when its value is None, so `RiskRules()` is "no rules" (the `risk=none` preset).
+Every rule is off when its value is None: conf/risk/none.yaml is "no rules". Each setting's default
+lives in conf/risk/ only (the class has none); the engine always hands the rules on.
 """
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ log = logging.getLogger(__name__)
 TRADING_DAYS = 252  # annualises the realised volatility that `vol_target` is compared with
 
 
-@dataclass(frozen=True)
+def given_rules(risk: RiskRules | None, who: str) -> RiskRules:
+    """The rules the engine passes (the `risk` group); None is a wiring mistake, never "no rules"."""
+    if risk is None:
+        raise TypeError(f"{who} needs risk=RiskRules(...): the engine passes the risk group's "
+                        "(conf/risk/none.yaml has every rule off)")
+    return risk
+
+
+@dataclass(frozen=True, kw_only=True)
 class RiskRules:
     """The `risk` config group (conf/risk/*.yaml).
 
@@ -26,20 +35,20 @@ class RiskRules:
     position's stops sit below the fill and its take-profit above, a short position's the other way.
     """
 
-    stop_loss: float | None = None      # stop this fraction away from the entry fill
-    take_profit: float | None = None    # limit order this fraction away from the entry fill
-    trailing_stop: float | None = None  # stop this fraction behind the best close since entry
-    atr_stop: float | None = None       # stop this many ATRs away from the entry fill
-    atr_period: int = 14                # bars in the ATR used by atr_stop
-    max_position: float | None = None   # largest position, as a fraction of equity
-    vol_target: float | None = None     # annualised volatility a new position is sized to
-    vol_lookback: int = 20              # daily returns in the realised volatility for vol_target
-    max_drawdown: float | None = None   # flatten when equity is this fraction below its peak
-    cooldown_days: int = 20             # bars to stay flat after max_drawdown trips
-    vol_source: str = "realised"        # volatility for vol_target / inverse_vol: realised or forecast
-    max_weight: float | None = None     # portfolio: cap on one name's |weight|; the excess stays cash
-    max_gross: float | None = None      # portfolio: cap on sum |weight| (all weights scaled down)
-    max_net: float | None = None        # portfolio: cap on |sum weight| (the larger side scaled down)
+    stop_loss: float | None     # stop this fraction away from the entry fill
+    take_profit: float | None   # limit order this fraction away from the entry fill
+    trailing_stop: float | None # stop this fraction behind the best close since entry
+    atr_stop: float | None      # stop this many ATRs away from the entry fill
+    atr_period: int             # bars in the ATR used by atr_stop
+    max_position: float | None  # largest position, as a fraction of equity
+    vol_target: float | None    # annualised volatility a new position is sized to
+    vol_lookback: int           # daily returns in the realised volatility for vol_target
+    max_drawdown: float | None  # flatten when equity is this fraction below its peak
+    cooldown_days: int          # bars to stay flat after max_drawdown trips
+    vol_source: str             # volatility for vol_target / inverse_vol: realised or forecast
+    max_weight: float | None    # portfolio: cap on one name's |weight|; the excess stays cash
+    max_gross: float | None     # portfolio: cap on sum |weight| (all weights scaled down)
+    max_net: float | None       # portfolio: cap on |sum weight| (the larger side scaled down)
 
     # Each rule's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds: ClassVar[dict[str, str]] = {

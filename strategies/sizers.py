@@ -6,7 +6,7 @@ from typing import Any
 
 import backtrader as bt
 
-from strategies.risk import TRADING_DAYS, RiskRules
+from strategies.risk import TRADING_DAYS, RiskRules, given_rules
 
 
 class EquityFractionSizer(bt.Sizer):
@@ -29,7 +29,7 @@ class EquityFractionSizer(bt.Sizer):
     )
 
     def _getsizing(self, comminfo: Any, cash: float, data: Any, isbuy: bool) -> int:
-        rules: RiskRules = self.p.risk or RiskRules()
+        rules: RiskRules = given_rules(self.p.risk, type(self).__name__)
         # data.close[0] is this bar's close, not known at the open: volatility ends one bar back.
         past = data.close.get(ago=-1, size=rules.vol_lookback + 1) if rules.vol_target else []
         # The forecast of tomorrow's daily volatility made at the decision close, annualised.

@@ -28,7 +28,7 @@ class MeanReturnForecaster:
     uses_validation = False  # no early stopping: the walk-forward gives fit() the whole window
     bounds = {"window": "int >= 1", "lookback": "int >= 1", "column": "int >= 0"}  # checked first
 
-    def __init__(self, window: int = 10, lookback: int = 5, column: int = 0) -> None:
+    def __init__(self, *, window: int, lookback: int, column: int) -> None:  # defaults: its YAML
         self.window, self.lookback, self.column = window, lookback, column
         self.fitted = False
 

@@ -13,6 +13,7 @@ from backtests.pipeline.engine import BacktestResult, run_backtest
 from backtests.pipeline.metrics import trade_stats
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules
+from tests.builders import build
 from tests.paths import bars
 
 # Long from the open of bar 1 (10) to the open of bar 3 (12).
@@ -91,7 +92,7 @@ def test_a_stop_fill_slips_too():
     bars = path([10.0, 10.0, 10.0, 10.0, 10.0], spread=0.5)
     bars.iloc[2, bars.columns.get_loc("Low")] = 8.5
     bars["signal"] = [0.01] + [np.nan] * 4
-    trade = round_trip(costs(slippage=0.01), bars, RiskRules(stop_loss=0.1)).trades.iloc[0]
+    trade = round_trip(costs(slippage=0.01), bars, build("risk/none", stop_loss=0.1)).trades.iloc[0]
     stop = 10 * 1.01 * 0.9
     assert (trade["exit_price"], trade["exit_reason"]) == (pytest.approx(stop * 0.99), "stop_loss")
 

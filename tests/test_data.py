@@ -6,10 +6,8 @@ import pandas as pd
 import pytest
 
 from backtests.data import yahoo
-from backtests.data.csv import CsvSource
-from backtests.data.synthetic import SyntheticSource
-from backtests.data.yahoo import YahooSource
 from backtests.errors import UserError
+from tests.builders import source
 
 YAHOO = """Date,Open,High,Low,Close,Adj Close,Volume
 2020-01-02,10,12,9,11,5.5,100
@@ -20,7 +18,7 @@ YAHOO = """Date,Open,High,Low,Close,Adj Close,Volume
 
 def test_yahoo_layout_is_scaled_by_adj_close(tmp_path):
     (tmp_path / "ABC.csv").write_text(YAHOO)
-    frame = CsvSource("abc", str(tmp_path)).load().frame
+    frame = source("csv", ticker="abc", path=str(tmp_path)).load().frame
     assert list(frame.columns) == ["Open", "High", "Low", "Close", "Volume"]
     # factor Adj Close / Close = 0.5 on the first two rows, 1.0 on the last
     assert frame.loc["2020-01-02", ["Open", "High", "Low", "Close"]].tolist() == [5, 6, 4.5, 5.5]
@@ -33,7 +31,7 @@ def test_plain_ohlcv_file_and_date_range(tmp_path):
     path = tmp_path / "plain.csv"
     path.write_text("date,open,high,low,close,volume\n2020-01-02,1,2,0.5,1.5,10\n"
                     "2020-01-03,1.5,2,1,1.8,10\n2020-01-06,1.8,2,1.7,1.9,10\n")
-    data = CsvSource("X", str(path), start="2020-01-03").load()
+    data = source("csv", ticker="X", path=str(path), start="2020-01-03").load()
     assert data.frame.index[0] == pd.Timestamp("2020-01-03") and len(data.frame) == 2
     assert data.summary()["rows"] == 2
 
@@ -42,7 +40,7 @@ def test_repairs_are_counted_and_result_is_sorted_unique(tmp_path):
     path = tmp_path / "messy.csv"
     path.write_text("Date,Open,High,Low,Close,Volume\n2020-01-03,2,3,1,2,5\n"
                     "2020-01-02,1,2,0.5,1.5,5\n,,,,,\n2020-01-03,9,9,9,9,9\n2020-01-06,,,,,\n")
-    data = CsvSource("X", str(path)).load()
+    data = source("csv", ticker="X", path=str(path)).load()
     assert data.frame.index.is_monotonic_increasing and data.frame.index.is_unique
     assert data.frame.loc["2020-01-03", "Open"] == 2  # the first of a duplicated date is kept
     assert data.repairs == {"empty_rows_dropped": 2, "duplicate_dates_dropped": 1, "rows_out_of_order": 1}
@@ -59,7 +57,7 @@ def test_broken_files_are_refused_with_file_date_and_column(tmp_path, body, word
     path = tmp_path / "bad.csv"
     path.write_text(body)
     with pytest.raises(UserError) as info:
-        CsvSource("X", str(path)).load()
+        source("csv", ticker="X", path=str(path)).load()
     assert str(path) in info.value.message
     for word in words:
         assert word in info.value.message
@@ -68,14 +66,14 @@ def test_broken_files_are_refused_with_file_date_and_column(tmp_path, body, word
 def test_missing_ticker_in_folder_lists_what_is_there(tmp_path):
     (tmp_path / "ABC.csv").write_text(YAHOO)
     with pytest.raises(UserError, match="no ZZZ.csv") as info:
-        CsvSource("ZZZ", str(tmp_path)).load()
+        source("csv", ticker="ZZZ", path=str(tmp_path)).load()
     assert "ABC" in info.value.hint
 
 
 def test_synthetic_market_is_seeded_and_valid():
-    a = SyntheticSource("SYN", seed=3, bars=300).load().frame
-    b = SyntheticSource("SYN", seed=3, bars=300).load().frame
-    c = SyntheticSource("SYN", seed=4, bars=300).load().frame
+    a = source("synthetic", ticker="SYN", seed=3, bars=300).load().frame
+    b = source("synthetic", ticker="SYN", seed=3, bars=300).load().frame
+    c = source("synthetic", ticker="SYN", seed=4, bars=300).load().frame
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
     assert (a["High"] >= a[["Open", "Close"]].max(axis=1)).all()
@@ -94,8 +92,8 @@ def _answer(rows: int = 5) -> pd.DataFrame:
 def test_yfinance_download_is_cached_and_reused(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(yahoo, "_download", lambda t: calls.append(t) or _answer())
-    first = YahooSource("msft", cache_dir=str(tmp_path)).load()
-    second = YahooSource("MSFT", cache_dir=str(tmp_path)).load()
+    first = source("yfinance", ticker="msft", cache_dir=str(tmp_path)).load()
+    second = source("yfinance", ticker="MSFT", cache_dir=str(tmp_path)).load()
     assert calls == ["MSFT"] and first.source == "yfinance" and second.source == "yfinance-cache"
     pd.testing.assert_frame_equal(first.frame, second.frame, check_freq=False)
 
@@ -103,21 +101,21 @@ def test_yfinance_download_is_cached_and_reused(tmp_path, monkeypatch):
 def test_yfinance_offline_without_cache_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(yahoo, "_download", lambda t: pd.DataFrame())
     with pytest.raises(UserError) as info:
-        YahooSource("MSFT", cache_dir=str(tmp_path), retries=1, backoff_seconds=0).load()
+        source("yfinance", ticker="MSFT", cache_dir=str(tmp_path), retries=1, backoff_seconds=0).load()
     assert "could not download MSFT" in info.value.message
     assert "data=csv" in info.value.hint and "data=synthetic" in info.value.hint
 
 
 def test_failed_download_falls_back_to_stale_cache_and_keeps_it(tmp_path, monkeypatch):
     monkeypatch.setattr(yahoo, "_download", lambda t: _answer())
-    YahooSource("MSFT", cache_dir=str(tmp_path)).load()
+    source("yfinance", ticker="MSFT", cache_dir=str(tmp_path)).load()
     good = (tmp_path / "MSFT.csv").read_bytes()
 
     def offline(ticker):
         raise OSError("DNS failure")
 
     monkeypatch.setattr(yahoo, "_download", offline)
-    data = YahooSource("MSFT", cache_dir=str(tmp_path), max_age_hours=0, retries=0).load()
+    data = source("yfinance", ticker="MSFT", cache_dir=str(tmp_path), max_age_hours=0, retries=0).load()
     assert data.source == "yfinance-cache" and len(data.frame) == 5
     assert (tmp_path / "MSFT.csv").read_bytes() == good
 
@@ -133,14 +131,14 @@ def test_the_ticker_comes_from_the_file_name_and_a_contradiction_is_refused(make
         validate(make_cfg("data=csv", f"data.path={tmp_path}/TSLA.csv", "ticker=GOOG"))
     assert "ticker=TSLA" in info.value.hint
     with pytest.raises(UserError, match="TSLA"):
-        CsvSource("GOOG", str(tmp_path / "TSLA.csv"))
+        source("csv", ticker="GOOG", path=str(tmp_path / "TSLA.csv"))
 
 
 def test_a_long_list_in_a_hint_says_how_many_more(tmp_path):
     for number in range(15):
         (tmp_path / f"T{number:02d}.csv").write_text(YAHOO)
     with pytest.raises(UserError) as info:
-        CsvSource("ZZZ", str(tmp_path)).load()
+        source("csv", ticker="ZZZ", path=str(tmp_path)).load()
     assert info.value.hint.endswith("and 3 more")
 
 
@@ -148,7 +146,7 @@ def test_cleaner_repairs_are_dated(tmp_path):
     path = tmp_path / "messy.csv"
     path.write_text("Date,Open,High,Low,Close,Volume\n2020-01-03,2,3,1,2,5\n"
                     "2020-01-02,1,2,0.5,1.5,5\n2020-01-03,9,9,9,9,9\n")
-    data = CsvSource("X", str(path)).load()
+    data = source("csv", ticker="X", path=str(path)).load()
     assert data.repair_dates == {"rows_out_of_order": ["2020-01-02"],
                                  "duplicate_dates_dropped": ["2020-01-03"]}
 
@@ -157,18 +155,18 @@ def test_a_defect_before_data_start_does_not_refuse_the_file(tmp_path):
     path = tmp_path / "OLD.csv"
     path.write_text("Date,Open,High,Low,Close,Volume\n1962-01-02,-1,2,1,1.5,5\n"
                     "2020-01-02,1,2,0.5,1.5,5\n2020-01-03,1.5,2,1,1.8,5\n")
-    assert len(CsvSource("OLD", str(path), start="2010-01-01").load().frame) == 2
+    assert len(source("csv", ticker="OLD", path=str(path), start="2010-01-01").load().frame) == 2
     with pytest.raises(UserError, match="Open on 1962-01-02"):
-        CsvSource("OLD", str(path)).load()  # the whole file: the negative Open is refused
+        source("csv", ticker="OLD", path=str(path)).load()  # the whole file: the negative Open is refused
     with pytest.raises(UserError, match="no rows in .* covers 1962-01-02 to 2020-01-03"):
-        CsvSource("OLD", str(path), start="2021-01-01").load()
+        source("csv", ticker="OLD", path=str(path), start="2021-01-01").load()
 
 
 def test_a_close_only_file_is_refused_saying_what_needs_the_rest_of_the_bar(tmp_path):
     path = tmp_path / "CLOSE.csv"
     path.write_text("Date,Close\n2020-01-02,10\n2020-01-03,10.5\n")
     with pytest.raises(UserError) as info:
-        CsvSource("CLOSE", str(path)).load()
+        source("csv", ticker="CLOSE", path=str(path)).load()
     message = info.value.message
     assert "closes only (no Open, High, Low, Volume)" in message and "next bar's Open" in message
     assert "range (High, Low)" in message and "volume_z (Volume)" in message

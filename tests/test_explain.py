@@ -5,13 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.explain import Explanation, FoldExplainer
+from forecasting.explain import Explanation
 from forecasting.explain.gradients import integrated_gradients
 from forecasting.explain.permutation import lag_blocks, lag_masks
-from forecasting.lstm import LSTMForecaster
-from forecasting.ridge import RidgeForecaster
-from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows
+from tests.builders import build
 
 NAMES = ["signal", "weak", "noise"]
 WINDOW, LAG = 8, 3  # the signal feature acts at lag 3 (the window's third bar from the end)
@@ -31,14 +29,14 @@ def market(signal: bool = True, samples: int = 1000, seed: int = 0) -> Windows:
 
 def forecaster(kind: str):
     if kind == "ridge":
-        return RidgeForecaster(window=WINDOW)
-    return LSTMForecaster(window=WINDOW, units=8, epochs=8, warm_epochs=2, batch_size=32,
+        return build("forecaster/ridge", window=WINDOW)
+    return build("forecaster/lstm", window=WINDOW, units=8, epochs=8, warm_epochs=2, batch_size=32,
                           learning_rate=0.01)
 
 
 def explain(kind: str, windows: Windows) -> Explanation:
-    explainer = FoldExplainer(NAMES, lag_blocks=[1, 2, 3, 4])  # default repeats and steps
-    WalkForward(initial_train=600, retrain_every=200).run(forecaster(kind), windows, seed=0,
+    explainer = build("explain/default", NAMES, lag_blocks=[1, 2, 3, 4], seed=0)  # default repeats and steps
+    build("walkforward/default", initial_train=600, retrain_every=200).run(forecaster(kind), windows, seed=0,
                                                           progress=False, explain=explainer)
     assert explainer.explanation is not None
     return explainer.explanation
@@ -121,9 +119,9 @@ def test_gradients_trace_once_even_when_every_fold_builds_a_new_network():
     from forecasting.explain import gradients
 
     windows = market(samples=800)
-    lstm = LSTMForecaster(window=WINDOW, units=3, epochs=1, batch_size=128)
-    explainer = FoldExplainer(NAMES, lag_blocks=[1])
-    WalkForward(initial_train=500, retrain_every=100, warm_start=False).run(
+    lstm = build("forecaster/lstm", window=WINDOW, units=3, epochs=1, batch_size=128)
+    explainer = build("explain/default", NAMES, lag_blocks=[1], seed=0)
+    build("walkforward/default", initial_train=500, retrain_every=100, warm_start=False).run(
         lstm, windows, seed=0, progress=False, explain=explainer)
     assert len(explainer.explanation.folds) == 3
     traced = [fn.experimental_get_tracing_count() for model, fn in gradients._architectures.values()

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from backtests.data import yahoo
-from backtests.data.yahoo import YahooSource
 from backtests.pipeline.forecast_cache import ForecastCache
+from tests.builders import source
 from tests.conftest import FAST, ROOT
 
 SHRINK = [*FAST, "report.plots=false"]
@@ -133,8 +133,8 @@ STRESS = textwrap.dedent("""
     import logging, sys
     import numpy as np, pandas as pd
     from backtests.data import yahoo
-    from backtests.data.yahoo import YahooSource
     from backtests.pipeline.forecast_cache import ForecastCache
+    from tests.builders import source
 
     cache_dir, rounds = sys.argv[1], int(sys.argv[2])
     index = pd.bdate_range("2015-01-01", periods=3000, name="Date")
@@ -149,7 +149,8 @@ STRESS = textwrap.dedent("""
     forecasts = ForecastCache(cache_dir)
     table = pd.DataFrame({"forecast": close / 1e4, "fold": 1}, index=index.rename("date"))
     for _ in range(rounds):
-        data = YahooSource("MSFT", cache_dir=cache_dir + "/prices", max_age_hours=0, retries=0).load()
+        data = source("yfinance", ticker="MSFT", cache_dir=cache_dir + "/prices", max_age_hours=0,
+                      retries=0).load()
         pd.testing.assert_frame_equal(data.frame, answer, check_freq=False)
         on_disk = pd.read_csv(cache_dir + "/prices/MSFT.csv", index_col="Date", parse_dates=True)
         assert len(on_disk) == len(answer), len(on_disk)   # never a half-written cache file
@@ -207,7 +208,7 @@ def _answer(start: str = "2020-01-01", rows: int = 50) -> pd.DataFrame:
 @pytest.mark.parametrize("short", ["ends earlier", "starts later", "a row missing", "empty", "error"])
 def test_a_short_or_failed_download_never_replaces_the_cache(tmp_path, monkeypatch, caplog, short):
     monkeypatch.setattr(yahoo, "_download", lambda t: _answer())
-    YahooSource("MSFT", cache_dir=str(tmp_path)).load()
+    source("yfinance", ticker="MSFT", cache_dir=str(tmp_path)).load()
     good = (tmp_path / "MSFT.csv").read_bytes()
     full = _answer()
     answers = {"ends earlier": full.iloc[:40], "starts later": full.iloc[5:],
@@ -221,7 +222,7 @@ def test_a_short_or_failed_download_never_replaces_the_cache(tmp_path, monkeypat
     monkeypatch.setattr(yahoo, "_download", download)
     monkeypatch.setattr(yahoo.time, "sleep", lambda s: None)
     with caplog.at_level(logging.WARNING):
-        data = YahooSource("MSFT", cache_dir=str(tmp_path), max_age_hours=0, retries=1).load()
+        data = source("yfinance", ticker="MSFT", cache_dir=str(tmp_path), max_age_hours=0, retries=1).load()
     assert (tmp_path / "MSFT.csv").read_bytes() == good
     assert data.source == "yfinance-cache" and len(data.frame) == 50
     assert str(full.index[-1].date()) in caplog.text  # the warning names the cache's last date
@@ -229,12 +230,12 @@ def test_a_short_or_failed_download_never_replaces_the_cache(tmp_path, monkeypat
 
 def test_a_longer_download_replaces_the_cache_and_keeps_its_repairs(tmp_path, monkeypatch):
     monkeypatch.setattr(yahoo, "_download", lambda t: _answer())
-    YahooSource("MSFT", cache_dir=str(tmp_path)).load()
+    source("yfinance", ticker="MSFT", cache_dir=str(tmp_path)).load()
     longer = _answer(rows=60)
     longer = pd.concat([longer, longer.iloc[[30]]])  # Yahoo sends one day twice
     monkeypatch.setattr(yahoo, "_download", lambda t: longer)
-    fresh = YahooSource("MSFT", cache_dir=str(tmp_path), max_age_hours=0).load()
-    again = YahooSource("MSFT", cache_dir=str(tmp_path)).load()  # from the cache
+    fresh = source("yfinance", ticker="MSFT", cache_dir=str(tmp_path), max_age_hours=0).load()
+    again = source("yfinance", ticker="MSFT", cache_dir=str(tmp_path)).load()  # from the cache
     assert fresh.source == "yfinance" and len(fresh.frame) == 60
     assert again.source == "yfinance-cache" and len(again.frame) == 60
     assert fresh.repairs["duplicate_dates_dropped"] == again.repairs["duplicate_dates_dropped"] == 1
@@ -245,6 +246,6 @@ def test_downloads_are_retried_with_exponential_backoff(tmp_path, monkeypatch):
     monkeypatch.setattr(yahoo, "_download", lambda t: calls.append(t) or pd.DataFrame())
     monkeypatch.setattr(yahoo.time, "sleep", sleeps.append)
     with pytest.raises(Exception, match="could not download MSFT"):
-        YahooSource("MSFT", cache_dir=str(tmp_path), retries=3, backoff_seconds=0.5).load()
+        source("yfinance", ticker="MSFT", cache_dir=str(tmp_path), retries=3, backoff_seconds=0.5).load()
     assert len(calls) == 4 and sleeps == [0.5, 1.0, 2.0]
     assert not list(tmp_path.glob("*"))  # nothing cached from empty answers

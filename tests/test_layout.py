@@ -133,9 +133,11 @@ def test_forecasting_and_strategies_stay_apart(package):
             assert name.split(".")[0] not in FORBIDDEN[package], f"{path} imports {name}"
 
 
-def test_no_module_is_over_300_lines():
+def test_no_module_grows_into_several():
+    """A module's size follows its concept; one past 500 lines has usually grown a second one.
+    (Not a target to split to: a concept that needs the lines keeps them.)"""
     long = {str(p.relative_to(ROOT)): n for package in PACKAGES for p in _modules(package)
-            if (n := len(p.read_text().splitlines())) > 300}
+            if (n := len(p.read_text().splitlines())) > 500}
     assert not long
 
 
@@ -145,13 +147,13 @@ def test_every_backtests_folder_is_a_known_layer():
     assert folders | modules <= set(LAYERS)
 
 
-def test_no_package_holds_more_than_a_dozen_modules():
-    """Past a dozen, a package is grouped into subpackages named after what they hold."""
+def test_no_package_holds_more_than_a_score_of_modules():
+    """Past twenty, a package is grouped into subpackages named after what they hold."""
     crowded = {}
     for package in PACKAGES:
         for folder in [ROOT / package, *(p for p in (ROOT / package).rglob("*") if p.is_dir())]:
             count = len([m for m in folder.glob("*.py") if m.name != "__init__.py"])
-            if count > 12:
+            if count > 20:
                 crowded[str(folder.relative_to(ROOT))] = count
     assert not crowded
 

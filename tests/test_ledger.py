@@ -16,9 +16,10 @@ import pytest
 
 from backtests.ledger.deflate import deflate, make_trial, settings_hash, trial_settings
 from backtests.ledger.record import ledger_figures
-from backtests.ledger.store import SCHEMA_VERSION, Ledger
+from backtests.ledger.store import SCHEMA_VERSION
 from backtests.outputs.report import render_report
 from backtests.sweeps.deflated_sharpe import deflated_sharpe
+from tests.builders import build
 from tests.conftest import FAST, ROOT, run_cli
 from tests.test_report import _metrics, _run_info, _trades
 from tests.test_sweep import sweep
@@ -68,7 +69,7 @@ def test_a_renamed_copy_of_the_same_prices_is_a_rerun_not_a_new_trial(tmp_path):
     again = run_cli(*base, "data=csv", f"data.path={tmp_path / 'copy' / 'ACME.csv'}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "a rerun of earlier settings, not a new trial" in again.stderr + again.stdout
-    rows = Ledger(tmp_path / "results" / "ledger.sqlite").trials()
+    rows = build("ledger/default", path=tmp_path / "results" / "ledger.sqlite").trials()
     assert len(rows) == 1 and rows[0]["reruns"] == 1 and rows[0]["ticker"] == "MSFT"
 
 
@@ -93,7 +94,7 @@ def _old_ledger(path: Path, rows: list[tuple[str, str, int]]) -> None:
 def test_an_older_ledger_is_migrated_and_its_double_counted_trials_merged(tmp_path):
     path = tmp_path / "ledger.sqlite"
     _old_ledger(path, [("MSFT", "fp1", 2), ("ACME", "fp1", 0), ("MSFT", "fp2", 0)])
-    ledger = Ledger(path)
+    ledger = build("ledger/default", path=path)
     rows = sorted(ledger.trials(), key=lambda r: r["id"])
     assert [(r["ticker"], r["dataset"]) for r in rows] == [("MSFT", "fp1"), ("MSFT", "fp2")]
     assert rows[0]["reruns"] == 2 + 1 and rows[0]["run_dir"] == "run1"  # ACME's run is the latest
@@ -103,11 +104,11 @@ def test_an_older_ledger_is_migrated_and_its_double_counted_trials_merged(tmp_pa
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
-    assert len(Ledger(path).trials()) == 2  # opening it again changes nothing
+    assert len(build("ledger/default", path=path).trials()) == 2  # opening it again changes nothing
 
 
 def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = build("ledger/default", path=tmp_path / "ledger.sqlite")
     ids = [ledger.record(_trial(seed))[0] for seed in range(5)]
     assert ledger.record(_trial(2)) == (ids[2], False)  # identical settings: not a new trial
     ledger.record(_trial(9, dataset="other"))  # other data: another population
@@ -124,7 +125,7 @@ def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
 
 
 def _write_many(path: str, worker: int, count: int, barrier) -> None:
-    ledger = Ledger(path)
+    ledger = build("ledger/default", path=path)
     barrier.wait()  # every writer starts at the same moment, on a ledger that does not exist yet
     for number in range(count):
         ledger.record(_trial(1000 * worker + number))
@@ -140,7 +141,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for process in writers:
         process.join(120)
     assert [p.exitcode for p in writers] == [0] * 6
-    trials = Ledger(tmp_path / "l.sqlite").trials()
+    trials = build("ledger/default", path=tmp_path / "l.sqlite").trials()
     assert len(trials) == 90 and len({t["settings_hash"] for t in trials}) == 90
     with sqlite3.connect(tmp_path / "l.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -149,8 +150,9 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 KILLED_WRITER = """
 import sys, time
 from backtests.ledger.store import SCHEMA_VERSION, Ledger
+from tests.builders import build
 from tests.test_ledger import _trial
-ledger = Ledger(sys.argv[1])
+ledger = build("ledger/default", path=sys.argv[1])
 with ledger._connect() as db:  # what record() does, stopped between the INSERT and the COMMIT
     db.execute("BEGIN IMMEDIATE")
     db.execute("INSERT INTO trials (recorded_at, last_run_at, dataset, ticker, period_start, "
@@ -163,14 +165,14 @@ with ledger._connect() as db:  # what record() does, stopped between the INSERT 
 
 def test_a_killed_run_leaves_no_half_written_record(tmp_path):
     path = tmp_path / "l.sqlite"
-    Ledger(path).record(_trial(1))
+    build("ledger/default", path=path).record(_trial(1))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "inserted"
     writer.send_signal(signal.SIGKILL)
     writer.wait(30)
-    ledger = Ledger(path)
+    ledger = build("ledger/default", path=path)
     assert [t["settings_hash"] for t in ledger.trials()] == [_trial(1).settings_hash]
     assert ledger.record(_trial(2))[1]  # the dead writer's lock is gone
     with sqlite3.connect(path) as db:
@@ -221,7 +223,7 @@ def test_two_sweeps_raise_the_ledger_count_and_lower_the_best_dsr(two_sweeps):
     # One sweep alone on fresh data: the ledger's figures are the sweep's.
     assert np.allclose(before["ledger_deflated_sharpe"], before["deflated_sharpe"], rtol=1e-9)
     assert (after["trials"] == 4).all() and (after["ledger_trials"] == 3 + 3).all()  # 0.0008 again
-    ledger = Ledger(tmp / "results" / "ledger.sqlite")
+    ledger = build("ledger/default", path=tmp / "results" / "ledger.sqlite")
     assert len(ledger.trials()) == 6  # every job of two parallel sweeps, nothing lost
     best = before["deflated_sharpe"].idxmax()
     block = json.loads((first / "sweep" / best / "trials.json").read_text())
@@ -247,7 +249,7 @@ def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
     assert "6 distinct trials on SYN data" in listed.stderr + listed.stdout
     reset = run_cli("mode=ledger", *data, "mode.reset=true", "hydra.run.dir=reset", cwd=tmp)
     assert reset.returncode == 0 and "deleted 6 trials" in reset.stderr + reset.stdout
-    assert Ledger(tmp / "results" / "ledger.sqlite").trials() == []
+    assert build("ledger/default", path=tmp / "results" / "ledger.sqlite").trials() == []
 
 
 def test_the_ledger_logger_and_mode_groups_instantiate(make_cfg, tmp_path):
@@ -281,7 +283,7 @@ def test_mode_ledger_of_a_universe_lists_and_resets_that_universes_trials_only(m
     universe = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global",
                             "strategy=topk", "strategy.k=1")
     run_experiment(universe)
-    store = Ledger(tmp_path / "results" / "ledger.sqlite")
+    store = build("ledger/default", path=tmp_path / "results" / "ledger.sqlite")
     assert len(store.trials()) == 2
     run_ledger(universe)
     table = pd.read_csv(tmp_path / "run" / "ledger.csv")

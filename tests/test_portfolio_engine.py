@@ -24,6 +24,7 @@ from strategies.portfolio.rules import apply_rules, predicted_vol
 from strategies.portfolio.selection import top_k
 from strategies.portfolio.topk import TopK
 from strategies.risk import TRADING_DAYS, RiskRules
+from tests.builders import build
 from tests.conftest import RISK_LSTM
 from tests.paths import FREE, bars, ohlc
 
@@ -163,9 +164,9 @@ def test_topk_dropout_selection_matches_qlib():
 
 # -- portfolio rules ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("rules", "expected"), [
-    (RiskRules(max_weight=0.3), [0.3, 0.3]),   # 0.4 of equity stays in cash
-    (RiskRules(max_gross=0.5), [0.25, 0.25]),
-    (RiskRules(max_net=0.4), [0.2, 0.2]),      # long only: net = gross
+    (build("risk/none", max_weight=0.3), [0.3, 0.3]),   # 0.4 of equity stays in cash
+    (build("risk/none", max_gross=0.5), [0.25, 0.25]),
+    (build("risk/none", max_net=0.4), [0.2, 0.2]),      # long only: net = gross
 ])
 def test_caps_shrink_the_targets_and_the_positions(rules, expected):
     result = run(universe(), risk=rules)
@@ -177,10 +178,10 @@ def test_caps_shrink_the_targets_and_the_positions(rules, expected):
 
 def test_max_net_scales_the_larger_side_and_rules_apply_in_order():
     raw = {"A": 0.5, "B": 0.4, "C": -0.3}
-    assert apply_rules(raw, RiskRules(max_net=0.2)) == pytest.approx({"A": 0.5 * 0.5 / 0.9,
+    assert apply_rules(raw, build("risk/none", max_net=0.2)) == pytest.approx({"A": 0.5 * 0.5 / 0.9,
                                                                       "B": 0.4 * 0.5 / 0.9, "C": -0.3})
     # regime 0.5 -> .25/.2/-.15; max_weight .2 -> .2/.2/-.15; max_gross .5 of .55
-    capped = apply_rules(raw, RiskRules(max_weight=0.2, max_gross=0.5), scale=0.5)
+    capped = apply_rules(raw, build("risk/none", max_weight=0.2, max_gross=0.5), scale=0.5)
     assert capped == pytest.approx({"A": 0.2 * 0.5 / 0.55, "B": 0.2 * 0.5 / 0.55, "C": -0.15 * 0.5 / 0.55})
 
 
@@ -190,12 +191,12 @@ def test_vol_target_scales_by_the_predicted_portfolio_volatility():
     returns = np.log(closes).diff().iloc[1:]
     vol = predicted_vol({"A": 0.5, "B": 0.5}, returns, {}, "realised")
     assert vol == pytest.approx(0.015 * math.sqrt(6 / 5) * math.sqrt(TRADING_DAYS))  # corr 1
-    rules = RiskRules(vol_target=vol / 2, vol_lookback=6)
+    rules = build("risk/none", vol_target=vol / 2, vol_lookback=6)
     assert apply_rules({"A": 0.5, "B": 0.5}, rules, closes=closes) == pytest.approx({"A": .25, "B": .25})
     # forecast: D R D with daily vols .01 and .02 and the trailing correlation 1
     forecast = predicted_vol({"A": 0.5, "B": 0.5}, returns, {"A": .01, "B": .02}, "forecast")
     assert forecast == pytest.approx(0.015 * math.sqrt(TRADING_DAYS))
-    short = RiskRules(vol_target=0.1, vol_lookback=10)  # too little history: no position
+    short = build("risk/none", vol_target=0.1, vol_lookback=10)  # too little history: no position
     assert apply_rules({"A": 0.5}, short, closes=closes) == {}
 
 
@@ -208,7 +209,7 @@ def test_regime_scales_the_gross_exposure():
 def test_inverse_vol_weights_by_the_forecast_volatility():
     data = universe()
     data["A"]["volatility"], data["B"]["volatility"] = 0.01, 0.02
-    rules = RiskRules(vol_source="forecast")
+    rules = build("risk/none", vol_source="forecast")
     result = run(data, params={"k": 2, "rebalance": 3, "weighting": "inverse_vol"}, risk=rules)
     assert result.targets.loc[day(0), ["A", "B"]].tolist() == pytest.approx([2 / 3, 1 / 3])
 
@@ -250,7 +251,7 @@ def test_a_stop_exits_and_the_name_stays_out_until_the_next_rebalance():
     rows[3] = (11, 11.2, 9.5, 10.5)  # trades through 11 * 0.9 = 9.9
     data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
     data["A"] = ohlc(rows, signal=[.03] * N)
-    result = run(data, params={"k": 1, "rebalance": 5}, risk=RiskRules(stop_loss=0.1))
+    result = run(data, params={"k": 1, "rebalance": 5}, risk=build("risk/none", stop_loss=0.1))
     trades = result.trades
     assert trades["exit_reason"].tolist() == ["stop_loss", "end_of_data"]
     assert trades["exit_price"].iloc[0] == pytest.approx(9.9) and trades["size"].iloc[0] == 90
@@ -260,8 +261,8 @@ def test_a_stop_exits_and_the_name_stays_out_until_the_next_rebalance():
 
 
 @pytest.mark.parametrize(("rules", "reason", "price", "bar"), [
-    (RiskRules(take_profit=0.1), "take_profit", 12.1, 2),      # 11 * 1.1, inside bar 2 (12 to 13)
-    (RiskRules(trailing_stop=0.1), "trailing_stop", 11.7, 3),  # 10% behind bar 2's close of 13
+    (build("risk/none", take_profit=0.1), "take_profit", 12.1, 2),      # 11 * 1.1, inside bar 2 (12 to 13)
+    (build("risk/none", trailing_stop=0.1), "trailing_stop", 11.7, 3),  # 10% behind bar 2's close of 13
 ])
 def test_take_profit_and_trailing_stop_exit_each_name(rules, reason, price, bar):
     rows = [(11, 11.2, 10.8, 11), (11, 11.2, 10.8, 11), (12, 13, 12, 13), (12.5, 12.6, 11.5, 12)]
@@ -278,7 +279,7 @@ def test_a_rebalance_open_that_gaps_through_the_stop_is_the_stops_fill():
     rows = [(11, 11.2, 10.8, 11)] * 4 + [(9, 9.2, 8.8, 9)] * (N - 4)  # open 4 below 11 * 0.9 = 9.9
     data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
     data["A"] = ohlc(rows, signal=[.03] * N)
-    result = run(data, params={"k": 1, "rebalance": 3}, risk=RiskRules(stop_loss=0.1))
+    result = run(data, params={"k": 1, "rebalance": 3}, risk=build("risk/none", stop_loss=0.1))
     # close 3 still wants A, but the stop fills at open 4 (at that open, 9) and A sits out to open 7
     assert result.trades["exit_reason"].tolist() == ["stop_loss", "end_of_data"]
     assert result.trades["exit_price"].iloc[0] == 9 and result.trades["exit_date"].iloc[0] == day(4).date()
@@ -293,7 +294,7 @@ def test_a_rebalance_resize_resizes_the_stop():
     rows = [(20, 20.2, 19.8, 20)] * N
     rows[9] = (20, 20.2, 17.5, 19)  # below 20 * 0.9 = 18 once
     data["B"] = ohlc(rows, signal=[.02] * N)
-    result = run(data, params={"k": 2, "rebalance": 3}, risk=RiskRules(stop_loss=0.1))
+    result = run(data, params={"k": 2, "rebalance": 3}, risk=build("risk/none", stop_loss=0.1))
     b = result.trades[result.trades["ticker"] == "B"]
     # B is resized at opens 4 and 7 as A's price grows; the stop always covers the whole position
     assert b["exit_reason"].tolist() == ["stop_loss", "end_of_data"]  # back in after close 9
@@ -307,7 +308,7 @@ def test_drawdown_breaker_flattens_and_sits_out_the_cooldown():
     closes = [10, 10, 8.5] + [8.5] * (N - 3)
     data = universe({"A": [.03] * N, "B": [.02] * N, "C": [.01] * N})
     data["A"] = bars(opens, closes, signal=[.03] * N)
-    rules = RiskRules(max_drawdown=0.1, cooldown_days=3)
+    rules = build("risk/none", max_drawdown=0.1, cooldown_days=3)
     result = run(data, params={"k": 1, "rebalance": 1}, risk=rules)
     trades = result.trades
     # 100 shares at 10; close 2 at 8.5 is 15% down: out at open 3; closes 3, 4 blocked; back at 6
@@ -375,7 +376,7 @@ def test_a_weight_decided_at_a_close_depends_on_nothing_after_it():
         return out
 
     params = {"k": 2, "rebalance": 2, "weighting": "inverse_vol"}
-    rules = RiskRules(vol_target=0.2, vol_lookback=5, stop_loss=0.05)
+    rules = build("risk/none", vol_target=0.2, vol_lookback=5, stop_loss=0.05)
     base, moved = (run_portfolio(f, TopK, params, FREE, f["A"].index[6], rules)
                    for f in (frames(1.0), frames(1.7)))
     t = base.equity.index[cut - 6]
@@ -391,7 +392,7 @@ def test_single_ticker_vol_target_can_use_the_forecast_volatility():
     frame = bars([10.0] * 6)
     frame["volatility"] = [0.01, 0.01, NAN, 0.01, 0.01, 0.01]
     target = 0.005 * math.sqrt(TRADING_DAYS)  # half the forecast's annualised 1%: half the equity
-    rules = RiskRules(vol_target=target, vol_source="forecast")
+    rules = build("risk/none", vol_target=target, vol_source="forecast")
     trades = run_backtest(frame, BuyAndHold, {}, FREE, frame.index[0], rules).trades
     assert trades["size"].tolist() == [50]
     late = run_backtest(frame, BuyAndHold, {}, FREE, frame.index[2], rules).trades

@@ -16,7 +16,7 @@ from backtests.pipeline.risk import RiskRun
 from backtests.pipeline.universe_risk import universe_var_table, vol_panel
 from forecasting.risk.evaluation import backtest_table, risk_block
 from forecasting.risk.portfolio import contribution_shares, correlation, portfolio_risk
-from forecasting.risk.walkforward import RiskSettings
+from tests.builders import build, source
 
 LEVELS = [0.95, 0.99]
 DATES = pd.bdate_range("2020-01-01", periods=80, name="date")
@@ -209,7 +209,8 @@ def fake_run(ticker_seed: int, dates: pd.DatetimeIndex) -> RiskRun:
         parts.append(part)
     frame = pd.concat(parts)
     frame.index.name = "date"
-    return RiskRun(frame, RiskSettings(methods=["ewma", "historical"]), f"key{ticker_seed}", False)
+    settings = build("risk_model/default", methods=["ewma", "historical"])
+    return RiskRun(frame, settings, f"key{ticker_seed}", False)
 
 
 def test_portfolio_backtests_equal_an_independent_computation_from_var_csv(tmp_path):
@@ -244,14 +245,13 @@ def test_portfolio_backtests_equal_an_independent_computation_from_var_csv(tmp_p
 
 
 def test_universe_risk_reuses_a_single_run_and_then_the_whole_cache(make_cfg, caplog):
-    from backtests.data.synthetic import SyntheticSource
     from backtests.pipeline.risk import risk_settings, walk_forward_risk
     from backtests.pipeline.universe_risk import universe_risk
 
     cfg = make_cfg("risk_model.methods=[historical,ewma]")
     settings = risk_settings(cfg)
     assert settings is not None
-    markets = {t: SyntheticSource(t, seed=40 + i, bars=420).load() for i, t in enumerate("XYZ")}
+    markets = {t: source("synthetic", ticker=t, seed=40 + i, bars=420).load() for i, t in enumerate("XYZ")}
     single = walk_forward_risk(cfg, markets["X"], settings)
     tensorflow_before = "tensorflow" in sys.modules
     with caplog.at_level(logging.INFO):

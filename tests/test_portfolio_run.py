@@ -14,6 +14,7 @@ from backtests.modes.audit import run_audit
 from backtests.modes.experiment import run_experiment
 from backtests.pipeline.metrics import performance
 from backtests.settings.validate import validate
+from tests.builders import build
 from tests.test_universe import CSV, write_market
 
 TRADE = ["strategy=topk", "strategy.k=2", "strategy.rebalance=5", "forecaster=ridge",
@@ -136,16 +137,15 @@ def test_trading_mistakes_are_refused_before_any_data(make_cfg):
 
 def test_forecast_volatility_reaches_the_bars_only_when_the_rules_ask_for_it():
     from backtests.pipeline.engine import signal_bars
-    from strategies.risk import RiskRules
     from tests.paths import bars
 
     frame = bars([10, 11, 12, 13]).drop(columns="signal")
     forecasts = pd.Series([0.01, -0.02, 0.03], index=frame.index[:3])
     risk = pd.DataFrame({"method": ["lstm", "lstm", "ewma"], "volatility": [0.02, 0.03, 0.5]},
                         index=[frame.index[0], frame.index[1], frame.index[1]])
-    plain = signal_bars(frame, forecasts, RiskRules(vol_target=0.1), risk)
+    plain = signal_bars(frame, forecasts, build("risk/none", vol_target=0.1), risk)
     assert "volatility" not in plain and plain["signal"].iloc[:3].tolist() == [0.01, -0.02, 0.03]
-    sized = signal_bars(frame, forecasts, RiskRules(vol_target=0.1, vol_source="forecast"), risk)
+    sized = signal_bars(frame, forecasts, build("risk/none", vol_target=0.1, vol_source="forecast"), risk)
     assert sized["volatility"].iloc[:2].tolist() == [0.02, 0.03]  # the LSTM's, never another method's
     assert sized["volatility"].iloc[2:].isna().all()
 

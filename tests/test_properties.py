@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from backtests.data.clean import clean_prices
 from backtests.errors import UserError
 from forecasting.splits import walk_forward_folds
-from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows
+from tests.builders import build
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 COLUMNS = ["Date", "Open", "High", "Low", "Close", "Volume"]
@@ -181,7 +181,7 @@ def test_walk_forward_run_trains_only_on_dates_before_each_prediction(spec, val_
     index = pd.bdate_range("2015-01-01", periods=n)
     y = np.linspace(-0.01, 0.01, n)
     windows = Windows(X=np.zeros((n, 2, 1), dtype=np.float32), y=y, index=index)
-    walk = WalkForward(mode=spec["mode"], initial_train=spec["initial_train"],
+    walk = build("walkforward/default", mode=spec["mode"], initial_train=spec["initial_train"],
                        retrain_every=spec["retrain_every"], gap=spec["gap"], warm_start=warm,
                        val_fraction=val_fraction)
     forecaster = Recorder()

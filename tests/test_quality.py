@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from backtests.data.csv import CsvSource
-from backtests.data.quality import QualityPolicy, check_quality
+from backtests.data.quality import check_quality
 from backtests.data.quality.calendar import sessions
 from backtests.errors import UserError
+from tests.builders import quality, source
 
 
 def walk(start: str = "2012-01-03", n: int = 300, seed: int = 1, vol: float = 0.01) -> pd.DataFrame:
@@ -27,7 +28,7 @@ def walk(start: str = "2012-01-03", n: int = 300, seed: int = 1, vol: float = 0.
 def load(tmp_path, frame: pd.DataFrame, name: str = "ABC", **policy) -> CsvSource:
     file = tmp_path / f"{name}.csv"
     frame.to_csv(file)
-    return CsvSource(name, str(file), quality=QualityPolicy(**policy))
+    return source("csv", ticker=name, path=str(file), quality=quality(**policy))
 
 
 def findings(data, check: str) -> list[dict]:
@@ -182,7 +183,7 @@ def test_data_before_the_calendar_models_holidays_is_not_checked_for_gaps(tmp_pa
                          index=index)
     frame["Close"] = 10 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 60)))
     frame[["Open", "High", "Low"]] = np.c_[frame["Close"], frame["Close"] * 1.01, frame["Close"] * 0.99]
-    result, report = check_quality(frame, QualityPolicy(max_age=None), "old")
+    result, report = check_quality(frame, quality(max_age=None), "old")
     assert not [f for f in report.findings if f.check == "gaps"]
     assert any("not checked for gaps" in note for note in report.notes)
 

@@ -17,6 +17,7 @@ from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import TRADING_DAYS, RiskRules, realised_vol
+from tests.builders import build
 from tests.paths import FREE, ohlc
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
@@ -45,7 +46,7 @@ def day(i: int) -> object:
 # -- stop loss --------------------------------------------------------------------------------
 def test_stop_loss_fills_at_the_stop_on_the_bar_that_trades_through_it():
     rows = [CALM, (10, 10.3, 9.5, 10.1), (10.1, 10.2, 9.2, 9.4), (9.4, 9.5, 8.8, 9.0), CALM]
-    trade = only_trade(enter_once(rows, RiskRules(stop_loss=0.1)))
+    trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1)))
     assert (trade.entry_date, trade.entry_price, trade["size"]) == (day(1), 10, 100)
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(3), pytest.approx(9.0),
                                                                       "stop_loss")
@@ -54,13 +55,13 @@ def test_stop_loss_fills_at_the_stop_on_the_bar_that_trades_through_it():
 
 def test_a_gap_through_the_stop_fills_at_the_open():
     rows = [CALM, (10, 10.3, 9.5, 10.1), (10.1, 10.2, 9.2, 9.4), (8.7, 8.9, 8.5, 8.8), CALM]
-    trade = only_trade(enter_once(rows, RiskRules(stop_loss=0.1)))
+    trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1)))
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(3), 8.7, "stop_loss")
 
 
 def test_the_stop_covers_the_entry_bar_itself():
     rows = [CALM, (10, 10.3, 8.9, 9.8), CALM, CALM]  # fills at the open 10, then trades at 8.9
-    trade = only_trade(enter_once(rows, RiskRules(stop_loss=0.1)))
+    trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1)))
     assert trade.entry_date == trade.exit_date == day(1)
     assert (trade.exit_price, trade.exit_reason) == (pytest.approx(9.0), "stop_loss")
 
@@ -70,7 +71,7 @@ def test_a_short_position_stops_above_its_entry():
     signal = [-0.01] + [np.nan] * 3
     bars = ohlc(rows, signal)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.005}, FREE, bars.index[0],
-                          RiskRules(stop_loss=0.05))
+                          build("risk/none", stop_loss=0.05))
     trade = only_trade(result)
     assert (trade.direction, trade.entry_price, trade["size"]) == ("short", 10, 100)
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), pytest.approx(10.5),
@@ -81,7 +82,7 @@ def test_a_short_position_stops_above_its_entry():
 def test_the_stop_is_priced_off_the_fill_including_slippage():
     broker = BrokerSettings(cash=1000, commission=0.0, slippage=0.01, invest_fraction=1.0)
     rows = [CALM, (10, 10.3, 9.5, 10.1), (10, 10.2, 8.5, 9.0), CALM]
-    trade = only_trade(enter_once(rows, RiskRules(stop_loss=0.1), broker))
+    trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1), broker))
     stop = 10 * 1.01 * 0.9  # 10% below the price really paid
     assert trade.entry_price == pytest.approx(10.1)
     assert trade.exit_price == pytest.approx(stop * 0.99)  # a stop becomes a market order: slips
@@ -90,17 +91,17 @@ def test_the_stop_is_priced_off_the_fill_including_slippage():
 # -- take profit ------------------------------------------------------------------------------
 def test_take_profit_fills_at_its_limit_or_at_a_better_open():
     touch = [CALM, (10, 10.2, 9.9, 10.1), (10.1, 10.6, 10, 10.2), CALM]
-    trade = only_trade(enter_once(touch, RiskRules(take_profit=0.05)))
+    trade = only_trade(enter_once(touch, build("risk/none", take_profit=0.05)))
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), pytest.approx(10.5),
                                                                       "take_profit")
     gap = [CALM, (10, 10.2, 9.9, 10.1), (10.8, 10.9, 10.7, 10.8), CALM]
-    trade = only_trade(enter_once(gap, RiskRules(take_profit=0.05)))
+    trade = only_trade(enter_once(gap, build("risk/none", take_profit=0.05)))
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), 10.8, "take_profit")
 
 
 def test_a_bar_touching_stop_and_target_is_counted_as_the_stop():
     rows = [CALM, (10, 10.2, 9.9, 10), (10, 10.6, 8.9, 10), CALM]  # order within the bar unknown
-    trade = only_trade(enter_once(rows, RiskRules(stop_loss=0.1, take_profit=0.05)))
+    trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1, take_profit=0.05)))
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), pytest.approx(9.0),
                                                                       "stop_loss")
 
@@ -116,7 +117,7 @@ def test_trailing_stop_ratchets_up_with_the_best_close_and_never_down():
         (11, 11.1, 10.7, 10.9),  # low 10.7 trades through 10.8
         CALM,
     ]
-    trade = only_trade(enter_once(rows, RiskRules(trailing_stop=0.1)))
+    trade = only_trade(enter_once(rows, build("risk/none", trailing_stop=0.1)))
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(5), pytest.approx(10.8),
                                                                       "trailing_stop")
 
@@ -125,7 +126,7 @@ def test_trailing_stop_of_a_short_ratchets_down():
     rows = [CALM, (10, 10.1, 9.9, 10), (10, 10, 7.9, 8), (8, 9.2, 8, 9), (9, 9.0, 8.5, 8.8)]
     bars = ohlc(rows, [-0.01] + [np.nan] * 4)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.0}, FREE, bars.index[0],
-                          RiskRules(trailing_stop=0.1))
+                          build("risk/none", trailing_stop=0.1))
     trade = only_trade(result)  # stop 11 -> 8.8 after the close at 8; the high 9.2 hits it
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(3), pytest.approx(8.8),
                                                                       "trailing_stop")
@@ -138,7 +139,7 @@ ATR_ROWS = [(10, 10.5, 9.5, 10)] * 4 + [(10, 15, 9, 14), (14, 14, 7.9, 8), CALM]
 def test_atr_stop_uses_the_atr_at_the_decision_close():
     # True range 1 on every warm-up bar -> ATR 1 at close 3; the wide entry bar (range 6) is not in
     # it, or the stop would sit near 4.7 and the low 7.9 would not reach it.
-    trade = only_trade(enter_once(ATR_ROWS, RiskRules(atr_stop=2, atr_period=3), first=3))
+    trade = only_trade(enter_once(ATR_ROWS, build("risk/none", atr_stop=2, atr_period=3), first=3))
     assert (trade.entry_date, trade.entry_price) == (day(4), 10)
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(5), pytest.approx(8.0),
                                                                       "atr_stop")
@@ -146,7 +147,7 @@ def test_atr_stop_uses_the_atr_at_the_decision_close():
 
 @pytest.mark.parametrize("stop_loss, price, reason", [(0.25, 8.0, "atr_stop"), (0.1, 9.0, "stop_loss")])
 def test_the_tightest_stop_wins_and_names_the_exit(stop_loss, price, reason):
-    rules = RiskRules(stop_loss=stop_loss, atr_stop=2, atr_period=3)
+    rules = build("risk/none", stop_loss=stop_loss, atr_stop=2, atr_period=3)
     rows = ATR_ROWS[:4] + [(10, 15, 9.1, 14), (14, 14, 7.9, 8), CALM]
     trade = only_trade(enter_once(rows, rules, first=3))
     assert (trade.exit_price, trade.exit_reason) == (pytest.approx(price), reason)
@@ -157,7 +158,7 @@ def test_a_signal_exit_cancels_the_stops():
     rows = [CALM, (10, 10.2, 9.9, 10), (10, 10.2, 9.9, 10), (8, 8, 7, 7.5), (7.5, 7.6, 7, 7)]
     bars = ohlc(rows, [0.01, -0.01, np.nan, np.nan, np.nan])
     result = run_backtest(bars, LSTMMomentum, {"entry": 0.0, "exit": 0.0}, FREE, bars.index[0],
-                          RiskRules(stop_loss=0.1, take_profit=0.5))
+                          build("risk/none", stop_loss=0.1, take_profit=0.5))
     trade = only_trade(result)  # no stop fill later, so no accidental short
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), 10, "signal")
     assert not result.in_market.iloc[-1] and result.equity.iloc[-1] == pytest.approx(1000)
@@ -167,14 +168,14 @@ def test_a_signal_exit_at_an_open_below_the_stop_is_the_stops_fill():
     rows = [CALM, (10, 10.2, 9.9, 10), (8.5, 8.6, 8.4, 8.5), CALM]
     bars = ohlc(rows, [0.01, -0.01, np.nan, np.nan])
     result = run_backtest(bars, LSTMMomentum, {"entry": 0.0, "exit": 0.0}, FREE, bars.index[0],
-                          RiskRules(stop_loss=0.1))
+                          build("risk/none", stop_loss=0.1))
     trade = only_trade(result)
     assert (trade.exit_date, trade.exit_price, trade.exit_reason) == (day(2), 8.5, "stop_loss")
 
 
 # -- position sizing ----------------------------------------------------------------------------
 def test_max_position_caps_the_fraction_of_equity():
-    trade = only_trade(enter_once([CALM] * 4, RiskRules(max_position=0.5)))
+    trade = only_trade(enter_once([CALM] * 4, build("risk/none", max_position=0.5)))
     assert trade["size"] == 50  # 0.5 * 1000 / 10
 
 
@@ -185,7 +186,7 @@ def test_vol_target_sizes_a_constant_volatility_path_to_the_target():
     opens = np.concatenate([[closes[0]], closes[:-1]])  # no gaps: all the moves are close to close
     rows = [(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes)]
     broker = BrokerSettings(cash=10_000_000, commission=0.0, slippage=0.0, invest_fraction=1.0)
-    rules = RiskRules(vol_target=target, vol_lookback=lookback)
+    rules = build("risk/none", vol_target=target, vol_lookback=lookback)
     result = enter_once(rows, rules, broker, first=30)
     trade = only_trade(result)
     vol = step * math.sqrt(lookback / (lookback - 1)) * math.sqrt(TRADING_DAYS)  # ddof=1, mean 0
@@ -197,9 +198,9 @@ def test_vol_target_sizes_a_constant_volatility_path_to_the_target():
 
 def test_vol_target_uses_no_price_from_the_fill_bar():
     rows = [(10 * 1.01 ** (i % 2),) * 4 for i in range(30)]
-    base = only_trade(enter_once(rows, RiskRules(vol_target=0.1, vol_lookback=20), first=25))
+    base = only_trade(enter_once(rows, build("risk/none", vol_target=0.1, vol_lookback=20), first=25))
     rows[26] = (rows[26][0], 30, rows[26][0], 30)  # the fill bar closes far away
-    moved = only_trade(enter_once(rows, RiskRules(vol_target=0.1, vol_lookback=20), first=25))
+    moved = only_trade(enter_once(rows, build("risk/none", vol_target=0.1, vol_lookback=20), first=25))
     assert base["size"] == moved["size"]
 
 
@@ -210,7 +211,7 @@ def test_drawdown_breaker_flattens_and_sits_out_the_cooldown():
     rows = [(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes)]
     bars = ohlc(rows)
     result = run_backtest(bars, BuyAndHold, {}, FREE, bars.index[0],
-                          RiskRules(max_drawdown=0.1, cooldown_days=3))
+                          build("risk/none", max_drawdown=0.1, cooldown_days=3))
     first, second = result.trades.iloc[0], result.trades.iloc[1]
     # equity peaks at 1200 (close 2) and is 1070 <= 1080 at close 4: out at the open of 5
     assert (first.exit_date, first.exit_price, first.exit_reason) == (day(5), 10.5,
@@ -224,7 +225,7 @@ def test_drawdown_breaker_is_not_tripped_by_a_smaller_fall():
     closes = [10, 11, 12, 11, 10.9, 11]
     rows = [(c, c, c, c) for c in closes]
     bars = ohlc(rows)
-    result = run_backtest(bars, BuyAndHold, {}, FREE, bars.index[0], RiskRules(max_drawdown=0.1))
+    result = run_backtest(bars, BuyAndHold, {}, FREE, bars.index[0], build("risk/none", max_drawdown=0.1))
     assert result.trades["exit_reason"].tolist() == ["end_of_data"]
 
 
@@ -241,7 +242,7 @@ def test_presets_compose_and_build(preset):
 def test_risk_none_is_the_default_and_has_every_rule_off():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config")
-    assert instantiate(cfg.risk) == RiskRules()
+    assert instantiate(cfg.risk) == build("risk/none")
 
 
 # -- stop audit: every stop exit at or beyond its level, nothing else ever crossed a live stop ----
@@ -316,7 +317,7 @@ def test_stop_audit_of_a_random_long_short_path_finds_nothing():
     low = np.minimum(opens, close) * np.exp(-np.abs(rng.normal(0, 0.01, n)))
     bars = ohlc(list(zip(opens, high, low, close)), list(rng.normal(0, 0.01, n)))
     broker = BrokerSettings(cash=10_000, commission=0.0, slippage=0.001, invest_fraction=1.0)
-    rules = RiskRules(stop_loss=0.04, trailing_stop=0.05, atr_stop=1.0, atr_period=3)
+    rules = build("risk/none", stop_loss=0.04, trailing_stop=0.05, atr_stop=1.0, atr_period=3)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.006}, broker, bars.index[6], rules)
     counts = stop_audit(result.trades, bars, rules, broker.slippage)
     assert set(STOP_RULES) <= set(result.trades["exit_reason"])  # every stop rule fires somewhere

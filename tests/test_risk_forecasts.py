@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.risk.walkforward import RiskSettings, run_risk
-from forecasting.walkforward import WalkForward
+from forecasting.risk.walkforward import run_risk
 from forecasting.windows import Windows
+from tests.builders import build
 
 SIGMA = 0.01
 
@@ -25,8 +25,8 @@ def constant_vol(n: int = 3000, seed: int = 0) -> Windows:
 
 
 def test_every_baseline_gets_a_constant_volatility_right():
-    frame = run_risk(WalkForward(initial_train=500, retrain_every=250),
-                     RiskSettings(methods=["historical", "ewma", "garch"]).build(5),
+    frame = run_risk(build("walkforward/default", initial_train=500, retrain_every=250),
+                     build("risk_model/default", methods=["historical", "ewma", "garch"]).build(5),
                      constant_vol(), [0.95, 0.99], seed=0)
     known = frame.dropna(subset=["realised"])
     for method, part in known.groupby("method"):
@@ -39,8 +39,8 @@ def test_every_baseline_gets_a_constant_volatility_right():
 
 
 def test_the_lstm_risk_head_learns_a_constant_volatility():
-    settings = RiskSettings(methods=["lstm"], lstm_units=4, lstm_epochs=3)
-    frame = run_risk(WalkForward(initial_train=800, retrain_every=600), settings.build(5),
+    settings = build("risk_model/default", methods=["lstm"], lstm_units=4, lstm_epochs=3)
+    frame = run_risk(build("walkforward/default", initial_train=800, retrain_every=600), settings.build(5),
                      constant_vol(2000), [0.99], seed=1)
     known = frame.dropna(subset=["realised"])
     assert known["var_99"].mean() / SIGMA == pytest.approx(2.326, rel=0.15)
@@ -54,8 +54,8 @@ def test_no_risk_forecast_changes_when_later_returns_do():
     y[1000:-1] *= 5  # a different, far more volatile future from sample 1000 on
     altered = Windows(original.X, y, original.index)
     cutoff = original.index[999]  # its forecast uses returns up to sample 998's target
-    settings = RiskSettings(methods=["historical", "ewma", "garch"])
-    walkforward = WalkForward(initial_train=400, retrain_every=130)
+    settings = build("risk_model/default", methods=["historical", "ewma", "garch"])
+    walkforward = build("walkforward/default", initial_train=400, retrain_every=130)
     before = run_risk(walkforward, settings.build(5), original, [0.99], seed=0, until=cutoff)
     after = run_risk(walkforward, settings.build(5), altered, [0.99], seed=0, until=cutoff)
     columns = ["volatility", "var_99", "es_99"]
@@ -146,8 +146,8 @@ def test_unconverged_fits_are_counted_per_method_and_reported(monkeypatch, caplo
     from backtests.outputs.sections.risk import risk_section
     from backtests.pipeline.risk import RiskRun, risk_results
 
-    settings = RiskSettings(methods=["ewma", "garch"], levels=[0.99])
-    walkforward = WalkForward(initial_train=500, retrain_every=500)
+    settings = build("risk_model/default", methods=["ewma", "garch"], levels=[0.99])
+    walkforward = build("walkforward/default", initial_train=500, retrain_every=500)
     clean = run_risk(walkforward, settings.build(5), constant_vol(), [0.99], seed=0)
     assert set(clean["fit_status"]) == {0}
     _starve_the_optimiser(monkeypatch)

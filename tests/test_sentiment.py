@@ -26,6 +26,7 @@ from forecasting.universe.sentiment import (
     sentiment_index,
     sentiment_outcomes,
 )
+from tests.builders import build
 from tests.conftest import CONF
 
 D = pd.to_datetime(["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04"])
@@ -169,7 +170,7 @@ def planted(seed: int, days: int = 400, lead: float = 0.6) -> tuple[pd.DataFrame
 
 def test_a_planted_leading_index_is_found():
     long, closes = planted(7)
-    table, block = SentimentSettings().evaluate(long, closes)
+    table, block = build("sentiment/default").evaluate(long, closes)
     b = block["signals"]["breadth"]
     assert b["day_pearson"] > 0.3 and b["day_pearson_p"] < 1e-6
     assert b["hit_rate"] > b["up_share"] and b["hit_ci95"][0] > b["up_share"]
@@ -183,7 +184,7 @@ def test_noise_is_not_called_a_forecast():
     verdicts = []
     for seed in range(20):
         long, closes = planted(100 + seed, days=300, lead=0.0)
-        _, block = SentimentSettings().evaluate(long, closes)
+        _, block = build("sentiment/default").evaluate(long, closes)
         verdicts.append("no evidence the index forecasts the market" in block["verdict"])
         if seed == 0:
             assert block["tests"] == 11
@@ -217,9 +218,9 @@ def test_regime_scale_and_settings():
     index = pd.DataFrame({"breadth": [0.4, 0.5, 0.6]}, index=D[:3])
     assert list(regime_scale(index, threshold=0.5, low=0.25)) == [0.25, 1.0, 1.0]
     settings = instantiate(OmegaConf.load(f"{CONF}/sentiment/default.yaml"))
-    assert settings == SentimentSettings()
+    assert isinstance(settings, SentimentSettings)
     assert settings.scale(index) is None
-    on = SentimentSettings(regime_filter=True, regime_threshold=0.55, regime_low=0.0)
+    on = build("sentiment/default", regime_filter=True, regime_threshold=0.55, regime_low=0.0)
     assert list(on.scale(index)) == [0.0, 0.0, 1.0]
     bounds = bounds_of(SentimentSettings)
     assert set(bounds) == {"enabled", "dead_band", "week", "min_tickers", "regime_filter",
@@ -237,7 +238,7 @@ def test_too_few_days_says_so():
 
 def test_figure_and_section_render(tmp_path):
     long, closes = planted(13, days=150, lead=0.0)
-    table, block = SentimentSettings().evaluate(long, closes)
+    table, block = build("sentiment/default").evaluate(long, closes)
     write_sentiment_plot(tmp_path / "sentiment.png", table, "AAA <&> universe")
     assert (tmp_path / "sentiment.png").stat().st_size > 10_000
     html = "".join(sentiment_section(block, tmp_path))

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.data.quality import QualityPolicy
 from backtests.data.universe import load_panel
 from backtests.errors import UserError
+from tests.builders import quality
 from tests.test_quality import findings, load, walk
 
 ROW = 200
@@ -165,7 +165,7 @@ def test_a_crash_or_jump_on_heavy_volume_is_never_held(tmp_path, close_move, ope
     expected = frame.loc[frame.index[ROW]:frame.index[ROW + 3], ["Open", "Close"]]
     np.testing.assert_allclose(kept.to_numpy(), expected.to_numpy())
     assert not [f for f in findings(data, "bad_ticks") if f["kind"] == "held jump that persisted"]
-    if abs(np.log(close_move)) > QualityPolicy().repair_move:  # far enough to have been held
+    if abs(np.log(close_move)) > quality().repair_move:  # far enough to have been held
         assert any("a real trade" in note for note in data.quality.notes)
 
 

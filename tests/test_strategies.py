@@ -17,6 +17,7 @@ from strategies.lstm_long_short import LSTMLongShort
 from strategies.lstm_momentum import LSTMMomentum
 from strategies.risk import RiskRules
 from strategies.sma_cross import SmaCross
+from tests.builders import build
 from tests.paths import FREE, bars
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def test_sma_cross_waits_for_a_fresh_cross_after_a_stop():
     bars = path(opens, closes)
     bars.iloc[8, bars.columns.get_loc("Low")] = 9.5  # 11 * 0.9 = 9.9: stopped out on bar 8
     trades = run(bars, SmaCross, {"fast": 2, "slow": 3}, start=5,
-                 risk=RiskRules(stop_loss=0.1)).trades
+                 risk=build("risk/none", stop_loss=0.1)).trades
     assert trades["exit_reason"].tolist() == ["stop_loss"]  # still above: no re-entry
 
 

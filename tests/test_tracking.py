@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from backtests.errors import UserError
-from backtests.tracking.mlflow_logger import MlflowLogger, flatten, metric_values
+from backtests.tracking.mlflow_logger import flatten, metric_values
+from tests.builders import build
 from tests.conftest import EXPLAIN, FAST, PLOTS, run_cli
 from tests.test_sweep import sweep
 from tests.test_universe import CSV, write_market
@@ -57,7 +58,7 @@ def test_a_joblib_sweep_is_a_parent_run_with_its_jobs_as_children(tmp_path):
 
 def _prepare(uri: str, barrier) -> None:
     barrier.wait()  # every job opens the new store at the same moment
-    MlflowLogger(uri, "race").prepare()
+    build("logger/mlflow", tracking_uri=uri, experiment="race", artifact_location=None).prepare()
 
 
 @pytest.mark.slow  # six processes importing MLflow at once: a race check, not a feature check
@@ -154,7 +155,7 @@ def test_a_universe_run_is_tracked_too(tmp_path):
 def test_without_mlflow_installed_it_is_one_user_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(UserError, match="needs the mlflow package") as raised:
-        MlflowLogger("sqlite:///x.db").client()
+        build("logger/mlflow", tracking_uri="sqlite:///x.db", artifact_location=None).client()
     assert ".[mlflow]" in raised.value.hint
 
 

@@ -11,14 +11,14 @@ from omegaconf import open_dict
 
 from backtests.modes.experiment import run_experiment
 from backtests.outputs.explanations import TICKER_COLUMNS
-from forecasting.explain import Explanation, FoldAttribution, FoldExplainer
+from forecasting.explain import Explanation, FoldAttribution
 from forecasting.explain.tickers import over_tickers
 from forecasting.universe.explain import MIN_TICKER_SAMPLES, PanelExplainer, PanelView, explain_fold
 from forecasting.universe.models import GlobalLSTM, PanelRidge
 from forecasting.universe.panel import Panel
 from forecasting.universe.walkforward import fold_samples, panel_folds, run_panel
-from forecasting.walkforward import WalkForward
 from forecasting.windows import Windows
+from tests.builders import build, settings
 from tests.conftest import EXPLAIN
 from tests.test_explain_outputs import COLUMNS
 from tests.test_universe import CSV, universe_cfg, write_market
@@ -26,7 +26,7 @@ from tests.test_universe import CSV, universe_cfg, write_market
 NAMES = ["signal", "weak", "noise"]
 TICKERS = ["AAA", "BBB", "CCC"]
 WINDOW, LAG = 8, 3  # every ticker's next return = its signal feature at lag 3 (+ weak at lag 1)
-SCHEDULE = WalkForward(initial_train=400, retrain_every=200)
+SCHEDULE = build("walkforward/default", initial_train=400, retrain_every=200)
 
 
 def ticker(number: int, samples: int, signal: bool = True) -> tuple[Windows, pd.DatetimeIndex]:
@@ -51,15 +51,20 @@ def planted(samples: int = 700, short: int | None = None, signal: bool = True) -
 
 
 def explained(model, panel: Panel) -> Explanation:
-    explainer = PanelExplainer(FoldExplainer(NAMES, lag_blocks=[1, 2, 3, 4]))
+    explainer = PanelExplainer(build("explain/default", NAMES, lag_blocks=[1, 2, 3, 4], seed=0))
     run_panel(SCHEDULE, model, panel, seed=0, progress=False, explain=explainer)
     assert explainer.explanation is not None
     return explainer.explanation
 
 
+def ridge() -> PanelRidge:
+    return PanelRidge(**settings("forecaster/ridge", window=WINDOW, target="raw"))
+
+
 def lstm() -> GlobalLSTM:
-    return GlobalLSTM(window=WINDOW, units=4, epochs=8, warm_epochs=2, batch_size=64,
-                      learning_rate=0.01, patience=0, embedding=2, n_tickers=len(TICKERS))
+    return GlobalLSTM(**settings("forecaster/lstm", window=WINDOW, units=4, epochs=8, warm_epochs=2,
+                                 batch_size=64, learning_rate=0.01, patience=0),
+                      target="raw", embedding=2, n_tickers=len(TICKERS), warm_samples=0, val_samples=0)
 
 
 def assert_planted_ranking(found: Explanation, lags: bool) -> None:
@@ -75,7 +80,7 @@ def assert_planted_ranking(found: Explanation, lags: bool) -> None:
 
 
 def test_ridge_ranks_the_planted_feature_and_lag_first_pooled_and_per_ticker():
-    found = explained(PanelRidge(window=WINDOW), planted())
+    found = explained(ridge(), planted())
     assert [(f.fold, f.group) for f in found.folds] == [(n, g) for n in (0, 1) for g in ("all", *TICKERS)]
     assert_planted_ranking(found, lags=True)
     pooled = found.for_group("all")
@@ -87,7 +92,7 @@ def test_ridge_ranks_the_planted_feature_and_lag_first_pooled_and_per_ticker():
 def test_no_signal_gives_importances_within_their_standard_errors_pooled_and_per_ticker():
     """Cross-ticker shuffles in the scaled space stay calibrated (over 6 seeds the pooled z-scores
     had a standard deviation of 0.95, the per-ticker ones 1.1)."""
-    found = explained(PanelRidge(window=WINDOW), planted(1000, signal=False))
+    found = explained(ridge(), planted(1000, signal=False))
     for group in ("all", *TICKERS):
         tables = (found.for_group(group).importance(), found.for_group(group).lag_blocks())
         z = np.concatenate([t["permutation_mse_increase"] / t["permutation_std"] for t in tables])
@@ -117,7 +122,7 @@ def test_attributions_of_a_fold_do_not_depend_on_later_data():
     y[later] = 0.05
     altered = Panel(X, y, panel.pos, panel.target_pos, panel.ticker, panel.tickers, panel.calendar,
                     panel.lead)
-    first, second = explained(PanelRidge(window=WINDOW), panel), explained(PanelRidge(window=WINDOW), altered)
+    first, second = explained(ridge(), panel), explained(ridge(), altered)
     a, b = first.to_dict()["folds"], second.to_dict()["folds"]
     assert [f for f in a if f["fold"] == 0] == [f for f in b if f["fold"] == 0]
     assert all(x != y for x, y in zip(a, b) if x["fold"] == 1)
@@ -126,7 +131,7 @@ def test_attributions_of_a_fold_do_not_depend_on_later_data():
 def test_a_ticker_with_too_few_test_samples_in_a_fold_is_pooled_but_not_explained_alone():
     panel = planted(short=393 + MIN_TICKER_SAMPLES - 1)  # CCC ends 1 window short of the minimum
     groups = []
-    model = PanelRidge(window=WINDOW)
+    model = ridge()
     for fold in panel_folds(SCHEDULE, panel):
         model.fit(panel, fold_samples(SCHEDULE, panel, fold)[0])
         explain_fold(lambda view, train, test, f, group: groups.append(

@@ -8,8 +8,8 @@ from hydra.utils import instantiate
 
 from backtests.data.synthetic import synthetic_bars
 from forecasting.ridge import RidgeForecaster
-from forecasting.walkforward import WalkForward
 from forecasting.windows import make_windows
+from tests.builders import build, settings, source
 
 
 def test_features_use_only_the_past(make_cfg):
@@ -28,7 +28,7 @@ class _Recorder(RidgeForecaster):
     """Ridge that remembers the dates it trained on and the dates it predicted."""
 
     def __init__(self) -> None:
-        super().__init__(window=5)
+        super().__init__(**settings("forecaster/ridge", window=5))
         self.trained: list[pd.DatetimeIndex] = []
         self.predicted: list[pd.DatetimeIndex] = []
 
@@ -50,8 +50,8 @@ def test_walk_forward_never_trains_on_a_bar_it_predicts(make_cfg):
     features = instantiate(make_cfg().features)(frame)
     windows = make_windows(features, frame["Close"], 5)
     recorder = _Recorder()
-    out = WalkForward(initial_train=100, retrain_every=40, gap=1).run(recorder, windows, seed=0,
-                                                                      progress=False)
+    walk = build("walkforward/default", initial_train=100, retrain_every=40, gap=1)
+    out = walk.run(recorder, windows, seed=0, progress=False)
     assert len(recorder.trained) == len(recorder.predicted) == len(set(out["fold"]))
     for trained, predicted in zip(recorder.trained, recorder.predicted):
         assert trained.max() < predicted.min()  # a sample's target ends the next bar: gap of 1
@@ -76,19 +76,18 @@ def test_target_is_the_next_close_to_close_log_return():
 def test_a_forecaster_that_does_not_early_stop_trains_on_the_whole_window(make_cfg):
     frame = synthetic_bars(400, seed=3)
     windows = make_windows(instantiate(make_cfg().features)(frame), frame["Close"], 5)
-    out = WalkForward(initial_train=150, retrain_every=50, val_fraction=0.2).run(
-        RidgeForecaster(window=5), windows, seed=0, baselines={"ridge": RidgeForecaster(window=5)},
-        progress=False)
+    out = build("walkforward/default", initial_train=150, retrain_every=50, val_fraction=0.2).run(
+        build("forecaster/ridge", window=5), windows, seed=0,
+        baselines={"ridge": build("forecaster/ridge", window=5)}, progress=False)
     # The traded ridge and the ridge baseline see the same training window: one forecast.
     np.testing.assert_array_equal(out["forecast"].to_numpy(), out["ridge"].to_numpy())
 
 
 @pytest.mark.parametrize("change", [["forecaster.window=20"], ["~features.columns.macd"]])
 def test_the_first_forecast_date_does_not_move_with_the_window_or_features(make_cfg, change):
-    from backtests.data.synthetic import SyntheticSource
     from backtests.pipeline.forecasts import walk_forward_forecasts
 
-    market = SyntheticSource("SYN", seed=4, bars=420).load()
+    market = source("synthetic", ticker="SYN", seed=4, bars=420).load()
     base = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10"), market,
                                   use_cache=False).predictions
     other = walk_forward_forecasts(make_cfg("forecaster=ridge", "forecaster.window=10", *change),
@@ -103,8 +102,8 @@ def test_progress_is_logged_every_few_folds(make_cfg, caplog):
     frame = synthetic_bars(500, seed=3)
     windows = make_windows(instantiate(make_cfg().features)(frame), frame["Close"], 5)
     with caplog.at_level(logging.INFO, logger="forecasting.walkforward"):
-        WalkForward(initial_train=100, retrain_every=20).run(RidgeForecaster(window=5), windows,
-                                                              seed=0)
+        build("walkforward/default", initial_train=100, retrain_every=20).run(
+            build("forecaster/ridge", window=5), windows, seed=0)
     lines = [r.getMessage() for r in caplog.records if "folds done" in r.getMessage()]
     assert len(lines) == 9 and lines[0].startswith("walk-forward: 2/19 folds done")
     assert all("elapsed" in line and "left" in line for line in lines)
@@ -121,7 +120,7 @@ def test_a_panel_of_one_ticker_is_walked_exactly_as_the_single_series(make_cfg):
     windows = make_windows(features, frame["Close"], window=5)
     lead = frame.index.get_loc(windows.index[0])
     panel = Panel.stack({"ONE": windows}, {"ONE": frame.index})
-    walk = WalkForward(initial_train=200, retrain_every=60, val_fraction=0.2)
+    walk = build("walkforward/default", initial_train=200, retrain_every=60, val_fraction=0.2)
     series, stacked = SeriesSamples(windows, lead), PanelSamples(panel)
     folds = series.folds(walk)
     assert len(folds) == len(stacked.folds(walk)) > 2

@@ -64,10 +64,11 @@ class PriceSource:
     # The ticker a run gets without ticker= (and without a file name that says one): conf/config.yaml
     default_ticker = "MSFT"
 
-    def __init__(self, ticker: str, start: str | None = None, end: str | None = None,
-                 quality: QualityPolicy | None = None) -> None:
+    def __init__(self, ticker: str, *, start: str | None, end: str | None,
+                 quality: QualityPolicy) -> None:
+        # No defaults: conf/data/<source>.yaml and conf/data/quality/ hold them.
         self.ticker = ticker
-        self.quality = quality if quality is not None else QualityPolicy()
+        self.quality = quality
         self.start = _parse_date(start, "data.start")
         self.end = _parse_date(end, "data.end")
         if self.start is not None and self.end is not None and self.start >= self.end:

@@ -48,9 +48,9 @@ class CsvSource(PriceSource):
 
     bounds = PriceSource.bounds
 
-    def __init__(self, ticker: str, path: str, start: str | None = None, end: str | None = None,
-                 quality: QualityPolicy | None = None) -> None:
-        super().__init__(check_ticker(ticker), start, end, quality)
+    def __init__(self, ticker: str, path: str, *, start: str | None, end: str | None,
+                 quality: QualityPolicy) -> None:
+        super().__init__(check_ticker(ticker), start=start, end=end, quality=quality)
         self.path = Path(path).expanduser()
         check_file_ticker(self.ticker, self.path)
 

@@ -59,14 +59,12 @@ class SyntheticSource(PriceSource):
               "vol_persistence": "0 <= number < 1", "vol_reaction": "0 <= number < 1",
               "jump_prob": "0 <= number <= 1", "jump_scale": "number >= 0"}
 
-    def __init__(self, ticker: str, seed: int, bars: int = 2520, first_date: str = "2010-01-04",
-                 start: str | None = None, end: str | None = None,
-                 quality: QualityPolicy | None = None, initial_price: float = 100.0,
-                 annual_drift: float = 0.08, annual_vol: float = 0.20, vol_persistence: float = 0.94,
-                 vol_reaction: float = 0.05, jump_prob: float = 0.01, jump_scale: float = 0.04) -> None:
-        # A synthetic market trades every weekday: no exchange's holidays apply to it.
-        super().__init__(check_ticker(ticker), start, end,
-                         quality if quality is not None else QualityPolicy(exchange="weekdays", max_age=None))
+    def __init__(self, ticker: str, seed: int, *, bars: int, first_date: str, start: str | None,
+                 end: str | None, quality: QualityPolicy, initial_price: float, annual_drift: float,
+                 annual_vol: float, vol_persistence: float, vol_reaction: float, jump_prob: float,
+                 jump_scale: float) -> None:
+        # No defaults: conf/data/synthetic.yaml holds them (its quality trades every weekday).
+        super().__init__(check_ticker(ticker), start=start, end=end, quality=quality)
         self.seed, self.bars, self.first_date = int(seed), int(bars), first_date
         # Named, not **shape: a key the market does not take is refused before any work
         # (backtests/settings/keys.py reads this signature), never passed on to fail late.

@@ -49,11 +49,10 @@ class Universe:
               "val_samples": "int >= 0", "n_jobs": "int >= 1",
               "spread_quantile": "0 < number <= 0.5", "as_of": "date | null"}
 
-    def __init__(self, name: str = "single", tickers: Sequence[str] | None = None,
-                 model: str = "per_ticker", target: str = "raw", market_input: Any = None,
-                 embedding: int = 4, batch_size: int = 1024, warm_samples: int = 4096,
-                 val_samples: int = 4096, n_jobs: int = 2,
-                 spread_quantile: float = 0.2, as_of: str | None = None) -> None:
+    def __init__(self, *, name: str, tickers: Sequence[str] | None, model: str, target: str,
+                 market_input: Any, embedding: int, batch_size: int, warm_samples: int,
+                 val_samples: int, n_jobs: int, spread_quantile: float, as_of: str | None) -> None:
+        # No defaults here: conf/universe/single.yaml holds them (backtests/settings/defaults.py).
         self.name, self.model, self.target = name, model, target
         self.tickers = [str(t) for t in tickers] if tickers else None  # checked by members()
         self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size

@@ -47,10 +47,10 @@ class YahooSource(PriceSource):
     bounds = {**PriceSource.bounds, "max_age_hours": "number >= 0", "retries": "int >= 0",
               "backoff_seconds": "number >= 0"}
 
-    def __init__(self, ticker: str, cache_dir: str, start: str | None = None, end: str | None = None,
-                 max_age_hours: float = 24.0, retries: int = 2, backoff_seconds: float = 1.0,
-                 quality: QualityPolicy | None = None) -> None:
-        super().__init__(check_ticker(ticker), start, end, quality)
+    def __init__(self, ticker: str, cache_dir: str, *, start: str | None, end: str | None,
+                 max_age_hours: float, retries: int, backoff_seconds: float,
+                 quality: QualityPolicy) -> None:
+        super().__init__(check_ticker(ticker), start=start, end=end, quality=quality)
         self.cache_dir = Path(cache_dir)
         self.max_age_hours = max_age_hours
         self.retries = retries

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from backtests.ledger.deflate import deflate, make_trial
 from backtests.ledger.store import Ledger
 from backtests.runcontext import sweep_name
+from backtests.settings.defaults import shipped
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def record_run(cfg: DictConfig, dataset: str, ticker: str, returns: pd.DataFrame
 
 def ledger_figures(path: str | Path, row_id: int) -> dict[str, Any] | None:
     """Trial `row_id` of the ledger at `path`, deflated by every trial on its data and period now."""
-    ledger = Ledger(path)
+    ledger = Ledger(**shipped("ledger", "default", path=path))  # reads as a run with the defaults
     if not ledger.path.exists():
         return None
     row = ledger.trial(int(row_id))

@@ -137,7 +137,8 @@ def _rekey(db: sqlite3.Connection) -> int:
 class Ledger:
     """The ledger file at `path` (config group `ledger`; `ledger.enabled=false` turns it off)."""
 
-    def __init__(self, path: str | Path, enabled: bool = True, journal_mode: str = "wal") -> None:
+    def __init__(self, *, path: str | Path, enabled: bool, journal_mode: str) -> None:
+        # No defaults here: conf/ledger/default.yaml holds them (backtests/settings/defaults.py).
         self.path = Path(path).resolve()
         self.enabled = bool(enabled)
         # WAL lets readers go on while one job writes; it needs one host's shared memory, so on a

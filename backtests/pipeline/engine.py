@@ -9,6 +9,7 @@ import backtrader as bt
 import pandas as pd
 
 from backtests.pipeline.costs import BrokerSettings
+from backtests.settings.defaults import shipped
 from strategies.analyzers import EquityAtClose
 from strategies.broker import ProtectiveBroker
 from strategies.feeds import SignalData
@@ -68,7 +69,7 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     open (cheat-on-open sizing at that open), with slippage that never leaves the bar's range.
     `risk` (None: no rules) goes to the strategy, which places the stops, and to the sizer.
     """
-    risk = risk or RiskRules()
+    risk = risk or RiskRules(**shipped("risk", "none"))  # conf/risk/none.yaml: no rules
     cerebro = new_cerebro(broker, risk)
     cerebro.adddata(SignalData(dataname=bars))
     cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.errors import UserError
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
+from backtests.settings.defaults import shipped
 from forecasting.explain import Explanation, FoldExplainer
 from forecasting.features import FeatureError
 from forecasting.ridge import RidgeForecaster
@@ -129,7 +130,7 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     windows = build_windows(cfg, market)
     walkforward: WalkForward = instantiate(cfg.walkforward)
     forecaster = instantiate(cfg.forecaster)
-    ridge = RidgeForecaster(window=int(cfg.forecaster.window))  # the linear baseline
+    ridge = RidgeForecaster(**shipped("forecaster", "ridge", window=int(cfg.forecaster.window)))  # baseline
     lead = market.frame.index.get_loc(windows.index[0])  # warm-up and first window's fill
     explainer: FoldExplainer | None = (
         instantiate(cfg.explain, feature_names=list(cfg.features.columns)) if explain else None)

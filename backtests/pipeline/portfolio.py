@@ -10,6 +10,7 @@ import pandas as pd
 
 from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import TRADE_COLUMNS, new_cerebro
+from backtests.settings.defaults import shipped
 from strategies.feeds import SignalData
 from strategies.portfolio.base import PortfolioStrategy
 from strategies.risk import RiskRules
@@ -46,7 +47,7 @@ def run_portfolio(bars: Mapping[str, pd.DataFrame], strategy: type[PortfolioStra
     Bars before `start` only warm up (volatility windows). Orders decided at a close fill at the next
     open with the same broker set-up as `run_backtest` (engine.new_cerebro).
     """
-    risk = risk or RiskRules()
+    risk = risk or RiskRules(**shipped("risk", "none"))  # conf/risk/none.yaml: no rules
     cerebro = new_cerebro(broker, risk)
     tickers = list(bars)
     for ticker in tickers:

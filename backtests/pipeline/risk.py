@@ -53,22 +53,33 @@ def risk_settings(cfg: DictConfig) -> RiskSettings | None:
     return settings if settings.enabled else None
 
 
-def risk_key(cfg: DictConfig, market: MarketData) -> str:
-    """What determines the risk forecasts (not the return forecaster's settings but its window)."""
+def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False) -> str:
+    """What determines the risk forecasts: not the return forecaster's settings but its window,
+    unless the `lstm` method reads a distribution forecaster's forecasts (`from_forecasts`)."""
     settings: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                                 for group in ("features", "walkforward", "risk_model")}
     settings["window"], settings["risk_format"] = int(cfg.forecaster.window), RISK_FORMAT
+    if from_forecasts:
+        settings["forecaster"] = OmegaConf.to_container(cfg.forecaster, resolve=True)
     return forecast_key(market.fingerprint, settings, int(cfg.seed))
 
 
+def reads_forecasts(settings: RiskSettings, distribution: pd.DataFrame | None) -> bool:
+    """Whether the `lstm` method reads the forecasts' 1-session distribution (no network of its own)."""
+    return distribution is not None and "lstm" in settings.methods
+
+
 def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
-                      use_cache: bool = True, until: pd.Timestamp | None = None) -> RiskRun:
+                      use_cache: bool = True, until: pd.Timestamp | None = None,
+                      distribution: pd.DataFrame | None = None) -> RiskRun:
     """Out-of-sample risk forecasts for every forecast day (cached by key, like the forecasts).
 
     A day whose next return spans a gap in the data keeps its forecast but gets no `realised`
     return, so it is left out of the backtests, as it is out of the forecast scores.
+    `distribution`: a distribution forecaster's forecasts, which the `lstm` method then reads.
     """
-    key = risk_key(cfg, market)
+    distribution = distribution if reads_forecasts(settings, distribution) else None
+    key = risk_key(cfg, market, distribution is not None)
     cache = ForecastCache(cfg.paths.cache_dir)
     if use_cache and until is None:
         cached = cache.load(key)
@@ -77,7 +88,8 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
             return RiskRun(cached, settings, key, cached=True)
     windows = build_windows(cfg, market)
     lead = market.frame.index.get_loc(windows.index[0])
-    frame = run_risk(instantiate(cfg.walkforward), settings.build(int(cfg.forecaster.window)),
+    frame = run_risk(instantiate(cfg.walkforward),
+                     settings.build(int(cfg.forecaster.window), distribution),
                      windows, settings.levels, seed=int(cfg.seed), lead=lead, until=until)
     frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
     if use_cache and until is None:

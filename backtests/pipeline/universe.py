@@ -31,6 +31,7 @@ from backtests.pipeline.forecasts import (
     walk_forward_forecasts,
 )
 from backtests.pipeline.workers import fan_out, worker_setup
+from backtests.settings.defaults import shipped
 from forecasting.explain import Explanation
 from forecasting.explain.tickers import over_tickers
 from forecasting.universe.explain import PanelExplainer
@@ -189,7 +190,7 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
     panel = build_panel(cfg, universe, markets)
     walkforward = instantiate(cfg.walkforward)
     model = global_model(cfg, universe, len(panel.tickers))
-    ridge = PanelRidge(window=int(cfg.forecaster.window), target=universe.target)
+    ridge = PanelRidge(**shipped("forecaster", "ridge", window=cfg.forecaster.window, target=universe.target))
     names = [*map(str, cfg.features.columns), *(["market"] if universe.market_input is not None else [])]
     explainer = PanelExplainer(instantiate(cfg.explain, feature_names=names)) if explain else None
     log.info("global forecasts: %s on %d samples of %d tickers over %d dates (target %s)",

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.pipeline.forecast_cache import ForecastCache
-from backtests.pipeline.risk import RiskRun, risk_key, var_table, walk_forward_risk
+from backtests.pipeline.risk import RiskRun, reads_forecasts, risk_key, var_table, walk_forward_risk
 from backtests.pipeline.workers import fan_out, worker_setup
 from forecasting.risk.walkforward import RiskSettings
 
@@ -29,22 +29,28 @@ def _worker_cfg(cfg: DictConfig) -> dict:
     """What a worker needs for a ticker's risk walk-forward, resolved (no Hydra runtime there):
     the groups risk_key hashes and build_windows reads, so a worker's key is the parent's."""
     groups = {g: OmegaConf.to_container(cfg[g], resolve=True)
-              for g in ("features", "walkforward", "risk_model")}
-    return {**groups, "forecaster": {"window": int(cfg.forecaster.window)}, "seed": int(cfg.seed),
+              for g in ("features", "walkforward", "risk_model", "forecaster")}
+    return {**groups, "seed": int(cfg.seed),
             "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
 
 
-def _risk_one(settings: dict, market: MarketData, risk: RiskSettings, threads: int = 0) -> pd.DataFrame:
+def _risk_one(settings: dict, market: MarketData, risk: RiskSettings,
+              distribution: pd.DataFrame | None, threads: int = 0) -> pd.DataFrame:
     """One ticker's risk walk-forward in a worker process (stored in the shared cache)."""
-    worker_setup(threads, "lstm" in risk.methods)
-    return walk_forward_risk(OmegaConf.create(settings), market, risk).frame
+    worker_setup(threads, "lstm" in risk.methods and distribution is None)
+    return walk_forward_risk(OmegaConf.create(settings), market, risk,
+                             distribution=distribution).frame
 
 
 def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: RiskSettings,
-                  n_jobs: int) -> dict[str, RiskRun]:
-    """{ticker: its risk forecasts}, sorted by ticker; cache misses computed on n_jobs processes."""
+                  n_jobs: int, distributions: Mapping[str, pd.DataFrame] | None = None
+                  ) -> dict[str, RiskRun]:
+    """{ticker: its risk forecasts}, sorted by ticker; cache misses computed on n_jobs processes.
+    `distributions`: each ticker's distribution forecasts, which its `lstm` method then reads."""
     cache = ForecastCache(cfg.paths.cache_dir)
-    keys = {t: risk_key(cfg, m) for t, m in markets.items()}
+    given = {t: (distributions or {}).get(t) for t in markets}
+    given = {t: frame if reads_forecasts(settings, frame) else None for t, frame in given.items()}
+    keys = {t: risk_key(cfg, m, given[t] is not None) for t, m in markets.items()}
     runs: dict[str, RiskRun] = {}
     for ticker, key in keys.items():
         frame = cache.peek(key)  # no lock taken on a miss: the workers need it
@@ -54,7 +60,7 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
     log.info("universe risk forecasts: %d of %d from the cache, %d to compute on %d process(es)",
              len(runs), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
     worker = _worker_cfg(cfg)
-    frames = fan_out(_risk_one, [(worker, markets[t], settings) for t in missing], n_jobs,
+    frames = fan_out(_risk_one, [(worker, markets[t], settings, given[t]) for t in missing], n_jobs,
                      "risk forecasts")
     for ticker, frame in zip(missing, frames, strict=True):
         runs[ticker] = RiskRun(frame, settings, keys[ticker], cached=False)

@@ -4,7 +4,8 @@ A component (a forecaster, the walk-forward, a strategy, the risk rules, the bro
 price source) declares `bounds = {"param": "SPEC", ...}` as class data, so forecasting/ and
 strategies/ need import nothing to state them. `check` runs a spec against a value before any data
 is read or TensorFlow imported (backtests/settings/validate.py); the message and the example in its
-hint come from the spec and the component's own default, so they cannot drift apart.
+hint come from the spec and the default (a strategy's params, else the chosen conf/ option), so they
+cannot drift apart.
 
 A SPEC is one of (a trailing ` | null` lets null switch the setting off):
     "int >= 1"   "number > 0"   "number"   "0 <= number < 1"   "0 < number <= 1"   "bool"

@@ -19,6 +19,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.errors import UserError
+from backtests.settings.bounds import bounds_of
+from backtests.settings.defaults import chosen_default
 
 # Set by the engine from other groups, never by the strategy's own keys.
 ENGINE_PARAMS = frozenset({"start", "risk", "regime"})
@@ -44,6 +46,9 @@ def check_keys(cfg: DictConfig, groups: tuple[str, ...] | None = None) -> None:
         if accepted is None:
             continue
         given = [str(k) for k in node.keys() if not str(k).startswith("_")]
+        missing = [k for k in required_settings(str(target)) if k not in given]
+        if missing and not node.get("_partial_", False):
+            raise missing_setting(f"{path}.{missing[0]}", str(target), cfg)
         for key in given:
             if key not in accepted:
                 # what the user may set: the node's own keys and the optional ones (a required
@@ -62,6 +67,30 @@ def unknown_setting(full_key: str, target: str, accepted: list[str]) -> UserErro
     return UserError(f"{full_key} is not a setting: {name} takes no {key!r}",
                      f"{lead}{section} settings: {', '.join(accepted) or 'none'}"
                      + (f"; {why}" if why else ""))
+
+
+def missing_setting(full_key: str, target: str, cfg: DictConfig) -> UserError:
+    """The error for a setting a component needs and its node lacks (deleted with ~, or a node
+    added with + that names only its `_target_`): components keep no defaults of their own."""
+    name, key = target.rpartition(".")[2], full_key.rpartition(".")[2]
+    shipped = chosen_default(cfg, full_key)
+    bound = bounds_of(get_object(target)).get(key)
+    value = shipped if shipped is not None else bound.example(None) if bound is not None else "VALUE"
+    shown = str(value).lower() if isinstance(value, bool) else value
+    return UserError(f"{full_key} is not set: {name} takes no default of its own",
+                     f"add +{full_key}={shown}" + (" (the shipped default)" if shipped is not None else ""))
+
+
+@functools.cache
+def required_settings(target: str) -> tuple[str, ...]:
+    """The keyword-only arguments without a default that `target` takes: the settings its node
+    must give (positional ones, such as the explainer's feature names, come from the code)."""
+    try:
+        signature = inspect.signature(get_object(target))
+    except Exception:  # not importable or not introspectable: instantiation reports it
+        return ()
+    return tuple(name for name, p in signature.parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty)
 
 
 def can_take(target: object, key: str) -> bool:

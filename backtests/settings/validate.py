@@ -28,6 +28,7 @@ from backtests.data.symbols import check_ticker
 from backtests.errors import UserError
 from backtests.settings.bounds import Bound, bounds_of, default_of
 from backtests.settings.combinations import check_combinations
+from backtests.settings.defaults import chosen_default, run_choices
 from backtests.settings.keys import LAST, check_keys
 
 Check = Callable[[Any], bool]
@@ -144,7 +145,10 @@ def _component_bound(cfg: DictConfig, key: str) -> tuple[Bound, Any] | None:
         return None
     component = _component(target)
     bound = bounds_of(component).get(name) if component is not None else None
-    return None if bound is None else (bound, default_of(component, name))
+    if bound is None:
+        return None
+    default = default_of(component, name)  # a strategy's params; the rest keep theirs in conf/
+    return bound, default if default is not None else chosen_default(cfg, key)
 
 
 @functools.cache
@@ -212,12 +216,7 @@ def _ordered(values: dict[str, Any], low: str, high: str, strict: bool, why: str
 
 def _check_choices(cfg: DictConfig) -> None:
     """Group choices name folders and appear in reports: refuse anything but plain names."""
-    from hydra.core.hydra_config import HydraConfig
-
-    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
-    if choices is None and HydraConfig.initialized():
-        choices = HydraConfig.get().runtime.choices
-    for group, choice in (choices or {}).items():
+    for group, choice in (run_choices(cfg) or {}).items():
         if choice is not None and not group.startswith("hydra/") and not _CHOICE.fullmatch(choice):
             raise UserError(f"{group}={choice!r} is not a plain config name",
                             f"use a config name from conf/{group}/ (letters, digits, _ . / -; no '..')")

@@ -14,6 +14,7 @@ return, a trade the end of the data closed) are left out of the comparison.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from omegaconf import DictConfig
 from backtests.pipeline.risk import walk_forward_risk
 from backtests.pipeline.universe import market_inputs
 from backtests.stages.chain import Settings
+from backtests.stages.distribution import distribution_stage
 from backtests.stages.forecasts import Forecasts, forecast_stage
 from backtests.stages.lookahead import (
     Finding,
@@ -61,18 +63,26 @@ class Replay:
     outputs: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def replay(cfg: DictConfig, settings: Settings, loaded: Markets, risk: RiskForecasts,
+RiskFor = Callable[[Forecasts], RiskForecasts]
+
+
+def replay(cfg: DictConfig, settings: Settings, loaded: Markets, risk_for: RiskFor,
            use_cache: bool, until: pd.Timestamp | None = None) -> Replay:
-    """The chain's stages after the load, on `loaded`, with these risk forecasts; the outputs
-    each makes, by date. `until`: the forecasts stop after the fold holding that date."""
+    """The chain's stages after the load, on `loaded`; the outputs each makes, by date.
+    `until`: the forecasts stop after the fold holding that date; `risk_for(forecasts)`: the
+    risk stage (a distribution forecaster's `lstm` risk reads its forecasts)."""
     forecasts = forecast_stage(cfg, loaded, settings.reads_forecasts(loaded), explain=False,
                                use_cache=use_cache, until=until)
+    risk = risk_for(forecasts)
     outputs: dict[str, pd.DataFrame] = {}
     if loaded.universe is not None:
         inputs = market_inputs(loaded.universe, loaded.markets)
         if inputs is not None:
             outputs["market inputs"] = inputs
     outputs["forecasts"] = forecasts.by_date()
+    distributions = distribution_stage(cfg, loaded, forecasts, use_cache=use_cache, until=until)
+    if distributions is not None:  # every horizon's, every method's (not the outcomes)
+        outputs["forecast distributions"] = distributions.by_date()
     if risk.on:
         outputs["risk forecasts"] = _risk_frame(risk)
     sentiment = sentiment_stage(cfg, loaded, forecasts)
@@ -114,14 +124,15 @@ class Audit:
         self.settings.check_markets(self.loaded)
         # A universe's cached forecasts may come from worker processes whose thread counts sum
         # floats in another order: its baseline is computed here, as every replay is.
-        self.base = self.replay(self.loaded, risk_stage(cfg, self.loaded, self.settings.risk),
-                                use_cache=self.loaded.single)
+        self.base = self.replay(
+            self.loaded, lambda made: risk_stage(cfg, self.loaded, self.settings.risk, made),
+            use_cache=self.loaded.single)
         # After the forecasts: a feature that needs the future is refused there, as a user error.
         self.features = {t: instantiate(cfg.features)(m.frame) for t, m in self.loaded.markets.items()}
 
-    def replay(self, loaded: Markets, risk: RiskForecasts, use_cache: bool = False,
+    def replay(self, loaded: Markets, risk_for: RiskFor, use_cache: bool = False,
                until: pd.Timestamp | None = None) -> Replay:
-        return replay(self.cfg, self.settings, loaded, risk, use_cache, until)
+        return replay(self.cfg, self.settings, loaded, risk_for, use_cache, until)
 
     @property
     def checked(self) -> list[str]:
@@ -145,13 +156,19 @@ class Audit:
                        if first_difference(before[c], after[c], self.atol) is not None]
             where = "" if self.loaded.single else f" of {ticker}"
             findings.append(Finding(cutoff, "features", date, f"changed: {', '.join(changed)}{where}"))
-        risk = self.base.risk
-        if risk.on:
-            assert risk.settings is not None
-            again = walk_forward_risk(self.cfg, altered.markets[ticker], risk.settings,
-                                      use_cache=False, until=cutoff)
-            risk = RiskForecasts(risk.settings, {**risk.runs, ticker: again})
-        rerun = self.replay(altered, risk, until=cutoff)
+        base = self.base.risk
+
+        def risk_for(made: Forecasts) -> RiskForecasts:
+            """The altered ticker's risk forecasts afresh up to the cutoff; the others' as they were."""
+            if not base.on:
+                return base
+            assert base.settings is not None
+            again = walk_forward_risk(self.cfg, altered.markets[ticker], base.settings,
+                                      use_cache=False, until=cutoff,
+                                      distribution=made.distribution(ticker))
+            return RiskForecasts(base.settings, {**base.runs, ticker: again})
+
+        rerun = self.replay(altered, risk_for, until=cutoff)
         for what, original in self.base.outputs.items():
             label = first_difference(original.loc[:cutoff], rerun.outputs[what].loc[:cutoff],
                                      self.atol)

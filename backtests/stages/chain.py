@@ -83,7 +83,7 @@ def run_chain(cfg: DictConfig) -> float:
     with timings.stage("distributions"):
         distributions = distribution_stage(cfg, loaded, forecasts)
     with timings.stage("risk forecasts"):
-        risk = risk_stage(cfg, loaded, settings.risk)
+        risk = risk_stage(cfg, loaded, settings.risk, forecasts)
     with timings.stage("sentiment"):
         sentiment = sentiment_stage(cfg, loaded, forecasts)
     with timings.stage("trade"):

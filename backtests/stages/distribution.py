@@ -46,6 +46,12 @@ class Distributions:
     key: str = ""
     cached: bool = False
 
+    def by_date(self) -> pd.DataFrame:
+        """mean, scale, df by date, a column per (measure, method, horizon): what is known at each
+        close (the audit's view; the outcomes are left out)."""
+        return self.frame.reset_index().pivot(index="date", columns=["method", "horizon"],
+                                              values=["mean", "scale", "df"])
+
     def table(self, close: pd.Series) -> pd.DataFrame:
         """distribution.csv: date, horizon, method, mean, scale, df, q05..q95, p_up,
         p_up_climatology (the share of up moves known at the close: what P(up) must beat),

@@ -38,6 +38,12 @@ class Forecasts:
     explanation: Explanation | None = None
     run: ForecastRun | None = None
     returns: bool = True  # the forecasts are returns (not cross-sectional ranks)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)  # each ticker's, as made
+
+    def distribution(self, ticker: str) -> pd.DataFrame | None:
+        """A ticker's forecasts with a distribution forecaster's columns (mean_h1, ...), or None."""
+        frame = self.frames.get(ticker)
+        return frame if frame is not None and "mean_h1" in frame.columns else None
 
     def by_date(self) -> pd.DataFrame:
         """forecast and ridge by (date, ticker): what is known at each close (the audit's view)."""
@@ -53,7 +59,7 @@ def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain
         run = (walk_forward_forecasts(cfg, market, use_cache=use_cache, until=until, explain=explain)
                if reads else scheduled_outcomes(cfg, market))
         return Forecasts(long_form({market.ticker: run.predictions}), explanation=run.explanation,
-                         run=run)
+                         run=run, frames={market.ticker: run.predictions})
     universe = loaded.universe
     assert universe is not None
     if universe.model == "global":
@@ -66,8 +72,9 @@ def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain
     if until is not None or not use_cache:  # the audit: every ticker afresh, here
         frames = {t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
                   for t, m in loaded.markets.items()}
-        return Forecasts(finish_long(long_form(frames), loaded.markets), {"model": "per_ticker"})
+        return Forecasts(finish_long(long_form(frames), loaded.markets), {"model": "per_ticker"},
+                         frames=frames)
     own = per_ticker_forecasts(cfg, loaded.markets, universe.n_jobs, explain=explain)
     return Forecasts(finish_long(long_form(own.predictions), loaded.markets),
                      {"model": "per_ticker", "trained": own.trained, "cache_keys": own.keys},
-                     own.explanation)
+                     own.explanation, frames=dict(own.predictions))

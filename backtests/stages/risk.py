@@ -20,6 +20,7 @@ from backtests.atomic import write_csv
 from backtests.pipeline.portfolio import PortfolioResult
 from backtests.pipeline.risk import RiskRun, risk_results, tally_backtests, walk_forward_risk
 from backtests.pipeline.universe_risk import universe_risk, universe_var_table, vol_panel
+from backtests.stages.forecasts import Forecasts
 from backtests.stages.markets import Markets
 from forecasting.risk.walkforward import RiskSettings
 
@@ -47,15 +48,19 @@ class RiskForecasts:
 
 
 def risk_stage(cfg: DictConfig, loaded: Markets, settings: RiskSettings | None,
-               use_cache: bool = True, until: pd.Timestamp | None = None) -> RiskForecasts:
-    """Every ticker's risk forecasts (cache hits read here, misses fanned out for a universe)."""
+               forecasts: Forecasts | None = None, use_cache: bool = True,
+               until: pd.Timestamp | None = None) -> RiskForecasts:
+    """Every ticker's risk forecasts (cache hits read here, misses fanned out for a universe).
+    With a distribution forecaster the `lstm` method reads its forecasts (no network of its own)."""
     if settings is None:
         return RiskForecasts()
+    given = {t: forecasts.distribution(t) if forecasts is not None else None for t in loaded.markets}
     if loaded.single or until is not None or not use_cache:
-        runs = {t: walk_forward_risk(cfg, m, settings, use_cache=use_cache, until=until)
+        runs = {t: walk_forward_risk(cfg, m, settings, use_cache=use_cache, until=until,
+                                     distribution=given[t])
                 for t, m in sorted(loaded.markets.items())}
     else:
-        runs = universe_risk(cfg, loaded.markets, settings, int(cfg.universe.n_jobs))
+        runs = universe_risk(cfg, loaded.markets, settings, int(cfg.universe.n_jobs), given)
     return RiskForecasts(settings, runs)
 
 

@@ -44,8 +44,8 @@ KIND = ("mlflow.experimentKind", "custom_model_development")
 class MlflowLogger:
     """Where runs are tracked: an MLflow tracking URI (a sqlite: file or a server) and experiment."""
 
-    def __init__(self, tracking_uri: str, experiment: str = "backtests",
-                 artifact_location: str | None = None) -> None:
+    def __init__(self, *, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
+        # No defaults here: conf/logger/mlflow.yaml holds them (backtests/settings/defaults.py).
         self.tracking_uri = str(tracking_uri)
         self.experiment = str(experiment)
         self.artifact_location = artifact_location

@@ -30,9 +30,8 @@ class FoldExplainer:
     # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds = {"repeats": "int >= 1", "gradient_steps": "int >= 1"}  # seed: the top-level one
 
-    def __init__(self, feature_names: Sequence[str], repeats: int = 3,
-                 lag_blocks: Sequence[int] = (1, 5, 20), gradient_steps: int = 8,
-                 seed: int = 0) -> None:
+    def __init__(self, feature_names: Sequence[str], *, repeats: int, lag_blocks: Sequence[int],
+                 gradient_steps: int, seed: int) -> None:  # defaults: conf/explain/default.yaml
         self.feature_names = list(feature_names)
         self.repeats, self.upper_ends = int(repeats), [int(e) for e in lag_blocks]
         self.gradient_steps, self.seed = int(gradient_steps), int(seed)

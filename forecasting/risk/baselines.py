@@ -37,7 +37,7 @@ class HistoricalSimulation(PastOnly):
 
     bounds = {"window": "int >= 2"}
 
-    def __init__(self, window: int = 250) -> None:
+    def __init__(self, window: int) -> None:  # conf/risk_model/default.yaml: hs_window
         self.window = window
 
     def predict_risk(self, test: Windows, returns: np.ndarray, levels: Sequence[float]) -> pd.DataFrame:
@@ -65,7 +65,7 @@ class EWMA(PastOnly):
 
     bounds = {"lam": "0 < number < 1"}
 
-    def __init__(self, lam: float = 0.94) -> None:
+    def __init__(self, lam: float) -> None:  # conf/risk_model/default.yaml: ewma_lambda
         self.lam = lam
 
     def predict_risk(self, test: Windows, returns: np.ndarray, levels: Sequence[float]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ walk-forward's held-out tail), so its cost is one more tiny network per fold.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,13 +31,13 @@ class LSTMVolatility(LSTMForecaster):
     """LSTM log-variance head + filtered historical simulation of its standardised residuals."""
 
     loss = "gaussian_nll"
+    # Fixed, no setting: the size and the schedule are conf/risk_model's lstm_* settings.
+    fixed: ClassVar[dict[str, Any]] = {"layers": 1, "dropout": 0.0, "batch_size": 256,
+                                       "learning_rate": 1e-3, "patience": 3}
 
-    def __init__(self, window: int = 30, units: int = 8, epochs: int = 10, warm_epochs: int = 1,
-                 batch_size: int = 256, learning_rate: float = 1e-3, patience: int = 3,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, window: int, units: int, epochs: int, warm_epochs: int) -> None:
         super().__init__(window=window, units=units, epochs=epochs, warm_epochs=warm_epochs,
-                         batch_size=batch_size, learning_rate=learning_rate, patience=patience,
-                         **kwargs)
+                         **self.fixed)
         self.residuals: np.ndarray | None = None
 
     @staticmethod

@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import pandas as pd
 
 from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, FIT_UNCONVERGED, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
+from forecasting.risk.from_distribution import DistributionRisk
 from forecasting.risk.lstm_volatility import LSTMVolatility
 from forecasting.walkforward import SeriesSamples, WalkForward
 from forecasting.windows import Windows
@@ -27,22 +28,22 @@ METHODS = ("lstm", "historical", "ewma", "garch")  # the LSTM first: it is the o
 BASELINES = ("historical", "ewma", "garch")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RiskSettings:
-    """conf/risk_model: which methods forecast risk, at which levels, with which settings."""
+    """conf/risk_model (each default there): which methods forecast risk, at which levels, how."""
 
     bounds: ClassVar[dict[str, str]] = {
         "enabled": "bool", "hs_window": "int >= 2", "ewma_lambda": "0 < number < 1",
         "lstm_units": "int >= 1", "lstm_epochs": "int >= 1", "lstm_warm_epochs": "int >= 0"}
 
-    enabled: bool = True
-    methods: Sequence[str] = field(default_factory=lambda: list(METHODS))
-    levels: Sequence[float] = field(default_factory=lambda: [0.95, 0.99])
-    hs_window: int = 250
-    ewma_lambda: float = 0.94
-    lstm_units: int = 8
-    lstm_epochs: int = 10
-    lstm_warm_epochs: int = 1
+    enabled: bool
+    methods: Sequence[str]
+    levels: Sequence[float]
+    hs_window: int
+    ewma_lambda: float
+    lstm_units: int
+    lstm_epochs: int
+    lstm_warm_epochs: int
 
     def problems(self) -> list[str]:
         """What is wrong with `methods` and `levels` (lists, which the bounds cannot describe)."""
@@ -54,11 +55,17 @@ class RiskSettings:
             found.append("no risk method chosen")
         return found
 
-    def build(self, window: int) -> dict[str, RiskMethod]:
-        """Fresh method objects by name (a dotted class path is accepted: tests plug in fakes)."""
+    def build(self, window: int, distribution: pd.DataFrame | None = None) -> dict[str, RiskMethod]:
+        """Fresh method objects by name (a dotted class path is accepted: tests plug in fakes).
+
+        `distribution`: a distribution forecaster's forecasts (mean_h1, scale_h1, df_h1 by date);
+        the `lstm` method then reads its 1-session distribution instead of training a network.
+        """
         made: dict[str, RiskMethod] = {}
         for name in self.methods:
-            if name == "lstm":
+            if name == "lstm" and distribution is not None:
+                made[name] = DistributionRisk(distribution)
+            elif name == "lstm":
                 made[name] = LSTMVolatility(window=window, units=self.lstm_units,
                                             epochs=self.lstm_epochs, warm_epochs=self.lstm_warm_epochs)
             elif name == "historical":

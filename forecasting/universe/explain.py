@@ -123,8 +123,10 @@ class PanelExplainer:
 
     def __init__(self, pooled: FoldExplainer, ticker_repeats: int = TICKER_REPEATS) -> None:
         self.pooled = pooled
-        self.per_ticker = FoldExplainer(pooled.feature_names, min(ticker_repeats, pooled.repeats),
-                                        pooled.upper_ends, pooled.gradient_steps, pooled.seed)
+        self.per_ticker = FoldExplainer(pooled.feature_names,
+                                        repeats=min(ticker_repeats, pooled.repeats),
+                                        lag_blocks=pooled.upper_ends,
+                                        gradient_steps=pooled.gradient_steps, seed=pooled.seed)
 
     @property
     def explanation(self) -> Any:

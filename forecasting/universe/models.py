@@ -52,7 +52,7 @@ class PanelForecaster:
 class PanelRidge(PanelForecaster):
     """Closed-form ridge pooled over every ticker's standardised windows: the linear baseline."""
 
-    def __init__(self, window: int = 30, alpha: float = 10.0, target: str = "raw") -> None:
+    def __init__(self, *, window: int, alpha: float, target: str) -> None:
         super().__init__(window, target)
         self.alpha = alpha
         self.coef: np.ndarray | None = None
@@ -91,11 +91,11 @@ class GlobalLSTM(PanelForecaster):
               "batch_size": "int >= 1", "learning_rate": "number > 0", "patience": "int >= 0",
               "warm_samples": "int >= 0", "val_samples": "int >= 0"}
 
-    def __init__(self, window: int = 30, units: int = 32, layers: int = 1, dropout: float = 0.0,
-                 epochs: int = 10, warm_epochs: int = 1, batch_size: int = 1024,
-                 learning_rate: float = 1e-3, patience: int = 3, target: str = "raw",
-                 embedding: int = 4, n_tickers: int = 1, warm_samples: int = 0,
-                 val_samples: int = 0) -> None:
+    def __init__(self, *, window: int, units: int, layers: int, dropout: float, epochs: int,
+                 warm_epochs: int, batch_size: int, learning_rate: float, patience: int,
+                 target: str, embedding: int, n_tickers: int, warm_samples: int,
+                 val_samples: int) -> None:
+        # No defaults: conf/forecaster/ and conf/universe/ hold them (backtests/pipeline/universe.py).
         super().__init__(window, target)
         self.units, self.layers, self.dropout, self.epochs = units, layers, dropout, epochs
         self.warm_epochs, self.batch_size, self.learning_rate = warm_epochs, batch_size, learning_rate

@@ -34,22 +34,22 @@ LABELS = {"day_pearson": "next-day Pearson correlation", "day_spearman": "next-d
 NAMES = {"breadth": "breadth", "mean_forecast": "the mean forecast"}  # as the verdict names them
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SentimentSettings:
-    """conf/sentiment: the index's dead band, the judged horizon, and the optional regime filter."""
+    """conf/sentiment (each default there): the dead band, the judged horizon, the regime filter."""
 
     bounds: ClassVar[dict[str, str]] = {
         "enabled": "bool", "dead_band": "number >= 0", "week": "int >= 1",
         "min_tickers": "int >= 1", "regime_filter": "bool",
         "regime_threshold": "0 <= number <= 1", "regime_low": "0 <= number <= 1"}
 
-    enabled: bool = True
-    dead_band: float = 0.0005
-    week: int = 5
-    min_tickers: int = 3
-    regime_filter: bool = False
-    regime_threshold: float = 0.5
-    regime_low: float = 0.5
+    enabled: bool
+    dead_band: float
+    week: int
+    min_tickers: int
+    regime_filter: bool
+    regime_threshold: float
+    regime_low: float
 
     def evaluate(self, long: pd.DataFrame, closes: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         """(sentiment table: index and outcomes by date, the judge's block) for one universe run."""

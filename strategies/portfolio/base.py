@@ -24,7 +24,7 @@ import pandas as pd
 from strategies.portfolio.book import TradeBook
 from strategies.portfolio.guards import exit_reason, guard_orders, hit_at_open
 from strategies.portfolio.rules import apply_rules, trailing_returns
-from strategies.risk import DrawdownBreaker, RiskRules
+from strategies.risk import DrawdownBreaker, RiskRules, given_rules
 from strategies.sizers import _largest_affordable
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PortfolioStrategy(bt.Strategy):
     uses_forecast = True  # eligibility needs a finite `signal` (False: a bar is enough)
 
     def __init__(self) -> None:
-        self.rules: RiskRules = self.p.risk or RiskRules()
+        self.rules: RiskRules = given_rules(self.p.risk, type(self).__name__)
         self.feeds: dict[str, Any] = {d._name: d for d in self.datas}
         self.book = TradeBook()
         self.equity_at: dict[dt.date, float] = {}

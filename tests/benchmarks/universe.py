@@ -36,6 +36,7 @@ from backtests.stages.markets import load_markets  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 from forecasting.universe.models import PanelRidge  # noqa: E402
 from forecasting.universe.walkforward import panel_folds, run_panel  # noqa: E402
+from tests.builders import settings  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -135,7 +136,8 @@ def main() -> None:
         model = global_model(cfg, universe, len(panel.tickers))
         walkforward = instantiate(cfg.walkforward)
         run_panel(walkforward, model, panel, seed=int(cfg.seed), progress=False,
-                  baselines={"ridge": PanelRidge(window=int(cfg.forecaster.window),
+                  baselines={"ridge": PanelRidge(**settings("forecaster/ridge",
+                                                             window=int(cfg.forecaster.window)),
                                                  target=universe.target)})
         global_s = time.perf_counter() - started
     with PeakMemory() as per_ticker_mem:

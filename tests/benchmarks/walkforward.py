@@ -26,11 +26,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 import backtests.cli  # noqa: E402,F401  (registers the resolvers conf/ uses)
-from backtests.data.csv import CsvSource  # noqa: E402
 from forecasting.network import build_lstm  # noqa: E402
 from forecasting.scaling import WindowScaler  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 from forecasting.windows import make_windows  # noqa: E402
+from tests.builders import source  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -70,7 +70,7 @@ def main() -> None:
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("config", overrides=args.overrides)
     path = Path(args.data)
-    market = CsvSource(path.stem, str(path), start=args.start, end=args.end).load()
+    market = source("csv", ticker=path.stem, path=str(path), start=args.start, end=args.end).load()
     features = instantiate(cfg.features)(market.frame)
     windows = make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
     walkforward = instantiate(cfg.walkforward)

@@ -22,28 +22,32 @@ SHOWN_DATES = 5     # dates named in a log line or an error message
 STORED_DATES = 200  # dates kept per finding in metrics.json (the count is always exact)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class QualityPolicy:
-    """The `data.quality` config node: one action per check and the thresholds the checks use."""
+    """The `data.quality` config node: one action per check and the thresholds the checks use.
 
-    bad_ticks: str = "repair"        # spikes that reverse, and (repair) bars held by the causal rule
-    zero_opens: str = "repair"       # Open of 0 (not recorded): set to the last close within the bar
-    impossible_bars: str = "repair"  # Open or Close outside [Low, High]: High/Low widened
-    gaps: str = "repair"             # missing sessions: short ones kept but not scored, long refused
-    splits: str = "fail"             # moves the evidence calls an unadjusted split (see splits.py)
-    dividends: str = "warn"          # prices without dividend adjustment
-    stale: str = "warn"              # identical bars, zero volume, a last bar long before the end
-    exchange: str = "XNYS"           # trading calendar (exchange_calendars code) or "weekdays"
-    spike_z: float = 10.0            # |robust z| of a jump that, reversed, makes a bad tick
-    repair_z: float = 25.0           # |robust z| (vs the last good close) above which a bar is held
-    repair_move: float = 0.4         # ... and more than this log move (x1.49 or x0.67) away
-    max_spike_bars: int = 3          # a spike lasts at most this many sessions
-    mad_window: int = 63             # sessions in the trailing median absolute deviation
-    max_gap: int = 10                # missing sessions in a row above which a gap is refused
-    stale_bars: int = 3              # identical OHLC bars in a row worth reporting
-    max_age: int | None = 5          # sessions the last bar may lag data.end or today (None: no check)
-    split_tolerance: float = 0.03    # relative distance of a move to a split ratio
-    cache_dir: str | None = None     # where the calendar's sessions are cached
+    No defaults here: conf/data/quality/default.yaml holds them (a source's own file may change
+    some, as data/synthetic.yaml does).
+    """
+
+    bad_ticks: str          # spikes that reverse, and (repair) bars held by the causal rule
+    zero_opens: str         # Open of 0 (not recorded): set to the last close within the bar
+    impossible_bars: str    # Open or Close outside [Low, High]: High/Low widened
+    gaps: str               # missing sessions: short ones kept but not scored, long refused
+    splits: str             # moves the evidence calls an unadjusted split (see splits.py)
+    dividends: str          # prices without dividend adjustment
+    stale: str              # identical bars, zero volume, a last bar long before the end
+    exchange: str           # trading calendar (exchange_calendars code) or "weekdays"
+    spike_z: float          # |robust z| of a jump that, reversed, makes a bad tick
+    repair_z: float         # |robust z| (vs the last good close) above which a bar is held
+    repair_move: float      # ... and more than this log move (x1.49 or x0.67) away
+    max_spike_bars: int     # a spike lasts at most this many sessions
+    mad_window: int         # sessions in the trailing median absolute deviation
+    max_gap: int            # missing sessions in a row above which a gap is refused
+    stale_bars: int         # identical OHLC bars in a row worth reporting
+    max_age: int | None     # sessions the last bar may lag data.end or today (None: no check)
+    split_tolerance: float  # relative distance of a move to a split ratio
+    cache_dir: str | None   # where the calendar's sessions are cached
 
     # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds: ClassVar[dict[str, str]] = {
