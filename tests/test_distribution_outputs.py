@@ -86,7 +86,8 @@ def _must_not_draw(*args, **kwargs) -> None:
 
 def test_no_figures_without_plots_and_the_next_distribution_is_the_backtests(
         make_cfg, tmp_path, caplog):
-    cfg = make_cfg(DIST)  # the test preset: report.plots=false
+    # The test preset (report.plots=false); the lstm risk method reads the network's 1-session t.
+    cfg = make_cfg(DIST, "risk_model.methods=[lstm,historical,ewma]")
     with caplog.at_level(logging.INFO, logger="backtests.modes.predict"):
         run_predict(cfg)
     said = json.loads((tmp_path / "run" / "forecast.json").read_text())
@@ -95,9 +96,9 @@ def test_no_figures_without_plots_and_the_next_distribution_is_the_backtests(
     for h in (1, 5, 20):
         assert any(line.startswith(f"predict: {h}-session log return from this close: mean")
                    and "P(up)" in line for line in lines), lines
-    for level in ("95", "99"):  # the test preset's risk forecasts: historical and EWMA
+    for level in ("95", "99"):
         line = next(x for x in lines if x.startswith(f"predict: 1-day VaR / ES at {level}%"))
-        assert "historical" in line and "ewma" in line
+        assert "lstm" in line and "historical" in line and "ewma" in line
         assert set(said["risk"]["ewma"]) >= {f"var_{level}", f"es_{level}"}
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path / "backtest")
@@ -113,8 +114,10 @@ def test_no_figures_without_plots_and_the_next_distribution_is_the_backtests(
         for column in ("mean", "q05", "q50", "q95", "p_up"):
             assert row[column] == pytest.approx(csv[column], rel=1e-9, abs=1e-12)
     var = pd.read_csv(out / "var.csv", parse_dates=["date"])
-    ewma = var[(var["method"] == "ewma") & (var["date"] == var["date"].max())].iloc[0]
-    assert said["risk"]["ewma"]["var_95"] == pytest.approx(ewma["var_95"], rel=1e-9)
+    for method in ("lstm", "ewma"):
+        row = var[(var["method"] == method) & (var["date"] == var["date"].max())].iloc[0]
+        for measure in ("var_95", "es_99"):
+            assert said["risk"][method][measure] == pytest.approx(row[measure], rel=1e-9)
 
 
 def test_point_forecaster_runs_show_no_distribution_section(tmp_path):

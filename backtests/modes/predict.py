@@ -82,7 +82,7 @@ def run_predict(cfg: DictConfig) -> float:
     distributions = distribution_stage(cfg, loaded, forecasts)  # None: a point forecaster
     settings = risk_settings(cfg)
     sizes_on_forecast = getattr(risk, "vol_source", "realised") == "forecast"
-    risk_run = (risk_stage(cfg, loaded, settings)
+    risk_run = (risk_stage(cfg, loaded, settings, forecasts)
                 if settings is not None and (sizes_on_forecast or distributions is not None)
                 else RiskForecasts())
     bars = signal_bars(market.frame, predictions["forecast"], risk,
