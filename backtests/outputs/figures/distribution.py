@@ -149,11 +149,12 @@ def _pit_panel(ax, horizon: int, methods: Mapping[str, Any], best: str | None) -
                   label=f"{method_name(best)} (best baseline)")
     ax.axhline(1, color="black", ls=":", lw=1, label="uniform (calibrated)")
     ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.3 * ax.get_ylim()[1])  # headroom: the legend covers no bar
     ax.set_xlabel("PIT: the forecast's CDF at the realised return")
     ax.set_ylabel("density")
     ax.set_title(f"{horizon}-session PIT · LSTM uniform p {pit_label(methods[MODEL])} · "
                  "U: too narrow, hump: too wide, slope: biased", fontsize=9, loc="left")
-    ax.legend(fontsize=7, loc="upper center")
+    ax.legend(fontsize=7, loc="upper center", ncol=3)
 
 
 def _reliability_panel(ax, horizon: int, scores: Mapping[str, Any], climatology: float) -> None:
@@ -175,13 +176,13 @@ def _reliability_panel(ax, horizon: int, scores: Mapping[str, Any], climatology:
     if np.isfinite(climatology):
         ax.axvline(climatology, color="tab:green", lw=0.8, ls="-.",
                    label=f"climatology's P(up), mean ({share(climatology)})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(-0.02, 1.02)  # a bin that all rose (or all fell) stays in view
+    ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("forecast P(up) (each point: the days whose P(up) fell in one tenth)")
     ax.set_ylabel("observed share of rises")
     ax.set_title(f"{horizon}-session P(up) · Brier skill against climatology "
                  f"{brier_label(scores)}", fontsize=9, loc="left")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
 
 
 def _rows(table: pd.DataFrame, method: str, horizon: int) -> pd.DataFrame:
