@@ -6,10 +6,17 @@ Timing: `next()` runs at the close of bar t and decides with data up to that clo
 included); `next_open()` runs at the open of bar t+1 and sends the orders, which fill at that open
 (cerebro runs with cheat_on_open). `next_open` reads only `open[0]`: the bar's close is not known yet.
 
+Size: a full position is what the sizer gives (strategies/sizers.py); a strategy may ask for a part
+of it by setting `size_scale` with its target, and when it changes that part while keeping its side,
+the position is resized at the next open by the difference (a resize; the trade log books it in
+the same round trip at size-weighted average prices, as the portfolio book does).
+
 Protective orders (one stop carrying every stop rule, and a take-profit) go out with the entry as
-bracket children. `ProtectiveBroker` prices them off the actual fill and makes them live for the rest
-of the entry bar; they are real Stop / StopTrail / Limit orders, so a bar that opens through a stop
-fills at that open, and one that trades through it intraday fills at the stop (less slippage).
+bracket children; a resize replaces them, re-priced off the average entry and sized to the new
+position (a trailing stop restarts from that price). `ProtectiveBroker` prices them off the actual
+fill and makes them live for the rest of the entry bar; they are real Stop / StopTrail / Limit
+orders, so a bar that opens through a stop fills at that open, and one that trades through it
+intraday fills at the stop (less slippage).
 """
 from __future__ import annotations
 
@@ -21,8 +28,11 @@ from typing import Any
 
 import backtrader as bt
 
+from strategies.analyzers import RoundTrip
 from strategies.broker import guard_hit_at_open
+from strategies.feeds import SignalData
 from strategies.risk import DrawdownBreaker, RiskRules, given_rules
+from strategies.sizers import _largest_affordable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,7 @@ class RiskManagedStrategy(bt.Strategy):
         ("risk", None),   # strategies.risk.RiskRules for every trade; None = no rules
     )
     uses_forecast = True  # reads the feed's `signal` line (False: prices only)
+    feed: type[bt.feeds.PandasData] = SignalData  # the feed class whose lines target() reads
 
     def __init__(self) -> None:
         self.rules: RiskRules = given_rules(self.p.risk, type(self).__name__)
@@ -54,7 +65,7 @@ class RiskManagedStrategy(bt.Strategy):
         self.bars_in_trade = 0  # closes seen since the open trade's entry filled
         self._desired: int | None = None
         self._reason = "signal"
-        self._open_trade: dict[str, Any] | None = None
+        self._open_trade: RoundTrip | None = None
         self._held = 0.0
         self._guards: list[bt.Order] = []  # protective orders of the open trade, stop first
         self._sent_guards: dict[int, list[bt.Order]] = {}  # by entry ref, until the entry fills
@@ -62,6 +73,8 @@ class RiskManagedStrategy(bt.Strategy):
         self._atr_now: float | None = None
         self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
                          if self.rules.max_drawdown is not None else None)
+        self.size_scale = 1.0  # part of a full position the next entry / resize takes (target sets it)
+        self._sized_scale = 1.0  # the part the open position was last sized to
 
     # -- decisions at the close ---------------------------------------------------------------
     def target(self) -> int | None:
@@ -123,7 +136,11 @@ class RiskManagedStrategy(bt.Strategy):
     # -- orders at the next open --------------------------------------------------------------
     def next_open(self) -> None:
         desired, self._desired = self._desired, None
-        if desired is None or desired == self.direction:
+        if desired is None:
+            return
+        if desired == self.direction:
+            if desired != 0 and self.size_scale != self._sized_scale:
+                self._resize(desired)
             return
         if self.direction != 0:
             # A bar that opens through a live stop or take-profit would fill it at this open, the
@@ -141,12 +158,46 @@ class RiskManagedStrategy(bt.Strategy):
 
     def _enter(self, direction: int) -> None:
         guarded = self.rules.has_stop or self.rules.take_profit is not None
+        self._sized_scale = self.size_scale
         entry = (self.buy if direction > 0 else self.sell)(transmit=not guarded)
         if entry is None:  # the sizer found no room: no cash, or too little history for vol_target
             return
-        if not guarded:
+        if guarded:
+            self._guard(entry, direction, abs(entry.created.size), float)  # off the fill itself
+
+    def _resize(self, direction: int) -> None:
+        """Take the open position to `size_scale` of a full one at this open: the difference in
+        shares, a buy never larger than the cash can pay for. A bar that opens through a live stop
+        or take-profit leaves the position to it."""
+        self._sized_scale = self.size_scale
+        if self._guard_hit_at_open() is not None:
             return
-        size, protect = abs(entry.created.size), (self.sell if direction > 0 else self.buy)
+        held = abs(int(self.position.size))
+        wanted = int(self.getsizing(isbuy=direction > 0))
+        if wanted == 0:  # a part too small for one share (or no room left): out
+            self.exit_position(self._reason)
+            return
+        change = wanted - held  # > 0 adds to the position, < 0 takes some off
+        if change > 0:
+            slip = self.broker.p.slip_perc or 0.0
+            price = self.data.open[0] * (1 + slip if direction > 0 else 1 - slip)
+            change = min(change, _largest_affordable(self.broker.getcash(), price,
+                                                     self.broker.getcommissioninfo(self.data)))
+        if change == 0 or self._open_trade is None:
+            return
+        guarded = self.rules.has_stop or self.rules.take_profit is not None
+        self._cancel_guards()
+        buys = (change > 0) == (direction > 0)
+        order = (self.buy if buys else self.sell)(size=abs(change), transmit=not guarded)
+        order.addinfo(reason="resize")
+        if guarded:
+            self._guard(order, direction, held + change,
+                        functools.partial(self._open_trade.entry_after, change))
+
+    def _guard(self, entry: bt.Order, direction: int, size: int, entry_after: Any) -> None:
+        """Send the protective children of `entry` for a position of `size` shares; their levels
+        are priced off `entry_after(fill)` once it fills (the fill itself for a fresh entry)."""
+        protect = self.sell if direction > 0 else self.buy
         ref = self.data.open[0]  # placeholder price: the broker re-prices each child off the fill
         guards = []
         if self.rules.has_stop:
@@ -155,15 +206,19 @@ class RiskManagedStrategy(bt.Strategy):
                     else {"exectype": bt.Order.Stop})
             stop = protect(price=ref, size=size, parent=entry,
                            transmit=self.rules.take_profit is None, **kind)
-            stop.addinfo(anchor=functools.partial(self._anchor_stop, direction, self._atr_now))
+            stop.addinfo(anchor=functools.partial(self._anchor_stop, direction, self._atr_now,
+                                                  entry_after))
             guards.append(stop)
         if self.rules.take_profit is not None:
             limit = protect(exectype=bt.Order.Limit, price=ref, size=size, parent=entry, transmit=True)
-            limit.addinfo(reason="take_profit", anchor=functools.partial(self._anchor_limit, direction))
+            limit.addinfo(reason="take_profit",
+                          anchor=functools.partial(self._anchor_limit, direction, entry_after))
             guards.append(limit)
         self._sent_guards[entry.ref] = guards
 
-    def _anchor_stop(self, direction: int, atr: float | None, order: bt.Order, fill: float) -> None:
+    def _anchor_stop(self, direction: int, atr: float | None, entry_after: Any, order: bt.Order,
+                     fill: float) -> None:
+        fill = entry_after(fill)
         found = self.rules.initial_stop(direction, fill, atr)
         if found is None:  # only atr_stop, and no ATR yet: a stop that never triggers
             log.warning("no ATR at entry, the position has no stop")
@@ -171,8 +226,8 @@ class RiskManagedStrategy(bt.Strategy):
         order.created.price = found[0]
         order.addinfo(fixed=self.rules.fixed_stops(direction, fill, atr))
 
-    def _anchor_limit(self, direction: int, order: bt.Order, fill: float) -> None:
-        order.created.price = self.rules.take_profit_price(direction, fill)
+    def _anchor_limit(self, direction: int, entry_after: Any, order: bt.Order, fill: float) -> None:
+        order.created.price = self.rules.take_profit_price(direction, entry_after(fill))
 
     def _guard_hit_at_open(self) -> bt.Order | None:
         return guard_hit_at_open(self._guards, self.data.open[0])
@@ -199,17 +254,17 @@ class RiskManagedStrategy(bt.Strategy):
         executed = order.executed
         before, self._held = self._held, self._held + executed.size
         if before == 0 and self._held != 0:
-            self._open_trade = {
-                "entry_date": self.data.num2date(executed.dt).date(),
-                "direction": "long" if order.isbuy() else "short",
-                "size": abs(executed.size), "entry_price": executed.price,
-                "entry_commission": executed.comm,
-            }
+            self._open_trade = RoundTrip(self.data.num2date(executed.dt).date(), order.isbuy(),
+                                         abs(executed.size), executed.price, executed.comm)
             self.on_entry(order)
         elif before != 0 and self._held == 0:
             self._close_trade(self.data.num2date(executed.dt).date(), executed.price,
                               executed.comm, self._exit_reason(order))
             self.on_exit(order)
+        elif before != 0:  # a resize: same trade, new size
+            assert self._open_trade is not None
+            self._open_trade.resize(executed.size, executed.price, executed.comm, self._held)
+            self._guards = self._sent_guards.pop(order.ref, [])
 
     def on_entry(self, order: bt.Order) -> None:
         """Hook once an entry has filled: adopt the protective orders that rode with it."""
@@ -233,12 +288,7 @@ class RiskManagedStrategy(bt.Strategy):
     def _close_trade(self, date: dt.date, price: float, commission: float, reason: str) -> None:
         trade, self._open_trade = self._open_trade, None
         assert trade is not None
-        sign = 1 if trade["direction"] == "long" else -1
-        gross = (price - trade["entry_price"]) * trade["size"] * sign
-        pnl = gross - trade.pop("entry_commission") - commission
-        trade.update(exit_date=date, exit_price=price, pnl=pnl,
-                     pnl_pct=pnl / (trade["entry_price"] * trade["size"]), exit_reason=reason)
-        self.trade_log.append(trade)
+        self.trade_log.append(trade.close(date, price, commission, reason))
 
     def stop(self) -> None:
         """A trade still open at the end is marked at the last close (no exit costs are charged)."""

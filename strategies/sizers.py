@@ -12,10 +12,12 @@ from strategies.risk import TRADING_DAYS, RiskRules, given_rules
 class EquityFractionSizer(bt.Sizer):
     """Buys (or sells short) a fraction of equity at the next open.
 
-    The fraction is `fraction`, capped by the risk rules' `max_position` and, with `vol_target`,
-    scaled so the position's volatility (realised volatility of the stock over `vol_lookback` closes
-    up to the decision close, or with `vol_source: forecast` the feed's `volatility` forecast made at
-    that close) matches the target. Sized once, at entry; not rebalanced afterwards.
+    The fraction is `fraction` times the strategy's `size_scale` (1 unless the strategy sizes its
+    own positions, as lstm_probability's Kelly fraction does), capped by the risk rules'
+    `max_position` and, with `vol_target`, scaled so the position's volatility (realised volatility
+    of the stock over `vol_lookback` closes up to the decision close, or with `vol_source: forecast`
+    the feed's `volatility` forecast made at that close) matches the target. Sized at entry, and
+    again only when the strategy changes its `size_scale` (a resize, strategies/base.py).
 
     Orders are sized in `next_open` (cheat-on-open), where `data.open[0]` is the price the market
     order fills at, so a gap never turns an order into one the broker cancels for lack of cash. The
@@ -35,7 +37,9 @@ class EquityFractionSizer(bt.Sizer):
         # The forecast of tomorrow's daily volatility made at the decision close, annualised.
         forecast = (float(data.volatility[-1]) * math.sqrt(TRADING_DAYS)
                     if rules.vol_target and rules.vol_source == "forecast" else None)
-        fraction = rules.position_fraction(self.p.fraction, list(past), forecast)
+        # The strategy may ask for a part of a full position (a Kelly fraction, RiskManagedStrategy).
+        scale = getattr(self.strategy, "size_scale", 1.0)
+        fraction = rules.position_fraction(self.p.fraction * scale, list(past), forecast)
         slip = self.broker.p.slip_perc or 0.0
         # A new position is only sent once the current one is being closed at this same open (a
         # reversal), so what it may use is the cash left after that close: equity marked at the open.

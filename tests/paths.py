@@ -5,10 +5,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from backtests.pipeline.costs import BrokerSettings
+from tests.builders import build
 
 START = "2021-01-04"
-FREE = BrokerSettings(cash=1000, commission=0.0, slippage=0.0, invest_fraction=1.0)
+FREE = build("broker/default", cash=1000, commission=0.0, slippage=0.0, invest_fraction=1.0)
 
 
 def _finish(frame: pd.DataFrame, signal: Sequence[float] | None) -> pd.DataFrame:

@@ -11,20 +11,20 @@ from tests.conftest import RISK_LSTM
 
 def test_audit_passes_on_shipped_features(make_cfg, tmp_path):
     cfg = make_cfg("forecaster=ridge")
-    assert run_audit(cfg, cutoffs=2) == 0.0
+    assert run_audit(cfg, cutoffs=2, atol=0.0) == 0.0
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "PASS" and len(report["cutoffs"]) == 2
 
 
 def test_audit_passes_with_the_lstm(make_cfg, tmp_path):
     cfg = make_cfg(RISK_LSTM)  # the return LSTM and the risk LSTM
-    assert run_audit(cfg, cutoffs=1) == 0.0  # bit-identical: seeded fits on identical past data
+    assert run_audit(cfg, cutoffs=1, atol=0.0) == 0.0  # bit-identical: seeded fits on identical past data
 
 
 def test_audit_fails_on_a_centred_mean_and_names_the_date(make_cfg, tmp_path, caplog):
     cfg = make_cfg("forecaster=ridge", "+features.columns.leak._target_=tests.leaky.CenteredMean")
     with pytest.raises(SystemExit) as info:
-        run_audit(cfg, cutoffs=2)
+        run_audit(cfg, cutoffs=2, atol=0.0)
     assert info.value.code == 1
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "FAIL"
@@ -41,7 +41,7 @@ def test_a_feature_that_needs_the_future_is_refused_up_front(make_cfg):
     cfg = make_cfg("forecaster=ridge", "+features.columns.leak._target_=tests.leaky.CenteredMean",
                    "+features.columns.leak.min_periods=5")
     with pytest.raises(UserError, match="leak.*last bar.*look-ahead"):
-        run_audit(cfg, cutoffs=1)
+        run_audit(cfg, cutoffs=1, atol=0.0)
 
 
 def test_first_trade_difference_names_the_first_differing_or_extra_trade():

@@ -33,7 +33,7 @@ def round_trip(broker: BrokerSettings, bars: pd.DataFrame | None = None,
 
 def costs(**kw: float | str) -> BrokerSettings:
     base = {"cash": 10_000.0, "commission": 0.0, "slippage": 0.0, "invest_fraction": 1.0}
-    return BrokerSettings(**{**base, **kw})
+    return build("broker/default", **{**base, **kw})
 
 
 def test_no_costs_is_the_plain_price_move():

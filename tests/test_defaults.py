@@ -25,14 +25,7 @@ EXEMPT = {
     **{f"strategies.{name}": "backtrader params need a default"
        for name in ("buy_and_hold.BuyAndHold", "lstm_long_short.LSTMLongShort",
                     "lstm_momentum.LSTMMomentum", "portfolio.market_neutral.MarketNeutral",
-                    "sma_cross.SmaCross", "portfolio.topk.TopK")},
-    # The run modes are functions (`_partial_: true`) in backtests/modes/, which is being
-    # restructured: their keyword defaults (audit cutoffs and atol, inspect start and end, ledger
-    # reset) move with that work.
-    **{f"backtests.modes.{name}": "a mode function in backtests/modes/, restructured elsewhere"
-       for name in ("audit.run_audit", "inspect.run_inspect", "ledger.run_ledger")},
-    # backtests/pipeline/ is being restructured: BrokerSettings' field defaults move with that work.
-    "backtests.pipeline.costs.BrokerSettings": "in backtests/pipeline/, restructured elsewhere",
+                    "sma_cross.SmaCross", "portfolio.topk.TopK", "lstm_probability.LSTMProbability")},
 }
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backtests.pipeline.costs import BrokerSettings
 from backtests.pipeline.engine import run_backtest
 from strategies.buy_and_hold import BuyAndHold
 from strategies.lstm_momentum import LSTMMomentum
+from tests.builders import build
 from tests.paths import FREE, bars
 
 OPENS = [10, 11, 12, 13, 14, 15, 16, 17]
@@ -38,7 +38,7 @@ def test_nothing_trades_before_start():
 def test_buy_and_hold_follows_the_price_path_and_pays_costs():
     closes = [10, 10.5, 11, 10.8, 11.5, 12]
     path = bars([10, 10.2, 10.6, 11, 10.9, 11.6], closes, spread=0.3, signal=[0.0] * 6)
-    costs = BrokerSettings(cash=10_000, commission=0.001, slippage=0.001, invest_fraction=1.0)
+    costs = build("broker/default", cash=10_000, commission=0.001, slippage=0.001, invest_fraction=1.0)
     result = run_backtest(path, BuyAndHold, {}, costs, path.index[0])
     fill = 10.2 * 1.001  # the first open after the first close, plus slippage
     size = np.floor(10_000 / (fill * 1.001))

@@ -20,7 +20,7 @@ def test_inspect_writes_a_row_per_ticker_and_plots_the_flagged_ones(make_cfg, tm
     spiky.to_csv(folder / "BBB.csv")
     (folder / "CCC.csv").write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,-1,1\n")
     cfg = make_cfg("data=csv", f"data.path={folder}", "mode=inspect", "data.quality.max_age=null")
-    assert run_inspect(cfg) == 0.0
+    assert run_inspect(cfg, start=None, end=None) == 0.0
     table = pd.read_csv(tmp_path / "run" / "data_quality.csv").set_index("ticker")
     assert table.loc["AAA", "status"] == "clean" and table.loc["AAA", "bars"] == 300
     assert table.loc["BBB", "bad_ticks"] == 1 and str(spiky.index[150].date()) in table.loc["BBB", "findings"]
@@ -65,7 +65,7 @@ def test_inspect_shows_zero_opens_as_a_finding_beside_the_other_checks(make_cfg,
     old.iloc[150, :5] *= 10
     old.to_csv(folder / "OLD.csv")
     cfg = make_cfg("data=csv", f"data.path={folder}", "mode=inspect", "data.quality.max_age=null")
-    run_inspect(cfg)
+    run_inspect(cfg, start=None, end=None)
     row = pd.read_csv(tmp_path / "run" / "data_quality.csv").set_index("ticker").loc["OLD"]
     assert row["status"] == "findings" and row["zero_opens"] == 40 and row["bad_ticks"] == 1
     assert f"Open of 0: 40 ({old.index[0].date()}" in row["findings"]
@@ -76,7 +76,7 @@ def test_old_files_are_said_old_once_and_not_counted_as_findings(make_cfg, tmp_p
     folder.mkdir()
     for seed, name in enumerate(["AAA", "BBB", "CCC"]):
         walk(seed=seed).to_csv(folder / f"{name}.csv")  # clean bars from 2012-2013
-    run_inspect(make_cfg("data=csv", f"data.path={folder}", "mode=inspect"))
+    run_inspect(make_cfg("data=csv", f"data.path={folder}", "mode=inspect"), start=None, end=None)
     table = pd.read_csv(tmp_path / "run" / "data_quality.csv")
     assert (table["status"] == "clean").all() and (table["stale"] == 0).all()
     said = [r.getMessage() for r in caplog.records if "last bar" in r.getMessage()]

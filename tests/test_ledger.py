@@ -285,7 +285,7 @@ def test_mode_ledger_of_a_universe_lists_and_resets_that_universes_trials_only(m
     run_experiment(universe)
     store = build("ledger/default", path=tmp_path / "results" / "ledger.sqlite")
     assert len(store.trials()) == 2
-    run_ledger(universe)
+    run_ledger(universe, reset=False)
     table = pd.read_csv(tmp_path / "run" / "ledger.csv")
     assert len(table) == 1 and table["strategy"].iloc[0] == "TopK"
     run_ledger(universe, reset=True)
@@ -300,7 +300,7 @@ def test_mode_inspect_of_a_universe_inspects_its_members(make_cfg, tmp_path):
     cfg = make_cfg("data=csv", f"data.path={folder}", "universe.tickers=[BBB,DDD]",
                    "data.quality.exchange=weekdays", "data.quality.max_age=null", "data.start=null",
                    "mode=inspect")
-    run_inspect(cfg)
+    run_inspect(cfg, start=None, end=None)
     table = pd.read_csv(tmp_path / "run" / "data_quality.csv")
     assert list(table["ticker"]) == ["BBB", "DDD"]
 

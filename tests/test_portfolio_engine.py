@@ -35,7 +35,7 @@ N = 12
 SIG = {"A": [.03] * 3 + [.03] * 3 + [.01] * 3 + [.03] * 3,
        "B": [.02] * 3 + [.01] * 3 + [.02] * 3 + [.02] * 3,
        "C": [.01] * 3 + [.02] * 3 + [.03] * 3 + [.01] * 3}
-COSTS = BrokerSettings(cash=1000, commission=0.001, slippage=0.01, invest_fraction=1.0)
+COSTS = build("broker/default", cash=1000, commission=0.001, slippage=0.01, invest_fraction=1.0)
 
 
 def universe(signal: dict[str, list[float]] = SIG) -> dict[str, pd.DataFrame]:
@@ -405,7 +405,8 @@ def test_portfolio_configs_match_their_class(name):
     cls, params = strategy_class_and_params(section)
     assert is_portfolio(cls) and not is_portfolio(BuyAndHold)
     assert set(params) == set(cls.params._getkeys()) - {"start", "risk", "regime"}
-    assert params == {"k": 5, "weighting": "equal", "n_drop": None, "rebalance": 5}
+    assert params == {"k": 5, "weighting": "equal", "n_drop": None, "rebalance": 5,
+                      "rank_by": "forecast"}
 
 
 def test_portfolio_settings_are_bounded(make_cfg):
@@ -413,6 +414,7 @@ def test_portfolio_settings_are_bounded(make_cfg):
                    "risk.vol_source=forecast", RISK_LSTM)  # sizing on forecasts needs the risk LSTM
     validate(cfg)
     for key, bad in [("strategy.k", 0), ("strategy.weighting", "best"), ("strategy.n_drop", -1),
+                     ("strategy.rank_by", "best"),
                      ("risk.max_weight", 1.5), ("risk.max_gross", 0), ("risk.vol_source", "guess")]:
         broken = cfg.copy()
         OmegaConf.update(broken, key, bad)

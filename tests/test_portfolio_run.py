@@ -100,7 +100,7 @@ def test_sentiment_csv_holds_the_index_and_the_outcomes_it_is_judged_on(traded):
 def test_the_universe_audit_covers_weights_risk_and_sentiment(make_cfg, tmp_path):
     folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
     cfg = portfolio_cfg(make_cfg, folder, "strategy.k=1", "risk_model.methods=[ewma]")
-    assert run_audit(cfg, cutoffs=1) == 0.0
+    assert run_audit(cfg, cutoffs=1, atol=0.0) == 0.0
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "PASS"
     assert {"portfolio weights", "portfolio risk forecasts", "sentiment index",
@@ -112,7 +112,7 @@ def test_the_universe_audit_catches_a_strategy_that_peeks_one_day_ahead(make_cfg
     cfg = portfolio_cfg(make_cfg, folder, "strategy._target_=tests.leaky.PeekingTopK",
                         "strategy.k=1", "strategy.rebalance=1", "risk_model.enabled=false")
     with pytest.raises(SystemExit):
-        run_audit(cfg, cutoffs=3)
+        run_audit(cfg, cutoffs=3, atol=0.0)
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "FAIL"
     found = [(f["what"], f["first_date"], f["cutoff"]) for f in report["findings"]]

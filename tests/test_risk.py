@@ -80,7 +80,7 @@ def test_a_short_position_stops_above_its_entry():
 
 
 def test_the_stop_is_priced_off_the_fill_including_slippage():
-    broker = BrokerSettings(cash=1000, commission=0.0, slippage=0.01, invest_fraction=1.0)
+    broker = build("broker/default", cash=1000, commission=0.0, slippage=0.01, invest_fraction=1.0)
     rows = [CALM, (10, 10.3, 9.5, 10.1), (10, 10.2, 8.5, 9.0), CALM]
     trade = only_trade(enter_once(rows, build("risk/none", stop_loss=0.1), broker))
     stop = 10 * 1.01 * 0.9  # 10% below the price really paid
@@ -185,7 +185,7 @@ def test_vol_target_sizes_a_constant_volatility_path_to_the_target():
     closes = np.exp(log_close)
     opens = np.concatenate([[closes[0]], closes[:-1]])  # no gaps: all the moves are close to close
     rows = [(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes)]
-    broker = BrokerSettings(cash=10_000_000, commission=0.0, slippage=0.0, invest_fraction=1.0)
+    broker = build("broker/default", cash=10_000_000, commission=0.0, slippage=0.0, invest_fraction=1.0)
     rules = build("risk/none", vol_target=target, vol_lookback=lookback)
     result = enter_once(rows, rules, broker, first=30)
     trade = only_trade(result)
@@ -316,7 +316,7 @@ def test_stop_audit_of_a_random_long_short_path_finds_nothing():
     high = np.maximum(opens, close) * np.exp(np.abs(rng.normal(0, 0.01, n)))
     low = np.minimum(opens, close) * np.exp(-np.abs(rng.normal(0, 0.01, n)))
     bars = ohlc(list(zip(opens, high, low, close)), list(rng.normal(0, 0.01, n)))
-    broker = BrokerSettings(cash=10_000, commission=0.0, slippage=0.001, invest_fraction=1.0)
+    broker = build("broker/default", cash=10_000, commission=0.0, slippage=0.001, invest_fraction=1.0)
     rules = build("risk/none", stop_loss=0.04, trailing_stop=0.05, atr_stop=1.0, atr_period=3)
     result = run_backtest(bars, LSTMLongShort, {"threshold": 0.006}, broker, bars.index[6], rules)
     counts = stop_audit(result.trades, bars, rules, broker.slippage)

@@ -80,7 +80,7 @@ def test_audit_checks_the_risk_forecasts(make_cfg, tmp_path):
     from backtests.modes.audit import run_audit
 
     cfg = make_cfg("forecaster=ridge", "risk_model.methods=[historical,ewma,garch]")
-    assert run_audit(cfg, cutoffs=1) == 0.0
+    assert run_audit(cfg, cutoffs=1, atol=0.0) == 0.0
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "PASS" and "risk forecasts" in report["checked"]
 
@@ -90,7 +90,7 @@ def test_audit_fails_on_a_risk_method_that_reads_its_test_fold(make_cfg, tmp_pat
 
     cfg = make_cfg("forecaster=ridge", "risk_model.methods=[ewma,tests.leaky.FoldVolatility]")
     with pytest.raises(SystemExit) as info:
-        run_audit(cfg, cutoffs=1)
+        run_audit(cfg, cutoffs=1, atol=0.0)
     assert info.value.code == 1
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     found = [f for f in report["findings"] if f["what"] == "risk forecasts"]

@@ -119,7 +119,8 @@ def test_sma_cross_waits_for_a_fresh_cross_after_a_stop():
 
 
 # -- configs and imports -----------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["lstm_momentum", "lstm_long_short", "sma_cross", "buy_and_hold"])
+@pytest.mark.parametrize("name", ["lstm_momentum", "lstm_long_short", "lstm_probability", "sma_cross",
+                                  "buy_and_hold"])
 def test_config_matches_the_class_params_one_to_one(name):
     section = OmegaConf.load(ROOT / "conf" / "strategy" / f"{name}.yaml")
     cls, params = strategy_class_and_params(section)
@@ -128,7 +129,9 @@ def test_config_matches_the_class_params_one_to_one(name):
 
 def test_strategies_import_no_tensorflow_and_nothing_from_forecasting():
     code = ("import sys, strategies.base, strategies.lstm_momentum, strategies.lstm_long_short, "
-            "strategies.sma_cross, strategies.buy_and_hold, strategies.sizers, strategies.broker; "
+            "strategies.lstm_probability, strategies.sma_cross, strategies.buy_and_hold, "
+            "strategies.sizers, strategies.broker, strategies.portfolio.topk, "
+            "strategies.portfolio.market_neutral; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', "
             "'forecasting', 'backtests')]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -14,7 +14,7 @@ def test_universe_audit_passes_on_the_shipped_features(make_cfg, tmp_path, model
     folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
     cfg = universe_cfg(make_cfg, folder, f"universe.model={model}",
                        *(["forecaster=ridge"] if model == "per_ticker" else []))
-    assert run_audit(cfg, cutoffs=2) == 0.0  # the global LSTM and its market input included
+    assert run_audit(cfg, cutoffs=2, atol=0.0) == 0.0  # the global LSTM and its market input included
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "PASS" and report["altered"] == ["AAA", "BBB"]
 
@@ -24,7 +24,7 @@ def test_universe_audit_catches_a_leaky_market_input(make_cfg, tmp_path, caplog)
     cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global",
                        "universe.market_input._target_=tests.leaky.NextDayMarketReturn")
     with pytest.raises(SystemExit) as info:
-        run_audit(cfg, cutoffs=1)
+        run_audit(cfg, cutoffs=1, atol=0.0)
     assert info.value.code == 1
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert report["result"] == "FAIL"

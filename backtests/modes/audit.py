@@ -13,6 +13,6 @@ from omegaconf import DictConfig
 from backtests.stages import audit
 
 
-def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
+def run_audit(cfg: DictConfig, *, cutoffs: int, atol: float) -> float:
     """Audit the configured experiment; exit status 1 and the first offending date on FAIL."""
     return audit.run_audit(cfg, cutoffs, atol)

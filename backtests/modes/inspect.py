@@ -50,7 +50,7 @@ def inspect_one(cfg: DictConfig, label: str, start: str | None, end: str | None,
     return Inspection(label, data, findings=findings)
 
 
-def run_inspect(cfg: DictConfig, start: str | None = None, end: str | None = None) -> float:
+def run_inspect(cfg: DictConfig, *, start: str | None, end: str | None) -> float:
     """Inspect every configured file, write data_quality.csv and .html; return 0.0 (no metric)."""
     began = time.perf_counter()
     out = Path(cfg.paths.output_dir)

@@ -28,7 +28,7 @@ SHOWN = ["last_run_at", "recorded_at", "reruns", "strategy", "period_start", "pe
          "trials", "deflated_sharpe", "excess_deflated_sharpe", "settings_hash", "sweep", "run_dir"]
 
 
-def run_ledger(cfg: DictConfig, reset: bool = False) -> None:
+def run_ledger(cfg: DictConfig, *, reset: bool) -> None:
     """Log the trials on the configured data and write ledger.csv; `reset` deletes them instead."""
     ledger = ledger_of(cfg)
     if ledger is None:

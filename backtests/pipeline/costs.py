@@ -15,13 +15,13 @@ from strategies.commission import StockCommission
 class BrokerSettings:
     """The `broker` config group (see conf/broker/default.yaml for each field)."""
 
-    cash: float = 100_000.0
-    commission: float = 0.001
-    slippage: float = 0.0005
-    invest_fraction: float = 0.99
-    min_commission: float = 0.0
-    commission_type: str = "fraction"
-    per_share: float = 0.0
+    cash: float
+    commission: float
+    slippage: float
+    invest_fraction: float
+    min_commission: float
+    commission_type: str
+    per_share: float
 
     bounds: ClassVar[dict[str, str]] = {  # checked before any data is read (settings/bounds.py)
         "cash": "number > 0", "commission": "0 <= number < 1", "slippage": "0 <= number < 1",

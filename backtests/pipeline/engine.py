@@ -32,12 +32,28 @@ class BacktestResult:
     decision: dict[str, Any]
 
 
+def horizon_columns(predictions: pd.DataFrame, horizon: int) -> pd.DataFrame | None:
+    """p_up, mean, scale, df of the `horizon`-session distribution by date, from a distribution
+    forecaster's columns (mean_h5, ...); None when the forecasts hold no such horizon."""
+    names = [f"{measure}_h{horizon}" for measure in ("mean", "scale", "df")]
+    if not set(names) <= set(predictions.columns):
+        return None
+    from forecasting.distribution.base import p_up
+
+    out = predictions[names].set_axis(["mean", "scale", "df"], axis=1)
+    return out.assign(p_up=p_up(out).to_numpy())[["p_up", "mean", "scale", "df"]]
+
+
 def signal_bars(frame: pd.DataFrame, forecasts: pd.Series, risk: RiskRules | None = None,
-                risk_forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
+                risk_forecasts: pd.DataFrame | None = None,
+                distribution: pd.DataFrame | None = None) -> pd.DataFrame:
     """The bars a strategy trades: OHLCV, the `signal` (the forecast known at each close) and, when
     the risk rules size positions on forecast volatility (risk.vol_source=forecast), the LSTM risk
-    head's next-day volatility known at each close as `volatility`."""
+    head's next-day volatility known at each close as `volatility`; with a distribution forecaster,
+    the chosen horizon's `p_up`, `mean`, `scale`, `df` known at each close (`horizon_columns`)."""
     bars = frame.assign(signal=forecasts.reindex(frame.index))
+    if distribution is not None:
+        bars = bars.join(distribution.reindex(frame.index))
     if risk is not None and getattr(risk, "vol_source", "realised") == "forecast":
         if risk_forecasts is None:
             raise ValueError("risk.vol_source=forecast needs the risk forecasts")
@@ -71,7 +87,7 @@ def run_backtest(bars: pd.DataFrame, strategy: type[bt.Strategy], params: dict[s
     """
     risk = risk or RiskRules(**shipped("risk", "none"))  # conf/risk/none.yaml: no rules
     cerebro = new_cerebro(broker, risk)
-    cerebro.adddata(SignalData(dataname=bars))
+    cerebro.adddata(getattr(strategy, "feed", SignalData)(dataname=bars))
     cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     cerebro.addanalyzer(EquityAtClose, _name="equity")

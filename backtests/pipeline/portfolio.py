@@ -51,7 +51,7 @@ def run_portfolio(bars: Mapping[str, pd.DataFrame], strategy: type[PortfolioStra
     cerebro = new_cerebro(broker, risk)
     tickers = list(bars)
     for ticker in tickers:
-        cerebro.adddata(SignalData(dataname=bars[ticker]), name=ticker)
+        cerebro.adddata(getattr(strategy, "feed", SignalData)(dataname=bars[ticker]), name=ticker)
     cerebro.addstrategy(strategy, start=start.date(), risk=risk, **params)
     strat = cerebro.run()[0]
 

@@ -34,6 +34,7 @@ def check_combinations(cfg: DictConfig, strategy: type | None) -> None:
                         "universe.tickers=[AAPL,MSFT,NVDA]")
     _check_universe(cfg, universe)
     _check_regime_filter(cfg, portfolio, name)
+    _check_distribution(cfg, portfolio, name)
     for key in PORTFOLIO_CAPS:
         if _get(cfg, key) is not None and not portfolio:
             raise UserError(f"{key}={_get(cfg, key)} caps a portfolio, but strategy {name} "
@@ -83,10 +84,38 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
                         "correlation across tickers)",
                         f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{','.join(names + more)}], "
                         "or drop universe.tickers for a one-ticker run (ticker=...)")
+    if model == "global" and _get(cfg, "forecaster.horizons") is not None:
+        raise UserError("forecaster=lstm_dist forecasts each ticker's distribution on its own, but "
+                        "universe.model=global trains one point model on every ticker",
+                        "use universe.model=per_ticker for distributions, or forecaster=lstm "
+                        "with the global model")
     if model != "global" and target != "raw":
         raise UserError(f"universe.target={target} is the global model's target, but "
                         f"universe.model={model} trains each ticker on its own returns: it would "
                         "be ignored", "add universe.model=global, or drop universe.target")
+
+
+def _check_distribution(cfg: DictConfig, portfolio: bool, name: str) -> None:
+    """A strategy that reads the forecast distribution needs a forecaster that makes one, at its
+    horizon (a portfolio reads the 1-session one, and only per-ticker models make it)."""
+    horizons = _get(cfg, "forecaster.horizons")
+    rank_by = _get(cfg, "strategy.rank_by", "forecast") if portfolio else None
+    horizon = _get(cfg, "strategy.horizon") if not portfolio else (1 if rank_by != "forecast" else None)
+    if horizon is None:
+        return
+    what = f"strategy.rank_by={rank_by}" if portfolio else f"strategy {name}"
+    if horizons is None:
+        raise UserError(f"{what} reads the forecast distribution, but forecaster="
+                        f"{_get(cfg, 'forecaster._target_', '?').rpartition('.')[2]} forecasts "
+                        "a point only", "add forecaster=lstm_dist (a Student-t per horizon)")
+    if int(horizon) != 1 and int(horizon) not in {int(h) for h in horizons}:
+        wanted = ",".join(str(h) for h in sorted({1, *map(int, horizons), int(horizon)}))
+        raise UserError(f"strategy.horizon={horizon} is not one of forecaster.horizons="
+                        f"[{','.join(str(h) for h in horizons)}]",
+                        f"add it: forecaster.horizons=[{wanted}], or choose one of those")
+    if portfolio and _get(cfg, "universe.model") == "global":
+        raise UserError(f"{what} reads each ticker's forecast distribution, but the global model "
+                        "forecasts a point", "use universe.model=per_ticker, or drop strategy.rank_by")
 
 
 def _check_regime_filter(cfg: DictConfig, portfolio: bool, name: str) -> None:

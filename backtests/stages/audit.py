@@ -187,7 +187,7 @@ class Audit:
         return findings
 
 
-def run_audit(cfg: DictConfig, cutoffs: int = 3, atol: float = 0.0) -> float:
+def run_audit(cfg: DictConfig, cutoffs: int, atol: float) -> float:
     """Audit the configured run; exit status 1 and the first offending date on FAIL."""
     audit = Audit(cfg, atol)
     loaded = audit.loaded

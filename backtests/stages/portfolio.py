@@ -25,6 +25,7 @@ from backtests.errors import UserError
 from backtests.outputs.figures.portfolio import write_portfolio_plot
 from backtests.outputs.tearsheet import write_tearsheet
 from backtests.pipeline.costs import BrokerSettings
+from backtests.pipeline.engine import horizon_columns
 from backtests.pipeline.metrics import performance, trade_stats
 from backtests.pipeline.portfolio import PortfolioResult, run_portfolio
 from backtests.settings.strategy import strategy_class_and_params
@@ -57,8 +58,10 @@ def pivot_forecasts(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def trading_bars(markets: Mapping[str, MarketData], forecasts: pd.DataFrame,
-                 volatility: pd.DataFrame | None, start: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """Each ticker's bars with its `signal` (and forecast `volatility`), from HISTORY bars before start."""
+                 volatility: pd.DataFrame | None, start: pd.Timestamp,
+                 distributions: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """Each ticker's bars with its `signal` (and forecast `volatility`, and with a distribution
+    forecaster its 1-session `p_up`, `mean`, `scale`, `df`), from HISTORY bars before start."""
     bars = {}
     for ticker, market in sorted(markets.items()):
         frame = market.frame[["Open", "High", "Low", "Close", "Volume"]]
@@ -69,12 +72,17 @@ def trading_bars(markets: Mapping[str, MarketData], forecasts: pd.DataFrame,
         if volatility is not None:
             frame["volatility"] = (volatility[ticker].reindex(frame.index)
                                    if ticker in volatility else np.nan)
+        made = (distributions or {}).get(ticker)
+        columns = horizon_columns(made, 1) if made is not None else None
+        if columns is not None:
+            frame = frame.join(columns.reindex(frame.index))
         bars[ticker] = frame
     return bars
 
 
 def portfolio_inputs(cfg: DictConfig, markets: Mapping[str, MarketData], long: pd.DataFrame,
-                     forecast_volatility: pd.DataFrame | None
+                     forecast_volatility: pd.DataFrame | None,
+                     distributions: Mapping[str, pd.DataFrame] | None = None
                      ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, Any]:
     """(each ticker's bars, the first forecast date, the risk rules) a portfolio run trades; the
     LSTM's volatility forecasts ride along only when the rules size on them (vol_source=forecast)."""
@@ -82,7 +90,8 @@ def portfolio_inputs(cfg: DictConfig, markets: Mapping[str, MarketData], long: p
     forecasts = pivot_forecasts(long)
     start = forecasts.index[0]
     sized = getattr(rules, "vol_source", None) == "forecast"
-    bars = trading_bars(markets, forecasts, forecast_volatility if sized else None, start)
+    bars = trading_bars(markets, forecasts, forecast_volatility if sized else None, start,
+                        distributions)
     return bars, start, rules
 
 
@@ -137,7 +146,8 @@ def trade_portfolio(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     broker: BrokerSettings = instantiate(cfg.broker)
     periods = int(cfg.report.periods_per_year)
     regime = sentiment.regime if sentiment is not None else None
-    bars, start, rules = portfolio_inputs(cfg, loaded.markets, forecasts.long, risk.forecast_volatility)
+    bars, start, rules = portfolio_inputs(cfg, loaded.markets, forecasts.long, risk.forecast_volatility,
+                                          forecasts.frames)
     result = run_portfolio(bars, cls, {**params, "regime": regime}, broker, start, rules)
     bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
     name = cls.__name__

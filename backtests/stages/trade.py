@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from backtests.outputs.results import returns_table
 from backtests.pipeline.costs import BrokerSettings
-from backtests.pipeline.engine import BacktestResult, run_backtest, signal_bars
+from backtests.pipeline.engine import BacktestResult, horizon_columns, run_backtest, signal_bars
 from backtests.pipeline.metrics import performance, trade_stats
 from backtests.settings.strategy import is_portfolio, strategy_class_and_params
 from backtests.stages.forecasts import Forecasts
@@ -54,7 +54,9 @@ def trade_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
     assert forecasts.run is not None
     predictions = forecasts.run.predictions
     start = predictions.index[0]
-    bars = signal_bars(market.frame, predictions["forecast"], rules, risk.frame(market.ticker))
+    horizon = int(params.get("horizon", 1))  # a distribution strategy's h (lstm_probability)
+    bars = signal_bars(market.frame, predictions["forecast"], rules, risk.frame(market.ticker),
+                       horizon_columns(predictions, horizon))
     result = run_backtest(bars, cls, params, broker, start, rules)
     bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)
     periods = int(cfg.report.periods_per_year)

@@ -21,6 +21,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
+from strategies.feeds import SignalData
 from strategies.portfolio.book import TradeBook
 from strategies.portfolio.guards import exit_reason, guard_orders, hit_at_open
 from strategies.portfolio.rules import apply_rules, trailing_returns
@@ -59,6 +60,7 @@ class PortfolioStrategy(bt.Strategy):
     )
     bounds = {"rebalance": "int >= 1"}
     uses_forecast = True  # eligibility needs a finite `signal` (False: a bar is enough)
+    feed: type[bt.feeds.PandasData] = SignalData  # the feed class whose lines score() reads
 
     def __init__(self) -> None:
         self.rules: RiskRules = given_rules(self.p.risk, type(self).__name__)
@@ -92,6 +94,11 @@ class PortfolioStrategy(bt.Strategy):
         """Raw target weights (signed fractions of equity) from today's scores of the eligible
         tickers; `held` is the current weight of every open position."""
         raise NotImplementedError
+
+    def score(self, data: Any) -> float:
+        """What a name is ranked by at this close (a name without a finite score is not eligible
+        when the strategy uses the forecast): the point forecast, unless a subclass says otherwise."""
+        return float(data.signal[0])
 
     def rebalance_due(self, today: dt.date) -> bool:
         return self._sessions % int(self.p.rebalance) == 0
@@ -141,8 +148,8 @@ class PortfolioStrategy(bt.Strategy):
         due, self._last_close = self.rebalance_due(today), today
         if not due:
             return
-        scores = {n: float(d.signal[0]) for n, d in live.items()
-                  if not self.uses_forecast or math.isfinite(d.signal[0])}
+        scores = {n: self.score(d) for n, d in live.items()}
+        scores = {n: v for n, v in scores.items() if not self.uses_forecast or math.isfinite(v)}
         held = {n: self.getposition(d).size * d.close[0] / value for n, d in self.feeds.items()
                 if self.getposition(d).size}
         raw = self.weights(scores, held)

@@ -1,8 +1,33 @@
-"""Which names a ranking strategy holds, and how a side's gross is split between them."""
+"""Which names a ranking strategy holds, what it ranks them by, and how a side's gross is split
+between them."""
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
+
+RANK_BY = ("forecast", "p_up", "sharpe")
+_LINES = {"forecast": ("signal",), "p_up": ("p_up",), "sharpe": ("mean", "scale")}
+
+
+def rank_score(data: Any, rank_by: str) -> float:
+    """A feed's score at this close: the point forecast (`signal`), P(up) of the distribution
+    forecast (`p_up`), or its mean over its scale (`sharpe`, NaN unless the scale is positive)."""
+    if rank_by == "forecast":
+        return float(data.signal[0])
+    if rank_by == "p_up":
+        return float(data.p_up[0])
+    mean, scale = float(data.mean[0]), float(data.scale[0])
+    return mean / scale if scale > 0 else math.nan
+
+
+def check_lines(feeds: Mapping[str, Any], rank_by: str) -> None:
+    """Refuse a ranking whose lines the feeds lack (they come with strategies.feeds.DistributionData)."""
+    for name, data in feeds.items():
+        missing = [line for line in _LINES[rank_by] if not hasattr(data.lines, line)]
+        if missing:
+            raise ValueError(f"rank_by={rank_by} needs the {', '.join(missing)} line(s), which the "
+                             f"feed of {name} lacks: feed it through strategies.feeds.DistributionData")
 
 
 def ranked(scores: Mapping[str, float]) -> list[str]:

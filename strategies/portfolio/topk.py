@@ -1,8 +1,11 @@
 """Long the names with the highest forecasts, equally or by inverse volatility."""
 from __future__ import annotations
 
+from typing import Any
+
+from strategies.feeds import DistributionData
 from strategies.portfolio.base import PortfolioStrategy
-from strategies.portfolio.selection import side_weights, top_k
+from strategies.portfolio.selection import RANK_BY, check_lines, rank_score, side_weights, top_k
 
 
 class TopK(PortfolioStrategy):
@@ -15,16 +18,27 @@ class TopK(PortfolioStrategy):
     candidates, at most `n_drop` names a rebalance), or on a stop / the drawdown breaker.
     Params: k, weighting ("equal" or "inverse_vol": weight in proportion to 1 / volatility, the
     feeds' forecast with risk.vol_source=forecast, else the realised volatility of the last
-    risk.vol_lookback returns), n_drop (None: exactly the top k), rebalance, plus start, risk, regime.
+    risk.vol_lookback returns), n_drop (None: exactly the top k), rebalance, rank_by ("forecast":
+    the point forecast, as always; "p_up": P(up) of the feeds' distribution forecast; "sharpe": its
+    mean / scale), plus start, risk, regime.
     """
 
     bounds = {"k": "int >= 1", "weighting": "one of: equal, inverse_vol", "n_drop": "int >= 0 | null",
-              "rebalance": "int >= 1"}
+              "rebalance": "int >= 1", "rank_by": f"one of: {', '.join(RANK_BY)}"}
+    feed = DistributionData  # rank_by p_up / sharpe read its lines
     params = (
-        ("k", 5),                # names held
-        ("weighting", "equal"),  # equal | inverse_vol
-        ("n_drop", None),        # None: hold the top k; an int: TopkDropout, at most n_drop swaps
+        ("k", 5),                 # names held
+        ("weighting", "equal"),   # equal | inverse_vol
+        ("n_drop", None),         # None: hold the top k; an int: TopkDropout, at most n_drop swaps
+        ("rank_by", "forecast"),  # forecast | p_up | sharpe (mean / scale of the distribution)
     )
+
+    def __init__(self) -> None:
+        super().__init__()
+        check_lines(self.feeds, self.p.rank_by)
+
+    def score(self, data: Any) -> float:
+        return rank_score(data, self.p.rank_by)
 
     def weights(self, scores: dict[str, float], held: dict[str, float]) -> dict[str, float]:
         longs = [n for n, w in held.items() if w > 0]

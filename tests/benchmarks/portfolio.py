@@ -23,13 +23,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from backtests.data.synthetic import synthetic_bars  # noqa: E402
-from backtests.pipeline.costs import BrokerSettings  # noqa: E402
 from backtests.pipeline.engine import run_backtest  # noqa: E402
 from backtests.pipeline.portfolio import run_portfolio  # noqa: E402
 from strategies.lstm_momentum import LSTMMomentum  # noqa: E402
 from strategies.portfolio.equal_weight import EqualWeight  # noqa: E402
 from strategies.portfolio.market_neutral import MarketNeutral  # noqa: E402
 from strategies.portfolio.topk import TopK  # noqa: E402
+from tests.builders import build  # noqa: E402
 
 
 def universe(tickers: int, bars: int) -> dict[str, pd.DataFrame]:
@@ -56,7 +56,7 @@ def main() -> None:
     bars = universe(args.tickers, args.bars)
     first = next(iter(bars.values()))
     start = first.index[300]
-    broker = BrokerSettings()
+    broker = build("broker/default")
     single = timed(lambda: run_backtest(first, LSTMMomentum, {}, broker, start))
     figures = {"tickers": args.tickers, "bars": args.bars, "single_s": round(single, 2)}
     for name, cls in (("topk", TopK), ("market_neutral", MarketNeutral), ("equal_weight", EqualWeight)):
