@@ -134,3 +134,21 @@ def test_section_escapes_method_names_and_shows_missing_scores(tmp_path):
     page = "".join(distribution_section(block, tmp_path))
     assert "<script>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert "90.0% (p 0.500)" in page and "<b>1.000</b>" in page and "2.000" in page
+
+
+def test_predict_trades_a_distribution_strategy_on_the_backtests_bars(make_cfg, tmp_path):
+    # lstm_probability reads P(up) and the t of its horizon from the bars: predict builds them
+    # through the trade stage, so its position at the last close is the backtest's.
+    cfg = make_cfg(DIST, "strategy=lstm_probability", "strategy.threshold=0.5",
+                   "strategy.mode=daily")
+    run_predict(cfg)
+    said = json.loads((tmp_path / "run" / "forecast.json").read_text())
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "backtest")
+    run_experiment(cfg)
+    trades = pd.read_csv(tmp_path / "backtest" / "trades.csv")
+    assert len(trades) > 0
+    still_open = trades[trades["exit_reason"] == "end_of_data"]
+    held = "flat" if still_open.empty else str(still_open["direction"].iloc[0])
+    assert said["position"] == held
+    assert said["strategy"] == "LSTMProbability" and len(said["distribution"]) == 3

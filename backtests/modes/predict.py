@@ -6,7 +6,10 @@ strategy class with the same parameters and risk rules, run over the whole histo
 same engine. The decision is read at the last close, where the strategy's own state (position, its
 stop levels, bars held, a tripped drawdown breaker) is exactly what the backtest had. The forecast
 for the next session is the walk-forward's forecast made at the last close, by the fold model that
-covers it, so it is the last row of a backtest's predictions.csv on the same data.
+covers it, so it is the last row of a backtest's predictions.csv on the same data. It runs the
+chain's own stages (stages/: markets, forecasts, distribution, risk, the trade stage's bars), so
+with forecaster=lstm_dist the distributions and VaR/ES it prints are the last rows of a backtest's
+distribution.csv and var.csv.
 """
 from __future__ import annotations
 
@@ -22,13 +25,13 @@ from omegaconf import DictConfig
 from backtests.atomic import write_json
 from backtests.data.universe import is_universe_run
 from backtests.errors import UserError
-from backtests.pipeline.engine import run_backtest, signal_bars
-from backtests.pipeline.risk import risk_settings
-from backtests.settings.strategy import strategy_class_and_params
+from backtests.pipeline.engine import run_backtest
+from backtests.stages.chain import Settings
 from backtests.stages.distribution import Distributions, distribution_stage
 from backtests.stages.forecasts import forecast_stage
 from backtests.stages.markets import load_markets
 from backtests.stages.risk import RiskForecasts, risk_stage
+from backtests.stages.trade import ticker_bars
 from forecasting.distribution.walkforward import MODEL
 from forecasting.risk.distributions import column
 
@@ -70,7 +73,8 @@ def run_predict(cfg: DictConfig) -> float:
     if is_universe_run(cfg):
         raise UserError("mode=predict forecasts one ticker's next session, not a universe",
                         "leave universe at single and give ticker=SYMBOL")
-    strategy_cls, params = strategy_class_and_params(cfg.strategy)
+    checked = Settings.check(cfg)  # the chain's checks, before any data is read
+    strategy_cls, params, settings = checked.strategy, checked.params, checked.risk
     broker = instantiate(cfg.broker)
     risk = instantiate(cfg.get("risk"))
     loaded = load_markets(cfg)  # the backtest's own stages, so its cache entries are reused
@@ -80,13 +84,11 @@ def run_predict(cfg: DictConfig) -> float:
     assert run is not None
     predictions = run.predictions
     distributions = distribution_stage(cfg, loaded, forecasts)  # None: a point forecaster
-    settings = risk_settings(cfg)
     sizes_on_forecast = getattr(risk, "vol_source", "realised") == "forecast"
     risk_run = (risk_stage(cfg, loaded, settings, forecasts)
                 if settings is not None and (sizes_on_forecast or distributions is not None)
                 else RiskForecasts())
-    bars = signal_bars(market.frame, predictions["forecast"], risk,
-                       risk_run.frame(market.ticker) if sizes_on_forecast else None)
+    bars = ticker_bars(cfg, loaded, forecasts, risk_run, risk)  # the backtest's own bars
     result = run_backtest(bars, strategy_cls, params, broker, predictions.index[0], risk)
     decision = result.decision
     as_of = market.frame.index[-1]
