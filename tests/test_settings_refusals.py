@@ -201,7 +201,22 @@ def test_a_setting_the_rest_would_ignore_is_refused(make_cfg, overrides, key):
     assert error.message.startswith(key) and "ignored" in error.message
 
 
+@pytest.mark.parametrize("overrides, start", [
+    (["strategy=lstm_probability"], "strategy LSTMProbability reads the forecast distribution"),
+    (["strategy=lstm_probability", "forecaster=lstm_dist", "strategy.horizon=10"],
+     "strategy.horizon=10 is not one of forecaster.horizons=[1,5,20]"),
+    (["universe.tickers=[A,B,C]", "strategy=topk", "strategy.rank_by=p_up"],
+     "strategy.rank_by=p_up reads the forecast distribution"),
+    (["universe.tickers=[A,B,C]", "universe.model=global", "forecaster=lstm_dist"],
+     "forecaster=lstm_dist forecasts each ticker's distribution on its own"),
+])
+def test_a_distribution_reader_needs_a_distribution_forecaster(make_cfg, overrides, start):
+    assert _refused(make_cfg(*overrides)).message.startswith(start)
+
+
 @pytest.mark.parametrize("overrides", [
+    ["strategy=lstm_probability", "forecaster=lstm_dist", "strategy.horizon=20"],
+    ["universe.tickers=[A,B,C]", "strategy=topk", "strategy.rank_by=sharpe", "forecaster=lstm_dist"],
     ["universe.tickers=[A,B,C]", "strategy=topk", "sentiment.regime_filter=true"],
     ["universe.tickers=[A,B,C]", "report.explain=true"],  # per-ticker models are explained too
     ["universe.tickers=[A,B,C]", "strategy=market_neutral", "universe.model=global",
