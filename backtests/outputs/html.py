@@ -50,6 +50,14 @@ def share(value: Any, digits: int = 1) -> str:
     return "–" if number is None else f"{100 * number:.{digits}f}%"
 
 
+def pvalue(value: Any) -> str:
+    """A p-value: three decimals, `<0.001` below that, `–` when missing."""
+    number = finite(value)
+    if number is None:
+        return "–"
+    return "<0.001" if number < 0.001 else f"{number:.3f}"
+
+
 def plural(count: int, noun: str) -> str:
     """`1 trade`, `2 trades`, `0 trades`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -29,6 +29,7 @@ from backtests.outputs.html import (
     table,
 )
 from backtests.outputs.sections.data import data_section
+from backtests.outputs.sections.distribution import distribution_section
 from backtests.outputs.sections.explain import explain_section
 from backtests.outputs.sections.risk import risk_section
 from backtests.outputs.sections.trials import trials_section
@@ -63,6 +64,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     # Written just before these files: they exist once the run is complete (metrics.json last).
     files = ["metrics.json", "trades.csv", "returns.csv", "predictions.csv", "run_info.json"]
     files += ["var.csv", "var_backtests.csv"] if metrics.get("risk") else []
+    files += ["distribution.csv"] if metrics.get("distribution") else []
     links += [f'<a href="{name}">{name}</a>' for name in files]
     links += ['<a href="trials.json">trials.json</a>'] if metrics.get("trials") else []
     forecast = metrics.get("forecast") or {}
@@ -80,6 +82,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         "<h2>Forecast skill against its baselines</h2>", _skill(forecast, config),
         "<h2>Plots</h2>", _plots(folder),
         explain_section(folder, config),
+        *distribution_section(metrics.get("distribution"), folder),
         *risk_section(metrics.get("risk"), folder),
         f"<h2>Trades ({len(trades)})</h2>", _trades(trades),
     ]

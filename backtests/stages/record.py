@@ -19,6 +19,7 @@ from backtests.atomic import write_csv, write_json
 from backtests.ledger.record import record_run
 from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.explanations import write_explanation, write_universe_explanation
+from backtests.outputs.figures.distribution import write_distribution_figures
 from backtests.outputs.figures.risk import write_risk_plot
 from backtests.outputs.figures.universe import write_ic_plot
 from backtests.outputs.html import forecaster_label, plural
@@ -116,6 +117,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         write_explanation(out, forecasts.explanation, model, bool(cfg.report.plots))
     if cfg.report.plots and risk.on:
         cache.file(out / "risk.png", [var, title], lambda path: write_risk_plot(path, var, title))
+    if cfg.report.plots and "distribution" in metrics:  # read from distribution.csv and the block
+        write_distribution_figures(out, metrics["distribution"], title, cache)
     if cfg.report.tearsheet:
         year = int(cfg.report.periods_per_year)
         shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])

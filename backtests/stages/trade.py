@@ -9,7 +9,9 @@ trades one ticker scores its forecasts and trades nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -50,13 +52,9 @@ def trade_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
     cls, params = strategy_class_and_params(cfg.strategy)
     broker: BrokerSettings = instantiate(cfg.broker)
     rules = instantiate(cfg.get("risk"))  # strategies.risk.RiskRules, or None without the group
-    market = loaded.market
+    bars = ticker_bars(cfg, loaded, forecasts, risk, rules)
     assert forecasts.run is not None
-    predictions = forecasts.run.predictions
-    start = predictions.index[0]
-    horizon = int(params.get("horizon", 1))  # a distribution strategy's h (lstm_probability)
-    bars = signal_bars(market.frame, predictions["forecast"], rules, risk.frame(market.ticker),
-                       horizon_columns(predictions, horizon))
+    start = forecasts.run.predictions.index[0]
     result = run_backtest(bars, cls, params, broker, start, rules)
     bench = run_backtest(bars, BuyAndHold, {}, broker, start, risk=None)
     periods = int(cfg.report.periods_per_year)
@@ -66,6 +64,19 @@ def trade_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
     return Traded({"strategy": strategy, "benchmark": benchmark},
                   returns_table(result.returns, bench.returns), result.trades, cls.__name__,
                   ticker=result, ticker_benchmark=bench)
+
+
+def ticker_bars(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
+                rules: Any) -> pd.DataFrame:
+    """The bars the strategy trades on one ticker (the backtest's, and mode=predict's): prices,
+    the forecast, the risk head's volatility and a distribution strategy's horizon columns."""
+    _, params = strategy_class_and_params(cfg.strategy)
+    market = loaded.market
+    assert forecasts.run is not None
+    predictions = forecasts.run.predictions
+    horizon = int(params.get("horizon", 1))  # a distribution strategy's h (lstm_probability)
+    return signal_bars(market.frame, predictions["forecast"], rules, risk.frame(market.ticker),
+                       horizon_columns(predictions, horizon))
 
 
 def figures(result: BacktestResult, periods: int) -> dict:
