@@ -210,7 +210,7 @@ def test_no_forecast_no_decision_and_the_config_is_bounded(make_cfg):
     assert run(dist([NAN] * 10, NAN), horizon=1).empty
     with pytest.raises(ValueError, match="needs the feed lines p_up, mean, scale, df"):
         strategy(dist([0.6] * 10, 0.01), feed=SignalData)
-    cfg = make_cfg("strategy=lstm_probability")
+    cfg = make_cfg("strategy=lstm_probability", "forecaster=lstm_dist")
     validate(cfg)
     for key, bad in [("strategy.threshold", 0.4), ("strategy.threshold", 1.0),
                      ("strategy.kelly_scale", 0), ("strategy.max_fraction", 1.5),
