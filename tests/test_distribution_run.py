@@ -80,3 +80,27 @@ def test_the_audit_catches_a_distribution_baseline_that_reads_the_outcome(make_c
     report = json.loads((tmp_path / "run" / "audit.json").read_text())
     assert [f["what"] for f in report["findings"]] == ["forecast distributions"]
     assert report["findings"][0]["first_date"] <= report["findings"][0]["cutoff"]
+
+
+def test_a_per_ticker_universe_scores_every_tickers_distributions(make_cfg, tmp_path, monkeypatch):
+    from forecasting.risk import lstm_volatility
+    from tests.test_universe import universe_cfg, write_market
+
+    monkeypatch.setattr(lstm_volatility.LSTMVolatility, "fit",
+                        lambda *a, **k: pytest.fail("a second LSTM was trained"))
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"])
+    cfg = universe_cfg(make_cfg, folder, *TINY, "risk_model.enabled=true",
+                       "risk_model.methods=[lstm,ewma]", "distribution.baselines=[ewma,climatology]")
+    run_experiment(cfg)
+    out = tmp_path / "run"
+    table = pd.read_csv(out / "distribution.csv", parse_dates=["date"])
+    assert list(table.columns[:4]) == ["date", "ticker", "horizon", "method"]
+    assert set(table["ticker"]) == {"AAA", "BBB", "CCC"}
+    block = json.loads((out / "metrics.json").read_text())["distribution"]
+    assert set(block["per_ticker"]) == {"AAA", "BBB", "CCC"}
+    for h in ("h1", "h5"):
+        assert block["summary"][h]["tickers"] == 3
+        one = table[(table["ticker"] == "BBB")].drop(columns="ticker")
+        again = score_distributions(one, model="lstm")[h]["methods"]["lstm"]["crps"]
+        assert block["per_ticker"]["BBB"][h]["methods"]["lstm"]["crps"] == pytest.approx(again, rel=1e-12)
+    assert "Forecast distributions: 5-session, 3 tickers" in (out / "report.html").read_text()

@@ -92,4 +92,5 @@ def run_chain(cfg: DictConfig) -> float:
         if loaded.single:
             assert traded is not None
             return record_ticker(cfg, loaded, forecasts, risk, traded, timings, distributions)
-        return record_universe(cfg, loaded, forecasts, risk, sentiment, traded, timings)
+        return record_universe(cfg, loaded, forecasts, risk, sentiment, traded, timings,
+                               distributions)

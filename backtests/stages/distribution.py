@@ -16,6 +16,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from backtests.data.base import MarketData
 from backtests.errors import UserError
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
@@ -40,33 +41,50 @@ DISTRIBUTION_FORMAT = 1  # bump when a baseline's output changes: older cache en
 
 @dataclass
 class Distributions:
-    """Rows by date: horizon, method, mean, scale, df, fold, realised (the network's `lstm` first)."""
+    """Rows by date: horizon, method, mean, scale, df, fold, realised (the network's `lstm` first);
+    a universe's carry a `ticker` column, a single run's do not."""
 
     frame: pd.DataFrame
-    key: str = ""
+    key: str | dict[str, str] = ""  # the baselines' cache key (a universe: one per ticker)
     cached: bool = False
 
+    @property
+    def tickers(self) -> list[str]:
+        return sorted(set(self.frame["ticker"])) if "ticker" in self.frame.columns else []
+
     def by_date(self) -> pd.DataFrame:
-        """mean, scale, df by date, a column per (measure, method, horizon): what is known at each
-        close (the audit's view; the outcomes are left out)."""
-        return self.frame.reset_index().pivot(index="date", columns=["method", "horizon"],
+        """mean, scale, df by date, a column per (measure, [ticker,] method, horizon): what is
+        known at each close (the audit's view; the outcomes are left out)."""
+        columns = [*(["ticker"] if self.tickers else []), "method", "horizon"]
+        return self.frame.reset_index().pivot(index="date", columns=columns,
                                               values=["mean", "scale", "df"])
 
-    def table(self, close: pd.Series) -> pd.DataFrame:
-        """distribution.csv: date, horizon, method, mean, scale, df, q05..q95, p_up,
+    def table(self, closes: pd.Series | pd.DataFrame) -> pd.DataFrame:
+        """distribution.csv: date, [ticker,] horizon, method, mean, scale, df, q05..q95, p_up,
         p_up_climatology (the share of up moves known at the close: what P(up) must beat),
-        realised, fold; the network's rows first, then each baseline's, each by horizon and date."""
-        frame = self.frame.reset_index()
-        order = {m: i for i, m in enumerate(dict.fromkeys(frame["method"]))}
-        frame = frame.sort_values(["method", "horizon", "date"], key=lambda c: c.map(order)
-                                  if c.name == "method" else c, kind="stable").reset_index(drop=True)
-        table = pd.concat([frame[["date", "horizon", "method", "mean", "scale", "df"]],
-                           quantiles(frame)], axis=1)
-        table["p_up"] = p_up(frame).to_numpy()
-        table = with_climatology(table, np.log(close).diff())
-        table["realised"] = frame["realised"].to_numpy()
-        table["fold"] = frame["fold"].astype(int).to_numpy()
-        return table
+        realised, fold; the network's rows first, then each baseline's, each by horizon and date
+        (a universe: ticker by ticker). `closes`: the ticker's close, or a universe's by ticker."""
+        if not self.tickers:
+            return _table(self.frame, closes)
+        assert isinstance(closes, pd.DataFrame)
+        parts = [_table(self.frame[self.frame["ticker"] == t].drop(columns="ticker"), closes[t].dropna())
+                 .assign(ticker=t) for t in self.tickers]
+        table = pd.concat(parts, ignore_index=True)
+        return table[["date", "ticker", *[c for c in table.columns if c not in ("date", "ticker")]]]
+
+
+def _table(frame: pd.DataFrame, close: pd.Series) -> pd.DataFrame:
+    frame = frame.reset_index()
+    order = {m: i for i, m in enumerate(dict.fromkeys(frame["method"]))}
+    frame = frame.sort_values(["method", "horizon", "date"], key=lambda c: c.map(order)
+                              if c.name == "method" else c, kind="stable").reset_index(drop=True)
+    table = pd.concat([frame[["date", "horizon", "method", "mean", "scale", "df"]],
+                       quantiles(frame)], axis=1)
+    table["p_up"] = p_up(frame).to_numpy()
+    table = with_climatology(table, np.log(close).diff())
+    table["realised"] = frame["realised"].to_numpy()
+    table["fold"] = frame["fold"].astype(int).to_numpy()
+    return table
 
 
 def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:
@@ -85,35 +103,43 @@ def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:
 def distribution_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
                        use_cache: bool = True, until: pd.Timestamp | None = None
                        ) -> Distributions | None:
-    """A single ticker's distributions, or None (a point forecaster, or a universe)."""
-    if not loaded.single or forecasts.run is None:
+    """Every ticker's distributions beside the baselines, or None (a point forecaster)."""
+    made = {t: frame for t in sorted(loaded.markets) if (frame := forecasts.distribution(t)) is not None}
+    if not made:
         return None
-    predictions = forecasts.run.predictions
-    horizons = horizons_of(predictions)
-    if not horizons:
-        return None
-    market = loaded.market
-    model = model_distributions(predictions)
-    windows = build_windows(cfg, market)
     settings = distribution_settings(cfg)
-    parts = [model]
+    parts, keys, cached = [], {}, True
+    for ticker, predictions in made.items():
+        frame, keys[ticker], hit = _ticker_distributions(cfg, loaded.markets[ticker], predictions,
+                                                         settings, use_cache, until)
+        cached = cached and hit
+        parts.append(frame if loaded.single else frame.assign(ticker=ticker))
+    frame = pd.concat(parts)
+    if until is not None:
+        frame = frame[frame.index <= until]
+    return Distributions(frame, keys[loaded.market.ticker] if loaded.single else keys, cached)
+
+
+def _ticker_distributions(cfg: DictConfig, market: MarketData, predictions: pd.DataFrame,
+                          settings: DistributionSettings | None, use_cache: bool,
+                          until: pd.Timestamp | None) -> tuple[pd.DataFrame, str, bool]:
+    """One ticker's rows: the network's from its forecasts, the baselines' refit on the same
+    folds, each with the h-session return that followed."""
+    horizons = horizons_of(predictions)
+    windows = build_windows(cfg, market)
+    parts = [model_distributions(predictions)]
     key, cached = "", False
     if settings is not None and settings.enabled and settings.baselines:
-        baselines, key, cached = _baselines(cfg, loaded, windows, settings, horizons, use_cache,
-                                            until)
+        baselines, key, cached = _baselines(cfg, market, windows, settings, horizons, use_cache, until)
         parts.append(baselines)
     daily = pd.Series(windows.y, index=windows.index)
     daily[daily.index.isin(pd.DatetimeIndex(market.unscored))] = np.nan  # spans a gap in the data
-    frame = with_outcomes(pd.concat(parts), daily)
-    if until is not None:
-        frame = frame[frame.index <= until]
-    return Distributions(frame, key, cached)
+    return with_outcomes(pd.concat(parts), daily), key, cached
 
 
-def _baselines(cfg: DictConfig, loaded: Markets, windows: Windows, settings: DistributionSettings,
+def _baselines(cfg: DictConfig, market: MarketData, windows: Windows, settings: DistributionSettings,
                horizons: list[int], use_cache: bool, until: pd.Timestamp | None
                ) -> tuple[pd.DataFrame, str, bool]:
-    market = loaded.market
     wanted: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                               for group in ("features", "walkforward", "distribution")}
     wanted.update(window=int(cfg.forecaster.window), horizons=horizons, format=DISTRIBUTION_FORMAT)

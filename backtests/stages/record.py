@@ -146,7 +146,8 @@ def summarise(metrics: dict, out: Path) -> None:
 
 
 def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
-                    sentiment: Sentiment | None, traded: Traded | None, timings: Timings) -> float:
+                    sentiment: Sentiment | None, traded: Traded | None, timings: Timings,
+                    distributions: Distributions | None = None) -> float:
     """A universe's files; a portfolio's Sharpe ratio, else the mean daily IC (0 if none)."""
     out = Path(cfg.paths.output_dir)
     universe, markets, long = loaded.universe, loaded.markets, forecasts.long
@@ -167,6 +168,8 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     if risk.on:
         trading["risk"] = write_universe_risk(out, risk, traded.book if traded else None,
                                               loaded.closes(), title, plots)
+    if distributions is not None:  # distribution.csv (a ticker column) and per-ticker scores
+        trading["distribution"] = write_universe_distributions(out, distributions, loaded.closes())
     commit = git_commit(Path(__file__).parent)
     trials = None
     if traded is not None:
@@ -219,6 +222,22 @@ def write_distributions(out: Path, distributions: Distributions, close: pd.Serie
     table = distributions.table(close)
     write_csv(out / "distribution.csv", table, index=False, date_format="%Y-%m-%d", float_format=None)
     return score_distributions(table, model="lstm", labels=LABELS)
+
+
+def write_universe_distributions(out: Path, distributions: Distributions,
+                                 closes: pd.DataFrame) -> dict:
+    """distribution.csv with a ticker column; each ticker's scores and the summary across them."""
+    from forecasting.distribution.scores import score_distributions
+    from forecasting.distribution.summary import summarise_tickers
+
+    table = distributions.table(closes)
+    write_csv(out / "distribution.csv", table, index=False, date_format="%Y-%m-%d", float_format=None)
+    blocks = {t: score_distributions(part.drop(columns="ticker"), model="lstm", labels=LABELS)
+              for t, part in table.groupby("ticker", sort=True)}
+    summary = summarise_tickers(blocks)
+    for block in summary.values():
+        log.info("distributions: %s", block["verdict"])
+    return {"summary": summary, "per_ticker": blocks}
 
 
 LABELS = {"lstm": "the LSTM", "garch": "GARCH-t", "ewma": "EWMA", "historical": "historical",

@@ -45,7 +45,7 @@ NO_TRADES = ("No portfolio backtest: the strategy trades one ticker. strategy=to
              "strategy=market_neutral trade this universe against its equal-weight benchmark.")
 LINKS = ("universe.html", "metrics.json", "predictions.csv", "ic_daily.csv", "ic_folds.csv",
          "tearsheet.html", "returns.csv", "trades.csv", "weights.csv", "var.csv",
-         "var_backtests.csv", "sentiment.csv", "run_info.json")
+         "var_backtests.csv", "sentiment.csv", "distribution.csv", "run_info.json")
 SURVIVORS = ("Survivorship bias: these tickers are chosen as they are known today{as_of}. Run back "
              "in time, they leave out the firms that fell out of the market or the index, so any "
              "skill and every return here is flattered.")
@@ -126,7 +126,9 @@ def _verdicts(metrics: dict) -> list[str]:
     found = [(metrics.get("portfolio") or {}).get("verdict"),
              metrics["cross_section"].get("verdict"), metrics["per_ticker_summary"].get("verdict"),
              risk.get("verdict") and f"Portfolio risk: {risk['verdict']}",
-             sentiment.get("verdict") and f"Sentiment index: {sentiment['verdict']}"]
+             sentiment.get("verdict") and f"Sentiment index: {sentiment['verdict']}",
+             *(f"Forecast distributions: {block['verdict']}" for block in
+               ((metrics.get("distribution") or {}).get("summary") or {}).values())]
     return [v for v in found if v]
 
 
