@@ -8,9 +8,12 @@ own `run.py` from its own folder, in this same Python. Runs alternate (old, new,
 a change in the machine's load touches both alike; each starts from an empty results folder and
 cache (`paths.results_dir`, `hydra.run.dir` in a temporary folder). Each run's line gives its wall
 seconds, its stages' seconds from run_info.json `timings_s` (the stage names differ between
-commits: both are shown) and the MSE of its forecasts (metrics.json's forecast block). The last
-line printed is JSON: the median over rounds of each round's new/old wall ratio (goal: at most
-0.4) and the MSE ratio new/old (goal: within 1%). This machine is shared: use --rounds and medians.
+commits: both are shown), the seconds outside them (start-up, imports, plots, tearsheet, report)
+and the MSE of its forecasts (metrics.json's forecast block). The last line printed is JSON: the
+median over rounds of each round's new/old wall ratio (goal: at most 0.4), the MSE ratio new/old
+(goal: within 1%), each stage's median seconds, and which result files (predictions, returns,
+trades, var, metrics) both commits wrote byte-identical: `--old HEAD` checks that uncommitted
+speed changes leave every result as it was. This machine is shared: use --rounds and medians.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_START = "2017-01-01"  # --quick: four years of bars instead of eleven
+# The results a speed change must leave byte-identical (compared between round 1's two runs).
+RESULT_FILES = ("predictions.csv", "returns.csv", "trades.csv", "var.csv", "metrics.json")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,21 +69,24 @@ def compile_tree(code: Path) -> None:
                     str(code / "run.py")], check=False, capture_output=True)
 
 
-def one_run(code: Path, args: list[str], work: Path) -> dict[str, Any]:
-    """`python run.py ARGS` from CODE's folder into WORK (empty): wall seconds, stages, forecast MSE."""
+def one_run(code: Path, args: list[str], work: Path, results: Path | None = None) -> dict[str, Any]:
+    """`python run.py ARGS` from CODE's folder into WORK/run, its caches and ledger in RESULTS
+    (default WORK/results): wall seconds, stages, forecast MSE."""
     env = {key: value for key, value in os.environ.items() if key != "LSTM_RESULTS_DIR"}
     env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(code)})
     run_dir = work / "run"
     started = time.perf_counter()
     done = subprocess.run([sys.executable, str(code / "run.py"), *args,
-                           f"paths.results_dir={work / 'results'}", f"hydra.run.dir={run_dir}"],
+                           f"paths.results_dir={results or work / 'results'}", f"hydra.run.dir={run_dir}"],
                           cwd=code, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"run.py in {code} failed:\n{done.stderr[-3000:]}")
     info = json.loads((run_dir / "run_info.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return {"wall_s": round(wall, 2), "stages_s": info.get("timings_s", {}),
+    stages = info.get("timings_s", {})
+    return {"wall_s": round(wall, 2), "stages_s": stages,
+            "outside_stages_s": round(wall - sum(stages.values()), 2),
             "mse": forecast_mse(metrics.get("forecast", {}))}
 
 
@@ -95,8 +103,9 @@ def forecast_mse(block: dict[str, Any]) -> float | None:
 
 def show(label: str, number: int, run: dict[str, Any]) -> None:
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run["stages_s"].items())
-    print(f"round {number} {label}: wall {run['wall_s']:.1f} s, mse {run['mse']}; stages (s): {stages}",
-          flush=True)
+    print(f"round {number} {label}: wall {run['wall_s']:.1f} s, mse {run['mse']}; stages (s): {stages}; "
+          f"outside the stages (start-up, imports, files, plots, tearsheet, report) "
+          f"{run['outside_stages_s']:.1f}", flush=True)
 
 
 def main() -> None:
@@ -116,6 +125,8 @@ def main() -> None:
                     run = one_run(code, common, work / f"{label}-{number}")
                     runs[label].append(run)
                     show(label, number, run)
+            identical = {name: same_file(work / "old-1" / "run" / name, work / "new-1" / "run" / name)
+                         for name in RESULT_FILES}
         finally:
             remove_worktree(old_code)
     ratios = [new["wall_s"] / old["wall_s"] for old, new in zip(runs["old"], runs["new"])]
@@ -127,6 +138,7 @@ def main() -> None:
         "new_s": round(statistics.median(r["wall_s"] for r in runs["new"]), 1),
         "mse_ratio": round(new_mse / old_mse, 4) if old_mse and new_mse else None,
         "mse_goal": "within 1%", "old_mse": old_mse, "new_mse": new_mse,
+        "identical_results": identical,
         "old_stages_s": median_stages(runs["old"]), "new_stages_s": median_stages(runs["new"]),
         "old": args.old, "rounds": args.rounds, "cores": os.cpu_count(),
         "load_1min": round(os.getloadavg()[0], 2),
@@ -134,10 +146,17 @@ def main() -> None:
     }))
 
 
+def same_file(a: Path, b: Path) -> bool | None:
+    """Whether two runs wrote the same bytes (None: a run did not write the file)."""
+    return a.read_bytes() == b.read_bytes() if a.is_file() and b.is_file() else None
+
+
 def median_stages(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Each stage's median seconds over the rounds."""
     names = list(runs[0]["stages_s"])
-    return {name: round(statistics.median(r["stages_s"].get(name, 0.0) for r in runs), 2) for name in names}
+    medians = {name: round(statistics.median(r["stages_s"].get(name, 0.0) for r in runs), 2)
+               for name in names}
+    return {**medians, "outside stages": round(statistics.median(r["outside_stages_s"] for r in runs), 2)}
 
 
 if __name__ == "__main__":
