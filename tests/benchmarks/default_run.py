@@ -10,7 +10,8 @@ cache (`paths.results_dir`, `hydra.run.dir` in a temporary folder). Each run's l
 seconds, its stages' seconds from run_info.json `timings_s` (the stage names differ between
 commits: both are shown), the seconds outside them (start-up, imports, plots, tearsheet, report)
 and the MSE of its forecasts (metrics.json's forecast block). The last line printed is JSON: the
-median over rounds of each round's new/old wall ratio (goal: at most 0.4), the MSE ratio new/old
+median over rounds of each round's new/old wall ratio (goal: at most 0.4) and CPU-seconds ratio
+(less disturbed by other work on a shared machine), the MSE ratio new/old
 (goal: within 1%), each stage's median seconds, and which result files (predictions, returns,
 trades, var, metrics) both commits wrote byte-identical: `--old HEAD` checks that uncommitted
 speed changes leave every result as it was. This machine is shared: use --rounds and medians.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,17 +77,20 @@ def one_run(code: Path, args: list[str], work: Path, results: Path | None = None
     env = {key: value for key, value in os.environ.items() if key != "LSTM_RESULTS_DIR"}
     env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(code)})
     run_dir = work / "run"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, str(code / "run.py"), *args,
                            f"paths.results_dir={results or work / 'results'}", f"hydra.run.dir={run_dir}"],
                           cwd=code, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"run.py in {code} failed:\n{done.stderr[-3000:]}")
     info = json.loads((run_dir / "run_info.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     stages = info.get("timings_s", {})
-    return {"wall_s": round(wall, 2), "stages_s": stages,
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "stages_s": stages,
             "outside_stages_s": round(wall - sum(stages.values()), 2),
             "mse": forecast_mse(metrics.get("forecast", {}))}
 
@@ -103,9 +108,9 @@ def forecast_mse(block: dict[str, Any]) -> float | None:
 
 def show(label: str, number: int, run: dict[str, Any]) -> None:
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run["stages_s"].items())
-    print(f"round {number} {label}: wall {run['wall_s']:.1f} s, mse {run['mse']}; stages (s): {stages}; "
-          f"outside the stages (start-up, imports, files, plots, tearsheet, report) "
-          f"{run['outside_stages_s']:.1f}", flush=True)
+    print(f"round {number} {label}: wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.1f} s, "
+          f"mse {run['mse']}; stages (s): {stages}; outside the stages (start-up, imports, files, "
+          f"plots, tearsheet, report) {run['outside_stages_s']:.1f}", flush=True)
 
 
 def main() -> None:
@@ -136,6 +141,8 @@ def main() -> None:
         "ratios": [round(r, 3) for r in ratios],
         "old_s": round(statistics.median(r["wall_s"] for r in runs["old"]), 1),
         "new_s": round(statistics.median(r["wall_s"] for r in runs["new"]), 1),
+        "cpu_ratio": round(statistics.median(
+            new["cpu_s"] / old["cpu_s"] for old, new in zip(runs["old"], runs["new"])), 3),
         "mse_ratio": round(new_mse / old_mse, 4) if old_mse and new_mse else None,
         "mse_goal": "within 1%", "old_mse": old_mse, "new_mse": new_mse,
         "identical_results": identical,
