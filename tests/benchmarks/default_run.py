@@ -7,8 +7,8 @@ The old commit is checked out into a temporary git worktree (removed afterwards)
 own `run.py` from its own folder, in this same Python. Runs alternate (old, new, old, new, ...) so
 a change in the machine's load touches both alike; each starts from an empty results folder and
 cache (`paths.results_dir`, `hydra.run.dir` in a temporary folder). Each run's line gives its wall
-seconds, its stages' seconds from run_info.json `timings_s` (the stage names differ between
-commits: both are shown), the seconds outside them (start-up, imports, plots, tearsheet, report)
+seconds, its stages' seconds from run_info.json `timings_s` and the log (the stage names differ
+between commits: both are shown), the seconds outside them (start-up: interpreter, imports, Hydra)
 and the MSE of its forecasts (metrics.json's forecast block). The last line printed is JSON: the
 median over rounds of each round's new/old wall ratio (goal: at most 0.4) and CPU-seconds ratio
 (less disturbed by other work on a shared machine), the MSE ratio new/old
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -32,6 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_START = "2017-01-01"  # --quick: four years of bars instead of eleven
+STAGE_LINE = re.compile(r"\[INFO\] ([a-z][a-z -]*): done in ([\d.]+) s")
 # The results a speed change must leave byte-identical (compared between round 1's two runs).
 RESULT_FILES = ("predictions.csv", "returns.csv", "trades.csv", "var.csv", "metrics.json")
 
@@ -89,10 +91,17 @@ def one_run(code: Path, args: list[str], work: Path, results: Path | None = None
         sys.exit(f"run.py in {code} failed:\n{done.stderr[-3000:]}")
     info = json.loads((run_dir / "run_info.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    stages = info.get("timings_s", {})
+    stages = {**info.get("timings_s", {}), **logged_after(run_dir / "run.log", info.get("timings_s", {}))}
     return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "stages_s": stages,
             "outside_stages_s": round(wall - sum(stages.values()), 2),
             "mse": forecast_mse(metrics.get("forecast", {}))}
+
+
+def logged_after(log: Path, recorded: dict[str, float]) -> dict[str, float]:
+    """Stages the log times that run_info.json cannot hold (the one that writes it: `record`)."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    found = {name: float(seconds) for name, seconds in STAGE_LINE.findall(text)}
+    return {name: seconds for name, seconds in found.items() if name not in recorded}
 
 
 def forecast_mse(block: dict[str, Any]) -> float | None:
@@ -109,8 +118,8 @@ def forecast_mse(block: dict[str, Any]) -> float | None:
 def show(label: str, number: int, run: dict[str, Any]) -> None:
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run["stages_s"].items())
     print(f"round {number} {label}: wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.1f} s, "
-          f"mse {run['mse']}; stages (s): {stages}; outside the stages (start-up, imports, files, "
-          f"plots, tearsheet, report) {run['outside_stages_s']:.1f}", flush=True)
+          f"mse {run['mse']}; stages (s): {stages}; outside the timed stages (start-up: "
+          f"interpreter, imports, Hydra) {run['outside_stages_s']:.1f}", flush=True)
 
 
 def main() -> None:
