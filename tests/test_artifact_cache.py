@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from omegaconf import open_dict
 
 from backtests.modes import experiment
+from backtests.outputs import explanations
 from backtests.outputs.artifact_cache import ArtifactCache, content_key
 from backtests.stages import record
+from tests.conftest import EXPLAIN, PLOTS
 
 
 def test_key_follows_the_content_not_the_object():
@@ -81,3 +84,24 @@ def test_an_unexpected_error_reading_the_cache_is_not_swallowed(tmp_path, monkey
     monkeypatch.setattr(Path, "read_text", refuse_once)
     with pytest.raises(PermissionError):
         cache.value("scores", ["in"], lambda: {"mse": 0.0})
+
+
+def test_a_rerun_with_another_strategy_redraws_only_what_depends_on_it(make_cfg, monkeypatch, tmp_path):
+    """The risk and attribution figures and the skill plot do not depend on the strategy: reused."""
+    cfg = make_cfg("forecaster=ridge", "report.tearsheet=true", PLOTS, EXPLAIN)
+    experiment.run_experiment(cfg)
+    kept = ("risk.png", "forecast_skill.png", *explanations.PLOTS)
+    first = {name: (tmp_path / "run" / name).read_bytes() for name in kept}
+    calls: list[str] = []
+    for module, name in ((record, "write_tearsheet"), (record, "write_forecast_plot"),
+                         (record, "write_skill_plot"), (record, "write_risk_plot"),
+                         (explanations, "write_importance_plot"), (explanations, "write_lag_heatmap"),
+                         (explanations, "write_drift_plot")):
+        monkeypatch.setattr(module, name, lambda *a, _n=name, **k: calls.append(_n))
+    other = make_cfg("forecaster=ridge", "report.tearsheet=true", PLOTS, EXPLAIN,
+                     "strategy=lstm_long_short")
+    with open_dict(other):
+        other.paths.output_dir = str(tmp_path / "other")
+    experiment.run_experiment(other)
+    assert sorted(calls) == ["write_forecast_plot", "write_tearsheet"]  # the strategy's own
+    assert {name: (tmp_path / "other" / name).read_bytes() for name in kept} == first

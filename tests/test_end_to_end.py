@@ -78,8 +78,8 @@ def test_benchmark_follows_the_price_path(run_folder):
 
 def test_stage_log_lines_with_timings(run_folder):
     _, done = run_folder
-    for stage in ("load prices: done in", "walk-forward forecasts: done in", "backtest: done in",
-                  "write results: done in"):
+    for stage in ("check settings: done in", "load prices: done in", "forecasts: done in",
+                  "risk forecasts: done in", "trade: done in", "record: done in"):
         assert stage in done.stdout + done.stderr
 
 

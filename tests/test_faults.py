@@ -96,8 +96,8 @@ def test_runs_killed_at_several_points_then_a_rerun_gives_the_same_results(refer
     root, expected, _ = reference
     cache = root / "killed-cache"
     points = [("load prices ...", 0.0),              # before any file is written
-              ("walk-forward forecasts ...", 1.5),   # importing TensorFlow or training
-              ("write results ...", 0.3)]            # forecasts cached, plots half-written
+              ("forecasts ...", 1.5),               # importing TensorFlow or training
+              ("record ...", 0.3)]                   # forecasts cached, plots half-written
     killed = []
     for number, (trigger, delay) in enumerate(points):
         folder = root / f"killed-{number}"

@@ -1,5 +1,7 @@
 """The run's attribution files: importance tables as CSV and their plots (report.explain=true).
 
+The plots depend only on the attributions (not on the strategy), so with an ArtifactCache a rerun
+copies the figures it drew before instead of drawing them again (~1.5 s).
 A universe run (global or per-ticker models) writes the same files for its pooled attributions, and
 one more table with each ticker's own (`importance_tickers.csv`).
 """
@@ -12,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.atomic import write_csv
+from backtests.outputs.artifact_cache import ArtifactCache
 from backtests.outputs.figures.explain import write_drift_plot, write_importance_plot, write_lag_heatmap
 from backtests.outputs.html import forecaster_label
 from forecasting.explain import Explanation
@@ -26,8 +29,10 @@ TICKER_COLUMNS = ["ticker", "feature", "permutation_mse_increase", "permutation_
                   "integrated_gradients", "rank"]
 
 
-def write_explanation(folder: Path, explanation: Explanation, model: str, plots: bool) -> None:
-    """Write the tables (and, with `plots`, the figures) that the report's section reads."""
+def write_explanation(folder: Path, explanation: Explanation, model: str, plots: bool,
+                      cache: ArtifactCache | None = None) -> None:
+    """Write the tables (and, with `plots`, the figures) that the report's section reads; with a
+    `cache`, a figure already drawn from the same tables and label is copied, not drawn."""
     if not explanation.folds:
         log.warning("explain: no fold was explained; no attribution files written")
         return
@@ -36,9 +41,15 @@ def write_explanation(folder: Path, explanation: Explanation, model: str, plots:
     for name, frame in zip(TABLES, (features, lags, blocks, folds)):
         write_csv(folder / name, frame, index=False, float_format="%.8g")
     if plots:
-        write_importance_plot(folder / PLOTS[0], features, blocks, model)
-        write_lag_heatmap(folder / PLOTS[1], lags, model)
-        write_drift_plot(folder / PLOTS[2], folds, model)
+        drawn = {PLOTS[0]: ([features, blocks, model],
+                            lambda path: write_importance_plot(path, features, blocks, model)),
+                 PLOTS[1]: ([lags, model], lambda path: write_lag_heatmap(path, lags, model)),
+                 PLOTS[2]: ([folds, model], lambda path: write_drift_plot(path, folds, model))}
+        for name, (inputs, draw) in drawn.items():
+            if cache is None:
+                draw(folder / name)
+            else:
+                cache.file(folder / name, inputs, draw)
     log.info("explain: %s", ", ".join(TABLES + (PLOTS if plots else ())))
 
 
@@ -58,7 +69,8 @@ def universe_model_label(model: str, forecaster: Any) -> str:
 
 
 def write_universe_explanation(folder: Path, explanation: Explanation, forecaster: Any,
-                               plots: bool, model: str = "global") -> bool:
+                               plots: bool, model: str = "global",
+                               cache: ArtifactCache | None = None) -> bool:
     """The pooled files (as a single run's) and importance_tickers.csv; True if written.
 
     `forecaster`: the run's resolved forecaster settings; `model`: universe.model (for the labels).
@@ -70,7 +82,7 @@ def write_universe_explanation(folder: Path, explanation: Explanation, forecaste
         log.warning("explain: no fold of the %s model was explained; no attribution files",
                     model.replace("_", "-"))
         return False
-    write_explanation(folder, pooled, universe_model_label(model, forecaster), plots)
+    write_explanation(folder, pooled, universe_model_label(model, forecaster), plots, cache)
     write_csv(folder / TICKERS, ticker_importance(explanation), index=False, float_format="%.8g")
     log.info("explain: %s", TICKERS)
     return True

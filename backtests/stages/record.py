@@ -103,7 +103,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         risk_forecasts_from_cache=risk.on and risk.runs[market.ticker].cached,
         **({} if distributions is None else {"distribution_cache_key": distributions.key,
                                               "distribution_baselines_from_cache": distributions.cached}))
-    title = f"{market.ticker} · {strategy} · {start.date()} to {predictions.index[-1].date()}"
+    period = f"{start.date()} to {predictions.index[-1].date()}"
+    title = f"{market.ticker} · {strategy} · {period}"
     cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
     model = forecaster_label(run_info["config"]["forecaster"])
     if cfg.report.plots and uses_forecast:  # both plots are of the forecast
@@ -114,9 +115,10 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         cache.file(out / "forecast_skill.png", [predictions, folds, model],
                    lambda path: write_skill_plot(path, predictions, folds, model))
     if forecasts.explanation is not None:
-        write_explanation(out, forecasts.explanation, model, bool(cfg.report.plots))
-    if cfg.report.plots and risk.on:
-        cache.file(out / "risk.png", [var, title], lambda path: write_risk_plot(path, var, title))
+        write_explanation(out, forecasts.explanation, model, bool(cfg.report.plots), cache)
+    if cfg.report.plots and risk.on:  # the risk forecasts do not depend on the strategy: nor does
+        risky = f"{market.ticker} · {period}"  # its title, so another strategy reuses the figure
+        cache.file(out / "risk.png", [var, risky], lambda path: write_risk_plot(path, var, risky))
     if cfg.report.plots and "distribution" in metrics:  # read from distribution.csv and the block
         write_distribution_figures(out, metrics["distribution"], title, cache)
     if cfg.report.tearsheet:
@@ -177,7 +179,8 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
                             trading["strategy"]["sharpe"], traded.name, out, commit)
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
-        out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model)
+        out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
+        ArtifactCache(cfg.paths.cache_dir))
     metrics = {
         "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                      "left_out": loaded.left_out, "as_of": universe.as_of,
