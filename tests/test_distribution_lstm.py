@@ -14,7 +14,7 @@ from forecasting.windows import Windows
 from tests.builders import build
 
 NETWORK = dict(window=20, units=8, layers=1, dropout=0.0, epochs=20, warm_epochs=2, batch_size=128,
-               learning_rate=3e-3, patience=4)
+               learning_rate=3e-3, patience=4, warm_samples=512)
 
 
 def garch_returns(n: int, seed: int) -> np.ndarray:
