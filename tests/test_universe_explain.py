@@ -141,18 +141,24 @@ def test_a_ticker_with_too_few_test_samples_in_a_fold_is_pooled_but_not_explaine
     assert [g for f, g, _ in groups if f == 0] == ["all", "AAA", "BBB"]
 
 
-def test_a_universe_run_with_report_explain_writes_pooled_and_per_ticker_tables(make_cfg, tmp_path):
-    folder = write_market(tmp_path / "prices", TICKERS)
-    common = ("forecaster=ridge", "universe.model=global", "report.plots=false", EXPLAIN)
-    run_experiment(universe_cfg(make_cfg, folder, *common))  # report.explain's default: off here
-    out = tmp_path / "run"
+def _off_then_on(make_cfg, folder, common, out) -> pd.DataFrame:
+    """A universe run with report.explain's default (off for universes: nothing written), then the
+    same with report.explain=true; the first run's predictions."""
+    run_experiment(universe_cfg(make_cfg, folder, *common))
     assert not (out / "importance.csv").exists()
     assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is False
     predictions = pd.read_csv(out / "predictions.csv")
     (out / "metrics.json").unlink()
-
     run_experiment(universe_cfg(make_cfg, folder, *common, "report.explain=true"))
     assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is True
+    return predictions
+
+
+def test_a_universe_run_with_report_explain_writes_pooled_and_per_ticker_tables(make_cfg, tmp_path):
+    folder = write_market(tmp_path / "prices", TICKERS)
+    common = ("forecaster=ridge", "universe.model=global", "report.plots=false", EXPLAIN)
+    out = tmp_path / "run"
+    predictions = _off_then_on(make_cfg, folder, common, out)
     pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)
     features = ["log_return", "range", "volume_z", "volatility", "rsi", "macd", "sma_gap", "market"]
     pooled = pd.read_csv(out / "importance.csv")
@@ -204,14 +210,7 @@ def test_a_per_ticker_universe_run_with_report_explain_writes_each_tickers_singl
     folder = write_market(tmp_path / "prices", TICKERS)
     common = ("forecaster=ridge", "universe.model=per_ticker", "universe.n_jobs=2", "report.plots=false")
     out = tmp_path / "run"
-    run_experiment(universe_cfg(make_cfg, folder, *common, EXPLAIN))  # the default: off here
-    assert not (out / "importance.csv").exists()
-    assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is False
-    predictions = pd.read_csv(out / "predictions.csv")
-    (out / "metrics.json").unlink()
-
-    run_experiment(universe_cfg(make_cfg, folder, *common, "report.explain=true"))
-    assert json.loads((out / "metrics.json").read_text())["universe"]["attributions"] is True
+    predictions = _off_then_on(make_cfg, folder, (*common, EXPLAIN), out)
     how = json.loads((out / "run_info.json").read_text())["forecasts"]
     assert how["trained"] == 3  # cached without attributions: trained again, in the workers
     pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)

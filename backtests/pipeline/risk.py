@@ -17,9 +17,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
-from backtests.errors import UserError
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
+from backtests.settings.groups import checked_group
 from forecasting.risk.distributions import column
 from forecasting.risk.walkforward import METHODS, RiskSettings, fit_report, run_risk
 
@@ -41,16 +41,10 @@ class RiskRun:
 
 def risk_settings(cfg: DictConfig) -> RiskSettings | None:
     """The configured risk methods, checked before any data is read; None when switched off."""
-    node = cfg.get("risk_model")
-    if node is None:
-        return None
-    settings: RiskSettings = instantiate(node, _convert_="all")
-    problems = settings.problems()
-    if problems:
-        raise UserError(f"risk_model: {problems[0]}",
-                        f"risk_model.methods takes some of {', '.join(METHODS)}; risk_model.levels "
-                        "takes numbers such as [0.95,0.99]")
-    return settings if settings.enabled else None
+    settings: RiskSettings | None = checked_group(
+        cfg, "risk_model", f"risk_model.methods takes some of {', '.join(METHODS)}; "
+        "risk_model.levels takes numbers such as [0.95,0.99]")
+    return settings if settings is not None and settings.enabled else None
 
 
 def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False) -> str:

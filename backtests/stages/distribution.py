@@ -17,9 +17,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
-from backtests.errors import UserError
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
+from backtests.settings.groups import checked_group
 from backtests.stages.forecasts import Forecasts
 from backtests.stages.markets import Markets
 from forecasting.distribution.base import p_up, quantiles
@@ -89,14 +89,8 @@ def _table(frame: pd.DataFrame, close: pd.Series) -> pd.DataFrame:
 
 def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:
     """The configured baselines, checked before any data is read; None without the group."""
-    node = cfg.get("distribution")
-    if node is None:
-        return None
-    settings: DistributionSettings = instantiate(node, _convert_="all")
-    problems = settings.problems()
-    if problems:
-        raise UserError(f"distribution: {problems[0]}",
-                        f"distribution.baselines takes some of {', '.join(BASELINES)}")
+    settings: DistributionSettings | None = checked_group(
+        cfg, "distribution", f"distribution.baselines takes some of {', '.join(BASELINES)}")
     return settings
 
 

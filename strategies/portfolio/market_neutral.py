@@ -1,14 +1,11 @@
 """Long the best forecasts and short the worst, dollar neutral."""
 from __future__ import annotations
 
-from typing import Any
-
-from strategies.feeds import DistributionData
-from strategies.portfolio.base import PortfolioStrategy
-from strategies.portfolio.selection import RANK_BY, check_lines, rank_score, side_weights, top_k
+from strategies.portfolio.ranking import RankingStrategy
+from strategies.portfolio.selection import RANK_BY, side_weights, top_k
 
 
-class MarketNeutral(PortfolioStrategy):
+class MarketNeutral(RankingStrategy):
     """Long the `k` highest forecasts and short the `k` lowest, each side gross 0.5 (net 0).
 
     Buy / sell logic per side as in TopK (the short side ranks the negated forecasts), with the same
@@ -23,20 +20,12 @@ class MarketNeutral(PortfolioStrategy):
 
     bounds = {"k": "int >= 1", "weighting": "one of: equal, inverse_vol", "n_drop": "int >= 0 | null",
               "rebalance": "int >= 1", "rank_by": f"one of: {', '.join(RANK_BY)}"}
-    feed = DistributionData  # rank_by p_up / sharpe read its lines
     params = (
         ("k", 5),                 # names per side
         ("weighting", "equal"),   # equal | inverse_vol
         ("n_drop", None),         # None: exactly the top / bottom k; an int: TopkDropout per side
         ("rank_by", "forecast"),  # forecast | p_up | sharpe (mean / scale of the distribution)
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        check_lines(self.feeds, self.p.rank_by)
-
-    def score(self, data: Any) -> float:
-        return rank_score(data, self.p.rank_by)
 
     def weights(self, scores: dict[str, float], held: dict[str, float]) -> dict[str, float]:
         k, n_drop = int(self.p.k), self.p.n_drop

@@ -1,14 +1,11 @@
 """Long the names with the highest forecasts, equally or by inverse volatility."""
 from __future__ import annotations
 
-from typing import Any
-
-from strategies.feeds import DistributionData
-from strategies.portfolio.base import PortfolioStrategy
-from strategies.portfolio.selection import RANK_BY, check_lines, rank_score, side_weights, top_k
+from strategies.portfolio.ranking import RankingStrategy
+from strategies.portfolio.selection import RANK_BY, side_weights, top_k
 
 
-class TopK(PortfolioStrategy):
+class TopK(RankingStrategy):
     """Long the `k` highest forecasts of the next day's log return, rebalanced every `rebalance`
     sessions.
 
@@ -25,20 +22,12 @@ class TopK(PortfolioStrategy):
 
     bounds = {"k": "int >= 1", "weighting": "one of: equal, inverse_vol", "n_drop": "int >= 0 | null",
               "rebalance": "int >= 1", "rank_by": f"one of: {', '.join(RANK_BY)}"}
-    feed = DistributionData  # rank_by p_up / sharpe read its lines
     params = (
         ("k", 5),                 # names held
         ("weighting", "equal"),   # equal | inverse_vol
         ("n_drop", None),         # None: hold the top k; an int: TopkDropout, at most n_drop swaps
         ("rank_by", "forecast"),  # forecast | p_up | sharpe (mean / scale of the distribution)
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        check_lines(self.feeds, self.p.rank_by)
-
-    def score(self, data: Any) -> float:
-        return rank_score(data, self.p.rank_by)
 
     def weights(self, scores: dict[str, float], held: dict[str, float]) -> dict[str, float]:
         longs = [n for n, w in held.items() if w > 0]
