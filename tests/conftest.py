@@ -36,6 +36,9 @@ FAST = ["debug=test", "data=synthetic", "data.bars=420"]
 # Opt-ins for a test about a part the test preset leaves out: each puts it back as shipped.
 RISK_LSTM = "risk_model.methods=[lstm,historical,ewma,garch]"  # every risk method, the LSTM on trial
 PLOTS = "report.plots=true"
+# The distribution forecaster, tiny (tests/test_distribution_*.py)
+DISTRIBUTION = ("forecaster=lstm_dist", "forecaster.units=4", "forecaster.epochs=2",
+                "forecaster.batch_size=64")
 EXPLAIN = "report.explain=null"  # the shipped default: attributions for a single run
 SHIPPED = (RISK_LSTM, PLOTS, EXPLAIN)  # all three, as `debug=default` has them
 

@@ -16,9 +16,9 @@ from backtests.modes.predict import run_predict
 from backtests.outputs.figures import distribution as figures
 from backtests.outputs.report import render_report
 from backtests.outputs.sections.distribution import distribution_section
+from tests.conftest import DISTRIBUTION as DIST
 from tests.conftest import PLOTS
 
-DIST = "forecaster=lstm_dist"
 HORIZONS = ("h1", "h5", "h20")
 
 
@@ -43,7 +43,7 @@ def _titles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_figures_and_report_section_agree_with_metrics_and_a_rerun_draws_nothing(
         make_cfg, tmp_path, monkeypatch):
     titles = _titles(monkeypatch)
-    cfg = make_cfg(DIST, PLOTS)
+    cfg = make_cfg(*DIST, PLOTS)
     run_experiment(cfg)
     out = tmp_path / "run"
     for name in (figures.FAN, figures.CALIBRATION):
@@ -87,7 +87,7 @@ def _must_not_draw(*args, **kwargs) -> None:
 def test_no_figures_without_plots_and_the_next_distribution_is_the_backtests(
         make_cfg, tmp_path, caplog):
     # The test preset (report.plots=false); the lstm risk method reads the network's 1-session t.
-    cfg = make_cfg(DIST, "risk_model.methods=[lstm,historical,ewma]")
+    cfg = make_cfg(*DIST, "risk_model.methods=[lstm,historical,ewma]")
     with caplog.at_level(logging.INFO, logger="backtests.modes.predict"):
         run_predict(cfg)
     said = json.loads((tmp_path / "run" / "forecast.json").read_text())
@@ -139,7 +139,7 @@ def test_section_escapes_method_names_and_shows_missing_scores(tmp_path):
 def test_predict_trades_a_distribution_strategy_on_the_backtests_bars(make_cfg, tmp_path):
     # lstm_probability reads P(up) and the t of its horizon from the bars: predict builds them
     # through the trade stage, so its position at the last close is the backtest's.
-    cfg = make_cfg(DIST, "strategy=lstm_probability", "strategy.threshold=0.5",
+    cfg = make_cfg(*DIST, "strategy=lstm_probability", "strategy.threshold=0.5",
                    "strategy.mode=daily")
     run_predict(cfg)
     said = json.loads((tmp_path / "run" / "forecast.json").read_text())

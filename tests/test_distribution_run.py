@@ -11,23 +11,33 @@ import pytest
 from backtests.modes.audit import run_audit
 from backtests.modes.experiment import run_experiment
 from forecasting.distribution.scores import score_distributions
+from tests.conftest import CONF, DISTRIBUTION, FAST
 
-TINY = ("forecaster=lstm_dist", "forecaster.units=4", "forecaster.epochs=2", "forecaster.batch_size=64",
-        "forecaster.horizons=[1,5]")
+TINY = (*DISTRIBUTION, "forecaster.horizons=[1,5]")
 
 
-@pytest.fixture
-def run_folder(make_cfg, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
     """One tiny single run with the distribution forecaster and the lstm risk method; the risk
     LSTM must not be trained (the forecaster's 1-session distribution is the risk forecast)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
     from forecasting.risk import lstm_volatility
 
     def no_second_network(*args, **kwargs):
         raise AssertionError("a second LSTM was trained for the risk forecasts")
 
-    monkeypatch.setattr(lstm_volatility.LSTMVolatility, "fit", no_second_network)
-    run_experiment(make_cfg(*TINY, "risk_model.methods=[lstm,historical,ewma]"))
-    return tmp_path / "run"
+    root = tmp_path_factory.mktemp("distribution")
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=[*FAST, *TINY, "risk_model.methods=[lstm,historical,ewma]"])
+    with open_dict(cfg):
+        cfg.paths.output_dir, cfg.paths.cache_dir = str(root / "run"), str(root / "cache")
+        cfg.paths.results_dir = str(root / "results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lstm_volatility.LSTMVolatility, "fit", no_second_network)
+        run_experiment(cfg)
+    return root / "run"
 
 
 def test_distribution_csv_holds_every_method_and_horizon_and_its_scores_recompute(run_folder):
