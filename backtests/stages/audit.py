@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 
 from backtests.pipeline.risk import walk_forward_risk
 from backtests.pipeline.universe import market_inputs
+from backtests.pipeline.universe_risk import vol_panel
 from backtests.stages.chain import Settings
 from backtests.stages.distribution import distribution_stage
 from backtests.stages.forecasts import Forecasts, forecast_stage
@@ -93,16 +94,10 @@ def replay(cfg: DictConfig, settings: Settings, loaded: Markets, risk_for: RiskF
         outputs.update(traded.by_date())
         if traded.book is not None and risk.on:
             assert risk.settings is not None
-            frame, _ = book_risk(traded.book, loaded.closes(), _vols(risk),
+            frame, _ = book_risk(traded.book, loaded.closes(), vol_panel(risk.runs),
                                  list(risk.settings.levels))
             outputs["portfolio risk forecasts"] = risk_by_date(frame.drop(columns="realised"))
     return Replay(loaded, forecasts, risk, traded, outputs)
-
-
-def _vols(risk: RiskForecasts) -> dict[str, pd.DataFrame]:
-    from backtests.pipeline.universe_risk import vol_panel
-
-    return vol_panel(risk.runs)
 
 
 def first_trade_difference(before: pd.DataFrame, after: pd.DataFrame) -> pd.Timestamp | None:
