@@ -21,6 +21,7 @@ mlflow = pytest.importorskip("mlflow", reason="logger=mlflow needs the optional 
                              'pip install -c constraints.txt -e ".[mlflow]" (.ci/run installs it)')
 
 
+@pytest.mark.slow  # a sweep of subprocesses importing MLflow and TensorFlow: ~17 s on 2 cores
 def test_a_joblib_sweep_is_a_parent_run_with_its_jobs_as_children(tmp_path):
     done = sweep(tmp_path, "hydra/launcher=joblib", "logger=mlflow",
                  "strategy=lstm_momentum,lstm_long_short")  # both log forecast metrics
@@ -138,6 +139,7 @@ def test_a_run_logs_every_file_of_its_folder_and_every_number_of_its_metrics(tmp
     assert "mlflow.parentRunId" not in run.data.tags and "child of" not in done.stderr  # no sweep
 
 
+@pytest.mark.slow  # a universe run in a subprocess with MLflow: ~12 s on 2 cores
 def test_a_universe_run_is_tracked_too(tmp_path):
     prices = write_market(tmp_path / "prices")
     done = run_cli(FAST[0], *CSV, f"data.path={prices}", "universe=folder", "universe.n_jobs=1",
