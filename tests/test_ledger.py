@@ -313,3 +313,35 @@ def test_a_universes_name_members_fan_out_and_attributions_are_no_part_of_a_tria
                       "explain.repeats=1")
     assert trial_settings(folder) == trial_settings(listed)
     assert trial_settings(folder) != trial_settings(make_cfg("universe=folder", "universe.target=excess"))
+
+
+def test_a_new_ledgers_journal_switch_is_retried_while_another_writer_holds_it(tmp_path):
+    """Writers starting together on a new ledger: SQLite refuses the journal-mode switch at once
+    ("database is locked") without waiting on its busy timeout; the ledger retries it."""
+    import sqlite3
+
+    class Busy:
+        """A connection whose first two journal switches find the file locked."""
+
+        def __init__(self) -> None:
+            self.refusals, self.mode = 2, "delete"
+
+        def execute(self, sql: str):
+            if sql == "PRAGMA journal_mode":
+                return _Row(self.mode)
+            if self.refusals:
+                self.refusals -= 1
+                raise sqlite3.OperationalError("database is locked")
+            self.mode = sql.rpartition("=")[2]
+            return _Row(self.mode)
+
+    class _Row:
+        def __init__(self, value: str) -> None:
+            self.value = value
+
+        def fetchone(self):
+            return (self.value,)
+
+    db = Busy()
+    build("ledger/default", path=tmp_path / "l.sqlite")._journal(db)
+    assert db.mode == "wal" and db.refusals == 0

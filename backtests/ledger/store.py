@@ -14,7 +14,9 @@ written by an older version is migrated in place, once, the first time it is ope
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -152,7 +154,7 @@ class Ledger:
             with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                          isolation_level=None)) as db:
                 db.row_factory = sqlite3.Row
-                db.execute(f"PRAGMA journal_mode={self.journal_mode}")
+                self._journal(db)
                 db.executescript(SCHEMA)  # IF NOT EXISTS: every writer may try, one creates
                 _migrate(db)
                 yield db
@@ -160,6 +162,24 @@ class Ledger:
             raise UserError(f"the trial ledger {self.path} cannot be used ({exc})",
                             "delete or move that file to start a new ledger, or set "
                             "ledger.enabled=false") from exc
+
+    def _journal(self, db: sqlite3.Connection) -> None:
+        """Set the journal mode unless the file has it already (WAL persists in the file).
+
+        Switching a new file's mode needs a lock SQLite does not wait for (its busy timeout does not
+        apply): writers starting together on a new ledger retry here until one has switched it.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                current = db.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(current).lower() != self.journal_mode.lower():
+                    db.execute(f"PRAGMA journal_mode={self.journal_mode}")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + 0.08 * random.random())
 
     def record(self, trial: Trial) -> tuple[int, bool]:
         """Store `trial` in one transaction; return its row id and whether it is a new trial."""
