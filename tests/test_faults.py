@@ -116,6 +116,7 @@ def test_runs_killed_at_several_points_then_a_rerun_gives_the_same_results(refer
     assert_same_results(root / "rerun", expected)
 
 
+@pytest.mark.slow  # processes racing on one cache: a stress check, ~20 s
 def test_concurrent_runs_on_one_cache_agree_and_leave_earlier_runs_alone(reference):
     root, expected, before = reference
     cache = root / "shared-cache"

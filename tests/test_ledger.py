@@ -215,6 +215,7 @@ def two_sweeps(tmp_path_factory) -> tuple[Path, Path, Path]:
     return tmp, first, second
 
 
+@pytest.mark.slow  # two joblib sweeps of subprocesses (~20 s); the ledger's counts are unit-tested too
 def test_two_sweeps_raise_the_ledger_count_and_lower_the_best_dsr(two_sweeps):
     tmp, first, second = two_sweeps
     before = pd.read_csv(first / "summary.csv").set_index("job")
@@ -237,6 +238,7 @@ def test_two_sweeps_raise_the_ledger_count_and_lower_the_best_dsr(two_sweeps):
     assert 'data-key="ledger_deflated_sharpe"' in page and 'data-key="ledger_trials"' in page
 
 
+@pytest.mark.slow  # reads the two sweeps above
 def test_mode_ledger_lists_the_trials_and_resets_them(two_sweeps):
     tmp = two_sweeps[0]
     data = [o for o in FAST if o.startswith("data")]

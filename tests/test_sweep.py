@@ -377,6 +377,7 @@ def test_a_killed_holder_frees_the_lock(tmp_path):
 
 # --- real sweeps through run.py ------------------------------------------------------------------
 
+@pytest.mark.slow  # a joblib sweep of subprocesses with a failing job: ~15 s
 def test_joblib_sweep_keeps_going_past_a_failed_job_and_trains_once(tmp_path):
     # two strategies that read the forecast: one trains, the other reuses (sma_cross would train none)
     done = sweep(tmp_path, "hydra/launcher=joblib", "strategy=lstm_momentum,lstm_long_short",
@@ -395,6 +396,7 @@ def test_joblib_sweep_keeps_going_past_a_failed_job_and_trains_once(tmp_path):
     assert "summary.html" in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # a sweep killed in a subprocess, then resumed: a stress check, ~12 s each
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_an_interrupted_sweep_finishes_only_the_missing_runs(tmp_path, how):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
@@ -428,6 +430,7 @@ def test_an_interrupted_sweep_finishes_only_the_missing_runs(tmp_path, how):
     assert list(table["status"]) == ["complete"] * 3
 
 
+@pytest.mark.slow  # two jobs through submitit's local executor, each a fresh process: ~16 s
 def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     done = sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
                  "strategy=lstm_momentum,buy_and_hold")
