@@ -211,13 +211,6 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
     return run
 
 
-def global_forecasts(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData],
-                     until: pd.Timestamp | None = None, progress: bool = True,
-                     use_cache: bool = True) -> pd.DataFrame:
-    """Long-form forecasts of the global model, with the pooled ridge baseline beside them."""
-    return global_run(cfg, universe, markets, until, progress, use_cache=use_cache).predictions
-
-
 def long_form(per_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per-ticker prediction tables (indexed by date) as one long table sorted by date, ticker."""
     parts = [frame.reset_index().assign(ticker=t) for t, frame in per_ticker.items()]

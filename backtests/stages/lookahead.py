@@ -1,10 +1,9 @@
 """What every look-ahead audit shares: an altered future, the comparison up to a cutoff, the
 cutoffs themselves, and the verdict (audit.json, the log, exit status 1 on FAIL).
 
-`mode=audit` checks one ticker (modes/audit.py) or a universe (stages/universe_audit.py and its
-trading half, stages/trading_audit.py); both alter the data after each cutoff, recompute, and call
-any difference up to the cutoff a finding. The verdict is written here once, so both kinds of
-audit choose their cutoffs and say PASS or FAIL the same way.
+`mode=audit` (stages/audit.py) alters one ticker's data after each cutoff, replays the run chain,
+and calls any difference up to the cutoff a finding, for one ticker or a universe alike; these are
+its parts.
 """
 from __future__ import annotations
 
