@@ -221,7 +221,3 @@ def t_tails(z: np.ndarray) -> tuple[float, float]:
     if df >= MAX_DF * 0.99:
         return np.inf, float(np.sqrt(variance))
     return df, float(np.sqrt(variance * (df - 2) / df))
-
-
-def _joined(a: Windows, b: Windows) -> Windows:
-    return Windows(np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]), a.index.append(b.index))
