@@ -121,11 +121,20 @@ def build_panel(cfg: DictConfig, universe: Universe, markets: Mapping[str, Marke
     return Panel.stack(windows, {t: m.frame.index for t, m in markets.items()})
 
 
+DISTRIBUTION_ONLY = ("horizons", "warm_samples")  # a distribution forecaster's settings of its own
+
+
 def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
-    """The global forecaster the `forecaster` group describes: the LSTM, or pooled ridge."""
+    """The global forecaster the `forecaster` group describes: the LSTM, or pooled ridge.
+
+    The global model forecasts a point: a distribution forecaster (forecaster=lstm_dist, the
+    default) lends it its network's settings, not its horizons or its warm-fold sample (the
+    universe's own `warm_samples` sets that); strategies that read distributions are refused
+    with the global model before any data is read (settings/combinations.py)."""
     resolved = OmegaConf.to_container(cfg.forecaster, resolve=True)
     assert isinstance(resolved, dict)
-    settings: dict[str, Any] = {str(k): v for k, v in resolved.items() if not str(k).startswith("_")}
+    settings: dict[str, Any] = {str(k): v for k, v in resolved.items()
+                                if not str(k).startswith("_") and k not in DISTRIBUTION_ONLY}
     if str(cfg.forecaster._target_).endswith("RidgeForecaster"):
         return PanelRidge(target=universe.target, **settings)
     settings["batch_size"] = universe.batch_size
