@@ -84,6 +84,7 @@ class Rule:
 # Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
+    Rule(r"workers", whole(0), "a whole number >= 0 (0: no process beside the run's own)", "1"),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.explain", boolean, "true, false or null (on for a single run, off for a universe)",
          "false", nullable=True),
