@@ -125,3 +125,16 @@ def test_an_alpha360_window_carries_qlibs_ratios_to_the_last_close():
     volume = VolumeChange()(market)
     assert volume.iloc[-1] == pytest.approx(np.log1p(market["Volume"].iloc[-1])
                                             - np.log1p(market["Volume"].iloc[-2]))
+
+
+@pytest.mark.parametrize("overrides", [("features=alpha158", "forecaster=ridge", "forecaster.window=1"),
+                                       ("features=alpha360", "forecaster=lightgbm_tiny",
+                                        "forecaster.window=60")])
+def test_the_audit_passes_bit_for_bit_with_each_set(make_cfg, tmp_path, overrides):
+    import json
+
+    from backtests.modes.audit import run_audit
+
+    assert run_audit(make_cfg(*overrides), cutoffs=2, atol=0.0) == 0.0
+    report = json.loads((tmp_path / "run" / "audit.json").read_text())
+    assert report["result"] == "PASS" and "features" in report["checked"]

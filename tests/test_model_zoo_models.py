@@ -10,6 +10,7 @@ about 23%).
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -98,7 +99,8 @@ def test_on_noise_every_models_ic_is_within_three_standard_errors_of_zero(noise)
 @pytest.mark.parametrize("forecaster, features", [("lightgbm_tiny", "alpha158"),
                                                   ("gru_tiny", "default"),
                                                   ("alstm_tiny", "alpha360")])
-def test_the_global_universe_model_takes_each_new_forecaster(make_cfg, tmp_path, forecaster, features):
+def test_the_global_universe_model_takes_each_new_forecaster(make_cfg, tmp_path, caplog, forecaster,
+                                                             features):
     from backtests.modes.experiment import run_experiment
     from tests.test_universe import TICKERS, universe_cfg, write_market
 
@@ -106,11 +108,12 @@ def test_the_global_universe_model_takes_each_new_forecaster(make_cfg, tmp_path,
     cfg = universe_cfg(make_cfg, folder, "universe.model=global", f"forecaster={forecaster}",
                        f"features={features}", "forecaster.window=1" if features == "alpha158" else
                        "forecaster.window=5")
+    caplog.set_level(logging.INFO, logger="backtests.pipeline.universe")
     run_experiment(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert np.isfinite(metrics["cross_section"]["ic"])
     model = {"lightgbm_tiny": PanelLightGBM, "gru_tiny": GlobalLSTM, "alstm_tiny": GlobalLSTM}
-    assert model[forecaster].__name__ in (tmp_path / "run" / "run.log").read_text()
+    assert f"global forecasts: {model[forecaster].__name__} on" in caplog.text
 
 
 def test_a_single_run_with_lightgbm_is_explained_by_permutation(make_cfg, tmp_path):
