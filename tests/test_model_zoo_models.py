@@ -96,9 +96,9 @@ def test_on_noise_every_models_ic_is_within_three_standard_errors_of_zero(noise)
         assert abs(block["ic"]) < 3 * standard_error, (name, block["ic"], standard_error)
 
 
-@pytest.mark.parametrize("forecaster, features", [("lightgbm_tiny", "alpha158"),
-                                                  ("gru_tiny", "default"),
-                                                  ("alstm_tiny", "alpha360")])
+@pytest.mark.parametrize("forecaster, features", [
+    ("lightgbm_tiny", "alpha158"), ("alstm_tiny", "alpha360"),
+    pytest.param("gru_tiny", "default", marks=pytest.mark.slow)])  # the ALSTM's code path, another cell
 def test_the_global_universe_model_takes_each_new_forecaster(make_cfg, tmp_path, caplog, forecaster,
                                                              features):
     from backtests.modes.experiment import run_experiment
