@@ -7,10 +7,33 @@ from typing import Any
 from forecasting.tf_import import import_keras
 
 
-def _lstm_stack(keras: Any, x: Any, units: int, layers: int) -> Any:
+def _lstm_stack(keras: Any, x: Any, units: int, layers: int, cell: str = "lstm") -> Any:
+    """The window's summary vector: the last output of stacked LSTM or GRU layers, or (`alstm`)
+    qlib's attention LSTM's."""
+    if cell == "alstm":
+        return _attention_lstm(keras, x, units, layers)
+    rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     for layer in range(layers):
-        x = keras.layers.LSTM(units, return_sequences=layer < layers - 1)(x)
+        x = rnn(units, return_sequences=layer < layers - 1)(x)
     return x
+
+
+def _attention_lstm(keras: Any, x: Any, units: int, layers: int) -> Any:
+    """qlib's ALSTM (Qin et al. 2017, contrib/model/pytorch_alstm_ts.py): a tanh projection of each
+    day, stacked LSTMs over the window, and beside the last output an attention-weighted sum of
+    every day's output (softmax over days of a small tanh scorer), so that a day deep in the window
+    can count as much as yesterday."""
+    window = x.shape[1]
+    x = keras.layers.Dense(units, activation="tanh")(x)
+    for _ in range(layers):
+        x = keras.layers.LSTM(units, return_sequences=True)(x)
+    last = keras.layers.Flatten()(keras.layers.Cropping1D((window - 1, 0))(x))
+    if window == 1:  # one day: its attention weight is 1, the weighted sum the last output itself
+        return keras.layers.Concatenate()([last, last])
+    score = keras.layers.Dense(max(1, units // 2), activation="tanh")(x)
+    weight = keras.layers.Softmax(axis=1)(keras.layers.Dense(1, use_bias=False)(score))
+    attended = keras.layers.Flatten()(keras.layers.Dot(axes=1)([weight, x]))
+    return keras.layers.Concatenate()([last, attended])
 
 
 def _compiled(keras: Any, inputs: Any, x: Any, dropout: float, learning_rate: float, name: str,
@@ -24,22 +47,23 @@ def _compiled(keras: Any, inputs: Any, x: Any, dropout: float, learning_rate: fl
 
 
 def build_lstm(window: int, n_features: int, units: int = 32, layers: int = 1, dropout: float = 0.0,
-               learning_rate: float = 1e-3, loss: str = "mse") -> Any:
-    """Return a compiled LSTM regressor: (window, features) -> one number.
+               learning_rate: float = 1e-3, loss: str = "mse", cell: str = "lstm") -> Any:
+    """Return a compiled recurrent regressor (LSTM, GRU or ALSTM: `cell`): (window, features) -> one number.
 
     With the default `loss="mse"` the number is the scaled next-day return; with
     `loss="gaussian_nll"` it is the log-variance of the scaled next-day return (the risk LSTM).
     """
     keras = import_keras()
     inputs = keras.Input(shape=(window, n_features))
-    return _compiled(keras, inputs, _lstm_stack(keras, inputs, units, layers), dropout,
-                     learning_rate, "lstm_forecaster", gaussian_nll if loss == "gaussian_nll" else loss)
+    return _compiled(keras, inputs, _lstm_stack(keras, inputs, units, layers, cell), dropout,
+                     learning_rate, f"{cell}_forecaster", gaussian_nll if loss == "gaussian_nll" else loss)
 
 
 def build_global_lstm(window: int, n_features: int, n_tickers: int, embedding: int = 0,
                       units: int = 32, layers: int = 1, dropout: float = 0.0,
-                      learning_rate: float = 1e-3) -> Any:
-    """One LSTM for every ticker: (window, features) and a ticker id -> one scaled target.
+                      learning_rate: float = 1e-3, cell: str = "lstm") -> Any:
+    """One LSTM (or GRU, ALSTM: `cell`) for every ticker: (window, features) and a ticker id -> one
+    scaled target.
 
     With `embedding` > 0 a learned vector per ticker joins the LSTM's summary before the output, so
     the shared network can still treat tickers differently; with 0 the network has the windows as
@@ -47,7 +71,7 @@ def build_global_lstm(window: int, n_features: int, n_tickers: int, embedding: i
     """
     keras = import_keras()
     windows = keras.Input(shape=(window, n_features), name="windows")
-    x = _lstm_stack(keras, windows, units, layers)
+    x = _lstm_stack(keras, windows, units, layers, cell)
     if embedding <= 0:
         return _compiled(keras, windows, x, dropout, learning_rate, "global_lstm")
     ticker = keras.Input(shape=(1,), dtype="int32", name="ticker")
