@@ -36,6 +36,7 @@ from backtests.stages.lookahead import (
     risk_by_date,
     verdict,
 )
+from backtests.stages.journal import entry_table
 from backtests.stages.markets import Markets, load_markets
 from backtests.stages.risk import RiskForecasts, book_risk, risk_stage
 from backtests.stages.sentiment import sentiment_stage
@@ -81,6 +82,7 @@ def replay(cfg: DictConfig, settings: Settings, loaded: Markets, risk_for: RiskF
         if inputs is not None:
             outputs["market inputs"] = inputs
     outputs["forecasts"] = forecasts.by_date()
+    outputs["journal entries"] = entry_table(loaded, forecasts)  # what an entry at each close holds
     distributions = distribution_stage(cfg, loaded, forecasts, use_cache=use_cache, until=until)
     if distributions is not None:  # every horizon's, every method's (not the outcomes)
         outputs["forecast distributions"] = distributions.by_date()

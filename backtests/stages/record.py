@@ -37,6 +37,7 @@ from backtests.pipeline.metrics import run_objective, sharpe_objective
 from backtests.runcontext import group_choice, sweep_name
 from backtests.stages.distribution import Distributions
 from backtests.stages.forecasts import Forecasts
+from backtests.stages.journal import journal_ticker
 from backtests.stages.markets import Markets
 from backtests.stages.portfolio import write_portfolio_files
 from backtests.stages.risk import RiskForecasts, write_ticker_risk, write_universe_risk
@@ -95,6 +96,7 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     # must write a byte-identical metrics.json.
     trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
                         metrics["strategy"]["sharpe"], strategy, out, commit)
+    live = journal_ticker(cfg, loaded, forecasts, result, "backtest")  # live.json, the journal
     run_info = common_info(
         cfg, loaded, {"ticker": market.ticker, "strategy": group_choice("strategy"), "mode": "backtest"},
         commit, timings, forecast_cache_key=run.key if uses_forecast else None,
@@ -127,7 +129,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
                    lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
                                                 time_in_market=shown))
-    write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
+    write_report(out / "report.html", {**metrics, "trials": trials, "live": live}, run_info,
+                 result.trades)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
     write_run_files(out, metrics, traded.returns, table, result.trades, run_info)
