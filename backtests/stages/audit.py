@@ -28,6 +28,7 @@ from backtests.pipeline.universe_risk import vol_panel
 from backtests.stages.chain import Settings
 from backtests.stages.distribution import distribution_stage
 from backtests.stages.forecasts import Forecasts, forecast_stage
+from backtests.stages.journal import entry_table
 from backtests.stages.lookahead import (
     Finding,
     cutoff_dates,
@@ -36,7 +37,6 @@ from backtests.stages.lookahead import (
     risk_by_date,
     verdict,
 )
-from backtests.stages.journal import entry_table
 from backtests.stages.markets import Markets, load_markets
 from backtests.stages.risk import RiskForecasts, book_risk, risk_stage
 from backtests.stages.sentiment import sentiment_stage
