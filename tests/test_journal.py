@@ -72,6 +72,11 @@ def test_a_fortnight_of_evening_runs(make_cfg, tmp_path):
     assert live["against_backtest"]["sessions"] == DAYS - 1
     assert f"live since {entries[0]['as_of']}: {DAYS - 1} sessions" in \
         (last / "report.html").read_text()
+    # The ledger counts the later evening's backtest as the same trial, extended.
+    first, later = (json.loads((tmp_path / f"backtest-{d}" / "trials.json").read_text())
+                    for d in (1, DAYS - 1))
+    assert later["id"] == first["id"] and later["extension"] and not later["new"]
+    assert later["trials"] == 1 and later["extensions"] == 1
     # Altering the data after an entry's close never changes that entry: the audit's view of what
     # an entry holds, replayed on a changed future, equals what was written.
     cutoff = pd.Timestamp(entries[3]["as_of"])

@@ -8,6 +8,7 @@ is written last: its presence marks a complete run (a resumed sweep skips it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     # metrics.json: its figures depend on the ledger's history, and a rerun of the same settings
     # must write a byte-identical metrics.json.
     trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                        metrics["strategy"]["sharpe"], strategy, out, commit)
+                        metrics["strategy"]["sharpe"], strategy, out, commit, *extension(loaded))
     live = journal_ticker(cfg, loaded, forecasts, result, "backtest")  # live.json, the journal
     run_info = common_info(
         cfg, loaded, {"ticker": market.ticker, "strategy": group_choice("strategy"), "mode": "backtest"},
@@ -139,6 +140,13 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     return sharpe_objective(metrics)
 
 
+def extension(loaded: Markets) -> tuple[str, Callable[[str], str]]:
+    """(the data's last date, its fingerprint cut at a date): what lets the ledger recognise a
+    daily extension of a trial on record."""
+    end = max(m.frame.index[-1] for m in loaded.markets.values())
+    return end.date().isoformat(), lambda date: loaded.fingerprint_until(pd.Timestamp(date))
+
+
 def summarise(metrics: dict, out: Path) -> None:
     """A single run's result in three log lines: the strategy beside buy-and-hold, the forecast."""
     s, b, f = metrics["strategy"], metrics["benchmark"], metrics["forecast"]
@@ -179,7 +187,8 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     trials = None
     if traded is not None:
         trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                            trading["strategy"]["sharpe"], traded.name, out, commit)
+                            trading["strategy"]["sharpe"], traded.name, out, commit,
+                            *extension(loaded))
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
         out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
