@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_json
 from backtests.data.universe import is_universe_run
-from backtests.errors import UserError
+from backtests.modes.predict_universe import run_predict_universe
 from backtests.outputs.advice import ACTIONS, SIDES, action_text
 from backtests.pipeline.engine import run_backtest
 from backtests.stages.chain import Settings
@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 
 def run_predict(cfg: DictConfig) -> float:
     """Forecast the next session and print what the strategy does at the next open."""
-    if is_universe_run(cfg):
-        raise UserError("mode=predict forecasts one ticker's next session, not a universe",
-                        "leave universe at single and give ticker=SYMBOL")
+    if is_universe_run(cfg):  # every member's forecast, the book's targets and orders
+        return run_predict_universe(cfg)
     checked = Settings.check(cfg)  # the chain's checks, before any data is read
     strategy_cls, params, settings = checked.strategy, checked.params, checked.risk
     broker = instantiate(cfg.broker)
