@@ -117,3 +117,29 @@ def test_every_order_says_its_reason():
     [row] = [r for r in book_orders(breaker, {"k": 1}, rules, False, empty) if r["ticker"] == "AAA"]
     assert row["reason"].startswith("breaker: the drawdown breaker flattens the book")
     assert row["order"] == "sell 5"
+
+
+def test_two_evenings_of_a_universe_journal_its_book(make_cfg, tmp_path):
+    from backtests.data.synthetic import synthetic_bars
+    from tests.test_universe import TICKERS
+
+    full = {t: synthetic_bars(421, seed=100 + n).rename_axis("Date") for n, t in enumerate(TICKERS)}
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for evening in range(2):
+        for ticker, frame in full.items():
+            frame.iloc[:420 + evening].to_csv(folder / f"{ticker}.csv")
+        cfg = make_cfg(*CSV, f"data.path={folder}", "universe=folder", "forecaster=ridge",
+                       "universe.n_jobs=1", *BOOKS["topk, a rebalance every close, stops"])
+        cfg.paths.output_dir = str(tmp_path / f"evening-{evening}")
+        run_predict(cfg)
+    [entries] = list((tmp_path / "results" / "journal").rglob("entries.jsonl"))
+    made = [json.loads(line) for line in entries.read_text().splitlines()]
+    said = json.loads((tmp_path / "evening-0" / "forecast.json").read_text())
+    assert [e["as_of"] for e in made] == [str(full["AAA"].index[i].date()) for i in (419, 420)]
+    assert made[0]["decision"] == said["advice"]
+    weights = {m["ticker"]: m["target"] for m in made[0]["members"]}
+    assert weights == {r["ticker"]: r["target_weight"] for r in said["orders"]} | {
+        t: 0.0 for t in weights if t not in {r["ticker"] for r in said["orders"]}}
+    live = json.loads((tmp_path / "evening-1" / "live.json").read_text())
+    assert live["sessions"] == 1 and live["forecast"]["n"] == len(TICKERS)

@@ -17,12 +17,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.atomic import write_json
-from backtests.outputs.book_advice import book_advice, book_orders
-from backtests.settings.strategy import strategy_class_and_params
 from backtests.stages.chain import Settings
 from backtests.stages.distribution import distribution_stage
 from backtests.stages.forecasts import forecast_stage
-from backtests.stages.journal import cost_rate, entry_table, journal_stage, members
+from backtests.stages.journal import book_decision, entry_table, journal_book, members
 from backtests.stages.markets import load_markets
 from backtests.stages.risk import risk_stage
 from backtests.stages.sentiment import sentiment_stage
@@ -46,26 +44,17 @@ def run_predict_universe(cfg: DictConfig) -> float:
     traded = trade_stage(cfg, loaded, forecasts, risk, sentiment)
     as_of = max(m.frame.index[-1] for m in loaded.markets.values())
     table = entry_table(loaded, forecasts)
-    book = traded.book if traded is not None else None
-    _, params = strategy_class_and_params(cfg.strategy)
-    if book is not None:
-        decision = book.decision
-        rows = book_orders(decision, params, rules, sentiment is not None and sentiment.regime is not None,
-                           book.trades)
-        advice = book_advice(decision, rows)
-        exposures = {r["ticker"]: (r["held_weight"], r["target_weight"]) for r in rows}
-    else:
-        decision, rows, exposures = {}, [], {}
-        advice = f"{checked.strategy.__name__} trades one ticker: forecasts only, no book"
+    regime = sentiment is not None and sentiment.regime is not None
+    rows, advice = book_decision(cfg, traded, regime)
+    decision = traded.book.decision if traded is not None and traded.book is not None else {}
+    exposures = {r["ticker"]: (r["held_weight"], r["target_weight"]) for r in rows}
     forecast = members(table, as_of, exposures)
     summary: dict[str, Any] = {
         "universe": loaded.label, "as_of_close": as_of.date(), "strategy": checked.strategy.__name__,
         "members": forecast, "orders": rows, "advice": advice,
         "equity": decision.get("equity"), "decided": decision.get("decided"),
         "forecasts": forecasts.how}
-    live = journal_stage(cfg, loaded, forecasts, strategy=checked.strategy.__name__, decision=advice,
-                         exposures=exposures, cost=cost_rate(instantiate(cfg.broker)), kind="predict",
-                         backtest=book.returns if book is not None else None)
+    live = journal_book(cfg, loaded, forecasts, traded, rows, advice, "predict")
     if live is not None:
         summary["live"] = {k: live[k] for k in ("since", "sessions", "verdict", "journal") if k in live}
     write_json(Path(cfg.paths.output_dir) / "forecast.json", summary)

@@ -175,3 +175,33 @@ def journal_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, resul
                          decision=action_text(decision, instantiate(cfg.get("risk"))),
                          exposures=exposures, cost=cost_rate(broker), kind=kind,
                          backtest=result.returns)
+
+
+def book_decision(cfg: DictConfig, traded: Any, regime: bool) -> tuple[list[dict[str, Any]], str]:
+    """A universe's orders for the next open with their reasons, and the advice in words, from
+    its trade stage's record (`traded`: Traded or None, when the strategy trades one ticker)."""
+    from hydra.utils import instantiate
+
+    from backtests.outputs.book_advice import book_advice, book_orders
+
+    book = traded.book if traded is not None else None
+    if book is None:
+        name = strategy_class_and_params(cfg.strategy)[0].__name__
+        return [], f"{name} trades one ticker: forecasts only, no book"
+    _, params = strategy_class_and_params(cfg.strategy)
+    rows = book_orders(book.decision, params, instantiate(cfg.get("risk")), regime, book.trades)
+    return rows, book_advice(book.decision, rows)
+
+
+def journal_book(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, traded: Any,
+                 rows: list[dict[str, Any]], advice: str, kind: str) -> dict[str, Any] | None:
+    """journal_stage for a universe: each member's weight held and targeted, the book's advice."""
+    from hydra.utils import instantiate
+
+    book = traded.book if traded is not None else None
+    return journal_stage(cfg, loaded, forecasts,
+                         strategy=strategy_class_and_params(cfg.strategy)[0].__name__,
+                         decision=advice,
+                         exposures={r["ticker"]: (r["held_weight"], r["target_weight"]) for r in rows},
+                         cost=cost_rate(instantiate(cfg.broker)), kind=kind,
+                         backtest=book.returns if book is not None else None)

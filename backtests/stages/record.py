@@ -38,7 +38,7 @@ from backtests.pipeline.metrics import run_objective, sharpe_objective
 from backtests.runcontext import group_choice, sweep_name
 from backtests.stages.distribution import Distributions
 from backtests.stages.forecasts import Forecasts
-from backtests.stages.journal import journal_ticker
+from backtests.stages.journal import book_decision, journal_book, journal_ticker
 from backtests.stages.markets import Markets
 from backtests.stages.portfolio import write_portfolio_files
 from backtests.stages.risk import RiskForecasts, write_ticker_risk, write_universe_risk
@@ -189,6 +189,9 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
         trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
                             trading["strategy"]["sharpe"], traded.name, out, commit,
                             *extension(loaded))
+    regime = sentiment is not None and sentiment.regime is not None
+    live = journal_book(cfg, loaded, forecasts, traded, *book_decision(cfg, traded, regime),
+                        "backtest")  # live.json, the journal
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
         out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
@@ -216,7 +219,7 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     write_csv(out / "ic_folds.csv", folds)
     if plots:
         write_ic_plot(out / "ic.png", daily, folds)
-    write_universe_pages(out, {**metrics, "trials": trials}, run_info)
+    write_universe_pages(out, {**metrics, "trials": trials, "live": live}, run_info)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
     write_json(out / "run_info.json", run_info)
