@@ -14,11 +14,12 @@ from backtests.journal.store import ENTRIES, OUTCOMES
 from backtests.modes.experiment import run_experiment
 from backtests.modes.predict import run_predict
 from backtests.stages.forecasts import forecast_stage
-from backtests.stages.journal import entry_table
+from backtests.stages.journal import entry_table, journal_of
 from backtests.stages.lookahead import alter_after
 from backtests.stages.markets import Markets, load_markets
 
 FIRST, DAYS = 440, 10  # bars on the first evening; evenings (two weeks of sessions)
+SHORT = 330  # the distribution forecaster's first evening: two folds of the test preset
 CSV = ("data=csv", "data.start=null", "data.quality.exchange=weekdays", "data.quality.max_age=null")
 
 
@@ -91,3 +92,64 @@ def test_a_fortnight_of_evening_runs(make_cfg, tmp_path):
         # in another order (~1e-7 of the scaled output); the audit itself compares bit for bit.
         assert member["forecast"] == pytest.approx(row["forecast"], rel=1e-4, abs=1e-9)
         assert member["last_close"] == row["close"]
+
+
+def test_a_distribution_forecasters_entries_hold_every_horizon(make_cfg, tmp_path):
+    from tests.conftest import DISTRIBUTION
+
+    market = synthetic_bars(SHORT + 1, seed=8).rename_axis("Date")
+    path = tmp_path / "SYN.csv"
+    for evening in range(2):
+        market.iloc[: SHORT + evening].to_csv(path)
+        cfg = make_cfg(*CSV, f"data.path={path}", *DISTRIBUTION, "strategy=lstm_probability")
+        cfg.paths.output_dir = str(tmp_path / f"evening-{evening}")
+        run_predict(cfg)
+    entries = _read(_journal(tmp_path / "results") / ENTRIES)
+    said = json.loads((tmp_path / "evening-0" / "forecast.json").read_text())
+    [member] = entries[0]["members"]
+    assert [h["h"] for h in member["horizons"]] == [row["horizon"] for row in said["distribution"]]
+    for mine, theirs in zip(member["horizons"], said["distribution"], strict=True):
+        assert mine["mean"] == pytest.approx(theirs["mean"], rel=1e-12)
+        assert mine["p_up"] == pytest.approx(theirs["p_up"], rel=1e-9)
+    live = json.loads((tmp_path / "evening-1" / "live.json").read_text())
+    assert live["horizons"]["h1"]["n"] == 1 and "p_up_hit_rate" in live["horizons"]["h1"]
+    # Changed settings start a new journal (another folder); the mode is not a setting.
+    loaded = load_markets(cfg)
+    other = make_cfg(*CSV, f"data.path={path}", *DISTRIBUTION, "strategy=lstm_probability",
+                     "strategy.threshold=0.6")
+    assert journal_of(other, loaded).folder != journal_of(cfg, loaded).folder
+    backtest = make_cfg(*CSV, f"data.path={path}", *DISTRIBUTION, "strategy=lstm_probability",
+                        "mode=backtest")
+    assert journal_of(backtest, loaded).folder == journal_of(cfg, loaded).folder
+
+
+def _append_many(folder: str, writer: int, count: int) -> None:
+    from backtests.journal.store import Journal
+
+    journal = Journal(folder, "SYN", "key", lock_timeout_s=60)
+    for number in range(count):
+        with journal.locked():
+            journal.append(ENTRIES, [{"writer": writer, "number": number}])
+
+
+def test_two_runs_never_write_one_journal_at_once(tmp_path):
+    import multiprocessing as mp
+
+    from backtests.errors import UserError
+    from backtests.journal.lock import exclusive
+
+    ctx = mp.get_context("spawn")
+    writers = [ctx.Process(target=_append_many, args=(str(tmp_path), w, 25)) for w in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(120)
+    assert [p.exitcode for p in writers] == [0] * 4
+    lines = _read(tmp_path / "SYN" / "key" / ENTRIES)
+    assert len(lines) == 100  # none lost to an interleaved write
+    for writer in range(4):
+        assert [r["number"] for r in lines if r["writer"] == writer] == list(range(25))
+    lock = tmp_path / "SYN" / "key" / "journal.lock"
+    with exclusive(lock, 1.0), pytest.raises(UserError, match="another run has held the lock"):
+        with exclusive(lock, 0.2):
+            pass
