@@ -178,7 +178,6 @@ def test_csrank_target_ranks_each_day_among_the_given_samples_only():
 
 def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
     from backtests.errors import UserError
-    from backtests.modes.predict import run_predict
     from backtests.settings.validate import validate
 
     with pytest.raises(UserError, match="universe.model='glob' is not valid"):
@@ -187,8 +186,6 @@ def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
         run_experiment(make_cfg("universe=folder"))
     with pytest.raises(UserError, match="not a ticker symbol"):
         run_experiment(make_cfg("universe.tickers=[AAA,../x]"))
-    with pytest.raises(UserError, match="not a universe"):
-        run_predict(make_cfg("universe.tickers=[AAA,BBB]"))
 
 
 def test_a_second_global_run_reuses_the_cached_forecasts_and_trains_nothing(make_cfg, tmp_path,

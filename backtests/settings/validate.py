@@ -93,7 +93,8 @@ RULES: tuple[Rule, ...] = (
     Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
-    Rule(r"mode\.reset|ledger\.enabled", boolean, "true or false", "true"),
+    Rule(r"mode\.reset|ledger\.enabled|journal\.enabled", boolean, "true or false", "true"),
+    Rule(r"journal\.lock_timeout_s", number(0), "a number of seconds >= 0", "600"),
     Rule(r"ledger\.journal_mode", one_of("wal", "delete", "truncate", "persist"),
          "wal (one host), or delete on a network filesystem", "wal"),
 )

@@ -49,6 +49,13 @@ class Markets:
         universe's from every member's."""
         return self.market.fingerprint if self.single else dataset_fingerprint(self.markets)
 
+    def fingerprint_until(self, date: pd.Timestamp) -> str:
+        """`fingerprint` of these data cut at `date`: equal to an earlier run's when the data since
+        only grew (the journal and the ledger recognise a daily extension by it)."""
+        if self.single:
+            return self.market.fingerprint_until(date)
+        return joined_fingerprint({t: m.fingerprint_until(date) for t, m in self.markets.items()})
+
     @property
     def label(self) -> str:
         """What the ledger calls the data: the ticker, or `universe <name>`."""
@@ -85,5 +92,10 @@ def load_markets(cfg: DictConfig) -> Markets:
 
 def dataset_fingerprint(markets: Mapping[str, MarketData]) -> str:
     """One fingerprint for the universe's data: every ticker's, in ticker order (the ledger's key)."""
-    joined = ";".join(f"{t}:{m.fingerprint}" for t, m in sorted(markets.items()))
+    return joined_fingerprint({t: m.fingerprint for t, m in markets.items()})
+
+
+def joined_fingerprint(fingerprints: Mapping[str, str]) -> str:
+    """One fingerprint from every ticker's, in ticker order."""
+    joined = ";".join(f"{t}:{f}" for t, f in sorted(fingerprints.items()))
     return hashlib.sha256(joined.encode()).hexdigest()[:16]

@@ -8,6 +8,7 @@ is written last: its presence marks a complete run (a resumed sweep skips it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from backtests.pipeline.metrics import run_objective, sharpe_objective
 from backtests.runcontext import group_choice, sweep_name
 from backtests.stages.distribution import Distributions
 from backtests.stages.forecasts import Forecasts
+from backtests.stages.journal import book_decision, journal_book, journal_ticker
 from backtests.stages.markets import Markets
 from backtests.stages.portfolio import write_portfolio_files
 from backtests.stages.risk import RiskForecasts, write_ticker_risk, write_universe_risk
@@ -96,7 +98,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     # metrics.json: its figures depend on the ledger's history, and a rerun of the same settings
     # must write a byte-identical metrics.json.
     trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                        metrics["strategy"]["sharpe"], strategy, out, commit)
+                        metrics["strategy"]["sharpe"], strategy, out, commit, *extension(loaded))
+    live = journal_ticker(cfg, loaded, forecasts, result, "backtest")  # live.json, the journal
     run_info = common_info(
         cfg, loaded, {"ticker": market.ticker, "strategy": group_choice("strategy"), "mode": "backtest"},
         commit, timings, forecast_cache_key=run.key if uses_forecast else None,
@@ -129,7 +132,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         cache.file(out / "risk.png", [var, risky], lambda path: write_risk_plot(path, var, risky))
     if cfg.report.plots and "distribution" in metrics:  # read from distribution.csv and the block
         write_distribution_figures(out, metrics["distribution"], title, cache)
-    write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
+    write_report(out / "report.html", {**metrics, "trials": trials, "live": live}, run_info,
+                 result.trades)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
     if background is not None:
@@ -138,6 +142,13 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     track(cfg, out, metrics, trials, run_info)
     summarise(metrics, out)
     return sharpe_objective(metrics)
+
+
+def extension(loaded: Markets) -> tuple[str, Callable[[str], str]]:
+    """(the data's last date, its fingerprint cut at a date): what lets the ledger recognise a
+    daily extension of a trial on record."""
+    end = max(m.frame.index[-1] for m in loaded.markets.values())
+    return end.date().isoformat(), lambda date: loaded.fingerprint_until(pd.Timestamp(date))
 
 
 def summarise(metrics: dict, out: Path) -> None:
@@ -181,7 +192,11 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     trials = None
     if traded is not None:
         trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                            trading["strategy"]["sharpe"], traded.name, out, commit)
+                            trading["strategy"]["sharpe"], traded.name, out, commit,
+                            *extension(loaded))
+    regime = sentiment is not None and sentiment.regime is not None
+    live = journal_book(cfg, loaded, forecasts, traded, *book_decision(cfg, traded, regime),
+                        "backtest")  # live.json, the journal
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
         out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
@@ -209,7 +224,7 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     write_csv(out / "ic_folds.csv", folds)
     if plots:
         write_ic_plot(out / "ic.png", daily, folds)
-    write_universe_pages(out, {**metrics, "trials": trials}, run_info)
+    write_universe_pages(out, {**metrics, "trials": trials, "live": live}, run_info)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
     if background is not None:

@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 _DEAD = (bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
 
+def target_shares(weight: float, equity: float, fraction: float, price: float, slip: float,
+                  held: int) -> int:
+    """Shares a `weight` of `equity` (times the sizer's fraction) buys at `price` with slippage
+    against the order's side: what a rebalance leg trades to (and what mode=predict says it will)."""
+    desired = weight * equity * fraction
+    fill = price * (1 + slip) if desired > held * price else price * (1 - slip)
+    return math.trunc(desired / fill)
+
+
 class PortfolioStrategy(bt.Strategy):
     """Turns `weights()` of the subclass into target positions every `rebalance` sessions.
 
@@ -81,6 +90,10 @@ class PortfolioStrategy(bt.Strategy):
         self._after: dict[str, Any] | None = None   # positions and cash right after this open's fills
         self._decided = False  # a rebalance (or the breaker) decided at the last close
         self._atr_at: dict[str, float] = {}  # ATR at the decision close, for atr_stop
+        self._scores: dict[str, float] = {}  # the last rebalance's scores, raw weights, held weights
+        self._raw: dict[str, float] = {}
+        self._held: dict[str, float] = {}
+        self._rebalanced: dt.date | None = None
         self._atr = ({n: bt.ind.ATR(d, period=self.rules.atr_period) for n, d in self.feeds.items()}
                      if self.rules.atr_stop else {})
         self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
@@ -153,6 +166,7 @@ class PortfolioStrategy(bt.Strategy):
         held = {n: self.getposition(d).size * d.close[0] / value for n, d in self.feeds.items()
                 if self.getposition(d).size}
         raw = self.weights(scores, held)
+        self._scores, self._raw, self._held, self._rebalanced = scores, dict(raw), held, today
         forecasts = {n: float(d.volatility[0]) for n, d in live.items()}
         targets = apply_rules(raw, self.rules, self._scale(today),
                               self._close_frame() if self.rules.vol_target else None, forecasts)
@@ -195,9 +209,7 @@ class PortfolioStrategy(bt.Strategy):
             weight, held, price = self._pending.pop(name), int(sizes[name]), marks[name]
             if held and hit_at_open(self._guards.get(name, []), price):
                 continue  # its stop or take-profit fills at this open: out until the next rebalance
-            desired = weight * equity * fraction
-            fill = price * (1 + slip) if desired > held * price else price * (1 - slip)
-            target = math.trunc(desired / fill)
+            target = target_shares(weight, equity, fraction, price, slip, held)
             if target == held:
                 continue
             if held and target * held <= 0:  # to flat first: a reversal is two round trips
@@ -244,6 +256,40 @@ class PortfolioStrategy(bt.Strategy):
         if size * trade.sign > 0:
             return (trade.bought_value + abs(size) * fill) / (trade.bought + abs(size))
         return trade.bought_value / trade.bought
+
+    def decision(self) -> dict[str, Any]:
+        """What the last close decided for the next open (mode=predict reads this after the last
+        bar): the weights held, the targets and the shares each order would move at the last close's
+        prices (the next open's are not known yet), the last rebalance's scores and raw weights, the
+        protective levels working, and whether the breaker keeps the book out."""
+        value, now = self.broker.getvalue(), bt.num2date(self._now()).date()
+        sizer = self.getsizer()
+        fraction = float(getattr(sizer.p, "fraction", 1.0)) if sizer is not None else 1.0
+        slip = self.broker.p.slip_perc or 0.0
+        sizes = {n: int(self.getposition(d).size) for n, d in self.feeds.items() if len(d)}
+        closes = {n: float(d.close[0]) for n, d in self.feeds.items() if len(d)}
+        orders = {}
+        for name, weight in self._pending.items():
+            if name in closes:
+                after = target_shares(weight, value, fraction, closes[name], slip, sizes[name])
+                orders[name] = {"weight": weight, "shares_now": sizes[name], "shares_after": after}
+        stops: dict[str, dict[str, float]] = {}
+        for name, guards in self._guards.items():
+            for order in (o for o in guards if o.alive()):
+                kind = "take_profit" if order.exectype == bt.Order.Limit else exit_reason(order)
+                stops.setdefault(name, {})[kind] = float(order.created.price)
+        return {
+            "date": now, "decided": self._decided, "reason": self._reason if self._decided else None,
+            "equity": value, "held": {n: s * closes[n] / value for n, s in sizes.items() if s},
+            "shares": {n: s for n, s in sizes.items() if s}, "closes": closes, "orders": orders,
+            "rebalanced": self._rebalanced, "scores": dict(self._scores), "raw": dict(self._raw),
+            "held_at_rebalance": dict(self._held),
+            "targets": dict(self.targets.get(self._rebalanced, {})) if self._rebalanced else {},
+            "sessions_to_rebalance": (int(self.p.rebalance) - self._sessions % int(self.p.rebalance)
+                                      if self._sessions >= 0 else None),
+            "stops": stops,
+            "breaker_blocked": bool(self._breaker is not None and self._breaker.blocked(len(self))),
+        }
 
     # -- bookkeeping --------------------------------------------------------------------------
     def notify_order(self, order: bt.Order) -> None:

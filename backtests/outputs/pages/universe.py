@@ -30,6 +30,7 @@ from backtests.outputs.html import (
 )
 from backtests.outputs.sections.data import universe_data_section
 from backtests.outputs.sections.explain import findings
+from backtests.outputs.sections.live import live_section
 from backtests.outputs.sections.portfolio import portfolio_section
 from backtests.outputs.sections.risk import universe_risk_section
 from backtests.outputs.sections.sentiment import sentiment_section
@@ -158,7 +159,8 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             *universe_risk_section(metrics.get("risk"), folder),
             *sentiment_section(metrics.get("sentiment"), folder),
             *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]
-              if u.get("portfolio_backtest") else [])]
+              if u.get("portfolio_backtest") else []),
+            *live_section(metrics.get("live"))]
     return page(title, "".join(body))
 
 
