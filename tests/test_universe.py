@@ -93,9 +93,24 @@ def test_per_ticker_mode_reuses_a_single_runs_forecasts(make_cfg, tmp_path):
     assert info["forecasts"]["cache_keys"]["BBB"] == single_key
 
 
-def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog):
-    folder = write_market(tmp_path / "prices", short={"DDD": 150})
-    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+def first_window_bars(cfg) -> int:
+    """Bars a ticker needs for its first sample: the features' warm-up and one window."""
+    from hydra.utils import instantiate
+
+    from backtests.pipeline.forecasts import feature_warmup
+
+    warmup = feature_warmup(instantiate(cfg.features))
+    assert warmup is not None
+    return warmup + int(cfg.forecaster.window)
+
+
+@pytest.mark.parametrize("model", ["global", "per_ticker"])
+def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog,
+                                                                      model):
+    cfg = universe_cfg(make_cfg, tmp_path / "prices", "forecaster=ridge", f"universe.model={model}")
+    # global: one bar short of one window after the warm-up; per_ticker: of its own walk-forward
+    short = first_window_bars(cfg) - 1 if model == "global" else 150
+    write_market(tmp_path / "prices", short={"DDD": short})
     with caplog.at_level(logging.WARNING):
         run_experiment(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -103,15 +118,36 @@ def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, t
     assert "leaving DDD out" in caplog.text
 
 
-def test_a_late_listing_enters_the_global_model_once_it_has_the_history(make_cfg, tmp_path):
-    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})
-    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+@pytest.mark.parametrize("forecaster", ["ridge", "lstm"])
+def test_a_late_listing_enters_the_global_model_at_its_first_window(make_cfg, tmp_path, forecaster):
+    """Issue 23: a new listing is forecast once it has the warm-up and one window of bars (not a
+    single run's initial_train of 200), and trained on once a fold holds its labelled samples."""
+    from backtests.pipeline.universe import build_panel
+    from backtests.stages.markets import load_markets
+    from forecasting.universe.walkforward import fold_samples, panel_folds
+
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 120})
+    cfg = universe_cfg(make_cfg, folder, f"forecaster={forecaster}", "universe.model=global")
     run_experiment(cfg)
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", parse_dates=["date"])
     first = predictions.groupby("ticker")["date"].min()
     listing = pd.read_csv(folder / "DDD.csv", parse_dates=["Date"])["Date"]
     assert first["DDD"] > first["AAA"]
-    assert (listing < first["DDD"]).sum() >= 200  # walkforward.initial_train of its own bars
+    assert (listing < first["DDD"]).sum() == first_window_bars(cfg) - 1  # its first window's date
+    ddd = predictions[predictions["ticker"] == "DDD"]
+    assert len(ddd) == len(listing) - first_window_bars(cfg) + 1 and ddd["forecast"].notna().all()
+    loaded = load_markets(cfg)
+    panel = build_panel(cfg, loaded.universe, loaded.markets)
+    walkforward = instantiate_walkforward(cfg)
+    trained = [fold_samples(walkforward, panel, fold)[0] for fold in panel_folds(walkforward, panel)]
+    ddd_number = panel.tickers.index("DDD")
+    assert any((panel.ticker[t] == ddd_number).any() for t in trained[-1:])  # trained on, late
+
+
+def instantiate_walkforward(cfg):
+    from hydra.utils import instantiate
+
+    return instantiate(cfg.walkforward)
 
 
 def test_the_global_lstm_runs_with_every_target(make_cfg, tmp_path):
