@@ -63,16 +63,15 @@ class Membership:
                                           for s in spells) for t, spells in sorted(self.spells.items()))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def last_date(self) -> pd.Timestamp:
-        """The latest date the file speaks of (a start or an end)."""
-        dates = [d for spells in self.spells.values() for s in spells for d in (s.start, s.end)
-                 if d is not None]
-        return max(dates)
-
     def today(self) -> list[str]:
-        """The members on the file's last date: what a list of today's members would hold."""
-        last = pd.DatetimeIndex([self.last_date()])
-        return [t for t in self.tickers if any(s.covers(last)[0] for s in self.spells[t])]
+        """Today's members, what a list of the current constituents holds: the tickers with a spell
+        still open (an empty end), or, when every spell has an end (qlib writes the data's last
+        date for current members), those whose spell ends on the latest end."""
+        ends = {t: spells[-1].end for t, spells in self.spells.items()}
+        if any(end is None for end in ends.values()):
+            return sorted(t for t, end in ends.items() if end is None)
+        latest = max(end for end in ends.values() if end is not None)
+        return sorted(t for t, end in ends.items() if end == latest)
 
     def mask(self, dates: Iterable[pd.Timestamp], tickers: Sequence[str]) -> pd.DataFrame:
         """date x ticker, True where the ticker was a member on that date (False if never)."""
