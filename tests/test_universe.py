@@ -282,3 +282,21 @@ def test_the_global_cache_key_moves_with_every_setting_that_changes_the_forecast
         assert key(*same) == keys[0], same
     other = {**markets, "AAA": markets["BBB"]}  # one ticker's prices differ
     assert global_key(universe_cfg(make_cfg, folder, *base), other) != keys[0]
+
+
+def test_a_member_with_a_missing_cell_or_an_inverted_bar_stays_in_the_universe(make_cfg, tmp_path):
+    """Issue 23: one broken cell is repaired and reported with its date, as in a single run; the
+    ticker is never dropped for it."""
+    folder = write_market(tmp_path / "prices")
+    for ticker, column, row in (("BBB", "Open", 150), ("CCC", "High", 250)):
+        frame = pd.read_csv(folder / f"{ticker}.csv")
+        frame.loc[row, column] = np.nan if column == "Open" else frame.loc[row, "Low"] * 0.95
+        frame.to_csv(folder / f"{ticker}.csv", index=False)
+    run_experiment(universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global"))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["universe"]["left_out"] == {} and set(metrics["per_ticker"]) == set(TICKERS)
+    found = {t: {f["kind"]: f["dates"] for f in metrics["data"][t]["quality"]["findings"]}
+             for t in ("BBB", "CCC")}
+    dates = pd.read_csv(folder / "AAA.csv")["Date"]
+    assert found["BBB"]["Open missing"] == [dates[150]]
+    assert found["CCC"]["High or Low missing, or High below Low"] == [dates[250]]
