@@ -300,3 +300,20 @@ def test_a_member_with_a_missing_cell_or_an_inverted_bar_stays_in_the_universe(m
     dates = pd.read_csv(folder / "AAA.csv")["Date"]
     assert found["BBB"]["Open missing"] == [dates[150]]
     assert found["CCC"]["High or Low missing, or High below Low"] == [dates[250]]
+
+
+def test_a_new_listing_without_a_single_runs_history_trades_and_gets_no_risk_forecasts_yet(
+        make_cfg, tmp_path, caplog):
+    """The global model forecasts a 120-bar listing; its own risk walk-forward (a single run's)
+    cannot run yet: it is skipped with a warning, and the run trades and writes var.csv."""
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 120})
+    cfg = make_cfg(*CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1",
+                   "forecaster=ridge", "universe.model=global", "strategy=topk", "strategy.k=2",
+                   "report.plots=false")
+    with caplog.at_level(logging.WARNING):
+        run_experiment(cfg)
+    assert "universe risk forecasts: none for DDD" in caplog.text
+    var = pd.read_csv(tmp_path / "run" / "var.csv")
+    assert "DDD" not in set(var["asset"]) and {"AAA", "portfolio"} <= set(var["asset"])
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert "DDD" in set(predictions["ticker"])
