@@ -193,3 +193,20 @@ def test_survivors_runs_todays_members_on_every_date(make_cfg, tmp_path):
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", parse_dates=["date"])
     assert sorted(predictions["ticker"].unique()) == ["AAA", "BBB", "CCC", "JJJ"]
     assert predictions.groupby("ticker")["date"].min().nunique() == 1  # JJJ from the start
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["universe=membership"], "universe=membership needs its membership file"),
+    (["universe=folder", "universe.file=m.csv"], "universe.file is the membership file"),
+    (["universe=membership", "universe.file=m.csv", "universe.tickers=[A,B,C]"],
+     "universe.tickers would be ignored"),
+    (["universe=folder", "universe.survivors=true"], "no universe.file is given"),
+])
+def test_membership_settings_that_would_be_ignored_are_refused_before_any_data(make_cfg, tmp_path,
+                                                                               overrides, message):
+    from backtests.settings.validate import validate
+
+    cfg = make_cfg(*CSV, f"data.path={tmp_path}", *overrides)
+    with pytest.raises(UserError, match=message) as info:
+        validate(cfg)
+    assert info.value.hint
