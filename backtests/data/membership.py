@@ -90,15 +90,11 @@ class Membership:
             return long
         member = np.zeros(len(long), dtype=bool)
         dates = pd.DatetimeIndex(long["date"])
-        tickers = long["ticker"].to_numpy()
-        for ticker, spells in self.spells.items():
-            mine = tickers == ticker
-            if not mine.any():
-                continue
-            inside = np.zeros(int(mine.sum()), dtype=bool)
-            for spell in spells:
-                inside |= spell.covers(dates[mine])
-            member[np.flatnonzero(mine)[inside]] = True
+        for ticker, rows in long.groupby("ticker", sort=False).indices.items():
+            inside = np.zeros(len(rows), dtype=bool)
+            for spell in self.spells.get(str(ticker), ()):
+                inside |= spell.covers(dates[rows])
+            member[rows] = inside
         return long.loc[member].reset_index(drop=True)
 
 
