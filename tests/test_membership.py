@@ -116,7 +116,16 @@ def membership_cfg(make_cfg, root, *extra):
 
 @pytest.mark.parametrize("model", ["global", "per_ticker"])
 def test_forecasts_scores_holdings_and_sentiment_respect_membership_on_every_date(
-        make_cfg, tmp_path, model):
+        make_cfg, tmp_path, model, monkeypatch):
+    from backtests.stages import portfolio
+
+    books = {}
+
+    def keep_book(bars, cls, params, *rest):  # the run's own engine, its books kept for the checks
+        books[cls.__name__] = result = run_portfolio(bars, cls, params, *rest)
+        return result
+
+    monkeypatch.setattr(portfolio, "run_portfolio", keep_book)
     calendar = write_universe(tmp_path / "prices")
     cfg = membership_cfg(make_cfg, tmp_path, f"universe.model={model}", "strategy=topk",
                          "strategy.k=5", "strategy.rebalance=5", "report.plots=false")
@@ -149,6 +158,15 @@ def test_forecasts_scores_holdings_and_sentiment_respect_membership_on_every_dat
         for i, date in enumerate(sessions):
             if holdings.at[date, ticker] != 0 and ticker != "DDD":
                 assert mask.at[date, ticker] or (i and mask.at[sessions[i - 1], ticker]), (ticker, date)
+    bench = books["EqualWeight"].holdings  # the equal-weight benchmark: each day's members at 1/N
+    for before, date in zip(bench.index[:-1], bench.index[1:], strict=True):
+        held = {t for t in bench.columns if bench.at[date, t] != 0}
+        members = {t for t in bench.columns if mask.at[before, t]}  # decided at the close before
+        if before > calendar[DELIST]:  # a delisted position stays marked at its last close
+            held, members = held - {"DDD"}, members - {"DDD"}
+        assert held == members, date
+    assert (bench.loc[calendar[LEAVE + 2]:, "LLL"] == 0).all()
+    assert (bench.loc[calendar[JOIN + 1]:, "JJJ"] != 0).all()
     assert (holdings.loc[:calendar[JOIN], "JJJ"] == 0).all()
     assert (holdings.loc[calendar[JOIN + 1]:, "JJJ"] != 0).any()
     trades = pd.read_csv(out / "trades.csv", parse_dates=["exit_date"])
