@@ -228,3 +228,28 @@ def test_membership_settings_that_would_be_ignored_are_refused_before_any_data(m
     with pytest.raises(UserError, match=message) as info:
         validate(cfg)
     assert info.value.hint
+
+
+def test_the_market_input_counts_members_only_and_never_a_return_across_a_rejoin(tmp_path):
+    """BBB leaves after close 2 and rejoins at close 5, after doubling while out: the equal-weight
+    market return counts it on its member days only, and not from close 2 to close 5."""
+    from types import SimpleNamespace
+
+    from backtests.data.base import MarketData
+    from backtests.pipeline.universe import member_closes
+    from forecasting.universe.market import EqualWeightReturn
+
+    days = pd.bdate_range("2021-01-04", periods=8)
+    a = [100.0] * 8
+    b = [50.0, 50.0, 50.0, 75.0, 90.0, 100.0, 110.0, 110.0]
+    markets = {t: MarketData(ticker=t, frame=pd.DataFrame({"Close": c}, index=days), source="x")
+               for t, c in (("AAA", a), ("BBB", b))}
+    membership = Membership({"AAA": (Spell(days[0], None),),
+                             "BBB": (Spell(days[0], days[2]), Spell(days[5], None))})
+    universe = SimpleNamespace(membership=membership)
+    closes = member_closes(universe, markets)  # type: ignore[arg-type]
+    assert list(closes.columns) == ["AAA", "BBB#1", "BBB#2"]
+    market = EqualWeightReturn()(closes)
+    assert market.iloc[5] == 0.0  # AAA alone: BBB's 50 -> 100 while out is nobody's return
+    assert market.iloc[6] == pytest.approx(np.log(110 / 100) / 2)
+    assert market.iloc[3] == 0.0 and market.iloc[4] == 0.0  # BBB out: its moves are not counted

@@ -108,12 +108,22 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData], n_j
 
 
 def member_closes(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame:
-    """Every ticker's close, NaN where it was not a member that day (no membership: every close)."""
+    """Every ticker's close, NaN where it was not a member that day (no membership: every close).
+
+    A ticker with several spells gets one column per spell (`T#1`, `T#2`): a return is never
+    taken from its last close before leaving to its first after rejoining.
+    """
     closes = closes_panel(markets)
     membership = universe.membership
     if membership is None:
         return closes
-    return closes.where(membership.mask(closes.index, list(closes.columns)))
+    columns = {}
+    for ticker in closes.columns:
+        spells = membership.spells.get(str(ticker), ())
+        for number, spell in enumerate(spells, start=1):
+            name = ticker if len(spells) == 1 else f"{ticker}#{number}"
+            columns[name] = closes[ticker].where(spell.covers(closes.index))
+    return pd.DataFrame(columns, index=closes.index)
 
 
 def market_inputs(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame | None:
