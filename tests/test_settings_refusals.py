@@ -139,7 +139,7 @@ def test_tickers_dropped_at_load_leaving_two_are_named_before_any_forecast(make_
     from backtests.stages import chain
     from tests.test_universe import universe_cfg, write_market
 
-    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 100})
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 30})
 
     def no_forecast(*args, **kwargs):
         raise AssertionError("forecasts were made")

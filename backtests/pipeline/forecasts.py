@@ -44,17 +44,20 @@ def explain_tag(cfg: DictConfig) -> str:
     return settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12)
 
 
-def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None) -> Windows:
+def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None,
+                  full_history: bool = True) -> Windows:
     """Past-only features, then windows of `forecaster.window` bars with next-day targets.
 
     Too short a history is refused before any feature is computed, with the number of bars needed
     counting the features' warm-up; otherwise a feature with no value yet on a short file would be
     blamed for look-ahead. `extra`: columns by date appended to the features (a universe's
     market-wide inputs); rows before all of them have a value are dropped with the warm-up.
+    `full_history` False (the global model): a ticker needs only one window after the warm-up, not
+    a single run's first training span (stages/markets.py checks that when loading).
     """
     builder = instantiate(cfg.features)
     warmup = feature_warmup(builder)
-    if warmup is not None:
+    if warmup is not None and full_history:
         check_history(cfg, market, warmup)
     try:
         features = builder(market.frame)
@@ -63,7 +66,8 @@ def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | Non
     if extra is not None:
         features = features.join(extra.reindex(features.index))
         features = features.iloc[int(features.notna().all(axis=1).to_numpy().argmax()):]
-    check_history(cfg, market, len(market.frame) - len(features))
+    if full_history:
+        check_history(cfg, market, len(market.frame) - len(features))
     return make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
 
 

@@ -162,6 +162,16 @@ def summarise(metrics: dict, out: Path) -> None:
     log.info("results in %s", out)
 
 
+def membership_block(universe: Any) -> dict[str, Any] | None:
+    """metrics.json's universe.membership: the file, point in time or survivors only, its size."""
+    if not universe.file:
+        return None
+    membership = universe.membership
+    return {"file": str(universe.file), "point_in_time": membership is not None,
+            "survivors": bool(universe.survivors),
+            "spells": sum(len(s) for s in membership.spells.values()) if membership else None}
+
+
 def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
                     sentiment: Sentiment | None, traded: Traded | None, timings: Timings,
                     distributions: Distributions | None = None,
@@ -204,6 +214,7 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     metrics = {
         "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                      "left_out": loaded.left_out, "as_of": universe.as_of,
+                     "membership": membership_block(universe),
                      "target": universe.target if universe.model == "global" else "raw",
                      "market_input": universe.model == "global" and universe.market_input is not None,
                      "forecasts_are_returns": forecasts.returns,

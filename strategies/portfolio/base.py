@@ -59,6 +59,9 @@ class PortfolioStrategy(bt.Strategy):
       - risk: strategies.risk.RiskRules (None: none); the portfolio rules and per-position stops.
       - rebalance: sessions between rebalances, counted from the first tradable close.
       - regime: None or a Series date -> exposure scale in [0, 1] known at that close.
+      - members: None (every ticker, always) or a date x ticker bool DataFrame of point-in-time
+        universe membership: only a member is eligible at a close, and a held name that is not a
+        member at a close is sold at the next open (`left_universe`), rebalance day or not.
     """
 
     params: Any = (
@@ -66,6 +69,7 @@ class PortfolioStrategy(bt.Strategy):
         ("risk", None),      # strategies.risk.RiskRules; None = no rules
         ("rebalance", 5),    # sessions between rebalances
         ("regime", None),    # pandas Series date -> gross exposure scale; None = always 1
+        ("members", None),   # date x ticker bool DataFrame: universe membership; None = always
     )
     bounds = {"rebalance": "int >= 1"}
     uses_forecast = True  # eligibility needs a finite `signal` (False: a bar is enough)
@@ -98,6 +102,10 @@ class PortfolioStrategy(bt.Strategy):
                      if self.rules.atr_stop else {})
         self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
                          if self.rules.max_drawdown is not None else None)
+        members = self.p.members
+        self._members: dict[dt.date, frozenset[str]] | None = None if members is None else {
+            day.date(): frozenset(members.columns[row]) for day, row in
+            zip(pd.DatetimeIndex(members.index), members.to_numpy(dtype=bool), strict=True)}
         regime = self.p.regime
         self._regime = None if regime is None else pd.Series(
             regime.to_numpy(dtype="float64"), index=pd.DatetimeIndex(regime.index).normalize())
@@ -149,6 +157,7 @@ class PortfolioStrategy(bt.Strategy):
         self._record(today, value)
         if self.p.start is not None and today < self.p.start:
             return
+        self._drop_leavers(today)
         if self._breaker is not None:
             if self._breaker.update(len(self), value):
                 holding = [n for n in self.feeds if self.getposition(self.feeds[n]).size]
@@ -161,7 +170,7 @@ class PortfolioStrategy(bt.Strategy):
         due, self._last_close = self.rebalance_due(today), today
         if not due:
             return
-        scores = {n: self.score(d) for n, d in live.items()}
+        scores = {n: self.score(d) for n, d in live.items() if self.is_member(n, today)}
         scores = {n: v for n, v in scores.items() if not self.uses_forecast or math.isfinite(v)}
         held = {n: self.getposition(d).size * d.close[0] / value for n, d in self.feeds.items()
                 if self.getposition(d).size}
@@ -174,6 +183,24 @@ class PortfolioStrategy(bt.Strategy):
         self._pending = {n: targets.get(n, 0.0) for n in self.feeds if n in targets or n in held}
         self._reason, self._decided = "rebalance", True
         self._atr_at = {n: float(atr[0]) for n, atr in self._atr.items() if n in live and len(atr)}
+
+    def is_member(self, name: str, today: dt.date) -> bool:
+        """Whether `name` is in the universe at this close (always, without membership)."""
+        if self._members is None:
+            return True
+        return name in self._members.get(today, frozenset())
+
+    def _drop_leavers(self, today: dt.date) -> None:
+        """A held name that is no longer a member is sold at the next open (a rebalance at this
+        close sells it too: it is not eligible)."""
+        if self._members is None:
+            return
+        gone = [n for n, d in self.feeds.items()
+                if self.getposition(d).size and not self.is_member(n, today)]
+        for name in gone:
+            self._pending[name] = 0.0
+        if gone and set(self._pending) <= set(gone):
+            self._reason = "left_universe"
 
     def _scale(self, today: dt.date) -> float:
         if self._regime is None:
