@@ -16,6 +16,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from forecasting.base import Forecaster
+from forecasting.checkpoint import freeze, thaw_into
+from forecasting.incremental import FoldRecord, Incremental
 from forecasting.splits import Fold, minimum_samples, walk_forward_folds
 from forecasting.windows import Windows
 
@@ -83,7 +85,8 @@ class WalkForward:
     def drive(self, data: FoldData, models: Mapping[str, FoldModel], seed: int,
               baselines: Mapping[str, FoldModel] | None = None, until: pd.Timestamp | None = None,
               progress: bool = True, what: str = "walk-forward",
-              after_fit: Callable[[Fold, Any, Any], None] | None = None) -> Iterator[FoldOutput]:
+              after_fit: Callable[[Fold, Any, Any], None] | None = None,
+              incremental: Incremental | None = None) -> Iterator[FoldOutput]:
         """The one walk-forward loop: every model of every kind, on one ticker or a panel.
 
         For each fold of `data` (up to the one that predicts `until`): each of `models` is fit on
@@ -93,8 +96,19 @@ class WalkForward:
         (attributions: models are not kept); then each baseline is fit from scratch on the whole
         training window and predicts the same samples. Yields each fold's predictions by name, with
         the seconds each model took; logs progress about ten times (logs, clusters and CI see it).
+
+        With `incremental` (one ticker's windows only), an earlier run's folds are reused where
+        their inputs are unchanged and each model's state after every fit is kept for the next
+        run (forecasting/incremental.py); the yield is the same as without it, bit for bit.
         """
         folds = data.folds(self, until)
+        names = (*models, *(baselines or {}))
+        plan: dict[int, str] = {}
+        if incremental is not None:
+            if not isinstance(data, SeriesSamples):
+                raise TypeError("incremental walk-forward covers one ticker's windows only")
+            plan = incremental.plan(data.windows, folds, tuple(names))
+        live_at = -1  # the fold whose fitted state the live models hold
         started = time.perf_counter()
         bar = tqdm(folds, desc=what, unit="fold", disable=None if progress else True, leave=False)
         every = -(-len(folds) // 10)
@@ -102,15 +116,36 @@ class WalkForward:
             train, test = data.select(self, fold)
             if data.size(train) == 0 or data.size(test) == 0:
                 continue
+            action = plan.get(fold.number, "fit")
+            stored = (incremental.previous.folds.get(fold.number)
+                      if incremental is not None and incremental.previous is not None else None)
+            if action == "reuse" and stored is not None and incremental is not None:
+                incremental.keep(stored, action)
+                yield FoldOutput(fold, train, test, dict(stored.predictions), dict.fromkeys(names, 0.0))
+                continue
             warm = self.warm_start and fold.number > 0
             predictions: dict[str, Any] = {}
             seconds: dict[str, float] = {}
+            states: dict[str, bytes] = {}
+            if incremental is not None and stored is not None and action == "predict":
+                for name, model in models.items():  # the fold's own fitted state: nothing trains
+                    thaw_into(model, stored.states[name])
+                states, live_at = dict(stored.states), fold.number
+            elif incremental is not None and live_at != fold.number - 1 and incremental.previous:
+                before = incremental.previous.folds.get(fold.number - 1)
+                if before is not None:  # resume from the state the loop had after that fold
+                    for name, model in models.items():
+                        thaw_into(model, before.states[name])
             for name, model in models.items():
                 clock = time.perf_counter()
-                fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
-                model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+                if action != "predict":
+                    fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
+                    model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+                    if incremental is not None:
+                        states[name] = freeze(model)
                 predictions[name] = model.predict(test)
                 seconds[name] = time.perf_counter() - clock
+            live_at = fold.number
             if after_fit is not None:
                 after_fit(fold, train, test)
             for name, baseline in (baselines or {}).items():
@@ -118,17 +153,21 @@ class WalkForward:
                 baseline.fit(train, seed=seed + fold.number)
                 predictions[name] = baseline.predict(test)
                 seconds[name] = time.perf_counter() - clock
+            if incremental is not None:
+                incremental.keep(FoldRecord(fold, states, dict(predictions)), action)
             yield FoldOutput(fold, train, test, predictions, seconds)
             if progress and done % every == 0 and done < len(folds):
                 elapsed = time.perf_counter() - started
                 log.info("%s: %d/%d folds done, %.0f s elapsed, about %.0f s left", what, done,
                          len(folds), elapsed, elapsed / done * (len(folds) - done))
+        if incremental is not None:
+            log.info("%s: incremental: %s", what, incremental.summary())
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
             progress: bool = True, lead: int = 0,
             explain: Callable[[Forecaster, Windows, Windows, Fold], None] | None = None,
-            ) -> pd.DataFrame:
+            incremental: Incremental | None = None) -> pd.DataFrame:
         """Return one out-of-sample row per predicted bar: forecast, actual, fold, then one column
         per baseline (named by its key), each fit on the fold's whole training window.
 
@@ -136,7 +175,11 @@ class WalkForward:
         `lead`: bars of price history before the first window's date (see `folds`).
         `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
         model still exists (forecasting.explain.FoldExplainer; models are not kept).
+        `incremental`: reuse an earlier run's folds (see `drive`); not with `explain`, which
+        needs every fold's model.
         """
+        if explain is not None and incremental is not None:
+            raise ValueError("an incremental walk-forward cannot explain the folds it reuses")
         started = time.perf_counter()
         after = None
         if explain is not None:
@@ -145,7 +188,7 @@ class WalkForward:
         model: FoldModel = (WithDistribution(forecaster) if hasattr(forecaster, "distribution_columns")
                             else forecaster)
         for out in self.drive(SeriesSamples(windows, lead), {"forecast": model}, seed, baselines,
-                              until, progress, after_fit=after):
+                              until, progress, after_fit=after, incremental=incremental):
             made = out.predictions.pop("forecast")
             extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
             part = pd.DataFrame({"forecast": made["forecast"] if extra is not None else made,

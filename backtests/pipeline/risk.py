@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.settings.groups import checked_group
@@ -50,12 +51,17 @@ def risk_settings(cfg: DictConfig) -> RiskSettings | None:
 def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False) -> str:
     """What determines the risk forecasts: not the return forecaster's settings but its window,
     unless the `lstm` method reads a distribution forecaster's forecasts (`from_forecasts`)."""
+    return forecast_key(market.fingerprint, risk_settings_of(cfg, from_forecasts), int(cfg.seed))
+
+
+def risk_settings_of(cfg: DictConfig, from_forecasts: bool = False) -> dict[str, Any]:
+    """The settings in the risk forecasts' key (`risk_key`), without the data."""
     settings: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                                 for group in ("features", "walkforward", "risk_model")}
     settings["window"], settings["risk_format"] = int(cfg.forecaster.window), RISK_FORMAT
     if from_forecasts:
         settings["forecaster"] = OmegaConf.to_container(cfg.forecaster, resolve=True)
-    return forecast_key(market.fingerprint, settings, int(cfg.seed))
+    return settings
 
 
 def reads_forecasts(settings: RiskSettings, distribution: pd.DataFrame | None) -> bool:
@@ -82,9 +88,16 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
             return RiskRun(cached, settings, key, cached=True)
     windows = build_windows(cfg, market)
     lead = market.frame.index.get_loc(windows.index[0])
+    remembered = use_cache and until is None
+    memory = memory_key("risk", market.ticker, risk_settings_of(cfg, distribution is not None),
+                        int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     frame = run_risk(instantiate(cfg.walkforward),
                      settings.build(int(cfg.forecaster.window), distribution),
-                     windows, settings.levels, seed=int(cfg.seed), lead=lead, until=until)
+                     windows, settings.levels, seed=int(cfg.seed), lead=lead, until=until,
+                     incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
     frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
     if use_cache and until is None:
         cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint, "kind": "risk"})

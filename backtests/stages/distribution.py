@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.settings.groups import checked_group
@@ -145,8 +146,13 @@ def _baselines(cfg: DictConfig, market: MarketData, windows: Windows, settings: 
             log.info("distributions: reusing cached baselines %s (%d rows)", key, len(found))
             return found, key, True
     lead = market.frame.index.get_loc(windows.index[0])
+    remembered = use_cache and until is None
+    memory = memory_key("distributions", market.ticker, wanted, int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     frame = run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
-                              seed=int(cfg.seed), lead=lead, until=until)
+                              seed=int(cfg.seed), lead=lead, until=until, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
     if use_cache and until is None:
         cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint,
                                  "kind": "distribution"})

@@ -1,0 +1,134 @@
+"""A fold model's carried state as bytes, and back into a live model: what lets a later run resume
+the walk-forward where an earlier one stopped, bit for bit.
+
+What the uninterrupted loop carries from one fold to the next lives in the model objects
+themselves: a network's weights, its optimizer's moments and step count, its dropout seed
+generators (Keras pickles all of these), a GARCH fit's previous parameters, the distribution
+LSTM's last training date. So the whole object is pickled, except its inputs: the windows and
+forecast tables a model was built with belong to the run that restores it, not to the snapshot.
+Per-fold seeds are not state (the loop derives them from the fold number).
+
+A Keras model that is a view of another (the distribution LSTM's point view shares its trunk's
+layers) is stored as a reference and rebuilt on the restored network, so the two still share.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from forecasting.windows import Windows
+
+LIBRARIES = {"keras", "tensorflow", "numpy", "pandas", "scipy", "arch", "builtins", "statsmodels"}
+INPUT = "input"  # the persistent id of an input (windows, a forecast table): never stored
+
+
+def _is_keras_model(value: Any) -> bool:
+    return type(value).__module__.startswith("keras") and hasattr(value, "layers")
+
+
+def _is_input(value: Any) -> bool:
+    return isinstance(value, (Windows, pd.DataFrame))
+
+
+def _plain(value: Any) -> bool:
+    """An object of ours (or a plugin's) whose attributes are walked, not a library's."""
+    return hasattr(value, "__dict__") and type(value).__module__.split(".")[0] not in LIBRARIES
+
+
+def _owners(root: Any) -> Iterator[Any]:
+    """`root` and every plain object reachable through attributes (models wrap methods)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        owner = stack.pop()
+        if id(owner) in seen or not _plain(owner):
+            continue
+        seen.add(id(owner))
+        yield owner
+        stack.extend(v for v in vars(owner).values() if _plain(v))
+
+
+@dataclass(frozen=True)
+class _View:
+    """A Keras model made of another attribute's layers, up to the layer `output`."""
+
+    source: str
+    output: str
+
+
+def _views(owner: Any) -> dict[str, _View]:
+    models = {name: v for name, v in vars(owner).items() if _is_keras_model(v)}
+    found: dict[str, _View] = {}
+    for name, model in models.items():
+        layers = {id(layer) for layer in model.layers}
+        for other, source in models.items():
+            if other != name and layers < {id(layer) for layer in source.layers}:
+                found[name] = _View(other, model.layers[-1].name)
+                break
+    return found
+
+
+class _Pickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> str | None:
+        return INPUT if _is_input(obj) else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> None:
+        if pid != INPUT:
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return None
+
+
+def freeze(model: Any) -> bytes:
+    """The carried state of a fitted fold model (its inputs left out)."""
+    swapped: list[tuple[Any, str, Any]] = []
+    try:
+        for owner in list(_owners(model)):
+            for name, view in _views(owner).items():
+                swapped.append((owner, name, getattr(owner, name)))
+                setattr(owner, name, view)
+        buffer = io.BytesIO()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
+        return buffer.getvalue()
+    finally:
+        for owner, name, value in swapped:
+            setattr(owner, name, value)
+
+
+def thaw_into(live: Any, state: bytes) -> None:
+    """Give `live` (a model built afresh by this run) the carried state `state` froze."""
+    if b"keras" in state:
+        from forecasting.network import gaussian_nll, mean_variance_loss
+        from forecasting.tf_import import import_keras
+
+        keras = import_keras()
+        with keras.saving.custom_object_scope({"gaussian_nll": gaussian_nll,
+                                               "mean_variance_loss": mean_variance_loss}):
+            restored = _Unpickler(io.BytesIO(state)).load()
+        for owner in _owners(restored):
+            for name, value in list(vars(owner).items()):
+                if isinstance(value, _View):
+                    source = getattr(owner, value.source)
+                    setattr(owner, name, keras.Model(source.inputs,
+                                                     source.get_layer(value.output).output))
+    else:
+        restored = _Unpickler(io.BytesIO(state)).load()
+    _carry(live, restored)
+
+
+def _carry(live: Any, restored: Any) -> None:
+    """Copy `restored`'s attributes onto `live`, keeping `live`'s inputs and its objects' identity."""
+    for name, value in vars(restored).items():
+        current = getattr(live, name, None)
+        if _is_input(current):
+            continue
+        if _plain(current) and type(current) is type(value):
+            _carry(current, value)
+        else:
+            setattr(live, name, value)
