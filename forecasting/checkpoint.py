@@ -3,7 +3,7 @@ the walk-forward where an earlier one stopped, bit for bit.
 
 What the uninterrupted loop carries from one fold to the next lives in the model objects
 themselves: a network's weights, its optimizer's moments and step count, its dropout seed
-generators (Keras pickles all of these), a GARCH fit's previous parameters, the distribution
+generators (Keras pickles the first two, the third is carried beside them), a GARCH fit's previous parameters, the distribution
 LSTM's last training date. So the whole object is pickled, except its inputs: the windows and
 forecast tables a model was built with belong to the run that restores it, not to the snapshot.
 Per-fold seeds are not state (the loop derives them from the fold number).
@@ -93,8 +93,9 @@ def freeze(model: Any) -> bytes:
             for name, view in _views(owner).items():
                 swapped.append((owner, name, getattr(owner, name)))
                 setattr(owner, name, view)
+        seeds = [generator.state.numpy() for generator in _seed_generators(model)]
         buffer = io.BytesIO()
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((model, seeds))
         return buffer.getvalue()
     finally:
         for owner, name, value in swapped:
@@ -110,7 +111,9 @@ def thaw_into(live: Any, state: bytes) -> None:
         keras = import_keras()
         with keras.saving.custom_object_scope({"gaussian_nll": gaussian_nll,
                                                "mean_variance_loss": mean_variance_loss}):
-            restored = _Unpickler(io.BytesIO(state)).load()
+            restored, seeds = _Unpickler(io.BytesIO(state)).load()
+        for generator, value in zip(_seed_generators(restored), seeds, strict=True):
+            generator.state.assign(value)
         for owner in _owners(restored):
             for name, value in list(vars(owner).items()):
                 if isinstance(value, _View):
@@ -118,8 +121,23 @@ def thaw_into(live: Any, state: bytes) -> None:
                     setattr(owner, name, keras.Model(source.inputs,
                                                      source.get_layer(value.output).output))
     else:
-        restored = _Unpickler(io.BytesIO(state)).load()
+        restored, _ = _Unpickler(io.BytesIO(state)).load()
     _carry(live, restored)
+
+
+def _seed_generators(root: Any) -> list[Any]:
+    """Every Keras seed generator in `root`'s networks, in a fixed order (views left out: they
+    share their source's layers). Keras's own pickling rebuilds them freshly seeded, so their
+    states (how far each dropout's random stream has run) are carried beside the models."""
+    found: list[Any] = []
+    for owner in _owners(root):
+        for value in vars(owner).values():
+            if not _is_keras_model(value):
+                continue
+            for layer in value._flatten_layers(include_self=False, recursive=True):
+                found += [v for v in vars(layer).values()
+                          if type(v).__name__ == "SeedGenerator" and hasattr(v, "state")]
+    return found
 
 
 def _carry(live: Any, restored: Any) -> None:

@@ -2,13 +2,20 @@
 from-scratch run on the same data byte for byte."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from omegaconf import open_dict
 
 from backtests.data.synthetic import synthetic_bars
 from backtests.modes.experiment import run_experiment
+from forecasting.distribution.walkforward import run_distributions
+from forecasting.incremental import Incremental
+from forecasting.risk.walkforward import run_risk
+from forecasting.windows import make_windows
+from tests.builders import build
 
 BARS = 420  # the test preset's folds: forecasts from bar 200, a new fold every 60 bars
 STEPS = (1, 1, 21, 60)  # sessions appended before each rerun, as the issue's acceptance test
@@ -51,3 +58,70 @@ def test_extending_the_data_step_by_step_equals_one_run_from_scratch(make_cfg, t
                                                                      forecaster):
     _extended_equals_scratch(make_cfg, tmp_path, f"forecaster={forecaster}",
                              "forecaster.window=10")
+
+
+# The loop itself, model by model: each kind's carried state (network weights, optimizer moments,
+# dropout seeds, the distribution LSTM's last training date and its drawn reminder sample, GARCH's
+# previous parameters) survives a run boundary, so every step equals the loop run once.
+LOOP_BARS = 330
+
+
+def _windows(bars: int):
+    frame = synthetic_bars(LOOP_BARS, seed=5).iloc[:bars]
+    features = build("features/default")(frame)
+    windows = make_windows(features, frame["Close"], 10)
+    return windows, frame.index.get_loc(windows.index[0])
+
+
+def _stepwise(run, sizes=(LOOP_BARS - 50, LOOP_BARS - 49, LOOP_BARS - 30, LOOP_BARS)):
+    """`run(windows, lead, incremental)` on growing data, each run handed the last one's memory
+    through pickle (as through the disk); the last result and the counts of each run."""
+    memory, counts = None, []
+    for bars in sizes:
+        windows, lead = _windows(bars)
+        link = Incremental(pickle.loads(pickle.dumps(memory)) if memory is not None else None)
+        result = run(windows, lead, link)
+        memory = link.current
+        counts.append(dict(link.counts))
+    return result, counts
+
+
+def _walkforward():
+    return build("walkforward/default", initial_train=150, retrain_every=40)
+
+
+def test_the_distribution_lstm_resumes_bit_for_bit():
+    make = lambda: build("forecaster/lstm_dist", window=10, units=4, epochs=2, warm_epochs=2,  # noqa: E731
+                         batch_size=32, dropout=0.2, horizons=[1, 5], warm_samples=48)
+    ridge = lambda: build("forecaster/ridge", window=10)  # noqa: E731
+    run = lambda windows, lead, link: _walkforward().run(  # noqa: E731
+        make(), windows, seed=3, baselines={"ridge": ridge()}, lead=lead, progress=False,
+        incremental=link)
+    stepped, counts = _stepwise(run)
+    windows, lead = _windows(LOOP_BARS)
+    scratch = run(windows, lead, None)
+    pd.testing.assert_frame_equal(stepped, scratch, check_exact=True)
+    assert counts[1] == {"reuse": 3, "predict": 1, "fit": 0}  # one new session: nothing trains
+    assert counts[-1]["fit"] == 1 and counts[-1]["reuse"] == 3
+
+
+def test_every_risk_method_resumes_bit_for_bit():
+    settings = build("risk_model/default", methods=["lstm", "historical", "ewma", "garch"],
+                     lstm_units=4, lstm_epochs=2, lstm_warm_epochs=2)
+    run = lambda windows, lead, link: run_risk(  # noqa: E731
+        _walkforward(), settings.build(10), windows, settings.levels, seed=3, lead=lead,
+        incremental=link)
+    stepped, _ = _stepwise(run)
+    windows, lead = _windows(LOOP_BARS)
+    pd.testing.assert_frame_equal(stepped, run(windows, lead, None), check_exact=True)
+
+
+def test_the_distribution_baselines_resume_bit_for_bit():
+    methods = build("distribution/default").build()
+    run = lambda windows, lead, link: run_distributions(  # noqa: E731
+        _walkforward(), build("distribution/default").build(), windows, [1, 5], seed=3, lead=lead,
+        incremental=link)
+    assert methods
+    stepped, _ = _stepwise(run)
+    windows, lead = _windows(LOOP_BARS)
+    pd.testing.assert_frame_equal(stepped, run(windows, lead, None), check_exact=True)
