@@ -5,17 +5,20 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from omegaconf import open_dict
 
 from backtests.data.synthetic import synthetic_bars
 from backtests.modes.experiment import run_experiment
+from forecasting.checkpoint import freeze, thaw_into
 from forecasting.distribution.walkforward import run_distributions
 from forecasting.incremental import Incremental
 from forecasting.risk.walkforward import run_risk
 from forecasting.windows import make_windows
 from tests.builders import build
+from tests.conftest import RISK_LSTM
 
 BARS = 420  # the test preset's folds: forecasts from bar 200, a new fold every 60 bars
 STEPS = (1, 1, 21, 60)  # sessions appended before each rerun, as the issue's acceptance test
@@ -53,11 +56,16 @@ def _extended_equals_scratch(make_cfg, tmp_path: Path, *overrides: str) -> None:
         assert (last / name).read_bytes() == (scratch / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("forecaster", ["lstm_tiny", "ridge"])
-def test_extending_the_data_step_by_step_equals_one_run_from_scratch(make_cfg, tmp_path,
-                                                                     forecaster):
-    _extended_equals_scratch(make_cfg, tmp_path, f"forecaster={forecaster}",
-                             "forecaster.window=10")
+def test_extending_the_data_step_by_step_equals_one_run_from_scratch(make_cfg, tmp_path):
+    _extended_equals_scratch(make_cfg, tmp_path, "forecaster=ridge", "forecaster.window=10")
+
+
+@pytest.mark.slow  # six runs with networks (~60 s); the loop-level tests below cover each model
+@pytest.mark.parametrize("forecaster", ["lstm_tiny", "lstm_dist"])
+def test_a_network_run_extended_step_by_step_equals_one_run_from_scratch(make_cfg, tmp_path,
+                                                                         forecaster):
+    _extended_equals_scratch(make_cfg, tmp_path, f"forecaster={forecaster}", "forecaster.units=4",
+                             "forecaster.epochs=2", "forecaster.window=10", RISK_LSTM)
 
 
 # The loop itself, model by model: each kind's carried state (network weights, optimizer moments,
@@ -90,6 +98,7 @@ def _walkforward():
     return build("walkforward/default", initial_train=150, retrain_every=40)
 
 
+@pytest.mark.slow  # ~40 s on 2 busy cores: five walk-forwards of a network with dropout
 def test_the_distribution_lstm_resumes_bit_for_bit():
     make = lambda: build("forecaster/lstm_dist", window=10, units=4, epochs=2, warm_epochs=2,  # noqa: E731
                          batch_size=32, dropout=0.2, horizons=[1, 5], warm_samples=48)
@@ -125,3 +134,59 @@ def test_the_distribution_baselines_resume_bit_for_bit():
     stepped, _ = _stepwise(run)
     windows, lead = _windows(LOOP_BARS)
     pd.testing.assert_frame_equal(stepped, run(windows, lead, None), check_exact=True)
+
+
+def test_a_restored_network_trains_on_exactly_as_the_original():
+    """Weights, optimizer moments and step count, and the dropout's random stream all carry."""
+    frame = synthetic_bars(260, seed=8)
+    windows = make_windows(build("features/default")(frame), frame["Close"], 10)
+    make = lambda: build("forecaster/lstm", window=10, units=4, epochs=2, warm_epochs=2,  # noqa: E731
+                         batch_size=32, dropout=0.3, patience=0)
+    original = make().fit(windows[:150], seed=1)
+    restored = make()
+    thaw_into(restored, freeze(original))
+    for model in (original, restored):
+        model.fit(windows[:200], seed=2, warm_start=True)
+    np.testing.assert_array_equal(restored.predict(windows[200:]).to_numpy(),
+                                  original.predict(windows[200:]).to_numpy())
+
+
+def _ridge_run(frame: pd.DataFrame, link: Incremental | None) -> pd.DataFrame:
+    windows = make_windows(build("features/default")(frame), frame["Close"], 10)
+    lead = frame.index.get_loc(windows.index[0])
+    return _walkforward().run(build("forecaster/ridge", window=10), windows, seed=3, lead=lead,
+                              progress=False, incremental=link)
+
+
+def _revised(change) -> tuple[pd.DataFrame, Incremental, pd.DataFrame]:
+    """(the run on revised data after a run on the original, its link, a run from scratch)."""
+    original = synthetic_bars(LOOP_BARS, seed=5)
+    first = Incremental(None)
+    _ridge_run(original, first)
+    revised = change(original.copy())
+    link = Incremental(pickle.loads(pickle.dumps(first.current)))
+    return _ridge_run(revised, link), link, _ridge_run(revised, None)
+
+
+def test_a_constant_readjustment_of_the_whole_history_retrains_nothing():
+    def readjust(frame):  # a dividend: every earlier price scaled by one factor
+        frame[["Open", "High", "Low", "Close"]] *= 0.9731
+        return frame
+
+    result, link, _ = _revised(readjust)
+    assert link.counts == {"reuse": result["fold"].nunique(), "predict": 0, "fit": 0}
+
+
+def test_a_corrected_bar_retrains_the_folds_that_read_it_and_says_why(caplog):
+    bar = 240  # inside fold 2's test span (bars 230-269), so in the training windows after it
+
+    def correct(frame):
+        frame.iloc[bar, frame.columns.get_indexer(["Open", "High", "Low", "Close"])] *= 1.05
+        return frame
+
+    with caplog.at_level("INFO", logger="forecasting.incremental"):
+        result, link, scratch = _revised(correct)
+    assert link.counts == {"reuse": 2, "predict": 1, "fit": 2}
+    assert "fold 2 forecasts again: its test windows were revised" in caplog.text
+    assert "fold 3 and every later one trained again: its training windows were revised" in caplog.text
+    pd.testing.assert_frame_equal(result, scratch, check_exact=True)
