@@ -1,12 +1,12 @@
-"""A fold model's carried state as bytes, and back into a live model: what lets a later run resume
-the walk-forward where an earlier one stopped, bit for bit.
+"""A fold model's carried state as bytes, and back into a live model: what lets a later run resume the
+walk-forward where an earlier one stopped, bit for bit.
 
-What the uninterrupted loop carries from one fold to the next lives in the model objects
-themselves: a network's weights, its optimizer's moments and step count, its dropout seed
-generators (Keras pickles the first two, the third is carried beside them), a GARCH fit's previous parameters, the distribution
-LSTM's last training date. So the whole object is pickled, except its inputs: the windows and
-forecast tables a model was built with belong to the run that restores it, not to the snapshot.
-Per-fold seeds are not state (the loop derives them from the fold number).
+What the uninterrupted loop carries from one fold to the next lives in the model objects themselves:
+a network's weights, its optimizer's moments and step count, its dropout seed generators (Keras
+pickles the first two, the third is carried beside them), a GARCH fit's previous parameters, the
+distribution LSTM's last training date. So the whole object is pickled, except its inputs: the
+windows and forecast tables a model was built with belong to the run that restores it, not to the
+snapshot. Per-fold seeds are not state (the loop derives them from the fold number).
 
 A Keras model that is a view of another (the distribution LSTM's point view shares its trunk's
 layers) is stored as a reference and rebuilt on the restored network, so the two still share.
