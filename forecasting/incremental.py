@@ -61,6 +61,7 @@ class FoldRecord:
     fold: Fold
     states: dict[str, bytes]
     predictions: dict[str, Any]
+    extra: Any = None  # what the loop's after-fit callback made of it (attributions)
 
 
 @dataclass

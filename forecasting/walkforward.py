@@ -85,8 +85,9 @@ class WalkForward:
     def drive(self, data: FoldData, models: Mapping[str, FoldModel], seed: int,
               baselines: Mapping[str, FoldModel] | None = None, until: pd.Timestamp | None = None,
               progress: bool = True, what: str = "walk-forward",
-              after_fit: Callable[[Fold, Any, Any], None] | None = None,
-              incremental: Incremental | None = None) -> Iterator[FoldOutput]:
+              after_fit: Callable[[Fold, Any, Any], Any] | None = None,
+              incremental: Incremental | None = None,
+              replay: Callable[[Fold, Any], None] | None = None) -> Iterator[FoldOutput]:
         """The one walk-forward loop: every model of every kind, on one ticker or a panel.
 
         For each fold of `data` (up to the one that predicts `until`): each of `models` is fit on
@@ -100,6 +101,8 @@ class WalkForward:
         With `incremental` (one ticker's windows only), an earlier run's folds are reused where
         their inputs are unchanged and each model's state after every fit is kept for the next
         run (forecasting/incremental.py); the yield is the same as without it, bit for bit.
+        What `after_fit` returns is kept with the fold, and handed to `replay(fold, it)` when a
+        later run reuses the fold (its model is not restored for that).
         """
         folds = data.folds(self, until)
         names = (*models, *(baselines or {}))
@@ -121,6 +124,8 @@ class WalkForward:
                       if incremental is not None and incremental.previous is not None else None)
             if action == "reuse" and stored is not None and incremental is not None:
                 incremental.keep(stored, action)
+                if replay is not None:
+                    replay(fold, stored.extra)
                 yield FoldOutput(fold, train, test, dict(stored.predictions), dict.fromkeys(names, 0.0))
                 continue
             warm = self.warm_start and fold.number > 0
@@ -146,15 +151,14 @@ class WalkForward:
                 predictions[name] = model.predict(test)
                 seconds[name] = time.perf_counter() - clock
             live_at = fold.number
-            if after_fit is not None:
-                after_fit(fold, train, test)
+            extra = after_fit(fold, train, test) if after_fit is not None else None
             for name, baseline in (baselines or {}).items():
                 clock = time.perf_counter()
                 baseline.fit(train, seed=seed + fold.number)
                 predictions[name] = baseline.predict(test)
                 seconds[name] = time.perf_counter() - clock
             if incremental is not None:
-                incremental.keep(FoldRecord(fold, states, dict(predictions)), action)
+                incremental.keep(FoldRecord(fold, states, dict(predictions), extra), action)
             yield FoldOutput(fold, train, test, predictions, seconds)
             if progress and done % every == 0 and done < len(folds):
                 elapsed = time.perf_counter() - started
@@ -175,20 +179,25 @@ class WalkForward:
         `lead`: bars of price history before the first window's date (see `folds`).
         `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
         model still exists (forecasting.explain.FoldExplainer; models are not kept).
-        `incremental`: reuse an earlier run's folds (see `drive`); not with `explain`, which
-        needs every fold's model.
+        `incremental`: reuse an earlier run's folds (see `drive`); a reused fold's attributions
+        are the ones the earlier run made (`explain` needs `reuse(attribution, window)` for that).
         """
-        if explain is not None and incremental is not None:
-            raise ValueError("an incremental walk-forward cannot explain the folds it reuses")
         started = time.perf_counter()
-        after = None
+        after = replay = None
         if explain is not None:
-            after = lambda fold, train, test: explain(forecaster, train, test, fold)  # noqa: E731
+            def after(fold: Fold, train: Windows, test: Windows) -> Any:
+                explain(forecaster, train, test, fold)
+                made = getattr(explain, "explanation", None)
+                return made.folds[-1] if made is not None and made.folds else None
+
+            def replay(fold: Fold, attribution: Any) -> None:
+                explain.reuse(attribution, windows.X.shape[1])  # type: ignore[attr-defined]
         parts = []
         model: FoldModel = (WithDistribution(forecaster) if hasattr(forecaster, "distribution_columns")
                             else forecaster)
         for out in self.drive(SeriesSamples(windows, lead), {"forecast": model}, seed, baselines,
-                              until, progress, after_fit=after, incremental=incremental):
+                              until, progress, after_fit=after, incremental=incremental,
+                              replay=replay):
             made = out.predictions.pop("forecast")
             extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
             part = pd.DataFrame({"forecast": made["forecast"] if extra is not None else made,

@@ -18,7 +18,7 @@ from forecasting.incremental import Incremental
 from forecasting.risk.walkforward import run_risk
 from forecasting.windows import make_windows
 from tests.builders import build
-from tests.conftest import RISK_LSTM
+from tests.conftest import EXPLAIN, RISK_LSTM
 
 BARS = 420  # the test preset's folds: forecasts from bar 200, a new fold every 60 bars
 STEPS = (1, 1, 21, 60)  # sessions appended before each rerun, as the issue's acceptance test
@@ -40,7 +40,8 @@ def _run(make_cfg, tmp_path: Path, csv: Path, out: str, cache: str, *overrides: 
     return tmp_path / out
 
 
-def _extended_equals_scratch(make_cfg, tmp_path: Path, *overrides: str) -> None:
+def _extended_equals_scratch(make_cfg, tmp_path: Path, *overrides: str,
+                            outputs: tuple[str, ...] = OUTPUTS) -> None:
     full = synthetic_bars(BARS, seed=3)
     start = BARS - sum(STEPS)
     csv = tmp_path / "SYN.csv"
@@ -52,12 +53,14 @@ def _extended_equals_scratch(make_cfg, tmp_path: Path, *overrides: str) -> None:
         _write(full.iloc[:end], csv)
         last = _run(make_cfg, tmp_path, csv, f"step{number}", "cache", *overrides)
     scratch = _run(make_cfg, tmp_path, csv, "scratch", "fresh-cache", *overrides)
-    for name in OUTPUTS:
+    for name in outputs:
         assert (last / name).read_bytes() == (scratch / name).read_bytes(), name
 
 
 def test_extending_the_data_step_by_step_equals_one_run_from_scratch(make_cfg, tmp_path):
-    _extended_equals_scratch(make_cfg, tmp_path, "forecaster=ridge", "forecaster.window=10")
+    """Attributions too: a reused fold's are the earlier run's, a re-forecast fold's made again."""
+    _extended_equals_scratch(make_cfg, tmp_path, "forecaster=ridge", "forecaster.window=10",
+                             EXPLAIN, outputs=(*OUTPUTS, "importance.csv", "importance_folds.csv"))
 
 
 @pytest.mark.slow  # six runs with networks (~60 s); the loop-level tests below cover each model

@@ -138,8 +138,9 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
              type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
-    remembered = use_cache and until is None and explainer is None  # explaining needs every model
-    memory = memory_key("forecasts", market.ticker, forecast_settings(cfg), int(cfg.seed))
+    remembered = use_cache and until is None
+    memory = memory_key(f"forecasts-explained-{tag}" if tag else "forecasts", market.ticker,
+                        forecast_settings(cfg), int(cfg.seed))
     incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
                                   until=until, lead=lead, explain=explainer, incremental=incremental)
