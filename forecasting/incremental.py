@@ -80,6 +80,7 @@ class Incremental:
     previous: FoldMemory | None
     current: FoldMemory | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"reuse": 0, "predict": 0, "fit": 0})
+    saving_s: float = 0.0  # spent freezing fitted states for the next run
 
     def plan(self, windows: Windows, folds: list[Fold], names: tuple[str, ...]) -> dict[int, str]:
         """Each fold's action (`reuse`, `predict` or `fit`), logging why a stored fold is redone."""
@@ -108,14 +109,20 @@ class Incremental:
         return plan
 
     def keep(self, record: FoldRecord, action: str) -> None:
-        assert self.current is not None
-        self.current.folds[record.fold.number] = record
+        if self.current is not None:
+            self.current.folds[record.fold.number] = record
         self.counts[action] += 1
+
+    def give_up(self, reason: str) -> None:
+        """Leave nothing for the next run (a model whose state cannot be saved: a plugin's)."""
+        log.warning("incremental: %s; this run leaves no fold memory, so the next one trains "
+                    "every fold", reason)
+        self.current = None
 
     def summary(self) -> str:
         c = self.counts
         return (f"{c['reuse']} folds reused, {c['predict']} forecast by their saved models, "
-                f"{c['fit']} trained")
+                f"{c['fit']} trained ({self.saving_s:.1f} s saving their states)")
 
 
 def _scaled(values: np.ndarray, reference: np.ndarray) -> np.ndarray:

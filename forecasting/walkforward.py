@@ -6,6 +6,7 @@ at least `gap` bars before the forecast's date, with a scaler fit on that traini
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -146,8 +147,13 @@ class WalkForward:
                 if action != "predict":
                     fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
                     model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
-                    if incremental is not None:
-                        states[name] = freeze(model)
+                    if incremental is not None and incremental.current is not None:
+                        saving = time.perf_counter()
+                        try:
+                            states[name] = freeze(model)
+                        except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
+                            incremental.give_up(f"{name}'s state cannot be saved ({exc})")
+                        incremental.saving_s += time.perf_counter() - saving
                 predictions[name] = model.predict(test)
                 seconds[name] = time.perf_counter() - clock
             live_at = fold.number

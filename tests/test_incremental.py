@@ -193,3 +193,30 @@ def test_a_corrected_bar_retrains_the_folds_that_read_it_and_says_why(caplog):
     assert "fold 2 forecasts again: its test windows were revised" in caplog.text
     assert "fold 3 and every later one trained again: its training windows were revised" in caplog.text
     pd.testing.assert_frame_equal(result, scratch, check_exact=True)
+
+
+class _Unpicklable:
+    """A plugin forecaster holding something pickle cannot store (a lambda)."""
+
+    uses_validation = False
+
+    def __init__(self) -> None:
+        self.inner = build("forecaster/ridge", window=10)
+        self.hook = lambda x: x
+
+    def fit(self, train, seed, warm_start=False, validation=None):
+        self.inner.fit(train, seed)
+        return self
+
+    def predict(self, windows):
+        return self.inner.predict(windows)
+
+
+def test_a_model_whose_state_cannot_be_saved_still_runs_and_leaves_no_memory(caplog):
+    windows, lead = _windows(LOOP_BARS)
+    link = Incremental(None)
+    with caplog.at_level("WARNING", logger="forecasting.incremental"):
+        made = _walkforward().run(_Unpicklable(), windows, seed=3, lead=lead, progress=False,
+                                  incremental=link)
+    assert len(made) and link.current is None
+    assert "forecast's state cannot be saved" in caplog.text
