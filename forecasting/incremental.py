@@ -93,19 +93,22 @@ class Incremental:
                 log.info("incremental: the stored folds were made with other models or windows; "
                          "training every fold")
             return plan
+        compare = _Comparison(old.inputs, inputs)
+        earlier: str | None = None  # an earlier fold's revised test inputs (later forecasts read them)
         for fold in folds:
             record = old.folds.get(fold.number)
             if record is None:
                 break
-            why = _training_change(old.inputs, inputs, fold, record.fold)
+            why = compare.training(fold, record.fold)
             if why is not None:
                 log.info("incremental: fold %d and every later one trained again: %s", fold.number,
                          why)
                 break
-            test_why = _test_change(old.inputs, inputs, fold, record.fold)
+            test_why = compare.test(fold, record.fold) or earlier
             plan[fold.number] = "reuse" if test_why is None else "predict"
             if test_why is not None and fold.number != folds[-1].number:
                 log.info("incremental: fold %d forecasts again: %s", fold.number, test_why)
+                earlier = earlier or f"fold {fold.number}'s test inputs were revised"
         return plan
 
     def keep(self, record: FoldRecord, action: str) -> None:
@@ -146,46 +149,57 @@ def _first_difference(old: np.ndarray, new: np.ndarray) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
-def _compare(old: Inputs, new: Inputs, fold: Fold, rows_end: int, y_start: int, y_end: int,
-             what: str) -> str | None:
-    """Why the rows [fold.train_start, rows_end) and targets [y_start, y_end) differ, or None;
-    each side scaled by its own fold's training rows and targets."""
-    w = new.window
-    if len(old.index) < y_end or len(old.rows) < rows_end:
-        return f"its {what} reach past the stored data"
-    if not old.index[:y_end].equals(new.index[:y_end]):
-        moved = int(np.argmax(old.index[:y_end] != new.index[:y_end]))
-        return f"the dates differ from {new.index[moved].date()}"
-    start = fold.train_start
-    train_rows = slice(start, fold.train_end + w - 1)
-    at = _first_difference(_scaled(old.rows[start:rows_end], old.rows[train_rows]),
-                           _scaled(new.rows[start:rows_end], new.rows[train_rows]))
-    if at is not None:
-        day = new.index[max(0, start + at - (w - 1))].date()
-        return f"its {what} windows were revised (a feature row that the window ending {day} reads)"
-    train_y = slice(fold.train_start, fold.train_end)
-    at = _first_difference(_scaled(old.y[y_start:y_end], old.y[train_y]),
-                           _scaled(new.y[y_start:y_end], new.y[train_y]))
-    if at is not None:
-        return f"its {what} targets were revised (the return after {new.index[y_start + at].date()})"
-    return None
+class _Comparison:
+    """Compares the stored inputs with the new ones fold by fold, each row once: under the scaling
+    of the first fold that reads it (rows a fold trains on were its predecessors' test rows)."""
 
+    def __init__(self, old: Inputs, new: Inputs) -> None:
+        self.old, self.new, self.w = old, new, new.window
+        shared = min(len(old.index), len(new.index))
+        moved = np.flatnonzero(old.index[:shared] != new.index[:shared])
+        self.moved = int(moved[0]) if len(moved) else None
+        self.rows_done = self.y_done = 0  # rows and targets found unchanged so far
 
-def _training_change(old: Inputs, new: Inputs, fold: Fold, stored: Fold) -> str | None:
-    """Why the fold's fit would differ now (schedule or training windows), or None."""
-    if (stored.train_start, stored.train_end, stored.test_start) != (
-            fold.train_start, fold.train_end, fold.test_start):
-        return "its schedule moved"
-    return _compare(old, new, fold, fold.train_end + new.window - 1, fold.train_start,
-                    fold.train_end, "training")
+    def training(self, fold: Fold, stored: Fold) -> str | None:
+        """Why the fold's fit would differ now (schedule or training windows), or None."""
+        if (stored.train_start, stored.train_end, stored.test_start) != (
+                fold.train_start, fold.train_end, fold.test_start):
+            return "its schedule moved"
+        why = self._compare(fold, fold.train_end + self.w - 1, fold.train_end, "training")
+        if why is None:
+            self.rows_done, self.y_done = fold.train_end + self.w - 1, fold.train_end
+        return why
 
+    def test(self, fold: Fold, stored: Fold) -> str | None:
+        """Why the fold's forecasts would differ now (new sessions, revised inputs), or None.
 
-def _test_change(old: Inputs, new: Inputs, fold: Fold, stored: Fold) -> str | None:
-    """Why the fold's forecasts would differ now (new sessions, revised inputs), or None.
+        A forecast may read every return known by its date (risk and distribution methods do);
+        the returns before the fold's test span were compared with the folds before it.
+        """
+        if stored.test_end != fold.test_end:
+            return f"{fold.test_end - stored.test_end} new test sessions"
+        return self._compare(fold, fold.test_end + self.w - 1, fold.test_end - 1, "test")
 
-    A forecast may read every return known by its date (risk and distribution methods do), so
-    the targets from the first sample to the fold's last test day are compared, not only its own.
-    """
-    if stored.test_end != fold.test_end:
-        return f"{fold.test_end - stored.test_end} new test sessions"
-    return _compare(old, new, fold, fold.test_end + new.window - 1, 0, fold.test_end - 1, "test")
+    def _compare(self, fold: Fold, rows_end: int, y_end: int, what: str) -> str | None:
+        """Why rows [rows_done, rows_end) or targets [y_done, y_end) differ, each side scaled by
+        its own fold's training rows and targets, or None."""
+        old, new = self.old, self.new
+        if len(old.index) < y_end or len(old.rows) < rows_end:
+            return f"its {what} windows reach past the stored data"
+        if self.moved is not None and self.moved < y_end:
+            return f"the dates differ from {new.index[self.moved].date()}"
+        rows = slice(min(self.rows_done, rows_end), rows_end)
+        train_rows = slice(fold.train_start, fold.train_end + self.w - 1)
+        at = _first_difference(_scaled(old.rows[rows], old.rows[train_rows]),
+                               _scaled(new.rows[rows], new.rows[train_rows]))
+        if at is not None:
+            day = new.index[max(0, rows.start + at - (self.w - 1))].date()
+            return f"its {what} windows were revised (a feature row that the window ending {day} reads)"
+        targets = slice(min(self.y_done, y_end), y_end)
+        train_y = slice(fold.train_start, fold.train_end)
+        at = _first_difference(_scaled(old.y[targets], old.y[train_y]),
+                               _scaled(new.y[targets], new.y[train_y]))
+        if at is not None:
+            return (f"its {what} targets were revised (the return after "
+                    f"{new.index[targets.start + at].date()})")
+        return None
