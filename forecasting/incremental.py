@@ -21,6 +21,7 @@ fold number alone, the result equals a from-scratch run on the same data bit for
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class FoldRecord:
     """One fold as computed: its schedule, each model's state after its fit, all predictions."""
 
     fold: Fold
-    states: dict[str, bytes]
+    states: Mapping[str, bytes]  # read lazily from disk when the record comes from an earlier run
     predictions: dict[str, Any]
     extra: Any = None  # what the loop's after-fit callback made of it (attributions)
 

@@ -132,11 +132,11 @@ class WalkForward:
             warm = self.warm_start and fold.number > 0
             predictions: dict[str, Any] = {}
             seconds: dict[str, float] = {}
-            states: dict[str, bytes] = {}
+            fitted: dict[str, bytes] = {}  # each model's state after this run's fit
             if incremental is not None and stored is not None and action == "predict":
                 for name, model in models.items():  # the fold's own fitted state: nothing trains
                     thaw_into(model, stored.states[name])
-                states, live_at = dict(stored.states), fold.number
+                live_at = fold.number
             elif incremental is not None and live_at != fold.number - 1 and incremental.previous:
                 before = incremental.previous.folds.get(fold.number - 1)
                 if before is not None:  # resume from the state the loop had after that fold
@@ -150,7 +150,7 @@ class WalkForward:
                     if incremental is not None and incremental.current is not None:
                         saving = time.perf_counter()
                         try:
-                            states[name] = freeze(model)
+                            fitted[name] = freeze(model)
                         except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
                             incremental.give_up(f"{name}'s state cannot be saved ({exc})")
                         incremental.saving_s += time.perf_counter() - saving
@@ -164,6 +164,7 @@ class WalkForward:
                 predictions[name] = baseline.predict(test)
                 seconds[name] = time.perf_counter() - clock
             if incremental is not None:
+                states = stored.states if action == "predict" and stored is not None else fitted
                 incremental.keep(FoldRecord(fold, states, dict(predictions), extra), action)
             yield FoldOutput(fold, train, test, predictions, seconds)
             if progress and done % every == 0 and done < len(folds):

@@ -12,6 +12,7 @@ from omegaconf import open_dict
 
 from backtests.data.synthetic import synthetic_bars
 from backtests.modes.experiment import run_experiment
+from backtests.pipeline.fold_memory import recall, remember
 from forecasting.checkpoint import freeze, thaw_into
 from forecasting.distribution.walkforward import run_distributions
 from forecasting.incremental import Incremental
@@ -220,3 +221,20 @@ def test_a_model_whose_state_cannot_be_saved_still_runs_and_leaves_no_memory(cap
                                   incremental=link)
     assert len(made) and link.current is None
     assert "forecast's state cannot be saved" in caplog.text
+
+
+def test_the_memory_on_disk_reads_states_lazily_and_is_ignored_when_incomplete(tmp_path, caplog):
+    link = Incremental(None)
+    made = _ridge_run(synthetic_bars(LOOP_BARS, seed=5), link)
+    remember(tmp_path, "k", link)
+    back = recall(tmp_path, "k")
+    assert back.previous is not None and set(back.previous.folds) == set(made["fold"])
+    record = back.previous.folds[0]
+    assert record.states["forecast"] == link.current.folds[0].states["forecast"]
+    states = sorted((tmp_path / "folds" / "states").iterdir())
+    states[0].unlink()  # a state lost (a cleaned cache): the memory cannot resume every fold
+    with caplog.at_level("WARNING", logger="backtests.pipeline.fold_memory"):
+        assert recall(tmp_path, "k").previous is None
+    assert "missing state" in caplog.text
+    (tmp_path / "folds" / "k.pkl").write_bytes(b"not a pickle")
+    assert recall(tmp_path, "k").previous is None
