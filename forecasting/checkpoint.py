@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import io
 import pickle
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting.windows import Windows
@@ -85,6 +87,32 @@ class _Unpickler(pickle.Unpickler):
         return None
 
 
+@dataclass(frozen=True)
+class _Network:
+    """A Keras model's place in a frozen state: its architecture (pickled by Keras once per model
+    object and run: the slow part) and the values of its variables and its optimizer's."""
+
+    skeleton: bytes
+    variables: list[np.ndarray]
+    optimizer: list[np.ndarray]
+
+
+_skeletons: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def _skeleton(network: Any) -> bytes:
+    """The network pickled by Keras (architecture, compile settings, built optimizer), once."""
+    made = _skeletons.get(network)
+    if made is None:
+        made = _skeletons[network] = pickle.dumps(network, protocol=pickle.HIGHEST_PROTOCOL)
+    return made
+
+
+def _optimizer_variables(network: Any) -> list[Any]:
+    optimizer = getattr(network, "optimizer", None)
+    return list(optimizer.variables) if optimizer is not None else []
+
+
 def freeze(model: Any) -> bytes:
     """The carried state of a fitted fold model (its inputs left out)."""
     swapped: list[tuple[Any, str, Any]] = []
@@ -94,24 +122,40 @@ def freeze(model: Any) -> bytes:
                 swapped.append((owner, name, getattr(owner, name)))
                 setattr(owner, name, view)
         seeds = [generator.state.numpy() for generator in _seed_generators(model)]
+        for owner in list(_owners(model)):
+            for name, value in list(vars(owner).items()):
+                if _is_keras_model(value):
+                    swapped.append((owner, name, value))
+                    setattr(owner, name, _Network(
+                        _skeleton(value), [v.numpy() for v in value.variables],
+                        [v.numpy() for v in _optimizer_variables(value)]))
         buffer = io.BytesIO()
         _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((model, seeds))
         return buffer.getvalue()
     finally:
-        for owner, name, value in swapped:
+        for owner, name, value in reversed(swapped):
             setattr(owner, name, value)
 
 
 def thaw_into(live: Any, state: bytes) -> None:
     """Give `live` (a model built afresh by this run) the carried state `state` froze."""
-    if b"keras" in state:
+    restored, seeds = _Unpickler(io.BytesIO(state)).load()
+    networks = [(owner, name, value) for owner in _owners(restored)
+                for name, value in vars(owner).items() if isinstance(value, _Network)]
+    if networks:
         from forecasting.network import gaussian_nll, mean_variance_loss
         from forecasting.tf_import import import_keras
 
         keras = import_keras()
-        with keras.saving.custom_object_scope({"gaussian_nll": gaussian_nll,
-                                               "mean_variance_loss": mean_variance_loss}):
-            restored, seeds = _Unpickler(io.BytesIO(state)).load()
+        for owner, name, frozen in networks:
+            with keras.saving.custom_object_scope({"gaussian_nll": gaussian_nll,
+                                                   "mean_variance_loss": mean_variance_loss}):
+                network = pickle.loads(frozen.skeleton)
+            for variable, value in zip(network.variables, frozen.variables, strict=True):
+                variable.assign(value)
+            for variable, value in zip(_optimizer_variables(network), frozen.optimizer, strict=True):
+                variable.assign(value)
+            setattr(owner, name, network)
         for generator, value in zip(_seed_generators(restored), seeds, strict=True):
             generator.state.assign(value)
         for owner in _owners(restored):
@@ -120,8 +164,6 @@ def thaw_into(live: Any, state: bytes) -> None:
                     source = getattr(owner, value.source)
                     setattr(owner, name, keras.Model(source.inputs,
                                                      source.get_layer(value.output).output))
-    else:
-        restored, _ = _Unpickler(io.BytesIO(state)).load()
     _carry(live, restored)
 
 
