@@ -1,15 +1,18 @@
-"""A fold model's carried state as bytes, and back into a live model: what lets a later run resume the
-walk-forward where an earlier one stopped, bit for bit.
+"""A fold model's carried state as bytes, and back into a live model: what lets a later run
+resume the walk-forward where an earlier one stopped, bit for bit.
 
-What the uninterrupted loop carries from one fold to the next lives in the model objects themselves:
-a network's weights, its optimizer's moments and step count, its dropout seed generators (Keras
-pickles the first two, the third is carried beside them), a GARCH fit's previous parameters, the
-distribution LSTM's last training date. So the whole object is pickled, except its inputs: the
-windows and forecast tables a model was built with belong to the run that restores it, not to the
-snapshot. Per-fold seeds are not state (the loop derives them from the fold number).
+What the uninterrupted loop carries from one fold to the next lives in the model objects
+themselves: a network's weights, its optimizer's moments and step count, its dropout layers' seed
+generators, a GARCH fit's previous parameters, the distribution LSTM's last training date. So the
+whole object is pickled, except its inputs: the windows and forecast tables a model was built with
+belong to the run that restores it, not to the snapshot. Per-fold seeds are not state (the loop
+derives them from the fold number).
 
-A Keras model that is a view of another (the distribution LSTM's point view shares its trunk's
-layers) is stored as a reference and rebuilt on the restored network, so the two still share.
+A network is stored as the values of its variables and its optimizer's, with its architecture as
+Keras pickles it (done once per network and run: it is the slow part); the seed generators' states
+are carried beside it, since Keras rebuilds them freshly seeded. A Keras model that is a view of
+another (the distribution LSTM's point view shares its trunk's layers) is stored as a reference
+and rebuilt on the restored network, so the two still share.
 """
 from __future__ import annotations
 
@@ -153,6 +156,9 @@ def thaw_into(live: Any, state: bytes) -> None:
                 network = pickle.loads(frozen.skeleton)
             for variable, value in zip(network.variables, frozen.variables, strict=True):
                 variable.assign(value)
+            optimizer = getattr(network, "optimizer", None)
+            if optimizer is not None and len(optimizer.variables) != len(frozen.optimizer):
+                optimizer.build(network.trainable_variables)  # pickled before its first step
             for variable, value in zip(_optimizer_variables(network), frozen.optimizer, strict=True):
                 variable.assign(value)
             setattr(owner, name, network)
