@@ -20,6 +20,7 @@ from forecasting.risk.walkforward import run_risk
 from forecasting.windows import make_windows
 from tests.builders import build
 from tests.conftest import EXPLAIN, RISK_LSTM
+from tests.test_universe import CSV as UNIVERSE_CSV
 
 BARS = 420  # the test preset's folds: forecasts from bar 200, a new fold every 60 bars
 STEPS = (1, 1, 21, 60)  # sessions appended before each rerun, as the issue's acceptance test
@@ -238,3 +239,30 @@ def test_the_memory_on_disk_reads_states_lazily_and_is_ignored_when_incomplete(t
     assert "missing state" in caplog.text
     (tmp_path / "folds" / "k.pkl").write_bytes(b"not a pickle")
     assert recall(tmp_path, "k").previous is None
+
+
+def test_a_per_ticker_universe_extended_equals_one_run_from_scratch(make_cfg, tmp_path):
+    """Each ticker's walk-forwards keep their own memory (universe.model=per_ticker, topk)."""
+    tickers, bars = ["AAA", "BBB", "CCC"], 420
+    frames = {t: synthetic_bars(bars, seed=100 + n).rename_axis("Date") for n, t in enumerate(tickers)}
+    folder = tmp_path / "prices"
+    folder.mkdir()
+
+    def run(end: int, out: str, cache: str) -> Path:
+        for ticker, frame in frames.items():
+            frame.iloc[:end].to_csv(folder / f"{ticker}.csv")
+        cfg = make_cfg(*UNIVERSE_CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1",
+                       "universe.model=per_ticker", "strategy=topk", "strategy.k=2", "forecaster=ridge",
+                       "forecaster.window=10")
+        with open_dict(cfg):
+            cfg.paths.output_dir, cfg.paths.cache_dir = str(tmp_path / out), str(tmp_path / cache)
+        run_experiment(cfg)
+        return tmp_path / out
+
+    for number, end in enumerate((bars - 22, bars - 21, bars)):
+        last = run(end, f"step{number}", "cache")
+    scratch = run(bars, "scratch", "fresh-cache")
+    written = [name for name in OUTPUTS if (scratch / name).is_file()]
+    assert "predictions.csv" in written and "trades.csv" in written
+    for name in written:
+        assert (last / name).read_bytes() == (scratch / name).read_bytes(), name
