@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.settings.defaults import shipped
 from forecasting.explain import Explanation, FoldExplainer
@@ -141,8 +142,14 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
              type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
+    remembered = use_cache and until is None
+    memory = memory_key(f"forecasts-explained-{tag}" if tag else "forecasts", market.ticker,
+                        forecast_settings(cfg), int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
-                                  until=until, lead=lead, explain=explainer)
+                                  until=until, lead=lead, explain=explainer, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
     explanation = explainer.explanation if explainer is not None else None
     if explainer is not None and explanation is not None:
         log.info("explain: attributions for %d folds in %.1f s", len(explanation.folds),

@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.settings.groups import checked_group
@@ -138,23 +139,36 @@ def _ticker_distributions(cfg: DictConfig, market: MarketData, predictions: pd.D
     return with_outcomes(pd.concat(parts), daily), key, cached
 
 
-def baseline_key(cfg: DictConfig, market: MarketData, horizons: list[int]) -> str:
-    """What determines a ticker's baseline distributions (the cache key)."""
+def baseline_settings(cfg: DictConfig, horizons: list[int]) -> dict[str, Any]:
+    """What determines a ticker's baseline distributions, but the data."""
     wanted: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                               for group in ("features", "walkforward", "distribution")}
     wanted.update(window=int(cfg.forecaster.window), horizons=horizons, format=DISTRIBUTION_FORMAT)
-    return forecast_key(market.fingerprint, wanted, int(cfg.seed))
+    return wanted
+
+
+def baseline_key(cfg: DictConfig, market: MarketData, horizons: list[int]) -> str:
+    """What determines a ticker's baseline distributions (the cache key)."""
+    return forecast_key(market.fingerprint, baseline_settings(cfg, horizons), int(cfg.seed))
 
 
 def compute_baselines(cfg: DictConfig, market: MarketData, settings: DistributionSettings,
                       horizons: list[int], until: pd.Timestamp | None = None,
-                      windows: Windows | None = None) -> pd.DataFrame:
-    """The baselines refit on the forecasts' folds (no cache: `_baselines` and the background
-    worker, stages/prefetch.py, both call this)."""
+                      windows: Windows | None = None, remembered: bool = True) -> pd.DataFrame:
+    """The baselines refit on the forecasts' folds, reusing the folds an earlier run on the same
+    settings already fitted (`remembered`: the fold memory, pipeline/fold_memory.py). No cache:
+    `_baselines` and the background worker (stages/prefetch.py) both call this."""
     windows = build_windows(cfg, market) if windows is None else windows
     lead = market.frame.index.get_loc(windows.index[0])
-    return run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
-                             seed=int(cfg.seed), lead=lead, until=until)
+    remembered = remembered and until is None
+    memory = memory_key("distributions", market.ticker, baseline_settings(cfg, horizons),
+                        int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
+    frame = run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
+                              seed=int(cfg.seed), lead=lead, until=until, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
+    return frame
 
 
 def _baselines(cfg: DictConfig, market: MarketData, windows: Windows,
@@ -169,7 +183,7 @@ def _baselines(cfg: DictConfig, market: MarketData, windows: Windows,
             log.info("distributions: reusing cached baselines %s (%d rows)", key, len(found))
             return found, key, True
     frame = ready if ready is not None and until is None else compute_baselines(
-        cfg, market, settings, horizons, until, windows)
+        cfg, market, settings, horizons, until, windows, remembered=use_cache)
     if use_cache and until is None:
         cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint,
                                  "kind": "distribution"})
