@@ -146,13 +146,13 @@ def thaw_into(live: Any, state: bytes) -> None:
     networks = [(owner, name, value) for owner in _owners(restored)
                 for name, value in vars(owner).items() if isinstance(value, _Network)]
     if networks:
-        from forecasting.network import gaussian_nll, mean_variance_loss
+        from forecasting.network import gaussian_nll, mean_variance_class
         from forecasting.tf_import import import_keras
 
         keras = import_keras()
         for owner, name, frozen in networks:
             with keras.saving.custom_object_scope({"gaussian_nll": gaussian_nll,
-                                                   "mean_variance_loss": mean_variance_loss}):
+                                                   "MeanVarianceLoss": mean_variance_class()}):
                 network = pickle.loads(frozen.skeleton)
             for variable, value in zip(network.variables, frozen.variables, strict=True):
                 variable.assign(value)

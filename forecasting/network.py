@@ -1,7 +1,7 @@
 """The Keras LSTM networks, kept apart from the wrappers that train them (one can change alone)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from forecasting.tf_import import import_keras
@@ -119,7 +119,7 @@ def build_distribution_lstm(window: int, n_features: int, horizons: Sequence[int
     return network, keras.Model(inputs, first, name="distribution_lstm_mean")
 
 
-def mean_variance_loss(weights: Sequence[float]) -> Callable[[Any, Any], Any]:
+def mean_variance_loss(weights: Sequence[float]) -> Any:
     """The loss of `build_distribution_lstm`: each horizon's squared error of the mean, weighted,
     plus the Gaussian negative log-likelihood of its log-variance around the mean held fixed (a
     stopped gradient), over the known targets only.
@@ -131,22 +131,48 @@ def mean_variance_loss(weights: Sequence[float]) -> Callable[[Any, Any], Any]:
     ones' independent information, and unweighted they pulled the shared layers toward the long
     horizons, costing the 1-day mean (the point forecast) ~1.5% of MSE on MSFT 2013-2020.
     Unknown targets (NaN: an h-session return that runs past the training window, purged) weigh 0.
+    A Keras loss object (its weights in its config), so a saved network loads with it
+    (forecasting/checkpoint.py).
     """
-    scale = [float(w) for w in weights]
+    return mean_variance_class()(horizon_weights=[float(w) for w in weights])
 
-    def loss(y_true: Any, output: Any) -> Any:
-        ops = import_keras().ops
-        y_true = ops.cast(y_true, output.dtype)
-        horizons = y_true.shape[-1]
-        mean, log_var = output[:, :horizons], ops.clip(output[:, horizons:], -12.0, 12.0)
-        known = ops.logical_not(ops.isnan(y_true))
-        weight = ops.cast(known, output.dtype)
-        y = ops.where(known, y_true, ops.zeros_like(y_true))
-        count = ops.maximum(ops.sum(weight), 1.0)
-        per_horizon = ops.convert_to_tensor([scale], dtype=output.dtype)
-        squared = ops.sum(per_horizon * weight * ops.square(y - mean)) / count
-        residual = y - ops.stop_gradient(mean)
-        nll = ops.sum(weight * 0.5 * (log_var + ops.square(residual) * ops.exp(-log_var))) / count
-        return squared + nll
 
-    return loss
+_LOSS_CLASSES: list[type] = []
+
+
+def mean_variance_class() -> type:
+    """The Keras loss class behind `mean_variance_loss`, made once Keras is imported (this module
+    imports it lazily: a run served from the caches never pays for TensorFlow)."""
+    if not _LOSS_CLASSES:
+        keras = import_keras()
+
+        class MeanVarianceLoss(keras.losses.Loss):  # type: ignore[name-defined]
+            def __init__(self, horizon_weights: Sequence[float], name: str = "mean_variance_loss",
+                         **kwargs: Any) -> None:
+                super().__init__(name=name, **kwargs)
+                self.horizon_weights = [float(w) for w in horizon_weights]
+
+            def call(self, y_true: Any, output: Any) -> Any:
+                return _mean_variance(y_true, output, self.horizon_weights)
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "horizon_weights": self.horizon_weights}
+
+        _LOSS_CLASSES.append(MeanVarianceLoss)
+    return _LOSS_CLASSES[0]
+
+
+def _mean_variance(y_true: Any, output: Any, weights: Sequence[float]) -> Any:
+    ops = import_keras().ops
+    y_true = ops.cast(y_true, output.dtype)
+    horizons = y_true.shape[-1]
+    mean, log_var = output[:, :horizons], ops.clip(output[:, horizons:], -12.0, 12.0)
+    known = ops.logical_not(ops.isnan(y_true))
+    weight = ops.cast(known, output.dtype)
+    y = ops.where(known, y_true, ops.zeros_like(y_true))
+    count = ops.maximum(ops.sum(weight), 1.0)
+    per_horizon = ops.convert_to_tensor([list(weights)], dtype=output.dtype)
+    squared = ops.sum(per_horizon * weight * ops.square(y - mean)) / count
+    residual = y - ops.stop_gradient(mean)
+    nll = ops.sum(weight * 0.5 * (log_var + ops.square(residual) * ops.exp(-log_var))) / count
+    return squared + nll

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backtests.data.clean import clean_prices
+from backtests.data.quality import check_quality
 from backtests.errors import UserError
 from forecasting.splits import walk_forward_folds
 from forecasting.windows import Windows
@@ -89,14 +90,18 @@ def test_cleaner_repairs_and_counts_what_it_repairs(rows, data):
 
 @FAST
 @given(rows=bars(), data=st.data())
-def test_cleaner_never_accepts_high_below_low(rows, data):
+def test_high_below_low_never_gets_past_the_data_checks_unreported(rows, data):
+    """The cleaner hands an inverted bar to the quality policy (issue 23: one bad bar no longer
+    drops a whole ticker), which mends it from the bar's own prices and names its date."""
     victim = data.draw(st.sampled_from(range(len(rows))))
     row = rows[victim]
     row["High"] = row["Low"] * data.draw(st.floats(0.1, 0.999))
-    with pytest.raises(UserError) as info:
-        clean_prices(as_file(rows), "generated.csv")
-    assert "generated.csv" in info.value.message and "High" in info.value.message
-    assert row["Date"] in info.value.message
+    frame, _ = clean_prices(as_file(rows), "generated.csv")
+    policy = build("data/quality/default", gaps="off", stale="off", dividends="off", cache_dir="unused")
+    mended, report = check_quality(frame, policy, "generated.csv", adjusted=None)
+    assert (mended["High"] >= mended["Low"]).all()
+    dated = [d for f in report.findings if f.check == "impossible_bars" for d in f.dates]
+    assert pd.Timestamp(row["Date"]) in [pd.Timestamp(d) for d in dated]
 
 
 @FAST
