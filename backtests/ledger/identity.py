@@ -20,7 +20,7 @@ from backtests.pipeline.forecast_cache import settings_hash as hash_settings
 # every member's prices) and its fan-out (n_jobs changes where work runs, not what it gives).
 NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("report", "explain"), ("explain",),
                ("mode",), ("data",), ("ticker",), ("universe", "name"), ("universe", "tickers"),
-               ("universe", "as_of"), ("universe", "n_jobs"))
+               ("universe", "as_of"), ("universe", "n_jobs"), ("evaluation",))
 
 
 def strip_labels(settings: dict) -> dict:
