@@ -84,7 +84,8 @@ def build_zoo(cfg: DictConfig, base: list[str], compose: Compose, *,
                         f"e.g. mode.baseline={models[0]}, or add it to mode.forecasters")
     if not seeds:
         raise UserError("mode.seeds is empty", "e.g. mode.seeds=[1,2,3]")
-    configs, left_out = {}, {}
+    configs: dict[tuple[str, str, int], DictConfig] = {}
+    left_out: dict[str, str] = {}
     for key in [(m, f, int(s)) for m in models for f in sets for s in seeds]:
         try:  # every combination checked before any trains
             configs[key] = _combination(cfg, base, compose, *key)
