@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from backtests.outputs.html import esc, fixed, page, pct, share, table
+from backtests.outputs.html import esc, fixed, page, pct, plural, share, table
 
 # (path in a period block, label, formatter)
 ROWS: tuple[tuple[tuple[str, ...], str, Callable[[Any], str]], ...] = (
@@ -33,7 +33,7 @@ def opening_mark(result: dict[str, Any]) -> str:
                 "opening is not counted and earlier ones are unknown.</p>")
     if number == 1:
         return (f'<p class="verdict">First opening of the holdout from {holdout} on this data, after '
-                f"{esc(result['trials_before'])} trials on the selection period.</p>")
+                f"{plural(int(result['trials_before'] or 0), 'trial')} on the selection period.</p>")
     return (f'<p class="verdict bad" id="reopened"><b>Opened {number} times:</b> the holdout from '
             f"{holdout} on this data was opened before (opening {number}), so these figures are no "
             "longer an untouched test; every choice made after the first look used it.</p>")
