@@ -13,7 +13,7 @@ from omegaconf import open_dict
 from backtests.data.synthetic import synthetic_bars
 from backtests.errors import UserError
 from backtests.modes.experiment import run_experiment
-from backtests.modes.holdout import run_holdout
+from backtests.modes.holdout import run_holdout as open_holdout
 from backtests.modes.ledger import run_ledger
 from backtests.outputs.holdout_figures import period_figures
 from backtests.pipeline.metrics import performance
@@ -70,6 +70,11 @@ def test_no_file_of_an_optuna_trial_holds_a_date_after_the_holdout(tmp_path):
     assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
     assert len(list((tmp_path / "sweep").glob("*/metrics.json"))) == 2
     assert market_dates_after(tmp_path) == []
+
+
+def run_holdout(cfg, sweep: str | None = None, job: int | None = None) -> None:
+    """mode=holdout as conf/mode/holdout.yaml calls it (no sweep: the command line's setting)."""
+    open_holdout(cfg, sweep=sweep, job=job)
 
 
 def _in(cfg, folder: Path):

@@ -31,7 +31,7 @@ from backtests.sweeps.chosen import chosen_overrides, merge
 log = logging.getLogger("backtests")
 
 
-def run_holdout(cfg: DictConfig, *, sweep: str | None = None, job: int | None = None) -> None:
+def run_holdout(cfg: DictConfig, *, sweep: str | None, job: int | None) -> None:
     """Run the chosen setting over all the data, split its figures at `evaluation.holdout`,
     record the opening in the ledger and write holdout.html and holdout.json."""
     overrides, chosen_from = _command_line(), "the command line"
