@@ -58,6 +58,13 @@ def test_no_file_of_a_sweep_job_holds_a_date_after_the_holdout(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list((tmp_path / "sweep").glob("*/metrics.json"))) == 2
     assert market_dates_after(tmp_path) == []
+    # then open the holdout for job 1: its overrides, composed again
+    opened = run_cli("mode=holdout", f"mode.sweep={tmp_path / 'sweep'}", "mode.job=1", cwd=tmp_path)
+    assert opened.returncode == 0, opened.stderr[-3000:]
+    result = json.loads(next((tmp_path / "results").glob("runs/holdout/**/holdout.json")).read_text())
+    assert "strategy.entry=0.001" in result["overrides"] and "job 1_" in result["chosen_from"]
+    assert result["trials_before"] == 2 and result["opening"] == 1
+    assert result["holdout_period"]["first"] > HOLDOUT
 
 
 @needs_optuna
@@ -70,6 +77,11 @@ def test_no_file_of_an_optuna_trial_holds_a_date_after_the_holdout(tmp_path):
     assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
     assert len(list((tmp_path / "sweep").glob("*/metrics.json"))) == 2
     assert market_dates_after(tmp_path) == []
+    opened = run_cli("mode=holdout", f"mode.sweep={tmp_path / 'sweep'}", cwd=tmp_path)  # the best
+    assert opened.returncode == 0, opened.stderr[-3000:]
+    result = json.loads(next((tmp_path / "results").glob("runs/holdout/**/holdout.json")).read_text())
+    assert result["chosen_from"].endswith("Optuna best")
+    assert any(o.startswith("strategy.entry=") for o in result["overrides"])
 
 
 def run_holdout(cfg, sweep: str | None = None, job: int | None = None) -> None:

@@ -3,7 +3,7 @@
 `mode=holdout mode.sweep=DIR mode.job=N` opens the locked test period for the job numbered N of
 the sweep in DIR (its folder `N_...` keeps the overrides it ran with in `.hydra/overrides.yaml`);
 without `mode.job`, an Optuna sweep's best (its `optimization_results.yaml`) on top of the sweep's
-own command line (`multirun.yaml`). The overrides given to mode=holdout itself are applied last.
+own command line (`multirun.yaml`, or a trial's overrides). The overrides given to mode=holdout itself are applied last.
 """
 from __future__ import annotations
 
@@ -34,10 +34,19 @@ def chosen_overrides(sweep: str | Path, job: int | None) -> tuple[list[str], str
         raise UserError(f"{folder} is not an Optuna sweep (no optimization_results.yaml) and no "
                         "mode.job was given", "add mode.job=N: the job number from its summary.csv")
     best = _read(best_file).get("best_params") or {}
-    base = _read(folder / "multirun.yaml")
-    task = list(((base.get("hydra") or {}).get("overrides") or {}).get("task") or [])
     params = [f"{key}={_value(value)}" for key, value in best.items()]
-    return merge(task, params), f"{folder.name} Optuna best"
+    return merge(_sweep_command_line(folder), params), f"{folder.name} Optuna best"
+
+
+def _sweep_command_line(folder: Path) -> list[str]:
+    """The overrides every job of the sweep shares: multirun.yaml's, or (the Optuna sweeper writes
+    none) a trial's own, whose searched values the best ones then replace."""
+    base = _read(folder / "multirun.yaml")
+    task = ((base.get("hydra") or {}).get("overrides") or {}).get("task")
+    if task:
+        return [str(o) for o in task]
+    trials = sorted(folder.glob("*/.hydra/overrides.yaml"))
+    return _read_list(trials[0]) if trials else []
 
 
 def merge(*layers: list[str]) -> list[str]:
