@@ -3,7 +3,8 @@
 `mode=holdout mode.sweep=DIR mode.job=N` opens the locked test period for the job numbered N of
 the sweep in DIR (its folder `N_...` keeps the overrides it ran with in `.hydra/overrides.yaml`);
 without `mode.job`, an Optuna sweep's best (its `optimization_results.yaml`) on top of the sweep's
-own command line (`multirun.yaml`, or a trial's overrides). The overrides given to mode=holdout itself are applied last.
+own command line (`multirun.yaml`, or a trial's overrides). The overrides given to mode=holdout
+itself are applied last.
 """
 from __future__ import annotations
 
