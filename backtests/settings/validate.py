@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"mode\.top_k", whole(1), "a whole number >= 1", "5"),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
-    Rule(r"mode\.reset|ledger\.enabled", boolean, "true or false", "true"),
+    Rule(r"mode\.(reset|use_cache)|ledger\.enabled", boolean, "true or false", "true"),
     Rule(r"ledger\.journal_mode", one_of("wal", "delete", "truncate", "persist"),
          "wal (one host), or delete on a network filesystem", "wal"),
 )
