@@ -142,3 +142,13 @@ def test_mode_holdout_refuses_what_it_cannot_open(make_cfg, tmp_path):
     with pytest.raises(UserError, match="has no job 7"):
         run_holdout(make_cfg(*RIDGE, "mode=holdout"), sweep=str(tmp_path), job=7)
     assert not (tmp_path / "run").exists()  # refused before any run wrote anything
+
+
+def test_a_holdout_on_a_trading_day_leaves_that_day_out_too(make_cfg):
+    from backtests.stages.markets import load_markets
+
+    locked = load_markets(make_cfg("evaluation.holdout=2011-04-04"))  # a Monday with a bar
+    full = load_markets(make_cfg())
+    assert pd.Timestamp("2011-04-04") in full.market.frame.index
+    assert locked.market.frame.index[-1] == pd.Timestamp("2011-04-01")
+    assert locked.fingerprint != full.fingerprint  # the ledger sees the selection data apart
