@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
@@ -32,11 +32,13 @@ from backtests.pipeline.forecasts import (
 )
 from backtests.pipeline.workers import fan_out, worker_setup
 from backtests.settings.defaults import shipped
+from forecasting.boosting import Booster
 from forecasting.explain import Explanation
 from forecasting.explain.tickers import over_tickers
+from forecasting.ridge import RidgeForecaster
 from forecasting.universe.explain import PanelExplainer
 from forecasting.universe.market import panel_log_returns
-from forecasting.universe.models import GlobalLSTM, PanelRidge
+from forecasting.universe.models import GlobalLSTM, PanelLightGBM, PanelRidge
 from forecasting.universe.panel import Panel
 from forecasting.universe.walkforward import run_panel
 
@@ -121,17 +123,30 @@ def build_panel(cfg: DictConfig, universe: Universe, markets: Mapping[str, Marke
     return Panel.stack(windows, {t: m.frame.index for t, m in markets.items()})
 
 
+DISTRIBUTION_ONLY = ("horizons", "warm_samples")  # a distribution forecaster's settings of its own
+
+
 def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
-    """The global forecaster the `forecaster` group describes: the LSTM, or pooled ridge."""
+    """The global forecaster the `forecaster` group describes: the LSTM (its GRU or ALSTM
+    sibling: the class's `cell`), pooled LightGBM, or pooled ridge.
+
+    The global model forecasts a point: a distribution forecaster (forecaster=lstm_dist, the
+    default) lends it its network's settings, not its horizons or its warm-fold sample (the
+    universe's own `warm_samples` sets that); strategies that read distributions are refused
+    with the global model before any data is read (settings/combinations.py)."""
     resolved = OmegaConf.to_container(cfg.forecaster, resolve=True)
     assert isinstance(resolved, dict)
-    settings: dict[str, Any] = {str(k): v for k, v in resolved.items() if not str(k).startswith("_")}
-    if str(cfg.forecaster._target_).endswith("RidgeForecaster"):
+    settings: dict[str, Any] = {str(k): v for k, v in resolved.items()
+                                if not str(k).startswith("_") and k not in DISTRIBUTION_ONLY}
+    single = get_class(str(cfg.forecaster._target_))
+    if issubclass(single, RidgeForecaster):
         return PanelRidge(target=universe.target, **settings)
+    if issubclass(single, Booster):
+        return PanelLightGBM(target=universe.target, **settings)
     settings["batch_size"] = universe.batch_size
     return GlobalLSTM(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
                       warm_samples=universe.warm_samples, val_samples=universe.val_samples,
-                      **settings)
+                      cell=getattr(single, "cell", "lstm"), **settings)
 
 
 @dataclass

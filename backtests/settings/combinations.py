@@ -84,11 +84,6 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
                         "correlation across tickers)",
                         f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{','.join(names + more)}], "
                         "or drop universe.tickers for a one-ticker run (ticker=...)")
-    if model == "global" and _get(cfg, "forecaster.horizons") is not None:
-        raise UserError("forecaster=lstm_dist forecasts each ticker's distribution on its own, but "
-                        "universe.model=global trains one point model on every ticker",
-                        "use universe.model=per_ticker for distributions, or forecaster=lstm "
-                        "with the global model")
     if model != "global" and target != "raw":
         raise UserError(f"universe.target={target} is the global model's target, but "
                         f"universe.model={model} trains each ticker on its own returns: it would "

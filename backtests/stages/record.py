@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.atomic import write_csv, write_json
 from backtests.ledger.record import record_run
 from backtests.outputs.artifact_cache import ArtifactCache
+from backtests.outputs.background import Background
 from backtests.outputs.explanations import write_explanation, write_universe_explanation
 from backtests.outputs.figures.distribution import write_distribution_figures
 from backtests.outputs.figures.risk import write_risk_plot
@@ -66,7 +67,8 @@ def track(cfg: DictConfig, out: Path, metrics: dict, trials: dict | None, run_in
 
 def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
                   traded: Traded, timings: Timings,
-                  distributions: Distributions | None = None) -> float:
+                  distributions: Distributions | None = None,
+                  background: Background | None = None) -> float:
     """A single ticker's files; the strategy's Sharpe ratio (0.0 for no trades, as sweepers need)."""
     out = Path(cfg.paths.output_dir)
     market, run = loaded.market, forecasts.run
@@ -105,8 +107,14 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
                                               "distribution_baselines_from_cache": distributions.cached}))
     period = f"{start.date()} to {predictions.index[-1].date()}"
     title = f"{market.ticker} · {strategy} · {period}"
-    cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
+    cache = ArtifactCache(cfg.paths.cache_dir, background)  # a rerun copies what it drew before
     model = forecaster_label(run_info["config"]["forecaster"])
+    if cfg.report.tearsheet:  # first: the longest drawing goes to the background worker
+        year = int(cfg.report.periods_per_year)
+        shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
+        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
+                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
+                                                time_in_market=shown))
     if cfg.report.plots and uses_forecast:  # both plots are of the forecast
         equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
         folds = metrics["forecast"]["per_fold"]
@@ -121,15 +129,11 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         cache.file(out / "risk.png", [var, risky], lambda path: write_risk_plot(path, var, risky))
     if cfg.report.plots and "distribution" in metrics:  # read from distribution.csv and the block
         write_distribution_figures(out, metrics["distribution"], title, cache)
-    if cfg.report.tearsheet:
-        year = int(cfg.report.periods_per_year)
-        shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
-        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
-                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
-                                                time_in_market=shown))
     write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
+    if background is not None:
+        background.wait()  # the figures and the tearsheet: before metrics.json too
     write_run_files(out, metrics, traded.returns, table, result.trades, run_info)
     track(cfg, out, metrics, trials, run_info)
     summarise(metrics, out)
@@ -149,7 +153,8 @@ def summarise(metrics: dict, out: Path) -> None:
 
 def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
                     sentiment: Sentiment | None, traded: Traded | None, timings: Timings,
-                    distributions: Distributions | None = None) -> float:
+                    distributions: Distributions | None = None,
+                    background: Background | None = None) -> float:
     """A universe's files; a portfolio's Sharpe ratio, else the mean daily IC (0 if none)."""
     out = Path(cfg.paths.output_dir)
     universe, markets, long = loaded.universe, loaded.markets, forecasts.long
@@ -180,7 +185,7 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
         out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
-        ArtifactCache(cfg.paths.cache_dir))
+        ArtifactCache(cfg.paths.cache_dir, background))
     metrics = {
         "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                      "left_out": loaded.left_out, "as_of": universe.as_of,
@@ -207,6 +212,8 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     write_universe_pages(out, {**metrics, "trials": trials}, run_info)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
+    if background is not None:
+        background.wait()  # the attribution figures: before metrics.json too
     write_json(out / "run_info.json", run_info)
     write_json(out / "metrics.json", metrics)  # last: its presence marks a complete run
     track(cfg, out, metrics, trials, run_info)

@@ -134,13 +134,18 @@ def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: 
     columns = ["method", *[c for c in result.columns if c not in tail], *tail[1:]]
     log.info("risk walk-forward: %d folds, %s", folds,
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
-    for name, fits in fit_report(result).items():
+    warn_unconverged(result)
+    return result[columns]
+
+
+def warn_unconverged(frame: pd.DataFrame) -> None:
+    """A warning per method whose fits failed or did not converge in some folds."""
+    for name, fits in fit_report(frame).items():
         if fits["not_converged"]:
             log.warning("risk walk-forward: %s: %d of %d fits failed or did not converge (folds %s "
                         "used the previous fold's parameters; folds %s their unconverged estimate)",
                         name, fits["not_converged"], fits["folds"],
                         _folds(fits["previous_parameters"]), _folds(fits["unconverged_used"]))
-    return result[columns]
 
 
 def fit_report(frame: pd.DataFrame) -> dict[str, dict]:
