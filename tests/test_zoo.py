@@ -66,6 +66,23 @@ def test_every_option_of_the_forecaster_and_features_groups_joins_the_zoo():
     assert sets == sorted(p.stem for p in (ROOT / "conf" / "features").glob("*.yaml"))
 
 
+def refusing(choice: str):
+    """The composer, refusing the combinations with `choice` as the settings refuse one."""
+    def build(overrides: list[str]):
+        if choice in overrides:
+            raise UserError(f"{choice} is refused here", "a test's refusal")
+        return compose("config", overrides=overrides)
+    return build
+
+
+def test_the_default_zoo_is_every_option_but_the_tiny_presets():
+    from backtests.modes.zoo import _chosen
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        models = _chosen("forecaster", None, ["*_tiny"])
+    assert "lstm" in models and "ridge" in models and not any(m.endswith("_tiny") for m in models)
+
+
 def test_zoo_on_a_tiny_synthetic_universe(tmp_path: Path, make_cfg):
     out = tmp_path / "zoo"
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
@@ -74,8 +91,8 @@ def test_zoo_on_a_tiny_synthetic_universe(tmp_path: Path, make_cfg):
             cfg.paths.output_dir = str(out)
             cfg.paths.cache_dir = str(tmp_path / "cache")
             cfg.paths.results_dir = str(tmp_path / "results")
-        table = build_zoo(cfg, BASE, lambda o: compose("config", overrides=o),
-                          forecasters=["lstm_tiny", "ridge", "lstm_dist"], features=None,
+        table = build_zoo(cfg, BASE, refusing("forecaster=gru_tiny"),
+                          forecasters=["lstm_tiny", "ridge", "gru_tiny"], features=["default"],
                           exclude=[], seeds=[1, 2], baseline="lstm_tiny", top_k=2)
     rows = table.set_index("model")
     assert set(rows.index) == {"lstm_tiny", "ridge"} and (rows["seeds"] == 2).all()
@@ -96,7 +113,7 @@ def test_zoo_on_a_tiny_synthetic_universe(tmp_path: Path, make_cfg):
     assert rows.loc["ridge", "ic"] == pytest.approx(same["ic"].mean())
     assert rows.loc["ridge", "rank_ic"] == pytest.approx(same["rank_ic"].mean())
     page = (out / "zoo.html").read_text()
-    assert "lstm_dist / default" in page and "universe.model=global" in page  # left out, and why
+    assert "gru_tiny / default" in page and "refused here" in page  # left out, and why
     assert (out / "zoo.png").is_file() and "data:image/png;base64" in page
 
 

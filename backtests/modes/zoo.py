@@ -1,7 +1,7 @@
 """`mode=zoo`: every forecaster x feature set on one universe, several seeds, one table.
 
-The models and feature sets are the options of conf/forecaster/ and conf/features/ (less
-`mode.exclude`), so a new one joins by its config file alone. Each combination and seed is the
+The models and feature sets are the options of conf/forecaster/ and conf/features/ (less those
+matching a `mode.exclude` pattern), so a new one joins by its config file alone. Each combination and seed is the
 run's own config with `forecaster=`, `features=` and `seed=` changed, composed and checked before
 anything trains; all of them forecast the same loaded universe through the one forecast stage
 (per ticker or the global model, as `universe.model` says), over the same walk-forward folds, and
@@ -10,6 +10,7 @@ table and the IC curves), zoo.csv, zoo_runs.csv, zoo_ic.csv and zoo.json.
 """
 from __future__ import annotations
 
+import fnmatch
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -59,9 +60,10 @@ def group_options(group: str) -> list[str]:
 
 
 def _chosen(group: str, given: Sequence[str] | None, exclude: Sequence[str]) -> list[str]:
+    """The listed options (each checked), or every option not matching an `exclude` pattern."""
     available = group_options(group)
     if not given:
-        return [o for o in available if o not in exclude]
+        return [o for o in available if not any(fnmatch.fnmatchcase(o, p) for p in exclude)]
     unknown = [o for o in given if o not in available]
     if unknown:
         raise UserError(f"mode.{'forecasters' if group == 'forecaster' else group}: {unknown[0]} is "
