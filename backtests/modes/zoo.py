@@ -1,12 +1,12 @@
 """`mode=zoo`: every forecaster x feature set on one universe, several seeds, one table.
 
 The models and feature sets are the options of conf/forecaster/ and conf/features/ (less those
-matching a `mode.exclude` pattern), so a new one joins by its config file alone. Each combination and seed is the
-run's own config with `forecaster=`, `features=` and `seed=` changed, composed and checked before
-anything trains; all of them forecast the same loaded universe through the one forecast stage
-(per ticker or the global model, as `universe.model` says), over the same walk-forward folds, and
-are scored over the days every fit has (forecasting/universe/benchmark.py). Writes zoo.html (the
-table and the IC curves), zoo.csv, zoo_runs.csv, zoo_ic.csv and zoo.json.
+matching a `mode.exclude` pattern), so a new one joins by its config file alone. Each combination
+and seed is the run's own config with `forecaster=`, `features=` and `seed=` changed, composed
+and checked before anything trains; all of them forecast the same loaded universe through the
+one forecast stage (per ticker or the global model, as `universe.model` says), over the same
+walk-forward folds, and are scored over the days every fit has (forecasting/universe/benchmark.py).
+Writes zoo.html (the table and the IC curves), zoo.csv, zoo_runs.csv, zoo_ic.csv and zoo.json.
 """
 from __future__ import annotations
 
