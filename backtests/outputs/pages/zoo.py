@@ -20,13 +20,17 @@ COLUMNS = (("ic", "IC", fixed(4), True), ("icir", "ICIR", fixed(3), True),
 
 
 def write_ic_curves(path: Path, daily: dict[tuple[str, str], pd.DataFrame]) -> None:
-    """zoo.png: cumulative daily IC and Rank IC of each model and feature set (mean over seeds).
-    The slope is the mean IC: a straight climb is steady skill, a flat line none."""
+    """zoo.png: cumulative daily IC and Rank IC of each model and feature set (mean over seeds), a
+    colour per model and a line style per feature set. The slope is the mean IC: a straight climb
+    is steady skill, a flat line none."""
     plt = _pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(12, 8.5), sharex=True)
-    colours = plt.get_cmap("tab10")
-    for number, ((model, features), frame) in enumerate(daily.items()):
-        style = {"color": colours(number % 10), "lw": 1.3, "ls": "-" if number < 10 else "--"}
+    colours, lines = plt.get_cmap("tab10"), ("-", "--", ":", "-.")
+    models = list(dict.fromkeys(model for model, _ in daily))  # a colour per model,
+    sets = list(dict.fromkeys(features for _, features in daily))  # a line style per feature set
+    for (model, features), frame in daily.items():
+        style = {"color": colours(models.index(model) % 10), "lw": 1.3,
+                 "ls": lines[sets.index(features) % len(lines)]}
         for ax, score in zip(axes, ("ic", "rank_ic"), strict=True):
             ax.plot(frame.index, frame[score].fillna(0).cumsum(), label=f"{model} / {features}",
                     **style)
