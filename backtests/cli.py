@@ -191,12 +191,13 @@ def _run_label(ticker: object, universe: object = "single", tickers: object = No
         raise from_resolver(error) from None
 
 
-# Modes that look at data, not at a strategy: their folders are filed by mode and ticker only.
-DATA_MODES = ("inspect", "ledger")
+# Modes that look at data, not at a strategy: their folders are filed by mode and ticker only
+# (the zoo forecasts and scores many models; it trades no strategy).
+DATA_MODES = ("inspect", "ledger", "zoo")
 
 
 def _mode_folder(mode: object, strategy: object) -> str:
-    """`${mode_folder:...}`: `<mode>/<strategy>` of a run folder, or `<mode>` for inspect/ledger."""
+    """`${mode_folder:...}`: `<mode>/<strategy>` of a run folder, or `<mode>` for inspect/ledger/zoo."""
     if str(mode) in DATA_MODES:
         return _name_folder(mode)
     return f"{_name_folder(mode)}/{_name_folder(strategy)}"

@@ -22,7 +22,7 @@ from backtests.pipeline.forecast_cache import settings_hash as hash_settings
 NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("report", "explain"), ("explain",),
                ("mode",), ("data",), ("ticker",), ("universe", "name"), ("universe", "tickers"),
                ("universe", "as_of"), ("universe", "file"), ("universe", "survivors"),
-               ("universe", "n_jobs"))
+               ("universe", "n_jobs"), ("evaluation",))
 
 
 def strip_labels(settings: dict) -> dict:

@@ -63,6 +63,20 @@ CREATE TABLE IF NOT EXISTS trials (
     UNIQUE (dataset, period_start, period_end, settings_hash)
 );
 CREATE INDEX IF NOT EXISTS trials_by_dataset ON trials (dataset, period_start, period_end);
+CREATE TABLE IF NOT EXISTS holdout_openings (
+    id INTEGER PRIMARY KEY,
+    opened_at TEXT NOT NULL,          -- UTC
+    dataset TEXT NOT NULL,            -- fingerprint of the selection data (the bars before holdout)
+    holdout TEXT NOT NULL,            -- evaluation.holdout, the locked period's first day
+    full_dataset TEXT NOT NULL,       -- fingerprint of the data the opening ran on
+    ticker TEXT NOT NULL,
+    settings_hash TEXT NOT NULL,      -- the chosen setting
+    settings TEXT NOT NULL,
+    chosen_from TEXT,                 -- a sweep job, an Optuna sweep's best, or the command line
+    trials_before INTEGER NOT NULL,   -- distinct trials on the selection data before this opening
+    run_dir TEXT
+);
+CREATE INDEX IF NOT EXISTS openings_by_holdout ON holdout_openings (dataset, holdout);
 """
 
 
@@ -93,6 +107,24 @@ class Trial:
 
 
 COLUMNS = [f.name for f in fields(Trial)]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One opening of a locked test period by mode=holdout (the columns of `holdout_openings`)."""
+
+    dataset: str
+    holdout: str
+    full_dataset: str
+    ticker: str
+    settings_hash: str
+    settings: str
+    chosen_from: str | None
+    trials_before: int
+    run_dir: str | None = None
+
+
+OPENING_COLUMNS = [f.name for f in fields(Opening)]
 
 # 1: the settings hash leaves out the ticker label (identity.py), so a renamed copy of the same
 # prices is a rerun; older rows are re-keyed and the duplicates this reveals merged.
@@ -271,6 +303,41 @@ class Ledger:
             return []
         with self._connect() as db:
             return [dict(row) for row in db.execute(sql, args)]
+
+    def open_holdout(self, opening: Opening) -> int:
+        """Record `opening` in one transaction; return how many times this holdout of this data has
+        now been opened (1: the first time, the period was untouched until now)."""
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        names = ", ".join(OPENING_COLUMNS)
+        marks = ", ".join(f":{c}" for c in OPENING_COLUMNS)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(f"INSERT INTO holdout_openings (opened_at, {names}) VALUES (:now, {marks})",
+                           {**asdict(opening), "now": now})
+                count = db.execute("SELECT COUNT(*) FROM holdout_openings WHERE dataset = ? AND "
+                                   "holdout = ?", (opening.dataset, opening.holdout)).fetchone()[0]
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return int(count)
+
+    def openings(self, dataset: str | None = None) -> list[dict]:
+        """Every recorded holdout opening (on the selection data `dataset` if given), oldest first,
+        each with its `number` among the openings of the same holdout on the same data."""
+        if not self.path.exists():
+            return []
+        sql = "SELECT * FROM holdout_openings" + (" WHERE dataset = ?" if dataset else "")
+        with self._connect() as db:
+            rows = [dict(r) for r in db.execute(sql + " ORDER BY opened_at, id",
+                                                 [dataset] if dataset else [])]
+        seen: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = (row["dataset"], row["holdout"])
+            seen[key] = seen.get(key, 0) + 1
+            row["number"] = seen[key]
+        return rows
 
     def trial(self, row_id: int) -> dict | None:
         with self._connect() as db:

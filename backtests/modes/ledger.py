@@ -43,6 +43,7 @@ def run_ledger(cfg: DictConfig, *, reset: bool) -> None:
     trials = ledger.trials(dataset)
     table = trial_table(trials)
     out = Path(cfg.paths.output_dir)
+    _openings(ledger.openings(dataset), out)
     write_csv(out / "ledger.csv", table, index=False, float_format="%.10g")
     if table.empty:
         others = sorted({t["dataset"] for t in ledger.trials() if t["ticker"] == label})
@@ -61,6 +62,25 @@ def run_ledger(cfg: DictConfig, *, reset: bool) -> None:
         log.info("trials, most recent first (UTC):\n%s",
                  shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     log.info("ledger.csv: %s (reset this dataset's count with mode.reset=true)", out / "ledger.csv")
+
+
+OPENING_COLUMNS = ["opened_at", "holdout", "number", "reopened", "trials_before", "chosen_from",
+                   "settings_hash", "run_dir"]
+
+
+def _openings(openings: list[dict], out: Path) -> None:
+    """holdout_openings.csv and the log: every opening of a holdout on this (selection) data; an
+    opening after the first of the same holdout is marked `reopened`."""
+    if not openings:
+        return
+    table = pd.DataFrame([{**o, "reopened": o["number"] > 1} for o in openings],
+                         columns=OPENING_COLUMNS)
+    write_csv(out / "holdout_openings.csv", table, index=False)
+    for row in openings:
+        log.log(logging.WARNING if row["number"] > 1 else logging.INFO,
+                "holdout from %s opened %s (%s) after %d trials%s", row["holdout"],
+                row["opened_at"][:19].replace("T", " "), row["chosen_from"], row["trials_before"],
+                f": REOPENED, opening {row['number']} of this holdout" if row["number"] > 1 else "")
 
 
 def _dataset(cfg: DictConfig) -> tuple[str, str, tuple[str, str]]:

@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.data.base import MarketData
+from backtests.data.holdout import selection_data
 from backtests.data.membership import Membership
 from backtests.data.universe import Universe, is_universe_run, load_panel
 from backtests.errors import UserError
@@ -87,14 +88,16 @@ class Markets:
 
 
 def load_markets(cfg: DictConfig) -> Markets:
-    """The configured ticker, or the universe's members that loaded with enough history."""
+    """The configured ticker, or the universe's members that loaded with enough history; with
+    `evaluation.holdout` set, only their bars before it (backtests/data/holdout.py)."""
+    data = selection_data(cfg)
     if not is_universe_run(cfg):
-        market = instantiate(cfg.data).load()
+        market = instantiate(data).load()
         log.info("prices: %s %d bars %s to %s (%s)", market.ticker, len(market.frame),
                  market.frame.index[0].date(), market.frame.index[-1].date(), market.source)
         return Markets({market.ticker: market})
     universe: Universe = instantiate(cfg.universe)
-    tickers = universe.members(cfg.data)
+    tickers = universe.members(data)
     warmup = feature_warmup(instantiate(cfg.features))
 
     def usable(market: MarketData) -> None:
@@ -105,7 +108,7 @@ def load_markets(cfg: DictConfig) -> Markets:
         else:                           # its own walk-forward needs a single run's history
             check_history(cfg, market, warmup)
 
-    markets, left_out = load_panel(cfg.data, tickers, usable)
+    markets, left_out = load_panel(data, tickers, usable)
     return Markets(markets, universe, left_out)
 
 
