@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe, is_universe_run, load_panel
+from backtests.pipeline.dask_cluster import check_reachable
 from backtests.pipeline.forecasts import check_history, feature_warmup
 from backtests.pipeline.universe import closes_panel
 from backtests.stages.lookahead import alter_after
@@ -73,6 +74,8 @@ def load_markets(cfg: DictConfig) -> Markets:
         return Markets({market.ticker: market})
     universe: Universe = instantiate(cfg.universe)
     tickers = universe.members(cfg.data)
+    if universe.executor == "dask":  # installed and reachable, before any work
+        check_reachable(universe.dask.address)
     warmup = feature_warmup(instantiate(cfg.features))
 
     def usable(market: MarketData) -> None:
