@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.data.universe import Universe
+from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.pipeline.forecasts import (
     ForecastRun,
@@ -31,7 +32,6 @@ from backtests.pipeline.forecasts import (
     forecast_settings,
     walk_forward_forecasts,
 )
-from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.workers import Executor, worker_setup
 from backtests.settings.defaults import shipped
 from forecasting.explain import Explanation

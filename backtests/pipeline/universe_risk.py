@@ -15,9 +15,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.risk import RiskRun, reads_forecasts, risk_key, var_table, walk_forward_risk
-from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.workers import Executor, worker_setup
 from forecasting.risk.walkforward import RiskSettings
 
