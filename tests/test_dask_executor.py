@@ -82,3 +82,44 @@ def test_a_bad_dask_address_is_refused_with_a_hint():
     assert bad.value.hint is not None and "tcp://" in bad.value.hint
     assert DaskSettings(address="tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
     check_reachable(None)  # a LocalCluster needs only the packages
+
+
+def test_a_fresh_fit_is_the_same_while_another_thread_draws_from_pythons_random():
+    """A Dask worker's event loop draws from `random` while a task trains: the weights must not move."""
+    import random
+    import threading
+
+    import numpy as np
+
+    from forecasting.tf_import import import_keras
+    from forecasting.training import Schedule, fit_network
+
+    keras = import_keras()
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 6)).astype("float32"), rng.normal(size=64).astype("float32")
+
+    def build():
+        model = keras.Sequential([keras.Input((6,)), *[keras.layers.Dense(8) for _ in range(6)],
+                                  keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    def weights() -> list:
+        schedule = Schedule(epochs=1, warm_epochs=1, batch_size=32, patience=1)
+        return fit_network(None, build, X, y, None, seed=5, resume=False, schedule=schedule).get_weights()
+
+    quiet, stop = weights(), threading.Event()
+
+    def draw() -> None:
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        busy = [weights() for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+    for run in busy:
+        assert all(np.array_equal(a, b) for a, b in zip(quiet, run, strict=True))
