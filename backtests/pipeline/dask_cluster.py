@@ -100,6 +100,8 @@ def dask_map(function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]], work
     from distributed import Client, LocalCluster, as_completed
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO start-up lines
+    # a LocalCluster's worker still running TensorFlow's threads at close is killed after 4 s: harmless
+    logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
     cluster = None
     if address is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
