@@ -21,6 +21,7 @@ class LSTMForecaster:
     """
 
     loss = "mse"  # the network's training loss (build_lstm); the risk LSTM trains another one
+    cell = "lstm"  # the recurrent layer: lstm, gru or alstm (forecasting/network.py, recurrent.py)
 
     # Each setting's bound (checked before any data is read: backtests/settings/bounds.py).
     bounds = {"window": "int >= 1", "units": "int >= 1", "layers": "int >= 1",
@@ -59,7 +60,7 @@ class LSTMForecaster:
             val = (self.scaler.transform_x(held.X), self.scaler.transform_y(held.y))
         self.model = fit_network(
             self.model, lambda: build_lstm(self.window, X.shape[-1], self.units, self.layers,
-                                           self.dropout, self.learning_rate, self.loss),
+                                           self.dropout, self.learning_rate, self.loss, self.cell),
             X, y, val, seed, warm_start and self.model is not None, self.schedule,
             criterion=self.validation_loss)
         return self

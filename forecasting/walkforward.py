@@ -6,6 +6,7 @@ at least `gap` bars before the forecast's date, with a scaler fit on that traini
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from forecasting.base import Forecaster
+from forecasting.checkpoint import freeze, thaw_into
+from forecasting.incremental import FoldRecord, Incremental
 from forecasting.splits import Fold, minimum_samples, walk_forward_folds
 from forecasting.windows import Windows
 
@@ -83,7 +86,9 @@ class WalkForward:
     def drive(self, data: FoldData, models: Mapping[str, FoldModel], seed: int,
               baselines: Mapping[str, FoldModel] | None = None, until: pd.Timestamp | None = None,
               progress: bool = True, what: str = "walk-forward",
-              after_fit: Callable[[Fold, Any, Any], None] | None = None) -> Iterator[FoldOutput]:
+              after_fit: Callable[[Fold, Any, Any], Any] | None = None,
+              incremental: Incremental | None = None,
+              replay: Callable[[Fold, Any], None] | None = None) -> Iterator[FoldOutput]:
         """The one walk-forward loop: every model of every kind, on one ticker or a panel.
 
         For each fold of `data` (up to the one that predicts `until`): each of `models` is fit on
@@ -93,8 +98,21 @@ class WalkForward:
         (attributions: models are not kept); then each baseline is fit from scratch on the whole
         training window and predicts the same samples. Yields each fold's predictions by name, with
         the seconds each model took; logs progress about ten times (logs, clusters and CI see it).
+
+        With `incremental` (one ticker's windows only), an earlier run's folds are reused where
+        their inputs are unchanged and each model's state after every fit is kept for the next
+        run (forecasting/incremental.py); the yield is the same as without it, bit for bit.
+        What `after_fit` returns is kept with the fold, and handed to `replay(fold, it)` when a
+        later run reuses the fold (its model is not restored for that).
         """
         folds = data.folds(self, until)
+        names = (*models, *(baselines or {}))
+        plan: dict[int, str] = {}
+        if incremental is not None:
+            if not isinstance(data, SeriesSamples):
+                raise TypeError("incremental walk-forward covers one ticker's windows only")
+            plan = incremental.plan(data.windows, folds, tuple(names))
+        live_at = -1  # the fold whose fitted state the live models hold
         started = time.perf_counter()
         bar = tqdm(folds, desc=what, unit="fold", disable=None if progress else True, leave=False)
         every = -(-len(folds) // 10)
@@ -102,33 +120,65 @@ class WalkForward:
             train, test = data.select(self, fold)
             if data.size(train) == 0 or data.size(test) == 0:
                 continue
+            action = plan.get(fold.number, "fit")
+            stored = (incremental.previous.folds.get(fold.number)
+                      if incremental is not None and incremental.previous is not None else None)
+            if action == "reuse" and stored is not None and incremental is not None:
+                incremental.keep(stored, action)
+                if replay is not None:
+                    replay(fold, stored.extra)
+                yield FoldOutput(fold, train, test, dict(stored.predictions), dict.fromkeys(names, 0.0))
+                continue
             warm = self.warm_start and fold.number > 0
             predictions: dict[str, Any] = {}
             seconds: dict[str, float] = {}
+            fitted: dict[str, bytes] = {}  # each model's state after this run's fit
+            if incremental is not None and stored is not None and action == "predict":
+                for name, model in models.items():  # the fold's own fitted state: nothing trains
+                    thaw_into(model, stored.states[name])
+                live_at = fold.number
+            elif incremental is not None and live_at != fold.number - 1 and incremental.previous:
+                before = incremental.previous.folds.get(fold.number - 1)
+                if before is not None:  # resume from the state the loop had after that fold
+                    for name, model in models.items():
+                        thaw_into(model, before.states[name])
             for name, model in models.items():
                 clock = time.perf_counter()
-                fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
-                model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+                if action != "predict":
+                    fit_part, held_out = data.hold_out(self, train, warm, model.uses_validation)
+                    model.fit(fit_part, seed=seed + fold.number, warm_start=warm, validation=held_out)
+                    if incremental is not None and incremental.current is not None:
+                        saving = time.perf_counter()
+                        try:
+                            fitted[name] = freeze(model)
+                        except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
+                            incremental.give_up(f"{name}'s state cannot be saved ({exc})")
+                        incremental.saving_s += time.perf_counter() - saving
                 predictions[name] = model.predict(test)
                 seconds[name] = time.perf_counter() - clock
-            if after_fit is not None:
-                after_fit(fold, train, test)
+            live_at = fold.number
+            extra = after_fit(fold, train, test) if after_fit is not None else None
             for name, baseline in (baselines or {}).items():
                 clock = time.perf_counter()
                 baseline.fit(train, seed=seed + fold.number)
                 predictions[name] = baseline.predict(test)
                 seconds[name] = time.perf_counter() - clock
+            if incremental is not None:
+                states = stored.states if action == "predict" and stored is not None else fitted
+                incremental.keep(FoldRecord(fold, states, dict(predictions), extra), action)
             yield FoldOutput(fold, train, test, predictions, seconds)
             if progress and done % every == 0 and done < len(folds):
                 elapsed = time.perf_counter() - started
                 log.info("%s: %d/%d folds done, %.0f s elapsed, about %.0f s left", what, done,
                          len(folds), elapsed, elapsed / done * (len(folds) - done))
+        if incremental is not None:
+            log.info("%s: incremental: %s", what, incremental.summary())
 
     def run(self, forecaster: Forecaster, windows: Windows, seed: int,
             baselines: Mapping[str, Forecaster] | None = None, until: pd.Timestamp | None = None,
             progress: bool = True, lead: int = 0,
             explain: Callable[[Forecaster, Windows, Windows, Fold], None] | None = None,
-            ) -> pd.DataFrame:
+            incremental: Incremental | None = None) -> pd.DataFrame:
         """Return one out-of-sample row per predicted bar: forecast, actual, fold, then one column
         per baseline (named by its key), each fit on the fold's whole training window.
 
@@ -136,16 +186,25 @@ class WalkForward:
         `lead`: bars of price history before the first window's date (see `folds`).
         `explain(forecaster, train, test, fold)` runs after each fold is predicted, while the fold's
         model still exists (forecasting.explain.FoldExplainer; models are not kept).
+        `incremental`: reuse an earlier run's folds (see `drive`); a reused fold's attributions
+        are the ones the earlier run made (`explain` needs `reuse(attribution, window)` for that).
         """
         started = time.perf_counter()
-        after = None
+        after = replay = None
         if explain is not None:
-            after = lambda fold, train, test: explain(forecaster, train, test, fold)  # noqa: E731
+            def after(fold: Fold, train: Windows, test: Windows) -> Any:
+                explain(forecaster, train, test, fold)
+                made = getattr(explain, "explanation", None)
+                return made.folds[-1] if made is not None and made.folds else None
+
+            def replay(fold: Fold, attribution: Any) -> None:
+                explain.reuse(attribution, windows.X.shape[1])  # type: ignore[attr-defined]
         parts = []
         model: FoldModel = (WithDistribution(forecaster) if hasattr(forecaster, "distribution_columns")
                             else forecaster)
         for out in self.drive(SeriesSamples(windows, lead), {"forecast": model}, seed, baselines,
-                              until, progress, after_fit=after):
+                              until, progress, after_fit=after, incremental=incremental,
+                              replay=replay):
             made = out.predictions.pop("forecast")
             extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
             part = pd.DataFrame({"forecast": made["forecast"] if extra is not None else made,

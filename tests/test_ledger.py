@@ -124,6 +124,54 @@ def test_ledger_deflation_is_the_sweep_arithmetic_over_every_trial(tmp_path):
     assert ledger.reset("fp1") == 5 and len(ledger.trials()) == 1
 
 
+def _extended(sessions: int, cut: dict[str, str], seed: int = 1):
+    """A trial on data ending at DAYS[sessions - 1] whose fingerprint cut at a date is cut[date]."""
+    end = str(DAYS[sessions - 1].date())
+    return make_trial({"strategy": {"entry": seed}, "seed": 42}, cut[end], "SYN",
+                      _returns(seed).iloc[:sessions - 49], 1.0, "lstm_momentum", data_end=end)
+
+
+def test_a_daily_extension_is_the_same_trial_not_a_new_one(tmp_path):
+    ledger = build("ledger/default", path=tmp_path / "ledger.sqlite")
+    grown = {str(d.date()): f"fp-{i}" for i, d in enumerate(DAYS)}  # data that only ever grew
+    first, new = ledger.record(_extended(250, grown), grown.__getitem__)
+    assert new
+    assert ledger.record(_extended(251, grown), grown.__getitem__) == (first, False)  # one session
+    assert ledger.record(_extended(251, grown), grown.__getitem__) == (first, False)  # rerun of it
+    assert ledger.record(_extended(272, grown), grown.__getitem__) == (first, False)  # 21 more
+    [row] = ledger.trials()
+    assert (row["extensions"], row["reruns"], row["latest_data_end"]) == (2, 1, str(DAYS[271].date()))
+    assert row["dataset"] == "fp-249" and row["latest_dataset"] == "fp-271"
+    figures = ledger_figures(ledger.path, first)
+    assert figures["trials"] == 1 and figures["extensions"] == 2
+    # A revised history (the data up to the record's last date differ) is other data: a new trial;
+    # so are other settings on the grown data.
+    revised = {**grown, **{d: f"rev-{i}" for i, d in enumerate(grown) if i > 200}}
+    assert ledger.record(_extended(280, revised), revised.__getitem__)[1]
+    assert ledger.record(_extended(272, grown, seed=2), grown.__getitem__)[1]
+    assert len(ledger.trials()) == 3
+
+
+def test_a_version_2_ledger_gets_the_extension_columns(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    from backtests.ledger.store import ADDED, SCHEMA
+
+    old = "\n".join(line for line in SCHEMA.splitlines()  # the table before version 3
+                    if line.split()[:1] not in ([n] for n in ADDED))
+    with sqlite3.connect(path) as db:
+        db.executescript(old)
+        assert "data_end" not in {r[1] for r in db.execute("PRAGMA table_info(trials)")}
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    grown = {str(d.date()): f"fp-{i}" for i, d in enumerate(DAYS)}
+    ledger = build("ledger/default", path=path)
+    first, _ = ledger.record(_extended(250, grown), grown.__getitem__)
+    assert ledger.record(_extended(251, grown), grown.__getitem__) == (first, False)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
 def _write_many(path: str, worker: int, count: int, barrier) -> None:
     ledger = build("ledger/default", path=path)
     barrier.wait()  # every writer starts at the same moment, on a ledger that does not exist yet

@@ -404,7 +404,7 @@ def test_portfolio_configs_match_their_class(name):
     section = OmegaConf.load(ROOT / "conf" / "strategy" / f"{name}.yaml")
     cls, params = strategy_class_and_params(section)
     assert is_portfolio(cls) and not is_portfolio(BuyAndHold)
-    assert set(params) == set(cls.params._getkeys()) - {"start", "risk", "regime"}
+    assert set(params) == set(cls.params._getkeys()) - {"start", "risk", "regime", "members"}
     assert params == {"k": 5, "weighting": "equal", "n_drop": None, "rebalance": 5,
                       "rank_by": "forecast"}
 

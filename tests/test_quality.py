@@ -261,3 +261,37 @@ def test_a_universe_of_old_files_says_so_in_one_line(make_cfg, tmp_path, caplog)
     loaded, _ = load_panel(cfg.data, ["AAA", "BBB", "CCC"])
     said = [r.getMessage() for r in caplog.records if "last bar" in r.getMessage()]
     assert len(loaded) == 3 and len(said) == 1 and "old in 3 of 3 tickers" in said[0]
+
+
+def test_missing_cells_and_an_inverted_bar_are_repaired_and_dated_not_refused(tmp_path):
+    """Issue 23: one missing OHLC cell or one High below Low is the quality policy's, as any defect
+    of a bar: repaired and reported with its date (it used to refuse the whole file)."""
+    frame = walk()
+    days = frame.index
+    frame.loc[days[50], "Open"] = np.nan
+    frame.loc[days[60], "Low"] = np.nan
+    frame.loc[days[70], "High"] = frame.loc[days[70], "Low"] * 0.98  # High below Low
+    frame.loc[days[80], ["Close", "Adj Close"]] = np.nan
+    data = load(tmp_path, frame, max_age=None).load()
+    bars = data.frame
+    assert not bars[["Open", "High", "Low", "Close"]].isna().any().any()
+    assert bars.loc[days[50], "Open"] == pytest.approx(
+        np.clip(frame.loc[days[49], "Close"], bars.loc[days[50], "Low"], bars.loc[days[50], "High"]))
+    for day in (days[60], days[70]):
+        row = frame.loc[day, ["Open", "High", "Low", "Close"]]
+        assert bars.loc[day, "High"] == pytest.approx(row.max())
+        assert bars.loc[day, "Low"] == pytest.approx(row.min())
+    assert days[80] not in bars.index  # no close is invented: the session is a gap, not scored
+    impossible = findings(data, "impossible_bars")
+    assert [(f["kind"], f["dates"]) for f in impossible] == [
+        ("bar without a Close", [str(days[80].date())]),
+        ("High or Low missing, or High below Low", [str(days[60].date()), str(days[70].date())])]
+    assert findings(data, "zero_opens")[0]["dates"] == [str(days[50].date())]
+    assert days[79] in data.quality.unscored  # its next-day return spans the dropped bar
+
+
+def test_missing_cells_under_fail_stop_the_run_with_their_dates(tmp_path):
+    frame = walk()
+    frame.loc[frame.index[60], "Low"] = np.nan
+    with pytest.raises(UserError, match=f"High below Low: 1 \\({frame.index[60].date()}\\)"):
+        load(tmp_path, frame, max_age=None, impossible_bars="fail").load()

@@ -139,7 +139,7 @@ def test_tickers_dropped_at_load_leaving_two_are_named_before_any_forecast(make_
     from backtests.stages import chain
     from tests.test_universe import universe_cfg, write_market
 
-    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 100})
+    folder = write_market(tmp_path / "prices", ["AAA", "BBB", "CCC"], short={"CCC": 30})
 
     def no_forecast(*args, **kwargs):
         raise AssertionError("forecasts were made")
@@ -207,8 +207,9 @@ def test_a_setting_the_rest_would_ignore_is_refused(make_cfg, overrides, key):
      "strategy.horizon=10 is not one of forecaster.horizons=[1,5,20]"),
     (["universe.tickers=[A,B,C]", "strategy=topk", "strategy.rank_by=p_up"],
      "strategy.rank_by=p_up reads the forecast distribution"),
-    (["universe.tickers=[A,B,C]", "universe.model=global", "forecaster=lstm_dist"],
-     "forecaster=lstm_dist forecasts each ticker's distribution on its own"),
+    (["universe.tickers=[A,B,C]", "universe.model=global", "strategy=topk", "strategy.rank_by=p_up",
+      "forecaster=lstm_dist"],
+     "strategy.rank_by=p_up reads each ticker's forecast distribution, but the global model"),
 ])
 def test_a_distribution_reader_needs_a_distribution_forecaster(make_cfg, overrides, start):
     assert _refused(make_cfg(*overrides)).message.startswith(start)

@@ -93,9 +93,24 @@ def test_per_ticker_mode_reuses_a_single_runs_forecasts(make_cfg, tmp_path):
     assert info["forecasts"]["cache_keys"]["BBB"] == single_key
 
 
-def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog):
-    folder = write_market(tmp_path / "prices", short={"DDD": 150})
-    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+def first_window_bars(cfg) -> int:
+    """Bars a ticker needs for its first sample: the features' warm-up and one window."""
+    from hydra.utils import instantiate
+
+    from backtests.pipeline.forecasts import feature_warmup
+
+    warmup = feature_warmup(instantiate(cfg.features))
+    assert warmup is not None
+    return warmup + int(cfg.forecaster.window)
+
+
+@pytest.mark.parametrize("model", ["global", "per_ticker"])
+def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, tmp_path, caplog,
+                                                                      model):
+    cfg = universe_cfg(make_cfg, tmp_path / "prices", "forecaster=ridge", f"universe.model={model}")
+    # global: one bar short of one window after the warm-up; per_ticker: of its own walk-forward
+    short = first_window_bars(cfg) - 1 if model == "global" else 150
+    write_market(tmp_path / "prices", short={"DDD": short})
     with caplog.at_level(logging.WARNING):
         run_experiment(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -103,15 +118,36 @@ def test_a_ticker_with_too_little_history_is_left_out_with_a_warning(make_cfg, t
     assert "leaving DDD out" in caplog.text
 
 
-def test_a_late_listing_enters_the_global_model_once_it_has_the_history(make_cfg, tmp_path):
-    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 330})
-    cfg = universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global")
+@pytest.mark.parametrize("forecaster", ["ridge", "lstm"])
+def test_a_late_listing_enters_the_global_model_at_its_first_window(make_cfg, tmp_path, forecaster):
+    """Issue 23: a new listing is forecast once it has the warm-up and one window of bars (not a
+    single run's initial_train of 200), and trained on once a fold holds its labelled samples."""
+    from backtests.pipeline.universe import build_panel
+    from backtests.stages.markets import load_markets
+    from forecasting.universe.walkforward import fold_samples, panel_folds
+
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 120})
+    cfg = universe_cfg(make_cfg, folder, f"forecaster={forecaster}", "universe.model=global")
     run_experiment(cfg)
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv", parse_dates=["date"])
     first = predictions.groupby("ticker")["date"].min()
     listing = pd.read_csv(folder / "DDD.csv", parse_dates=["Date"])["Date"]
     assert first["DDD"] > first["AAA"]
-    assert (listing < first["DDD"]).sum() >= 200  # walkforward.initial_train of its own bars
+    assert (listing < first["DDD"]).sum() == first_window_bars(cfg) - 1  # its first window's date
+    ddd = predictions[predictions["ticker"] == "DDD"]
+    assert len(ddd) == len(listing) - first_window_bars(cfg) + 1 and ddd["forecast"].notna().all()
+    loaded = load_markets(cfg)
+    panel = build_panel(cfg, loaded.universe, loaded.markets)
+    walkforward = instantiate_walkforward(cfg)
+    trained = [fold_samples(walkforward, panel, fold)[0] for fold in panel_folds(walkforward, panel)]
+    ddd_number = panel.tickers.index("DDD")
+    assert any((panel.ticker[t] == ddd_number).any() for t in trained[-1:])  # trained on, late
+
+
+def instantiate_walkforward(cfg):
+    from hydra.utils import instantiate
+
+    return instantiate(cfg.walkforward)
 
 
 def test_the_global_lstm_runs_with_every_target(make_cfg, tmp_path):
@@ -178,7 +214,6 @@ def test_csrank_target_ranks_each_day_among_the_given_samples_only():
 
 def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
     from backtests.errors import UserError
-    from backtests.modes.predict import run_predict
     from backtests.settings.validate import validate
 
     with pytest.raises(UserError, match="universe.model='glob' is not valid"):
@@ -187,8 +222,6 @@ def test_universe_mistakes_are_user_errors_before_any_training(make_cfg):
         run_experiment(make_cfg("universe=folder"))
     with pytest.raises(UserError, match="not a ticker symbol"):
         run_experiment(make_cfg("universe.tickers=[AAA,../x]"))
-    with pytest.raises(UserError, match="not a universe"):
-        run_predict(make_cfg("universe.tickers=[AAA,BBB]"))
 
 
 def test_a_second_global_run_reuses_the_cached_forecasts_and_trains_nothing(make_cfg, tmp_path,
@@ -246,3 +279,38 @@ def test_the_global_cache_key_moves_with_every_setting_that_changes_the_forecast
         assert key(*same) == keys[0], same
     other = {**markets, "AAA": markets["BBB"]}  # one ticker's prices differ
     assert global_key(universe_cfg(make_cfg, folder, *base), other) != keys[0]
+
+
+def test_a_member_with_a_missing_cell_or_an_inverted_bar_stays_in_the_universe(make_cfg, tmp_path):
+    """Issue 23: one broken cell is repaired and reported with its date, as in a single run; the
+    ticker is never dropped for it."""
+    folder = write_market(tmp_path / "prices")
+    for ticker, column, row in (("BBB", "Open", 150), ("CCC", "High", 250)):
+        frame = pd.read_csv(folder / f"{ticker}.csv")
+        frame.loc[row, column] = np.nan if column == "Open" else frame.loc[row, "Low"] * 0.95
+        frame.to_csv(folder / f"{ticker}.csv", index=False)
+    run_experiment(universe_cfg(make_cfg, folder, "forecaster=ridge", "universe.model=global"))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["universe"]["left_out"] == {} and set(metrics["per_ticker"]) == set(TICKERS)
+    found = {t: {f["kind"]: f["dates"] for f in metrics["data"][t]["quality"]["findings"]}
+             for t in ("BBB", "CCC")}
+    dates = pd.read_csv(folder / "AAA.csv")["Date"]
+    assert found["BBB"]["Open missing"] == [dates[150]]
+    assert found["CCC"]["High or Low missing, or High below Low"] == [dates[250]]
+
+
+def test_a_new_listing_without_a_single_runs_history_trades_and_gets_no_risk_forecasts_yet(
+        make_cfg, tmp_path, caplog):
+    """The global model forecasts a 120-bar listing; its own risk walk-forward (a single run's)
+    cannot run yet: it is skipped with a warning, and the run trades and writes var.csv."""
+    folder = write_market(tmp_path / "prices", bars=600, short={"DDD": 120})
+    cfg = make_cfg(*CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1",
+                   "forecaster=ridge", "universe.model=global", "strategy=topk", "strategy.k=2",
+                   "report.plots=false")
+    with caplog.at_level(logging.WARNING):
+        run_experiment(cfg)
+    assert "universe risk forecasts: none for DDD" in caplog.text
+    var = pd.read_csv(tmp_path / "run" / "var.csv")
+    assert "DDD" not in set(var["asset"]) and {"AAA", "portfolio"} <= set(var["asset"])
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert "DDD" in set(predictions["ticker"])

@@ -36,8 +36,11 @@ class MarketData:
     @property
     def fingerprint(self) -> str:
         """A short hash of every value and date: equal data, equal fingerprint (cache keys use it)."""
-        hashed = pd.util.hash_pandas_object(self.frame, index=True).to_numpy()
-        return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+        return frame_fingerprint(self.frame)
+
+    def fingerprint_until(self, date: pd.Timestamp) -> str:
+        """The fingerprint these data had when they ended at `date` (a daily extension keeps it)."""
+        return frame_fingerprint(self.frame.loc[:date])
 
     def summary(self) -> dict:
         index = self.frame.index
@@ -53,6 +56,12 @@ class MarketData:
             "dividend_adjusted": self.adjusted,
             "quality": self.quality.as_dict() if self.quality is not None else {},
         }
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """A short hash of every value and date of `frame`."""
+    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 class PriceSource:

@@ -1,10 +1,11 @@
 """Turn a raw price table into validated, adjusted daily bars, or say exactly what is wrong.
 
 Repairable defects (empty rows, duplicated dates, unsorted rows) are repaired and counted; anything
-else (missing columns, text in a price, non-positive prices, High below Low) is refused with the
+else (missing columns, text in a price, non-positive prices) is refused with the
 origin, the date and the column, because trading on silently patched prices is worse than stopping.
 A zero Open (Yahoo's early years hold one for every unrecorded open) passes: the `zero_opens` data
-check reports it with its dates and repairs or refuses it.
+check reports it with its dates and repairs or refuses it; so do a missing Open, High, Low or Close
+cell and a High below Low (`quality.prices.check_cells`), as any other defect of one bar.
 """
 from __future__ import annotations
 
@@ -169,15 +170,17 @@ def _numeric(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 def _check_values(frame: pd.DataFrame, origin: str) -> None:
     prices = [c for c in ("Open", "High", "Low", "Close", "Adj Close") if c in frame.columns]
     values = [*prices, "Volume"]
-    _refuse(origin, frame[values].isna(), "is missing", "fill it in or delete the row")
-    _refuse(origin, ~np.isfinite(frame[values]), "is not a finite number", "fix or delete that row")
+    # A missing Open, High, Low or Close (an Adj Close missing leaves the adjusted bar without a
+    # Close), and a High below Low, are the data-quality policy's (quality.prices.check_cells:
+    # repaired or reported with their dates, as any defect of one bar).
+    cells = [c for c in values if c not in ("Open", "High", "Low", "Close", "Adj Close")]
+    _refuse(origin, frame[cells].isna(), "is missing", "fill it in or delete the row")
+    _refuse(origin, np.isinf(frame[values]), "is not a finite number", "fix or delete that row")
     nonpositive = frame[prices] <= 0
     if "Open" in prices:  # a zero Open is an unrecorded one: the zero_opens check reports it
         nonpositive["Open"] = frame["Open"] < 0
     _refuse(origin, nonpositive, "is not a positive price", "fix or delete that row")
     _refuse(origin, frame[["Volume"]] < 0, "is negative", "fix or delete that row")
-    inverted = (frame["High"] < frame["Low"]).to_frame("High")
-    _refuse(origin, inverted, "is below Low", "swap or fix High and Low on that row")
 
 
 def _refuse(origin: str, mask: pd.DataFrame, problem: str, hint: str) -> None:

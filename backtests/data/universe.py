@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.data.csv import file_ticker
+from backtests.data.membership import Membership, read_membership
 from backtests.data.quality import say_age
 from backtests.data.symbols import check_ticker
 from backtests.errors import UserError, first_few
@@ -47,19 +48,32 @@ class Universe:
     bounds = {"model": "one of: per_ticker, global", "target": "one of: raw, excess, csrank",
               "embedding": "int >= 0", "batch_size": "int >= 1", "warm_samples": "int >= 0",
               "val_samples": "int >= 0", "n_jobs": "int >= 1", "executor": "one of: loky, dask",
-              "spread_quantile": "0 < number <= 0.5", "as_of": "date | null"}
+              "spread_quantile": "0 < number <= 0.5", "as_of": "date | null",
+              "survivors": "bool"}
 
     def __init__(self, *, name: str, tickers: Sequence[str] | None, model: str, target: str,
                  market_input: Any, embedding: int, batch_size: int, warm_samples: int,
                  val_samples: int, n_jobs: int, spread_quantile: float, as_of: str | None,
-                 executor: str, dask: Any) -> None:
+                 file: str | None, survivors: bool, executor: str, dask: Any) -> None:
         # No defaults here: conf/universe/single.yaml holds them (backtests/settings/defaults.py).
         self.name, self.model, self.target = name, model, target
         self.tickers = [str(t) for t in tickers] if tickers else None  # checked by members()
         self.market_input, self.embedding, self.batch_size = market_input, embedding, batch_size
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
+        self.file, self.survivors = file, survivors
         self.executor, self.dask = executor, dask  # where per-ticker work runs (pipeline/workers.py)
+        self._membership: Membership | None = None
+
+    @property
+    def membership(self) -> Membership | None:
+        """The point-in-time membership (universe.file), or None: every member on every date
+        (a list, a folder, a preset, or `survivors`: the file's last members run back in time)."""
+        if not self.file or self.survivors:
+            return None
+        if self._membership is None:
+            self._membership = read_membership(self.file)
+        return self._membership
 
     @property
     def label(self) -> str:
@@ -67,12 +81,17 @@ class Universe:
         return list_name(self.tickers) if self.name == "single" and self.tickers else self.name
 
     def members(self, data: DictConfig) -> list[str]:
-        """The tickers asked for: the list, or every `<TICKER>.csv` of `data.path` for `folder`."""
+        """The tickers asked for: the list, every ticker of the membership file (with `survivors`:
+        only its members on its last date), or every `<TICKER>.csv` of `data.path` for `folder`."""
+        if self.file:
+            spells = read_membership(self.file)
+            return spells.today() if self.survivors else spells.tickers
         if self.tickers:
             return sorted(dict.fromkeys(check_ticker(t) for t in self.tickers))
         if self.name != "folder":
-            raise UserError(f"universe={self.name} lists no tickers",
-                            "give universe.tickers=[AAPL,MSFT,...] or use universe=folder")
+            hint = ("give universe.file=PATH: a membership file" if self.name == "membership" else
+                    "give universe.tickers=[AAPL,MSFT,...] or use universe=folder")
+            raise UserError(f"universe={self.name} lists no tickers", hint)
         given = OmegaConf.select(data, "path", default=None)
         if not given:
             raise UserError("universe=folder reads every <TICKER>.csv of data.path, and this data "

@@ -27,7 +27,7 @@ def _clean(value: float) -> float | None:
 
 def make_trial(config: Any, dataset: str, ticker: str, returns: pd.DataFrame, sharpe: float | None,
                strategy: str | None = None, sweep: str | None = None, run_dir: str | None = None,
-               git_commit: str | None = None) -> Trial:
+               git_commit: str | None = None, data_end: str | None = None) -> Trial:
     """The ledger record of one run: `returns` has the daily `strategy` and `benchmark` columns."""
     settings = trial_settings(config)
     mine = moments(returns["strategy"])
@@ -44,7 +44,7 @@ def make_trial(config: Any, dataset: str, ticker: str, returns: pd.DataFrame, sh
                  excess_sharpe_per_period=_clean(excess["sharpe_per_period"]),
                  excess_observations=int(excess["observations"]), excess_skew=_clean(excess["skew"]),
                  excess_kurtosis=_clean(excess["kurtosis"]),
-                 sweep=sweep, run_dir=run_dir, git_commit=git_commit)
+                 sweep=sweep, run_dir=run_dir, git_commit=git_commit, data_end=data_end)
 
 
 def _number(value: Any) -> float:

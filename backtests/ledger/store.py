@@ -17,7 +17,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS trials (
     sweep TEXT,                       -- the sweep folder's name, or NULL for a single run
     run_dir TEXT,
     git_commit TEXT,
+    data_end TEXT,                    -- the data's last date (its fingerprint's)
+    extensions INTEGER NOT NULL DEFAULT 0,  -- daily extensions: the same settings on data that grew
+    latest_dataset TEXT,              -- the latest extension's data fingerprint, period end, data end
+    latest_period_end TEXT,
+    latest_data_end TEXT,
     UNIQUE (dataset, period_start, period_end, settings_hash)
 );
 CREATE INDEX IF NOT EXISTS trials_by_dataset ON trials (dataset, period_start, period_end);
@@ -84,6 +89,7 @@ class Trial:
     sweep: str | None = None
     run_dir: str | None = None
     git_commit: str | None = None
+    data_end: str | None = None
 
 
 COLUMNS = [f.name for f in fields(Trial)]
@@ -91,7 +97,11 @@ COLUMNS = [f.name for f in fields(Trial)]
 # 1: the settings hash leaves out the ticker label (identity.py), so a renamed copy of the same
 # prices is a rerun; older rows are re-keyed and the duplicates this reveals merged.
 # 2: it also leaves out attributions and a universe's name, members, as-of date and fan-out.
-SCHEMA_VERSION = 2
+# 3: a daily extension (the same settings on data that only grew) is the same trial: data_end,
+# extensions and the latest extension's dataset, period end and data end.
+SCHEMA_VERSION = 3
+ADDED = {"data_end": "TEXT", "extensions": "INTEGER NOT NULL DEFAULT 0", "latest_dataset": "TEXT",
+         "latest_period_end": "TEXT", "latest_data_end": "TEXT"}
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -100,8 +110,13 @@ def _migrate(db: sqlite3.Connection) -> None:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not another writer
-            merged = _rekey(db)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:  # not another writer
+            have = {row["name"] for row in db.execute("PRAGMA table_info(trials)")}
+            for name, kind in ADDED.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+            merged = _rekey(db) if version < 2 else 0
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if merged:
                 log.warning("ledger: %d trials recorded twice under another name or report setting "
@@ -134,6 +149,33 @@ def _rekey(db: sqlite3.Connection) -> int:
                     latest["run_dir"], first["id"]))
         merged += len(others)
     return merged
+
+
+def _extension(db: sqlite3.Connection, trial: Trial, prefix: Callable[[str], str],
+               now: str) -> int | None:
+    """The id of the record `trial` extends (updated in place), or None: not an extension."""
+    if trial.data_end is None or db.execute(
+            "SELECT 1 FROM trials WHERE dataset = ? AND period_start = ? AND period_end = ? AND "
+            "settings_hash = ?", (trial.dataset, trial.period_start, trial.period_end,
+                                  trial.settings_hash)).fetchone() is not None:
+        return None  # an ordinary rerun (or no date to cut at)
+    candidates = db.execute(
+        "SELECT id, COALESCE(latest_dataset, dataset) AS known, "
+        "COALESCE(latest_data_end, data_end) AS data_end FROM trials WHERE settings_hash = ? AND "
+        "period_start = ? AND data_end IS NOT NULL AND COALESCE(latest_data_end, data_end) <= ? "
+        "ORDER BY COALESCE(latest_data_end, data_end) DESC, id", (trial.settings_hash,
+                                                                  trial.period_start, trial.data_end))
+    for row in candidates.fetchall():
+        if prefix(row["data_end"]) != row["known"]:
+            continue  # other data (or a revised history): not this record's extension
+        grew = row["data_end"] < trial.data_end
+        db.execute("UPDATE trials SET extensions = extensions + ?, reruns = reruns + ?, "
+                   "latest_dataset = ?, latest_period_end = ?, latest_data_end = ?, last_run_at = ?, "
+                   "run_dir = ? WHERE id = ?",
+                   (int(grew), int(not grew), trial.dataset, trial.period_end, trial.data_end, now,
+                    trial.run_dir, row["id"]))
+        return int(row["id"])
+    return None
 
 
 class Ledger:
@@ -181,8 +223,14 @@ class Ledger:
                     raise
                 time.sleep(0.02 + 0.08 * random.random())
 
-    def record(self, trial: Trial) -> tuple[int, bool]:
-        """Store `trial` in one transaction; return its row id and whether it is a new trial."""
+    def record(self, trial: Trial, prefix: Callable[[str], str] | None = None) -> tuple[int, bool]:
+        """Store `trial` in one transaction; return its row id and whether it is a new trial.
+
+        `prefix(date)`: the fingerprint of this trial's data cut at `date`. With it, a trial whose
+        settings and test start are on record with data this trial's data only extend (equal up to
+        that record's last date, with sessions after it) is that record's daily extension: the
+        record counts it (`extensions`, `latest_*`) and no new trial is added.
+        """
         now = datetime.now(UTC).isoformat(timespec="microseconds")  # orders reruns
         values = asdict(trial)
         names = ", ".join(COLUMNS)
@@ -190,6 +238,10 @@ class Ledger:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlock later
             try:
+                extended = _extension(db, trial, prefix, now) if prefix is not None else None
+                if extended is not None:
+                    db.execute("COMMIT")
+                    return extended, False
                 cursor = db.execute(
                     f"INSERT INTO trials (recorded_at, last_run_at, {names}) "
                     f"VALUES (:now, :now, {marks}) "

@@ -24,11 +24,13 @@ from omegaconf import DictConfig
 
 from backtests.atomic import write_json
 from backtests.data.universe import is_universe_run
-from backtests.errors import UserError
+from backtests.modes.predict_universe import run_predict_universe
+from backtests.outputs.advice import ACTIONS, SIDES, action_text
 from backtests.pipeline.engine import run_backtest
 from backtests.stages.chain import Settings
 from backtests.stages.distribution import Distributions, distribution_stage
 from backtests.stages.forecasts import forecast_stage
+from backtests.stages.journal import journal_ticker
 from backtests.stages.markets import load_markets
 from backtests.stages.risk import RiskForecasts, risk_stage
 from backtests.stages.trade import ticker_bars
@@ -37,42 +39,10 @@ from forecasting.risk.distributions import column
 
 log = logging.getLogger(__name__)
 
-SIDES = {1: "long", 0: "flat", -1: "short"}
-ACTIONS = {  # (position now, position wanted) -> what to do at the next open
-    (0, 0): "stay flat", (1, 1): "hold the long", (-1, -1): "hold the short",
-    (0, 1): "buy (open a long)", (0, -1): "sell short (open a short)",
-    (1, 0): "sell (close the long)", (-1, 0): "buy to cover (close the short)",
-    (1, -1): "sell the long and sell short", (-1, 1): "buy to cover and buy a long",
-}
-
-
-def action_text(decision: dict[str, Any], rules: Any) -> str:
-    """The decision in words: what to do at the next open, why, and where the protection sits."""
-    now, wanted = decision["position"], decision["target"]
-    text = ACTIONS[(now, wanted)]
-    reason = decision["reason"]
-    if reason not in ("signal", "no change"):
-        text += f" ({reason.replace('_', ' ')})"
-    if decision["why"]:
-        text += f": {decision['why']}"
-    if decision["breaker_blocked"]:
-        text += "; the drawdown breaker keeps the strategy out for now"
-    if wanted == now and now != 0:
-        if decision["stop"] is not None:
-            rule = (decision["stop_rule"] or "stop").replace("_", " ")
-            text += f"; protective stop working at {decision['stop']:.2f} ({rule})"
-        if decision["take_profit"] is not None:
-            text += f"; take-profit at {decision['take_profit']:.2f}"
-    elif wanted != 0 and rules is not None and (rules.has_stop or rules.take_profit is not None):
-        text += "; its stops are placed from the price the order fills at"
-    return text
-
-
 def run_predict(cfg: DictConfig) -> float:
     """Forecast the next session and print what the strategy does at the next open."""
-    if is_universe_run(cfg):
-        raise UserError("mode=predict forecasts one ticker's next session, not a universe",
-                        "leave universe at single and give ticker=SYMBOL")
+    if is_universe_run(cfg):  # every member's forecast, the book's targets and orders
+        return run_predict_universe(cfg)
     checked = Settings.check(cfg)  # the chain's checks, before any data is read
     strategy_cls, params, settings = checked.strategy, checked.params, checked.risk
     broker = instantiate(cfg.broker)
@@ -115,6 +85,9 @@ def run_predict(cfg: DictConfig) -> float:
         summary["distribution"] = next_distribution(distributions, market.frame["Close"], as_of)
         if risk_run.on:
             summary["risk"] = next_risk(risk_run, market.ticker, as_of)
+    live = journal_ticker(cfg, loaded, forecasts, result, "predict")  # before the outcome exists
+    if live is not None:
+        summary["live"] = {k: live[k] for k in ("since", "sessions", "verdict", "journal") if k in live}
     write_json(Path(cfg.paths.output_dir) / "forecast.json", summary)
     log.info("predict: %s after the close of %s: forecast %+.4f%% for the next session (implied "
              "close %.2f%s)", market.ticker, as_of.date(), 100 * forecast,

@@ -7,6 +7,9 @@ file instead of building it again. Entries are written atomically, so a crash le
 whole entry or none, and a changed input (other returns, another title) is simply another key.
 A stored value that is not JSON is named in a warning and recomputed; any other error reading
 the cache (permissions, a full disk) is raised, not hidden.
+
+A file not in the cache is drawn by the run's background worker when it has one
+(outputs/background.py): the caller waits for it before the run is marked complete.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.atomic import atomic_path, write_json
+from backtests.outputs.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +49,23 @@ def content_key(name: str, inputs: Iterable[Any]) -> str:
 class ArtifactCache:
     """`<cache_dir>/artifacts/<key><suffix>`: files keyed by what they were built from."""
 
-    def __init__(self, cache_dir: str | Path) -> None:
+    def __init__(self, cache_dir: str | Path, background: Background | None = None) -> None:
         self.folder = Path(cache_dir) / "artifacts"
+        self.background = background
 
     def file(self, dest: Path, inputs: Iterable[Any], build: Callable[[Path], None]) -> bool:
-        """Put at `dest` the artifact built from `inputs`; True when it came from the cache."""
+        """Put at `dest` the artifact built from `inputs`; True when it came from the cache.
+        A build runs in the background worker when there is one (done after `background.wait`)."""
         stored = self.folder / f"{content_key(dest.name, inputs)}{dest.suffix}"
         if stored.is_file():
             with atomic_path(dest) as tmp:
                 shutil.copyfile(stored, tmp)
             log.debug("artifact %s reused from %s", dest.name, stored)
             return True
-        build(dest)
-        if dest.is_file():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with atomic_path(stored) as tmp:
-                shutil.copyfile(dest, tmp)
+        if self.background is None:
+            _build_and_keep(build, dest, stored)
+        else:
+            self.background.submit(lambda: _build_and_keep(build, dest, stored))
         return False
 
     def value(self, name: str, inputs: Iterable[Any], compute: Callable[[], dict]) -> dict:
@@ -76,3 +81,12 @@ class ArtifactCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json(stored, result)
         return json.loads(stored.read_text())  # the same JSON round trip a cache hit gives
+
+
+def _build_and_keep(build: Callable[[Path], None], dest: Path, stored: Path) -> None:
+    """Build `dest`, then keep a copy at `stored` for the next run with the same inputs."""
+    build(dest)
+    if dest.is_file():
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(stored) as tmp:
+            shutil.copyfile(dest, tmp)

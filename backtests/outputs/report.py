@@ -31,6 +31,7 @@ from backtests.outputs.html import (
 from backtests.outputs.sections.data import data_section
 from backtests.outputs.sections.distribution import distribution_section
 from backtests.outputs.sections.explain import explain_section
+from backtests.outputs.sections.live import live_section
 from backtests.outputs.sections.risk import risk_section
 from backtests.outputs.sections.trials import trials_section
 
@@ -67,6 +68,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
     files += ["distribution.csv"] if metrics.get("distribution") else []
     links += [f'<a href="{name}">{name}</a>' for name in files]
     links += ['<a href="trials.json">trials.json</a>'] if metrics.get("trials") else []
+    links += ['<a href="live.json">live.json</a>'] if metrics.get("live") else []
     forecast = metrics.get("forecast") or {}
     body = [
         f"<h1>{esc(title)}</h1>",
@@ -76,6 +78,7 @@ def render_report(folder: Path, metrics: dict, run_info: dict, trades: pd.DataFr
         _what_ran(config, command, run_info, data, period, ticker, strategy_name),
         "<h2>Data</h2>", data_section(data),
         "<h2>Strategy against buy and hold</h2>", _performance(s, b),
+        *live_section(metrics.get("live")),
         "<h2>Trials on this data</h2>",
         trials_section(metrics.get("trials"),
                        int((config.get("report") or {}).get("periods_per_year") or 252)),

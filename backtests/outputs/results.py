@@ -20,7 +20,8 @@ from backtests.pipeline.metrics import run_objective
 
 log = logging.getLogger(__name__)
 
-IGNORED_GROUPS = ("paths", "ledger", "logger")  # where files and records go, not what is computed
+# Where files and records go, not what is computed.
+IGNORED_GROUPS = ("paths", "ledger", "journal", "logger")
 
 PACKAGES = ("backtrader", "tensorflow-cpu", "tensorflow", "keras", "pandas", "numpy", "quantstats",
             "yfinance", "hydra-core", "omegaconf", "scipy", "matplotlib")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,9 +44,7 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
     """
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # ~130 "Arial" lines
-    import quantstats as qs
+    qs = quantstats()
 
     # QuantStats puts the title into its page unescaped; our titles are checked symbols and dates,
     # escaping keeps it that way for any name a user gives.
@@ -61,8 +60,8 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
         return
     try:
         with atomic_path(path) as tmp, warnings.catch_warnings(), _our_charts(qs), \
-                _our_exposure(qs, time_in_market), \
-                matplotlib.rc_context({"svg.fonttype": "none"}):
+                _our_exposure(qs, time_in_market), _quantstats_globals(), \
+                matplotlib.rc_context(_tearsheet_style()):
             warnings.simplefilter("ignore")  # QuantStats' own matplotlib/pandas deprecation noise
             # output= keeps QuantStats from opening a browser; a Series benchmark keeps it offline.
             qs.reports.html(strategy, benchmark=benchmark, output=str(tmp), title=title,
@@ -71,6 +70,76 @@ def write_tearsheet(path: Path, strategy: pd.Series, benchmark: pd.Series, title
             tmp.write_text(_self_contained(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
         _explain(path, title, f"QuantStats could not analyse these returns ({exc})")
+
+
+_STYLE: dict[str, Any] = {}  # the matplotlib settings QuantStats' import sets: its tearsheet's look
+
+
+def quantstats() -> Any:
+    """QuantStats, imported without restyling this process's figures.
+
+    Importing it applies a seaborn style to matplotlib's global settings, so every figure drawn
+    after it (forecast.png, risk.png, ...) looked different from one drawn before it: the same run
+    drew other bytes depending on whether its tearsheet came first or from the cache, or ran in
+    another process. The import runs inside `rc_context`, which puts every setting back; what it
+    changed is kept in `_STYLE` for the tearsheet alone. It also registers pandas' date
+    converters with matplotlib and has seaborn redefine the one-letter colours ("k" became a
+    dark grey): both undone.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # ~130 "Arial" lines
+    if "quantstats" in sys.modules and _STYLE:
+        return sys.modules["quantstats"]
+    from pandas.plotting import deregister_matplotlib_converters
+
+    codes = matplotlib.colors.ColorConverter.colors  # "k", "b", ...: seaborn redefines them
+    letters = {code: codes[code] for code in "bgrcmyk"}
+    with matplotlib.rc_context():
+        before = dict(matplotlib.rcParams)
+        import quantstats as qs
+
+        _STYLE.update({key: value for key, value in matplotlib.rcParams.items()
+                       if str(value) != str(before.get(key))})
+    deregister_matplotlib_converters()  # its import also registered pandas' date converters
+    _LETTERS.update({code: codes[code] for code in letters})
+    _set_letters(letters)
+    return qs
+
+
+_LETTERS: dict[str, Any] = {}  # the one-letter colours as seaborn defines them: the tearsheet's
+
+
+def _set_letters(letters: dict[str, Any]) -> None:
+    import matplotlib
+
+    codes = matplotlib.colors.ColorConverter.colors
+    codes.update(letters)
+    getattr(codes, "cache", {}).clear()  # matplotlib caches colour lookups
+
+
+@contextmanager
+def _quantstats_globals() -> Iterator[None]:
+    """pandas' matplotlib date converters and seaborn's one-letter colours, as QuantStats'
+    charts had them, for the tearsheet alone (the run's figures keep matplotlib's own)."""
+    import matplotlib
+    from pandas.plotting import deregister_matplotlib_converters, register_matplotlib_converters
+
+    codes = matplotlib.colors.ColorConverter.colors
+    ours = {code: codes[code] for code in _LETTERS}
+    register_matplotlib_converters()
+    _set_letters(_LETTERS)
+    try:
+        yield
+    finally:
+        _set_letters(ours)
+        deregister_matplotlib_converters()
+
+
+def _tearsheet_style() -> Any:
+    """QuantStats' own style, and charts that keep their text as SVG text."""
+    return {**_STYLE, "svg.fonttype": "none"}
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.settings.defaults import shipped
 from forecasting.explain import Explanation, FoldExplainer
@@ -44,17 +45,20 @@ def explain_tag(cfg: DictConfig) -> str:
     return settings_hash(OmegaConf.to_container(cfg.explain, resolve=True), 12)
 
 
-def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None) -> Windows:
+def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | None = None,
+                  full_history: bool = True) -> Windows:
     """Past-only features, then windows of `forecaster.window` bars with next-day targets.
 
     Too short a history is refused before any feature is computed, with the number of bars needed
     counting the features' warm-up; otherwise a feature with no value yet on a short file would be
     blamed for look-ahead. `extra`: columns by date appended to the features (a universe's
     market-wide inputs); rows before all of them have a value are dropped with the warm-up.
+    `full_history` False (the global model): a ticker needs only one window after the warm-up, not
+    a single run's first training span (stages/markets.py checks that when loading).
     """
     builder = instantiate(cfg.features)
     warmup = feature_warmup(builder)
-    if warmup is not None:
+    if warmup is not None and full_history:
         check_history(cfg, market, warmup)
     try:
         features = builder(market.frame)
@@ -63,7 +67,8 @@ def build_windows(cfg: DictConfig, market: MarketData, extra: pd.DataFrame | Non
     if extra is not None:
         features = features.join(extra.reindex(features.index))
         features = features.iloc[int(features.notna().all(axis=1).to_numpy().argmax()):]
-    check_history(cfg, market, len(market.frame) - len(features))
+    if full_history:
+        check_history(cfg, market, len(market.frame) - len(features))
     return make_windows(features, market.frame["Close"], int(cfg.forecaster.window))
 
 
@@ -137,8 +142,14 @@ def walk_forward_forecasts(cfg: DictConfig, market: MarketData, use_cache: bool 
     log.info("forecasts: %s over %d samples, %d folds (%s, retrain every %d bars)",
              type(forecaster).__name__, len(windows), len(walkforward.folds(len(windows), lead)),
              walkforward.mode, walkforward.retrain_every)
+    remembered = use_cache and until is None
+    memory = memory_key(f"forecasts-explained-{tag}" if tag else "forecasts", market.ticker,
+                        forecast_settings(cfg), int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     predictions = walkforward.run(forecaster, windows, seed=int(cfg.seed), baselines={"ridge": ridge},
-                                  until=until, lead=lead, explain=explainer)
+                                  until=until, lead=lead, explain=explainer, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
     explanation = explainer.explanation if explainer is not None else None
     if explainer is not None and explanation is not None:
         log.info("explain: attributions for %d folds in %.1f s", len(explanation.folds),

@@ -3,7 +3,7 @@ the configured costs and risk rules, and collects what happened as date x ticker
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,7 @@ class PortfolioResult:
     in_market: pd.Series      # date -> gross > 0
     targets: pd.DataFrame     # date x ticker: the targets each rebalance close decided
     traded: pd.Series         # date -> value of every fill that day (rebalances, stops, breaker)
+    decision: dict[str, Any] = field(default_factory=dict)  # what the last close decided (predict)
 
 
 def _table(rows: Mapping[Any, Mapping[str, float]], tickers: list[str]) -> pd.DataFrame:
@@ -68,4 +69,5 @@ def run_portfolio(bars: Mapping[str, pd.DataFrame], strategy: type[PortfolioStra
     return PortfolioResult(returns=returns, equity=equity, holdings=holdings,
                            weights=weights[weights.index >= start], trades=trades, exposure=exposure,
                            in_market=exposure["gross"] > 0, targets=targets,
-                           traded=pd.Series(strat.traded, dtype="float64"))
+                           traded=pd.Series(strat.traded, dtype="float64"),
+                           decision=strat.decision())

@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.settings.groups import checked_group
@@ -50,12 +51,17 @@ def risk_settings(cfg: DictConfig) -> RiskSettings | None:
 def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False) -> str:
     """What determines the risk forecasts: not the return forecaster's settings but its window,
     unless the `lstm` method reads a distribution forecaster's forecasts (`from_forecasts`)."""
+    return forecast_key(market.fingerprint, risk_settings_of(cfg, from_forecasts), int(cfg.seed))
+
+
+def risk_settings_of(cfg: DictConfig, from_forecasts: bool = False) -> dict[str, Any]:
+    """The settings in the risk forecasts' key (`risk_key`), without the data."""
     settings: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                                 for group in ("features", "walkforward", "risk_model")}
     settings["window"], settings["risk_format"] = int(cfg.forecaster.window), RISK_FORMAT
     if from_forecasts:
         settings["forecaster"] = OmegaConf.to_container(cfg.forecaster, resolve=True)
-    return forecast_key(market.fingerprint, settings, int(cfg.seed))
+    return settings
 
 
 def reads_forecasts(settings: RiskSettings, distribution: pd.DataFrame | None) -> bool:
@@ -65,12 +71,14 @@ def reads_forecasts(settings: RiskSettings, distribution: pd.DataFrame | None) -
 
 def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
                       use_cache: bool = True, until: pd.Timestamp | None = None,
-                      distribution: pd.DataFrame | None = None) -> RiskRun:
+                      distribution: pd.DataFrame | None = None,
+                      ready: pd.DataFrame | None = None) -> RiskRun:
     """Out-of-sample risk forecasts for every forecast day (cached by key, like the forecasts).
 
     A day whose next return spans a gap in the data keeps its forecast but gets no `realised`
     return, so it is left out of the backtests, as it is out of the forecast scores.
     `distribution`: a distribution forecaster's forecasts, which the `lstm` method then reads.
+    `ready`: some methods' rows, already computed by the background worker (stages/prefetch.py).
     """
     distribution = distribution if reads_forecasts(settings, distribution) else None
     key = risk_key(cfg, market, distribution is not None)
@@ -80,15 +88,47 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
         if cached is not None:
             log.info("risk: reusing cached risk forecasts %s (%d rows)", key, len(cached))
             return RiskRun(cached, settings, key, cached=True)
-    windows = build_windows(cfg, market)
-    lead = market.frame.index.get_loc(windows.index[0])
-    frame = run_risk(instantiate(cfg.walkforward),
-                     settings.build(int(cfg.forecaster.window), distribution),
-                     windows, settings.levels, seed=int(cfg.seed), lead=lead, until=until)
+    methods = settings.build(int(cfg.forecaster.window), distribution)
+    done = {} if ready is None or until is not None else {
+        str(name): part for name, part in ready.groupby("method", sort=False) if name in methods}
+    todo = {name: method for name, method in methods.items() if name not in done}
+    computed = compute_risk(cfg, market, settings, todo, until, distribution is not None,
+                            remembered=use_cache) if todo else None
+    frame = computed if not done and computed is not None else in_method_order(done, methods, computed)
     frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
     if use_cache and until is None:
         cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint, "kind": "risk"})
     return RiskRun(frame, settings, key, cached=False)
+
+
+def compute_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
+                 methods: dict[str, Any], until: pd.Timestamp | None = None,
+                 from_forecasts: bool = False, remembered: bool = True) -> pd.DataFrame:
+    """`methods`' rows over the forecasts' folds, reusing the folds an earlier run with the same
+    settings and methods already fitted (`remembered`: the fold memory, pipeline/fold_memory.py).
+    No cache: `walk_forward_risk` and the background worker (stages/prefetch.py) both call this,
+    each for its own methods, each with its own memory."""
+    windows = build_windows(cfg, market)
+    lead = market.frame.index.get_loc(windows.index[0])
+    remembered = remembered and until is None
+    reads = from_forecasts and "lstm" in methods
+    memory = memory_key("risk", market.ticker, {**risk_settings_of(cfg, reads), "methods": list(methods)},
+                        int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
+    frame = run_risk(instantiate(cfg.walkforward), methods, windows, settings.levels,
+                     seed=int(cfg.seed), lead=lead, until=until, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
+    return frame
+
+
+def in_method_order(done: dict[str, pd.DataFrame], methods: dict[str, Any],
+                    computed: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows computed before and now, method by method in the configured order (run_risk's)."""
+    parts = dict(done)
+    if computed is not None:
+        parts.update({str(name): part for name, part in computed.groupby("method", sort=False)})
+    return pd.concat([parts[name] for name in methods])
 
 
 def var_table(frame: pd.DataFrame, asset: str, levels: list[float]) -> pd.DataFrame:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.data.membership import Membership
 from backtests.data.universe import Universe
 from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
@@ -34,11 +35,13 @@ from backtests.pipeline.forecasts import (
 )
 from backtests.pipeline.workers import Executor, worker_setup
 from backtests.settings.defaults import shipped
+from forecasting.boosting import Booster
 from forecasting.explain import Explanation
 from forecasting.explain.tickers import over_tickers
+from forecasting.ridge import RidgeForecaster
 from forecasting.universe.explain import PanelExplainer
 from forecasting.universe.market import panel_log_returns
-from forecasting.universe.models import GlobalLSTM, PanelRidge
+from forecasting.universe.models import GlobalLSTM, PanelLightGBM, PanelRidge
 from forecasting.universe.panel import Panel
 from forecasting.universe.walkforward import run_panel
 
@@ -110,32 +113,70 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData], n_j
                         over_tickers(explanations) if explain else None)
 
 
+def member_closes(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame:
+    """Every ticker's close, NaN where it was not a member that day (no membership: every close).
+
+    A ticker with several spells gets one column per spell (`T#1`, `T#2`): a return is never
+    taken from its last close before leaving to its first after rejoining.
+    """
+    closes = closes_panel(markets)
+    membership = universe.membership
+    if membership is None:
+        return closes
+    columns = {}
+    for ticker in closes.columns:
+        spells = membership.spells.get(str(ticker), ())
+        for number, spell in enumerate(spells, start=1):
+            name = ticker if len(spells) == 1 else f"{ticker}#{number}"
+            columns[name] = closes[ticker].where(spell.covers(closes.index))
+    return pd.DataFrame(columns, index=closes.index)
+
+
 def market_inputs(universe: Universe, markets: Mapping[str, MarketData]) -> pd.DataFrame | None:
-    """The market-wide input columns by date (each value from closes up to that date), or None."""
+    """The market-wide input columns by date (each value from the closes of that date's members
+    up to that date), or None."""
     if universe.market_input is None:
         return None
     feature = universe.market_input
-    return feature(closes_panel(markets)).rename("market").to_frame()
+    return feature(member_closes(universe, markets)).rename("market").to_frame()
 
 
 def build_panel(cfg: DictConfig, universe: Universe, markets: Mapping[str, MarketData]) -> Panel:
-    """Every ticker's windows (its own features plus the market inputs) stacked into one panel."""
+    """Every ticker's windows (its own features plus the market inputs) stacked into one panel;
+    with membership, each sample marked with whether its ticker was a member on its date."""
     extra = market_inputs(universe, markets)
-    windows = {t: build_windows(cfg, m, extra) for t, m in markets.items()}
-    return Panel.stack(windows, {t: m.frame.index for t, m in markets.items()})
+    windows = {t: build_windows(cfg, m, extra, full_history=False) for t, m in markets.items()}
+    panel = Panel.stack(windows, {t: m.frame.index for t, m in markets.items()})
+    membership = universe.membership
+    if membership is None:
+        return panel
+    return panel.with_members(membership.mask(panel.calendar, panel.tickers).to_numpy())
+
+
+DISTRIBUTION_ONLY = ("horizons", "warm_samples")  # a distribution forecaster's settings of its own
 
 
 def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
-    """The global forecaster the `forecaster` group describes: the LSTM, or pooled ridge."""
+    """The global forecaster the `forecaster` group describes: the LSTM (its GRU or ALSTM
+    sibling: the class's `cell`), pooled LightGBM, or pooled ridge.
+
+    The global model forecasts a point: a distribution forecaster (forecaster=lstm_dist, the
+    default) lends it its network's settings, not its horizons or its warm-fold sample (the
+    universe's own `warm_samples` sets that); strategies that read distributions are refused
+    with the global model before any data is read (settings/combinations.py)."""
     resolved = OmegaConf.to_container(cfg.forecaster, resolve=True)
     assert isinstance(resolved, dict)
-    settings: dict[str, Any] = {str(k): v for k, v in resolved.items() if not str(k).startswith("_")}
-    if str(cfg.forecaster._target_).endswith("RidgeForecaster"):
+    settings: dict[str, Any] = {str(k): v for k, v in resolved.items()
+                                if not str(k).startswith("_") and k not in DISTRIBUTION_ONLY}
+    single = get_class(str(cfg.forecaster._target_))
+    if issubclass(single, RidgeForecaster):
         return PanelRidge(target=universe.target, **settings)
+    if issubclass(single, Booster):
+        return PanelLightGBM(target=universe.target, **settings)
     settings["batch_size"] = universe.batch_size
     return GlobalLSTM(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
                       warm_samples=universe.warm_samples, val_samples=universe.val_samples,
-                      **settings)
+                      cell=getattr(single, "cell", "lstm"), **settings)
 
 
 @dataclass
@@ -163,13 +204,17 @@ def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
     """The forecast cache key of a global run: every ticker's data and every setting of the model.
 
     The universe settings that cannot change a forecast (its name, the fan-out, the spread's
-    quantile) are left out; the members are in the data part, `as_of` through the data it chose.
+    quantile) are left out; the members are in the data part, `as_of` through the data it chose,
+    a membership file through its spells (not its path).
     """
     universe = OmegaConf.to_container(cfg.universe, resolve=True)
     assert isinstance(universe, dict)
     model = {k: v for k, v in universe.items()
-             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "executor", "dask")}
-    data = settings_hash({t: m.fingerprint for t, m in sorted(markets.items())})
+             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "file", "survivors",
+                           "executor", "dask")}
+    prices: dict[str, str] = {t: m.fingerprint for t, m in sorted(markets.items())}
+    membership = instantiate(cfg.universe).membership  # who trains when: part of the data
+    data = settings_hash({**prices, "membership": membership.digest()} if membership else prices)
     return forecast_key(data, {**forecast_settings(cfg), "universe": model}, int(cfg.seed))
 
 
@@ -222,15 +267,19 @@ def long_form(per_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return long.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
 
 
-def finish_long(long: pd.DataFrame, markets: Mapping[str, MarketData]) -> pd.DataFrame:
+def finish_long(long: pd.DataFrame, markets: Mapping[str, MarketData],
+                membership: Membership | None = None) -> pd.DataFrame:
     """predictions.csv's columns: date, ticker, forecast, actual, fold, ridge, reversal, drift, scored.
 
     Two naive cross-sectional rules, each known at the close of the forecast date: `reversal`,
     minus today's log return (short-term reversal), and `drift`, the ticker's mean daily log return
     from its first loaded bar to today (tickers that rose keep rising: in today's survivors run back
     in time, that alone ranks tomorrow's returns a little). `scored` is 0 where the next-day return
-    spans a gap in the data: such rows are kept but left out of every score.
+    spans a gap in the data: such rows are kept but left out of every score. With `membership`,
+    only the rows of a ticker on the dates it was a member are kept.
     """
+    if membership is not None:
+        long = membership.keep(long)
     panel = panel_log_returns(closes_panel(markets))
     returns = panel.stack().rename("today")
     drift = panel.expanding().mean().where(panel.notna()).stack()

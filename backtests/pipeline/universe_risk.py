@@ -12,11 +12,14 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.errors import UserError
 from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache
+from backtests.pipeline.forecasts import check_history, feature_warmup
 from backtests.pipeline.risk import RiskRun, reads_forecasts, risk_key, var_table, walk_forward_risk
 from backtests.pipeline.workers import Executor, worker_setup
 from forecasting.risk.walkforward import RiskSettings
@@ -57,7 +60,7 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
         frame = cache.peek(key)  # no lock taken on a miss: the workers need it
         if frame is not None:
             runs[ticker] = RiskRun(frame, settings, key, cached=True)
-    missing = sorted(t for t in markets if t not in runs)
+    missing = sorted(t for t in markets if t not in runs and own_history(cfg, markets[t]))
     log.info("universe risk forecasts: %d of %d from the cache, %d to compute on %d process(es)",
              len(runs), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
     worker = _worker_cfg(cfg)
@@ -67,6 +70,18 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
     for ticker, frame in zip(missing, frames, strict=True):
         runs[ticker] = RiskRun(frame, settings, keys[ticker], cached=False)
     return {t: runs[t] for t in sorted(runs)}
+
+
+def own_history(cfg: DictConfig, market: MarketData) -> bool:
+    """Whether the ticker has the history its own risk walk-forward needs (a single run's); a new
+    listing that the global model already forecasts may not, and gets no risk forecasts yet."""
+    warmup = feature_warmup(instantiate(cfg.features))
+    try:
+        check_history(cfg, market, warmup or 0)
+    except UserError as exc:
+        log.warning("universe risk forecasts: none for %s: %s", market.ticker, exc.message)
+        return False
+    return True
 
 
 def vol_panel(runs: Mapping[str, RiskRun]) -> dict[str, pd.DataFrame]:

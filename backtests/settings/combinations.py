@@ -67,6 +67,7 @@ def _example_tickers(cfg: DictConfig) -> list[str]:
 def _check_universe(cfg: DictConfig, universe: bool) -> None:
     """Enough names to score a cross-section; a global model's settings only with a global model."""
     model, target = _get(cfg, "universe.model", "per_ticker"), _get(cfg, "universe.target", "raw")
+    _check_membership(cfg)
     if not universe:
         if model == "global" or target != "raw":
             key = "universe.model=global" if model == "global" else f"universe.target={target}"
@@ -84,15 +85,30 @@ def _check_universe(cfg: DictConfig, universe: bool) -> None:
                         "correlation across tickers)",
                         f"list {MIN_TICKERS} or more, e.g. universe.tickers=[{','.join(names + more)}], "
                         "or drop universe.tickers for a one-ticker run (ticker=...)")
-    if model == "global" and _get(cfg, "forecaster.horizons") is not None:
-        raise UserError("forecaster=lstm_dist forecasts each ticker's distribution on its own, but "
-                        "universe.model=global trains one point model on every ticker",
-                        "use universe.model=per_ticker for distributions, or forecaster=lstm "
-                        "with the global model")
     if model != "global" and target != "raw":
         raise UserError(f"universe.target={target} is the global model's target, but "
                         f"universe.model={model} trains each ticker on its own returns: it would "
                         "be ignored", "add universe.model=global, or drop universe.target")
+
+
+def _check_membership(cfg: DictConfig) -> None:
+    """A membership file chooses the members alone; `survivors` only reads one."""
+    file, name = _get(cfg, "universe.file"), _get(cfg, "universe.name", "single")
+    if _get(cfg, "universe.survivors", False) and not file:
+        raise UserError("universe.survivors=true runs a membership file's last members on every "
+                        "date, but no universe.file is given: it would be ignored",
+                        "add universe=membership universe.file=PATH, or drop universe.survivors")
+    if file and name != "membership":
+        raise UserError(f"universe.file is the membership file of universe=membership, but this "
+                        f"run has universe={name}: it would be ignored",
+                        "add universe=membership, or drop universe.file")
+    if name == "membership" and not file:
+        raise UserError("universe=membership needs its membership file",
+                        "add universe.file=PATH (CSV ticker,start,end; qlib's instruments file; or "
+                        "date,tickers snapshots)")
+    if name == "membership" and _get(cfg, "universe.tickers"):
+        raise UserError("universe=membership takes its members from universe.file, so "
+                        "universe.tickers would be ignored", "drop universe.tickers")
 
 
 def _check_distribution(cfg: DictConfig, portfolio: bool, name: str) -> None:

@@ -12,6 +12,7 @@ before end, exit below entry, fast below slow) follow, then settings that contra
 from __future__ import annotations
 
 import functools
+import importlib.util
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -84,6 +85,7 @@ class Rule:
 # Every other bound is declared by the component that uses it (`bounds`, settings/bounds.py).
 RULES: tuple[Rule, ...] = (
     Rule(r"seed", whole(0), "a whole number >= 0", "42"),
+    Rule(r"workers", whole(0), "a whole number >= 0 (0: no process beside the run's own)", "1"),
     Rule(r"report\.(tearsheet|plots)", boolean, "true or false", "false"),
     Rule(r"report\.explain", boolean, "true, false or null (on for a single run, off for a universe)",
          "false", nullable=True),
@@ -91,7 +93,8 @@ RULES: tuple[Rule, ...] = (
     Rule(r"mode\.(start|end)", date, "a date (YYYY-MM-DD) or null", "2015-01-01", nullable=True),
     Rule(r"mode\.cutoffs", whole(1), "a whole number >= 1", "3"),
     Rule(r"mode\.atol", number(0), "a number >= 0", "0.0"),
-    Rule(r"mode\.reset|ledger\.enabled", boolean, "true or false", "true"),
+    Rule(r"mode\.reset|ledger\.enabled|journal\.enabled", boolean, "true or false", "true"),
+    Rule(r"journal\.lock_timeout_s", number(0), "a number of seconds >= 0", "600"),
     Rule(r"ledger\.journal_mode", one_of("wal", "delete", "truncate", "persist"),
          "wal (one host), or delete on a network filesystem", "wal"),
 )
@@ -129,10 +132,23 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"{key}={_show(value)} is not valid: it must be {rule.wants}",
                         f"e.g. {key}={rule.example}")
     _check_pairs(values)
+    _check_extras(cfg)
     target = OmegaConf.select(cfg, "strategy._target_", default=None)
     check_combinations(cfg, _component(target) if isinstance(target, str) else None)
     _check_choices(cfg)
     check_keys(cfg, LAST)  # the modes' modules are slow to import: only once all else passed
+
+
+def _check_extras(cfg: DictConfig) -> None:
+    """Refuse a forecaster whose optional package is not installed (its class's `requires`:
+    the package and the pyproject extra that brings it), before any data is read."""
+    target = OmegaConf.select(cfg, "forecaster._target_", default=None)
+    component = _component(target) if isinstance(target, str) else None
+    package, extra = getattr(component, "requires", (None, None))
+    if package is not None and importlib.util.find_spec(package) is None:
+        name = str(target).rpartition(".")[2]
+        raise UserError(f"{name} needs the {package} package, which is not installed",
+                        f'pip install -c constraints.txt -e ".[{extra}]"')
 
 
 def _component_bound(cfg: DictConfig, key: str) -> tuple[Bound, Any] | None:

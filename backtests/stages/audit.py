@@ -28,6 +28,7 @@ from backtests.pipeline.universe_risk import vol_panel
 from backtests.stages.chain import Settings
 from backtests.stages.distribution import distribution_stage
 from backtests.stages.forecasts import Forecasts, forecast_stage
+from backtests.stages.journal import entry_table
 from backtests.stages.lookahead import (
     Finding,
     cutoff_dates,
@@ -81,6 +82,7 @@ def replay(cfg: DictConfig, settings: Settings, loaded: Markets, risk_for: RiskF
         if inputs is not None:
             outputs["market inputs"] = inputs
     outputs["forecasts"] = forecasts.by_date()
+    outputs["journal entries"] = entry_table(loaded, forecasts)  # what an entry at each close holds
     distributions = distribution_stage(cfg, loaded, forecasts, use_cache=use_cache, until=until)
     if distributions is not None:  # every horizon's, every method's (not the outcomes)
         outputs["forecast distributions"] = distributions.by_date()

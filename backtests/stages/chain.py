@@ -6,6 +6,9 @@ Each stage hands its record to the next (stages/markets.py, forecasts.py, risk.p
 trade.py, record.py). A single ticker is a universe of one through the same stages; only the trade
 stage chooses an engine (one ticker's, or the portfolio's), and the record stage writes what fits
 the kind of run. The audit (stages/audit.py) replays the same stages on altered data.
+With `workers` > 0 a process beside the run's own (outputs/background.py) fits a single run's
+baselines while the network trains (stages/prefetch.py) and draws the figures and the tearsheet
+during the record stage: the same functions on the same inputs, the same files.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from backtests.outputs.background import Background
 from backtests.outputs.results import stored_result
 from backtests.pipeline.risk import risk_settings
 from backtests.pipeline.universe import explains_universe
@@ -24,6 +28,7 @@ from backtests.stages.distribution import distribution_settings, distribution_st
 from backtests.stages.forecasts import forecast_stage
 from backtests.stages.markets import Markets, load_markets
 from backtests.stages.portfolio import check_portfolio
+from backtests.stages.prefetch import start_baselines
 from backtests.stages.record import record_ticker, record_universe
 from backtests.stages.risk import risk_stage
 from backtests.stages.sentiment import sentiment_stage
@@ -65,6 +70,11 @@ def explains(cfg: DictConfig, loaded: Markets) -> bool:
     return cfg.report.get("explain") is not False if loaded.single else explains_universe(cfg)
 
 
+def draws(cfg: DictConfig) -> bool:
+    """Whether the run draws figures or a tearsheet (the background worker's later work)."""
+    return bool(cfg.report.plots) or bool(cfg.report.tearsheet)
+
+
 def run_chain(cfg: DictConfig) -> float:
     """Run the configured experiment through every stage, write its folder, and return the
     objective sweeps optimise (a strategy's Sharpe ratio; a universe's mean daily IC without one)."""
@@ -74,23 +84,28 @@ def run_chain(cfg: DictConfig) -> float:
     timings = Timings()
     with timings.stage("check settings"):
         settings = Settings.check(cfg)
-    with timings.stage("load prices"):
-        loaded = load_markets(cfg)
-        settings.check_markets(loaded)
-    with timings.stage("forecasts"):
-        forecasts = forecast_stage(cfg, loaded, settings.reads_forecasts(loaded),
-                                   explain=explains(cfg, loaded))
-    with timings.stage("distributions"):
-        distributions = distribution_stage(cfg, loaded, forecasts)
-    with timings.stage("risk forecasts"):
-        risk = risk_stage(cfg, loaded, settings.risk, forecasts)
-    with timings.stage("sentiment"):
-        sentiment = sentiment_stage(cfg, loaded, forecasts)
-    with timings.stage("trade"):
-        traded = trade_stage(cfg, loaded, forecasts, risk, sentiment)
-    with timings.stage("record"):
-        if loaded.single:
-            assert traded is not None
-            return record_ticker(cfg, loaded, forecasts, risk, traded, timings, distributions)
-        return record_universe(cfg, loaded, forecasts, risk, sentiment, traded, timings,
-                               distributions)
+    with Background(int(cfg.workers)) as background:  # processes beside this one
+        with timings.stage("load prices"):
+            loaded = load_markets(cfg)
+            settings.check_markets(loaded)
+        reads = settings.reads_forecasts(loaded)
+        early = start_baselines(cfg, loaded, settings.risk, reads, background)  # beside the network
+        if draws(cfg):
+            background.warm()  # its imports overlap the network's training
+        with timings.stage("forecasts"):
+            forecasts = forecast_stage(cfg, loaded, reads, explain=explains(cfg, loaded))
+        with timings.stage("distributions"):
+            distributions = distribution_stage(cfg, loaded, forecasts, ready=early.distributions())
+        with timings.stage("risk forecasts"):
+            risk = risk_stage(cfg, loaded, settings.risk, forecasts, ready=early.risk())
+        with timings.stage("sentiment"):
+            sentiment = sentiment_stage(cfg, loaded, forecasts)
+        with timings.stage("trade"):
+            traded = trade_stage(cfg, loaded, forecasts, risk, sentiment)
+        with timings.stage("record"):
+            if loaded.single:
+                assert traded is not None
+                return record_ticker(cfg, loaded, forecasts, risk, traded, timings, distributions,
+                                     background)
+            return record_universe(cfg, loaded, forecasts, risk, sentiment, traded, timings,
+                                   distributions, background)

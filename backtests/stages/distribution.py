@@ -8,6 +8,7 @@ are cached like the risk forecasts (data, features, walk-forward, window, horizo
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key
 from backtests.pipeline.forecasts import build_windows
 from backtests.settings.groups import checked_group
@@ -95,9 +97,10 @@ def distribution_settings(cfg: DictConfig) -> DistributionSettings | None:
 
 
 def distribution_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
-                       use_cache: bool = True, until: pd.Timestamp | None = None
-                       ) -> Distributions | None:
-    """Every ticker's distributions beside the baselines, or None (a point forecaster)."""
+                       use_cache: bool = True, until: pd.Timestamp | None = None,
+                       ready: Mapping[str, pd.DataFrame] | None = None) -> Distributions | None:
+    """Every ticker's distributions beside the baselines, or None (a point forecaster).
+    `ready`: baselines the background worker already computed (stages/prefetch.py), by ticker."""
     made = {t: frame for t in sorted(loaded.markets) if (frame := forecasts.distribution(t)) is not None}
     if not made:
         return None
@@ -105,7 +108,8 @@ def distribution_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
     parts, keys, cached = [], {}, True
     for ticker, predictions in made.items():
         frame, keys[ticker], hit = _ticker_distributions(cfg, loaded.markets[ticker], predictions,
-                                                         settings, use_cache, until)
+                                                         settings, use_cache, until,
+                                                         (ready or {}).get(ticker))
         cached = cached and hit
         parts.append(frame if loaded.single else frame.assign(ticker=ticker))
     frame = pd.concat(parts)
@@ -116,7 +120,8 @@ def distribution_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts,
 
 def _ticker_distributions(cfg: DictConfig, market: MarketData, predictions: pd.DataFrame,
                           settings: DistributionSettings | None, use_cache: bool,
-                          until: pd.Timestamp | None) -> tuple[pd.DataFrame, str, bool]:
+                          until: pd.Timestamp | None, ready: pd.DataFrame | None = None
+                          ) -> tuple[pd.DataFrame, str, bool]:
     """One ticker's rows: the network's from its forecasts, the baselines' refit on the same
     folds, each with the h-session return that followed."""
     horizons = horizons_of(predictions)
@@ -124,29 +129,61 @@ def _ticker_distributions(cfg: DictConfig, market: MarketData, predictions: pd.D
     parts = [model_distributions(predictions)]
     key, cached = "", False
     if settings is not None and settings.enabled and settings.baselines:
-        baselines, key, cached = _baselines(cfg, market, windows, settings, horizons, use_cache, until)
+        if ready is not None and sorted(set(ready["horizon"])) != horizons:
+            ready = None  # made for other horizons than these forecasts': not theirs
+        baselines, key, cached = _baselines(cfg, market, windows, settings, horizons, use_cache,
+                                            until, ready)
         parts.append(baselines)
     daily = pd.Series(windows.y, index=windows.index)
     daily[daily.index.isin(pd.DatetimeIndex(market.unscored))] = np.nan  # spans a gap in the data
     return with_outcomes(pd.concat(parts), daily), key, cached
 
 
-def _baselines(cfg: DictConfig, market: MarketData, windows: Windows, settings: DistributionSettings,
-               horizons: list[int], use_cache: bool, until: pd.Timestamp | None
-               ) -> tuple[pd.DataFrame, str, bool]:
+def baseline_settings(cfg: DictConfig, horizons: list[int]) -> dict[str, Any]:
+    """What determines a ticker's baseline distributions, but the data."""
     wanted: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                               for group in ("features", "walkforward", "distribution")}
     wanted.update(window=int(cfg.forecaster.window), horizons=horizons, format=DISTRIBUTION_FORMAT)
-    key = forecast_key(market.fingerprint, wanted, int(cfg.seed))
+    return wanted
+
+
+def baseline_key(cfg: DictConfig, market: MarketData, horizons: list[int]) -> str:
+    """What determines a ticker's baseline distributions (the cache key)."""
+    return forecast_key(market.fingerprint, baseline_settings(cfg, horizons), int(cfg.seed))
+
+
+def compute_baselines(cfg: DictConfig, market: MarketData, settings: DistributionSettings,
+                      horizons: list[int], until: pd.Timestamp | None = None,
+                      windows: Windows | None = None, remembered: bool = True) -> pd.DataFrame:
+    """The baselines refit on the forecasts' folds, reusing the folds an earlier run on the same
+    settings already fitted (`remembered`: the fold memory, pipeline/fold_memory.py). No cache:
+    `_baselines` and the background worker (stages/prefetch.py) both call this."""
+    windows = build_windows(cfg, market) if windows is None else windows
+    lead = market.frame.index.get_loc(windows.index[0])
+    remembered = remembered and until is None
+    memory = memory_key("distributions", market.ticker, baseline_settings(cfg, horizons),
+                        int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
+    frame = run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
+                              seed=int(cfg.seed), lead=lead, until=until, incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
+    return frame
+
+
+def _baselines(cfg: DictConfig, market: MarketData, windows: Windows,
+               settings: DistributionSettings, horizons: list[int], use_cache: bool,
+               until: pd.Timestamp | None, ready: pd.DataFrame | None = None
+               ) -> tuple[pd.DataFrame, str, bool]:
+    key = baseline_key(cfg, market, horizons)
     cache = ForecastCache(cfg.paths.cache_dir)
     if use_cache and until is None:
         found = cache.load(key)
         if found is not None:
             log.info("distributions: reusing cached baselines %s (%d rows)", key, len(found))
             return found, key, True
-    lead = market.frame.index.get_loc(windows.index[0])
-    frame = run_distributions(instantiate(cfg.walkforward), settings.build(), windows, horizons,
-                              seed=int(cfg.seed), lead=lead, until=until)
+    frame = ready if ready is not None and until is None else compute_baselines(
+        cfg, market, settings, horizons, until, windows, remembered=use_cache)
     if use_cache and until is None:
         cache.store(key, frame, {"ticker": market.ticker, "data": market.fingerprint,
                                  "kind": "distribution"})

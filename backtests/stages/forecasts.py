@@ -2,8 +2,10 @@
 
 A single ticker's come from its own walk-forward (in this process, explained when asked); a
 universe's from each ticker's walk-forward (universe.model=per_ticker, the same cache entries a
-single run makes) or one global model over the panel. Every kind is cached, so a rerun trains
-nothing. A single-ticker strategy that reads no forecast gets the walk-forward's test dates alone.
+single run makes) or one global model over the panel; with point-in-time membership only each
+date's members' forecasts are handed on (everything downstream sees those alone). Every kind
+is cached, so a rerun trains nothing. A single-ticker strategy that reads no forecast gets the
+walk-forward's test dates alone.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+from backtests.data.membership import Membership
 from backtests.pipeline.forecasts import ForecastRun, scheduled_outcomes, walk_forward_forecasts
 from backtests.pipeline.universe import (
     finish_long,
@@ -60,21 +63,28 @@ def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain
                if reads else scheduled_outcomes(cfg, market))
         return Forecasts(long_form({market.ticker: run.predictions}), explanation=run.explanation,
                          run=run, frames={market.ticker: run.predictions})
-    universe = loaded.universe
+    universe, membership = loaded.universe, loaded.membership
     assert universe is not None
     if universe.model == "global":
         made = global_run(cfg, universe, loaded.markets, until, progress=until is None,
                           explain=explain, use_cache=use_cache)
         how: dict[str, Any] = {"model": "global", "trained": 0 if made.cached else len(loaded.markets),
                                "cache_key": made.key}
-        return Forecasts(finish_long(made.predictions, loaded.markets), how, made.explanation,
-                         returns=universe.target != "csrank")
+        return Forecasts(finish_long(made.predictions, loaded.markets, membership), how,
+                         made.explanation, returns=universe.target != "csrank")
     if until is not None or not use_cache:  # the audit: every ticker afresh, here
         frames = {t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
                   for t, m in loaded.markets.items()}
-        return Forecasts(finish_long(long_form(frames), loaded.markets), {"model": "per_ticker"},
-                         frames=frames)
+        return Forecasts(finish_long(long_form(frames), loaded.markets, membership),
+                         {"model": "per_ticker"}, frames=members_only(frames, membership))
     own = per_ticker_forecasts(cfg, loaded.markets, universe.n_jobs, explain=explain)
-    return Forecasts(finish_long(long_form(own.predictions), loaded.markets),
+    return Forecasts(finish_long(long_form(own.predictions), loaded.markets, membership),
                      {"model": "per_ticker", "trained": own.trained, "cache_keys": own.keys},
-                     own.explanation, frames=dict(own.predictions))
+                     own.explanation, frames=members_only(dict(own.predictions), membership))
+
+
+def members_only(frames: dict[str, pd.DataFrame], membership: Membership | None) -> dict[str, pd.DataFrame]:
+    """Each ticker's own forecasts (indexed by date) on the dates it was a member only."""
+    if membership is None:
+        return frames
+    return {t: f.loc[membership.mask(f.index, [t])[t].to_numpy()] for t, f in frames.items()}

@@ -16,10 +16,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from backtests.data.base import MarketData
+from backtests.data.membership import Membership
 from backtests.data.universe import Universe, is_universe_run, load_panel
+from backtests.errors import UserError
 from backtests.pipeline.dask_cluster import check_reachable
 from backtests.pipeline.forecasts import check_history, feature_warmup
-from backtests.pipeline.universe import closes_panel
+from backtests.pipeline.universe import closes_panel, member_closes
 from backtests.stages.lookahead import alter_after
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,22 @@ class Markets:
     def fingerprint(self) -> str:
         """The data's fingerprint (the ledger's and the reports' key): a ticker's own, or the
         universe's from every member's."""
-        return self.market.fingerprint if self.single else dataset_fingerprint(self.markets)
+        if self.single:
+            return self.market.fingerprint
+        return dataset_fingerprint(self.markets, self.membership)
+
+    @property
+    def membership(self) -> Membership | None:
+        """Who was a member when (universe=membership), or None: every ticker on every date."""
+        return None if self.universe is None else self.universe.membership
+
+    def fingerprint_until(self, date: pd.Timestamp) -> str:
+        """`fingerprint` of these data cut at `date`: equal to an earlier run's when the data since
+        only grew (the journal and the ledger recognise a daily extension by it)."""
+        if self.single:
+            return self.market.fingerprint_until(date)
+        return joined_fingerprint({t: m.fingerprint_until(date) for t, m in self.markets.items()},
+                                  self.membership)
 
     @property
     def label(self) -> str:
@@ -58,6 +75,11 @@ class Markets:
     def closes(self) -> pd.DataFrame:
         """Every ticker's close on the union of their dates (NaN where a ticker has no bar)."""
         return closes_panel(self.markets)
+
+    def member_closes(self) -> pd.DataFrame:
+        """closes() with NaN where the ticker was not a member that day: what the market-wide
+        inputs and the sentiment index's outcomes average over (today's members: every close)."""
+        return self.closes() if self.universe is None else member_closes(self.universe, self.markets)
 
     def altered(self, ticker: str, cutoff: pd.Timestamp, seed: int) -> Markets:
         """The same markets with `ticker`'s bars after `cutoff` on another random path (the audit)."""
@@ -79,14 +101,38 @@ def load_markets(cfg: DictConfig) -> Markets:
     warmup = feature_warmup(instantiate(cfg.features))
 
     def usable(market: MarketData) -> None:
-        if warmup is not None:
+        if warmup is None:
+            return
+        if universe.model == "global":  # a new listing enters once it has one window's sample
+            check_sample(cfg, market, warmup)
+        else:                           # its own walk-forward needs a single run's history
             check_history(cfg, market, warmup)
 
     markets, left_out = load_panel(cfg.data, tickers, usable)
     return Markets(markets, universe, left_out)
 
 
-def dataset_fingerprint(markets: Mapping[str, MarketData]) -> str:
-    """One fingerprint for the universe's data: every ticker's, in ticker order (the ledger's key)."""
-    joined = ";".join(f"{t}:{m.fingerprint}" for t, m in sorted(markets.items()))
+def check_sample(cfg: DictConfig, market: MarketData, warmup: int) -> None:
+    """Refuse a ticker with too few bars for one sample of the global model: the features'
+    warm-up and one window (it is trained on once a fold holds its labelled samples)."""
+    needed = warmup + int(cfg.forecaster.window)
+    if len(market.frame) < needed:
+        raise UserError(
+            f"{market.ticker} has {len(market.frame)} bars from {market.frame.index[0].date()} to "
+            f"{market.frame.index[-1].date()}; one forecast needs {needed} ({warmup} for feature "
+            f"warm-up, {cfg.forecaster.window} for one window)",
+            "use an earlier data.start or more data, or a smaller forecaster.window")
+
+
+def dataset_fingerprint(markets: Mapping[str, MarketData], membership: Membership | None = None) -> str:
+    """One fingerprint for the universe's data: every ticker's, in ticker order, and who was a
+    member when (the ledger's key: the same prices under other membership are other data)."""
+    return joined_fingerprint({t: m.fingerprint for t, m in markets.items()}, membership)
+
+
+def joined_fingerprint(fingerprints: Mapping[str, str], membership: Membership | None = None) -> str:
+    """One fingerprint from every ticker's, in ticker order, and the membership's when given."""
+    joined = ";".join(f"{t}:{f}" for t, f in sorted(fingerprints.items()))
+    if membership is not None:
+        joined += "|" + membership.digest()
     return hashlib.sha256(joined.encode()).hexdigest()[:16]

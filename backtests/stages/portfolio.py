@@ -131,6 +131,15 @@ def verdict(strategy: dict[str, Any], bench: dict[str, Any], name: str) -> str:
             f"({'a higher' if better else 'no higher'} Sharpe ratio over the same days, same costs).")
 
 
+def member_table(loaded: Markets, bars: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """date x ticker: who is a member at each close the feeds have (None: everyone, always)."""
+    membership = loaded.membership
+    if membership is None:
+        return None
+    dates = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in bars.values()))))
+    return membership.mask(dates, list(bars))
+
+
 def check_portfolio(cls: type, params: Mapping[str, Any], markets: Mapping[str, MarketData]) -> None:
     """Enough tickers for the strategy, before any backtest runs."""
     needed = needed_names(cls, params)
@@ -148,8 +157,10 @@ def trade_portfolio(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     regime = sentiment.regime if sentiment is not None else None
     bars, start, rules = portfolio_inputs(cfg, loaded.markets, forecasts.long, risk.forecast_volatility,
                                           forecasts.frames)
-    result = run_portfolio(bars, cls, {**params, "regime": regime}, broker, start, rules)
-    bench = run_portfolio(bars, EqualWeight, {}, broker, start, None)
+    members = member_table(loaded, bars)
+    result = run_portfolio(bars, cls, {**params, "regime": regime, "members": members}, broker,
+                           start, rules)
+    bench = run_portfolio(bars, EqualWeight, {"members": members}, broker, start, None)
     name = cls.__name__
     strategy, benchmark = portfolio_figures(result, periods), portfolio_figures(bench, periods)
     excess = strategy["total_return"] - benchmark["total_return"]

@@ -8,6 +8,7 @@ is written last: its presence marks a complete run (a resumed sweep skips it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.atomic import write_csv, write_json
 from backtests.ledger.record import record_run
 from backtests.outputs.artifact_cache import ArtifactCache
+from backtests.outputs.background import Background
 from backtests.outputs.explanations import write_explanation, write_universe_explanation
 from backtests.outputs.figures.distribution import write_distribution_figures
 from backtests.outputs.figures.risk import write_risk_plot
@@ -37,6 +39,7 @@ from backtests.pipeline.metrics import run_objective, sharpe_objective
 from backtests.runcontext import group_choice, sweep_name
 from backtests.stages.distribution import Distributions
 from backtests.stages.forecasts import Forecasts
+from backtests.stages.journal import book_decision, journal_book, journal_ticker
 from backtests.stages.markets import Markets
 from backtests.stages.portfolio import write_portfolio_files
 from backtests.stages.risk import RiskForecasts, write_ticker_risk, write_universe_risk
@@ -66,7 +69,8 @@ def track(cfg: DictConfig, out: Path, metrics: dict, trials: dict | None, run_in
 
 def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
                   traded: Traded, timings: Timings,
-                  distributions: Distributions | None = None) -> float:
+                  distributions: Distributions | None = None,
+                  background: Background | None = None) -> float:
     """A single ticker's files; the strategy's Sharpe ratio (0.0 for no trades, as sweepers need)."""
     out = Path(cfg.paths.output_dir)
     market, run = loaded.market, forecasts.run
@@ -94,7 +98,8 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     # metrics.json: its figures depend on the ledger's history, and a rerun of the same settings
     # must write a byte-identical metrics.json.
     trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                        metrics["strategy"]["sharpe"], strategy, out, commit)
+                        metrics["strategy"]["sharpe"], strategy, out, commit, *extension(loaded))
+    live = journal_ticker(cfg, loaded, forecasts, result, "backtest")  # live.json, the journal
     run_info = common_info(
         cfg, loaded, {"ticker": market.ticker, "strategy": group_choice("strategy"), "mode": "backtest"},
         commit, timings, forecast_cache_key=run.key if uses_forecast else None,
@@ -105,8 +110,14 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
                                               "distribution_baselines_from_cache": distributions.cached}))
     period = f"{start.date()} to {predictions.index[-1].date()}"
     title = f"{market.ticker} · {strategy} · {period}"
-    cache = ArtifactCache(cfg.paths.cache_dir)  # a rerun copies what it drew before
+    cache = ArtifactCache(cfg.paths.cache_dir, background)  # a rerun copies what it drew before
     model = forecaster_label(run_info["config"]["forecaster"])
+    if cfg.report.tearsheet:  # first: the longest drawing goes to the background worker
+        year = int(cfg.report.periods_per_year)
+        shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
+        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
+                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
+                                                time_in_market=shown))
     if cfg.report.plots and uses_forecast:  # both plots are of the forecast
         equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
         folds = metrics["forecast"]["per_fold"]
@@ -121,19 +132,23 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         cache.file(out / "risk.png", [var, risky], lambda path: write_risk_plot(path, var, risky))
     if cfg.report.plots and "distribution" in metrics:  # read from distribution.csv and the block
         write_distribution_figures(out, metrics["distribution"], title, cache)
-    if cfg.report.tearsheet:
-        year = int(cfg.report.periods_per_year)
-        shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
-        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
-                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
-                                                time_in_market=shown))
-    write_report(out / "report.html", {**metrics, "trials": trials}, run_info, result.trades)
+    write_report(out / "report.html", {**metrics, "trials": trials, "live": live}, run_info,
+                 result.trades)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
+    if background is not None:
+        background.wait()  # the figures and the tearsheet: before metrics.json too
     write_run_files(out, metrics, traded.returns, table, result.trades, run_info)
     track(cfg, out, metrics, trials, run_info)
     summarise(metrics, out)
     return sharpe_objective(metrics)
+
+
+def extension(loaded: Markets) -> tuple[str, Callable[[str], str]]:
+    """(the data's last date, its fingerprint cut at a date): what lets the ledger recognise a
+    daily extension of a trial on record."""
+    end = max(m.frame.index[-1] for m in loaded.markets.values())
+    return end.date().isoformat(), lambda date: loaded.fingerprint_until(pd.Timestamp(date))
 
 
 def summarise(metrics: dict, out: Path) -> None:
@@ -147,9 +162,20 @@ def summarise(metrics: dict, out: Path) -> None:
     log.info("results in %s", out)
 
 
+def membership_block(universe: Any) -> dict[str, Any] | None:
+    """metrics.json's universe.membership: the file, point in time or survivors only, its size."""
+    if not universe.file:
+        return None
+    membership = universe.membership
+    return {"file": str(universe.file), "point_in_time": membership is not None,
+            "survivors": bool(universe.survivors),
+            "spells": sum(len(s) for s in membership.spells.values()) if membership else None}
+
+
 def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: RiskForecasts,
                     sentiment: Sentiment | None, traded: Traded | None, timings: Timings,
-                    distributions: Distributions | None = None) -> float:
+                    distributions: Distributions | None = None,
+                    background: Background | None = None) -> float:
     """A universe's files; a portfolio's Sharpe ratio, else the mean daily IC (0 if none)."""
     out = Path(cfg.paths.output_dir)
     universe, markets, long = loaded.universe, loaded.markets, forecasts.long
@@ -176,14 +202,19 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     trials = None
     if traded is not None:
         trials = record_run(cfg, loaded.fingerprint, loaded.label, traded.returns,
-                            trading["strategy"]["sharpe"], traded.name, out, commit)
+                            trading["strategy"]["sharpe"], traded.name, out, commit,
+                            *extension(loaded))
+    regime = sentiment is not None and sentiment.regime is not None
+    live = journal_book(cfg, loaded, forecasts, traded, *book_decision(cfg, traded, regime),
+                        "backtest")  # live.json, the journal
     explanation = forecasts.explanation  # attributions, when report.explain asks for them
     explained = explanation is not None and write_universe_explanation(
         out, explanation, OmegaConf.to_container(cfg.forecaster, resolve=True), plots, universe.model,
-        ArtifactCache(cfg.paths.cache_dir))
+        ArtifactCache(cfg.paths.cache_dir, background))
     metrics = {
         "universe": {"name": name, "model": universe.model, "tickers": sorted(markets),
                      "left_out": loaded.left_out, "as_of": universe.as_of,
+                     "membership": membership_block(universe),
                      "target": universe.target if universe.model == "global" else "raw",
                      "market_input": universe.model == "global" and universe.market_input is not None,
                      "forecasts_are_returns": forecasts.returns,
@@ -204,9 +235,11 @@ def record_universe(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk
     write_csv(out / "ic_folds.csv", folds)
     if plots:
         write_ic_plot(out / "ic.png", daily, folds)
-    write_universe_pages(out, {**metrics, "trials": trials}, run_info)
+    write_universe_pages(out, {**metrics, "trials": trials, "live": live}, run_info)
     if trials is not None:
         write_json(out / "trials.json", trials)  # before metrics.json, which marks completion
+    if background is not None:
+        background.wait()  # the attribution figures: before metrics.json too
     write_json(out / "run_info.json", run_info)
     write_json(out / "metrics.json", metrics)  # last: its presence marks a complete run
     track(cfg, out, metrics, trials, run_info)

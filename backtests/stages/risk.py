@@ -49,15 +49,17 @@ class RiskForecasts:
 
 def risk_stage(cfg: DictConfig, loaded: Markets, settings: RiskSettings | None,
                forecasts: Forecasts | None = None, use_cache: bool = True,
-               until: pd.Timestamp | None = None) -> RiskForecasts:
+               until: pd.Timestamp | None = None,
+               ready: Mapping[str, pd.DataFrame] | None = None) -> RiskForecasts:
     """Every ticker's risk forecasts (cache hits read here, misses fanned out for a universe).
-    With a distribution forecaster the `lstm` method reads its forecasts (no network of its own)."""
+    With a distribution forecaster the `lstm` method reads its forecasts (no network of its own).
+    `ready`: rows of some methods the background worker computed (stages/prefetch.py), by ticker."""
     if settings is None:
         return RiskForecasts()
     given = {t: forecasts.distribution(t) if forecasts is not None else None for t in loaded.markets}
     if loaded.single or until is not None or not use_cache:
         runs = {t: walk_forward_risk(cfg, m, settings, use_cache=use_cache, until=until,
-                                     distribution=given[t])
+                                     distribution=given[t], ready=(ready or {}).get(t))
                 for t, m in sorted(loaded.markets.items())}
     else:
         runs = universe_risk(cfg, loaded.markets, settings, int(cfg.universe.n_jobs), given)

@@ -3,6 +3,7 @@
 It is known before the portfolio trades (the regime filter may scale its exposure by it). It reads
 the forecasts as returns across tickers, so a single ticker (no cross-section) and forecasts that
 are cross-sectional ranks (universe.target=csrank: they say nothing of the market) make none.
+With point-in-time membership the index and its outcomes count each date's members only.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def sentiment_stage(cfg: DictConfig, loaded: Markets, forecasts: Forecasts) -> S
     if not forecasts.returns:
         log.info("sentiment: no index, the forecasts are cross-sectional ranks, not returns")
         return None
-    table, block = model.evaluate(forecasts.long, loaded.closes())
+    table, block = model.evaluate(forecasts.long, loaded.member_closes())
     block["settings"] = {"dead_band": model.dead_band, "week": model.week}
     log.info("sentiment: %s", block["verdict"])
     return Sentiment(table, block, model.scale(table))

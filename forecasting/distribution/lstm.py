@@ -101,7 +101,7 @@ class DistributionLSTM:
 
         def build() -> Any:
             holder["network"], holder["model"] = build_distribution_lstm(
-                self.window, X.shape[-1], len(self.horizons), self.units, self.layers,
+                self.window, X.shape[-1], self.horizons, self.units, self.layers,
                 self.dropout, self.learning_rate)
             return holder["network"]
 
@@ -124,7 +124,8 @@ class DistributionLSTM:
         known = np.isfinite(target)
         y = np.where(known, target, 0.0)
         count = max(int(known.sum()), 1)
-        squared = np.sum(known * (y - mean) ** 2) / count
+        weights = 1.0 / np.asarray(self.horizons, dtype=np.float64)  # as the network's loss
+        squared = np.sum(weights * known * (y - mean) ** 2) / count
         nll = np.sum(known * 0.5 * (log_var + (y - mean) ** 2 * np.exp(-log_var))) / count
         return float(squared + nll)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.distribution.base import DistributionMethod, horizon_returns
+from forecasting.incremental import Incremental
 from forecasting.walkforward import SeriesSamples, WalkForward
 from forecasting.windows import Windows
 
@@ -48,16 +49,18 @@ class DistributionModel:
 
 def run_distributions(walkforward: WalkForward, methods: Mapping[str, DistributionMethod],
                       windows: Windows, horizons: Sequence[int], seed: int, lead: int = 0,
-                      until: pd.Timestamp | None = None) -> pd.DataFrame:
+                      until: pd.Timestamp | None = None,
+                      incremental: Incremental | None = None) -> pd.DataFrame:
     """Rows (date, horizon, method): mean, scale, df, fold, for every method on the folds the
-    forecasts use."""
+    forecasts use (`incremental`: an earlier run's folds reused where unchanged, see `drive`)."""
     if not methods:
         return pd.DataFrame(columns=["horizon", "method", "mean", "scale", "df", "fold"])
     models = {name: DistributionModel(method, windows, horizons) for name, method in methods.items()}
     parts: list[pd.DataFrame] = []
     spent = dict.fromkeys(methods, 0.0)
     for out in walkforward.drive(SeriesSamples(windows, lead), models, seed, until=until,
-                                 progress=False, what="distribution baselines"):
+                                 progress=False, what="distribution baselines",
+                                 incremental=incremental):
         for name, part in out.predictions.items():
             spent[name] += out.seconds[name]
             parts.append(part.assign(method=name, fold=out.fold.number))

@@ -69,6 +69,14 @@ class FoldExplainer:
             coefficients=_coefficients(forecaster, window, features), group=group))
         self.seconds += time.perf_counter() - started
 
+    def reuse(self, attribution: FoldAttribution, window: int) -> None:
+        """Take the attributions an earlier run made of a fold whose model and test windows are
+        unchanged (an incremental walk-forward does not restore its model to explain it again)."""
+        if self.explanation is None:
+            self.explanation = Explanation(self.feature_names, lag_blocks(window, self.upper_ends),
+                                           window)
+        self.explanation.folds.append(attribution)
+
 
 def _coefficients(forecaster: Any, window: int, features: int) -> np.ndarray | None:
     """A linear forecaster's standardised coefficients as (window, features), older lags zero."""

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import pandas as pd
 
+from forecasting.incremental import Incremental
 from forecasting.risk.base import FIT_OK, FIT_PREVIOUS, FIT_UNCONVERGED, RiskMethod
 from forecasting.risk.baselines import EWMA, GarchT, HistoricalSimulation
 from forecasting.risk.from_distribution import DistributionRisk
@@ -104,43 +105,51 @@ class RiskModel:
 
     def predict(self, test: Windows) -> pd.DataFrame:
         end = int(self.windows.index.searchsorted(test.index[-1])) + 1  # after the last test sample
-        return self.method.predict_risk(test, self.windows.y[:end - 1], self.levels)
+        frame = self.method.predict_risk(test, self.windows.y[:end - 1], self.levels)
+        # How this fold's fit went, kept with its forecasts (a reused fold is not fit again).
+        return frame.assign(fit_status=int(getattr(self.method, "fit_status", FIT_OK)))
 
 
 def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: Windows,
              levels: Sequence[float], seed: int, lead: int = 0,
-             until: pd.Timestamp | None = None, progress: bool = False) -> pd.DataFrame:
+             until: pd.Timestamp | None = None, progress: bool = False,
+             incremental: Incremental | None = None) -> pd.DataFrame:
     """One row per method and predicted day: method, volatility, var_*, es_*, realised, fold,
     fit_status (forecasting/risk/base.py: FIT_OK, or how a fold's failed fit was handled).
 
     `realised` is the window's target, the next day's log return (NaN on the last bar). The folds
     and the loop are the return forecasts' own (`WalkForward.drive`), so both predict the same days.
+    `incremental`: reuse an earlier run's folds where their inputs are unchanged (see `drive`).
     """
     models = {name: RiskModel(method, windows, levels) for name, method in methods.items()}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in methods}
     spent = dict.fromkeys(methods, 0.0)
     folds = 0
     for out in walkforward.drive(SeriesSamples(windows, lead), models, seed, until=until,
-                                 progress=progress, what="risk walk-forward"):
+                                 progress=progress, what="risk walk-forward",
+                                 incremental=incremental):
         folds += 1
         for name, part in out.predictions.items():
             spent[name] += out.seconds[name]
-            status = int(getattr(models[name].method, "fit_status", FIT_OK))  # this fold's fit
-            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number,
-                                           fit_status=status))
+            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number))
     result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
     result.index.name = "date"
     tail = ("method", "realised", "fold", "fit_status")
     columns = ["method", *[c for c in result.columns if c not in tail], *tail[1:]]
     log.info("risk walk-forward: %d folds, %s", folds,
              ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items()))
-    for name, fits in fit_report(result).items():
+    warn_unconverged(result)
+    return result[columns]
+
+
+def warn_unconverged(frame: pd.DataFrame) -> None:
+    """A warning per method whose fits failed or did not converge in some folds."""
+    for name, fits in fit_report(frame).items():
         if fits["not_converged"]:
             log.warning("risk walk-forward: %s: %d of %d fits failed or did not converge (folds %s "
                         "used the previous fold's parameters; folds %s their unconverged estimate)",
                         name, fits["not_converged"], fits["folds"],
                         _folds(fits["previous_parameters"]), _folds(fits["unconverged_used"]))
-    return result[columns]
 
 
 def fit_report(frame: pd.DataFrame) -> dict[str, dict]:

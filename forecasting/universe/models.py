@@ -1,4 +1,4 @@
-"""Forecasters over the panel: the global LSTM and its pooled ridge baseline.
+"""Forecasters over the panel: the global LSTM (or GRU, ALSTM), pooled LightGBM and ridge.
 
 Both fit per-ticker scalers on the fold's training samples only and learn one target for all
 tickers: the next-day return (`raw`), its excess over that day's universe mean (`excess`), or its
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from forecasting.base import NotFittedError
+from forecasting.boosting import Booster
 from forecasting.network import build_global_lstm
 from forecasting.training import Schedule, fit_network, newest_then_random
 from forecasting.universe.panel import TARGETS, Panel, PanelScaler, cross_sectional_target
@@ -94,13 +95,14 @@ class GlobalLSTM(PanelForecaster):
     def __init__(self, *, window: int, units: int, layers: int, dropout: float, epochs: int,
                  warm_epochs: int, batch_size: int, learning_rate: float, patience: int,
                  target: str, embedding: int, n_tickers: int, warm_samples: int,
-                 val_samples: int) -> None:
+                 val_samples: int, cell: str = "lstm") -> None:
         # No defaults: conf/forecaster/ and conf/universe/ hold them (backtests/pipeline/universe.py).
         super().__init__(window, target)
         self.units, self.layers, self.dropout, self.epochs = units, layers, dropout, epochs
         self.warm_epochs, self.batch_size, self.learning_rate = warm_epochs, batch_size, learning_rate
         self.patience, self.embedding, self.n_tickers = patience, embedding, n_tickers
         self.warm_samples, self.val_samples = warm_samples, val_samples
+        self.cell = cell  # the recurrent layer: the single-ticker forecaster class's `cell`
         self.model: Any = None
         self._seen = -1  # the last calendar position a previous fit trained on
         self.trained_samples = 0  # sample passes so far (throughput figures)
@@ -136,7 +138,7 @@ class GlobalLSTM(PanelForecaster):
         self.model = fit_network(
             self.model, lambda: build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
                                                   self.embedding, self.units, self.layers,
-                                                  self.dropout, self.learning_rate),
+                                                  self.dropout, self.learning_rate, self.cell),
             self._inputs(panel, idx), y, val, seed, resume, schedule, rng)
         epochs = self.warm_epochs if resume else self.epochs
         self.trained_samples += epochs * len(idx)  # an upper bound when early stopping cuts in
@@ -149,3 +151,40 @@ class GlobalLSTM(PanelForecaster):
             return np.empty(0)
         scaled = np.asarray(self.model.predict_on_batch(self._inputs(panel, idx)))
         return self.scaler.inverse_y(panel, idx, scaled)
+
+
+class PanelLightGBM(PanelForecaster):
+    """LightGBM pooled over every ticker's standardised windows (qlib's LightGBM on a universe).
+
+    Boosting early-stops on the fold's validation dates (all tickers on them); each fold fits afresh.
+    """
+
+    def __init__(self, *, target: str, **settings: Any) -> None:
+        # settings: the forecaster group's (conf/forecaster/lightgbm.yaml), checked by its bounds.
+        super().__init__(int(settings["window"]), target)
+        self.trees = Booster(**settings)
+
+    @property
+    def uses_validation(self) -> bool:  # type: ignore[override]
+        return self.trees.uses_validation
+
+    def _design(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        assert self.scaler is not None
+        return self.scaler.transform_x(panel, idx, self.window).reshape(len(idx), -1)
+
+    def fit(self, panel: Panel, idx: np.ndarray, seed: int = 0, warm_start: bool = False,
+            validation: np.ndarray | None = None) -> PanelLightGBM:
+        """Fit afresh on samples `idx` (scalers from them alone); `validation` stops boosting."""
+        self._fit_scaler(panel, idx)
+        val = None
+        if validation is not None and len(validation):
+            val = (self._design(panel, validation), self._targets(panel, validation))
+        self.trees.train(self._design(panel, idx), self._targets(panel, idx), val, seed)
+        return self
+
+    def predict(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
+        if self.trees.booster is None or self.scaler is None:
+            raise NotFittedError("PanelLightGBM.predict called before fit")
+        if len(idx) == 0:
+            return np.empty(0)
+        return self.scaler.inverse_y(panel, idx, self.trees.raw_predict(self._design(panel, idx)))

@@ -7,7 +7,7 @@ whose outcome was known when it was fitted, whatever gaps or late listings a tic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ import pandas as pd
 from forecasting.windows import Windows
 
 UNKNOWN = np.iinfo(np.int64).max  # target_pos of a sample whose next bar has not happened yet
+OWN_SCALE_SAMPLES = 60  # training samples a ticker needs for its own scalers (fewer: the pooled ones)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Panel:
     tickers: list[str]
     calendar: pd.DatetimeIndex
     lead: int                # bars of warm-up and window fill before a ticker's first sample
+    member: np.ndarray | None = None  # per sample: its ticker was a universe member on its date
+                                      # (None: every sample; see with_members)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -36,6 +39,10 @@ class Panel:
     @property
     def dates(self) -> pd.DatetimeIndex:
         return self.calendar[self.pos]
+
+    def with_members(self, mask: np.ndarray) -> Panel:
+        """The panel with each sample's membership from `mask` (calendar x tickers, bool)."""
+        return replace(self, member=np.asarray(mask, dtype=bool)[self.pos, self.ticker])
 
     @classmethod
     def stack(cls, windows: Mapping[str, Windows], bar_dates: Mapping[str, pd.DatetimeIndex]) -> Panel:
@@ -63,7 +70,12 @@ class Panel:
 
 @dataclass(frozen=True)
 class PanelScaler:
-    """Per-ticker mean/std of inputs and targets, fit on one fold's training samples only."""
+    """Per-ticker mean/std of inputs and targets, fit on one fold's training samples only.
+
+    A ticker with fewer than OWN_SCALE_SAMPLES training samples (a new listing, or none yet) is
+    scaled by the statistics pooled over every training sample, so it can be forecast as soon as
+    it has one window, before its own history could estimate a mean and a spread.
+    """
 
     x_mean: np.ndarray   # (tickers, features)
     x_std: np.ndarray
@@ -77,13 +89,20 @@ class PanelScaler:
         x_mean, x_std = np.zeros((n, f)), np.ones((n, f))
         y_mean, y_std = np.zeros(n), np.ones(n)
         owner = panel.ticker[idx]
-        for t in np.unique(owner):
+        counts = np.bincount(owner, minlength=n)
+        if len(idx) and (counts < OWN_SCALE_SAMPLES).any():
+            pooled = cls._stats(panel.X[idx].reshape(-1, f).astype(np.float64), y)
+            x_mean[:], x_std[:], y_mean[:], y_std[:] = pooled
+        for t in np.flatnonzero(counts >= OWN_SCALE_SAMPLES):
             mine = owner == t
             rows = panel.X[idx[mine]].reshape(-1, f).astype(np.float64)
-            std = rows.std(axis=0)
-            x_mean[t], x_std[t] = rows.mean(axis=0), np.where(std > 0, std, 1.0)
-            y_mean[t], y_std[t] = np.mean(y[mine]), np.std(y[mine]) or 1.0
+            x_mean[t], x_std[t], y_mean[t], y_std[t] = cls._stats(rows, y[mine])
         return cls(x_mean, x_std, y_mean, y_std)
+
+    @staticmethod
+    def _stats(rows: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        std = rows.std(axis=0)
+        return rows.mean(axis=0), np.where(std > 0, std, 1.0), float(np.mean(y)), float(np.std(y)) or 1.0
 
     def transform_x(self, panel: Panel, idx: np.ndarray, window: int | None = None) -> np.ndarray:
         X = panel.X[idx] if window is None else panel.X[idx, -window:, :]

@@ -4,8 +4,10 @@ The panel calendar (every date any ticker traded) plays the role of a single tic
 first forecast date is `initial_train` bars after the calendar's first bar and each fit predicts the
 next `retrain_every` dates, so per-ticker and global runs are tested over the same days. A fit made
 at the close of its first test date trains only on samples whose target (the ticker's next bar) is
-known by then, with any ticker's gaps and late listings respected. A ticker is forecast from the
-first fold in which it has as many training samples as a single-ticker run's first fit would.
+known by then, with any ticker's gaps and late listings respected. A ticker is forecast from its
+first window (features' warm-up plus one window of bars) and trained on once a fold holds its
+labelled samples. With point-in-time membership only a member's samples are trained on and
+forecast, each on the dates it was a member.
 The loop itself is the single-ticker one (`WalkForward.drive`); only the samples differ.
 """
 from __future__ import annotations
@@ -39,15 +41,16 @@ def fold_samples(walkforward: WalkForward, panel: Panel, fold: Fold) -> tuple[np
     """(training sample positions, test sample positions) of one fold.
 
     Training: made inside the fold's training dates, target known by the close of the first test
-    date. Tickers with fewer training samples than a single run's first fit neither train nor are
-    forecast in this fold (their scalers would rest on a handful of days).
+    date. Test: every sample on the fold's test dates, a new listing's from its first window (its
+    scalers are the pooled ones until it has its own, PanelScaler). With membership, both only
+    where the ticker was a member on the sample's date.
     """
     known = np.isfinite(panel.y) & (panel.target_pos <= fold.test_start)
     train = known & (panel.pos >= fold.train_start) & (panel.pos < fold.train_end)
-    counts = np.bincount(panel.ticker[train], minlength=len(panel.tickers))
-    ready = counts >= walkforward.train_samples(panel.lead)
-    train &= ready[panel.ticker]
-    test = (panel.pos >= fold.test_start) & (panel.pos < fold.test_end) & ready[panel.ticker]
+    test = (panel.pos >= fold.test_start) & (panel.pos < fold.test_end)
+    if panel.member is not None:
+        train &= panel.member
+        test &= panel.member
     return np.flatnonzero(train), np.flatnonzero(test)
 
 

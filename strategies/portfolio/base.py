@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 _DEAD = (bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
 
+def target_shares(weight: float, equity: float, fraction: float, price: float, slip: float,
+                  held: int) -> int:
+    """Shares a `weight` of `equity` (times the sizer's fraction) buys at `price` with slippage
+    against the order's side: what a rebalance leg trades to (and what mode=predict says it will)."""
+    desired = weight * equity * fraction
+    fill = price * (1 + slip) if desired > held * price else price * (1 - slip)
+    return math.trunc(desired / fill)
+
+
 class PortfolioStrategy(bt.Strategy):
     """Turns `weights()` of the subclass into target positions every `rebalance` sessions.
 
@@ -50,6 +59,9 @@ class PortfolioStrategy(bt.Strategy):
       - risk: strategies.risk.RiskRules (None: none); the portfolio rules and per-position stops.
       - rebalance: sessions between rebalances, counted from the first tradable close.
       - regime: None or a Series date -> exposure scale in [0, 1] known at that close.
+      - members: None (every ticker, always) or a date x ticker bool DataFrame of point-in-time
+        universe membership: only a member is eligible at a close, and a held name that is not a
+        member at a close is sold at the next open (`left_universe`), rebalance day or not.
     """
 
     params: Any = (
@@ -57,6 +69,7 @@ class PortfolioStrategy(bt.Strategy):
         ("risk", None),      # strategies.risk.RiskRules; None = no rules
         ("rebalance", 5),    # sessions between rebalances
         ("regime", None),    # pandas Series date -> gross exposure scale; None = always 1
+        ("members", None),   # date x ticker bool DataFrame: universe membership; None = always
     )
     bounds = {"rebalance": "int >= 1"}
     uses_forecast = True  # eligibility needs a finite `signal` (False: a bar is enough)
@@ -81,10 +94,18 @@ class PortfolioStrategy(bt.Strategy):
         self._after: dict[str, Any] | None = None   # positions and cash right after this open's fills
         self._decided = False  # a rebalance (or the breaker) decided at the last close
         self._atr_at: dict[str, float] = {}  # ATR at the decision close, for atr_stop
+        self._scores: dict[str, float] = {}  # the last rebalance's scores, raw weights, held weights
+        self._raw: dict[str, float] = {}
+        self._held: dict[str, float] = {}
+        self._rebalanced: dt.date | None = None
         self._atr = ({n: bt.ind.ATR(d, period=self.rules.atr_period) for n, d in self.feeds.items()}
                      if self.rules.atr_stop else {})
         self._breaker = (DrawdownBreaker(self.rules.max_drawdown, self.rules.cooldown_days)
                          if self.rules.max_drawdown is not None else None)
+        members = self.p.members
+        self._members: dict[dt.date, frozenset[str]] | None = None if members is None else {
+            day.date(): frozenset(members.columns[row]) for day, row in
+            zip(pd.DatetimeIndex(members.index), members.to_numpy(dtype=bool), strict=True)}
         regime = self.p.regime
         self._regime = None if regime is None else pd.Series(
             regime.to_numpy(dtype="float64"), index=pd.DatetimeIndex(regime.index).normalize())
@@ -136,6 +157,7 @@ class PortfolioStrategy(bt.Strategy):
         self._record(today, value)
         if self.p.start is not None and today < self.p.start:
             return
+        self._drop_leavers(today)
         if self._breaker is not None:
             if self._breaker.update(len(self), value):
                 holding = [n for n in self.feeds if self.getposition(self.feeds[n]).size]
@@ -148,11 +170,12 @@ class PortfolioStrategy(bt.Strategy):
         due, self._last_close = self.rebalance_due(today), today
         if not due:
             return
-        scores = {n: self.score(d) for n, d in live.items()}
+        scores = {n: self.score(d) for n, d in live.items() if self.is_member(n, today)}
         scores = {n: v for n, v in scores.items() if not self.uses_forecast or math.isfinite(v)}
         held = {n: self.getposition(d).size * d.close[0] / value for n, d in self.feeds.items()
                 if self.getposition(d).size}
         raw = self.weights(scores, held)
+        self._scores, self._raw, self._held, self._rebalanced = scores, dict(raw), held, today
         forecasts = {n: float(d.volatility[0]) for n, d in live.items()}
         targets = apply_rules(raw, self.rules, self._scale(today),
                               self._close_frame() if self.rules.vol_target else None, forecasts)
@@ -160,6 +183,24 @@ class PortfolioStrategy(bt.Strategy):
         self._pending = {n: targets.get(n, 0.0) for n in self.feeds if n in targets or n in held}
         self._reason, self._decided = "rebalance", True
         self._atr_at = {n: float(atr[0]) for n, atr in self._atr.items() if n in live and len(atr)}
+
+    def is_member(self, name: str, today: dt.date) -> bool:
+        """Whether `name` is in the universe at this close (always, without membership)."""
+        if self._members is None:
+            return True
+        return name in self._members.get(today, frozenset())
+
+    def _drop_leavers(self, today: dt.date) -> None:
+        """A held name that is no longer a member is sold at the next open (a rebalance at this
+        close sells it too: it is not eligible)."""
+        if self._members is None:
+            return
+        gone = [n for n, d in self.feeds.items()
+                if self.getposition(d).size and not self.is_member(n, today)]
+        for name in gone:
+            self._pending[name] = 0.0
+        if gone and set(self._pending) <= set(gone):
+            self._reason = "left_universe"
 
     def _scale(self, today: dt.date) -> float:
         if self._regime is None:
@@ -195,9 +236,7 @@ class PortfolioStrategy(bt.Strategy):
             weight, held, price = self._pending.pop(name), int(sizes[name]), marks[name]
             if held and hit_at_open(self._guards.get(name, []), price):
                 continue  # its stop or take-profit fills at this open: out until the next rebalance
-            desired = weight * equity * fraction
-            fill = price * (1 + slip) if desired > held * price else price * (1 - slip)
-            target = math.trunc(desired / fill)
+            target = target_shares(weight, equity, fraction, price, slip, held)
             if target == held:
                 continue
             if held and target * held <= 0:  # to flat first: a reversal is two round trips
@@ -244,6 +283,40 @@ class PortfolioStrategy(bt.Strategy):
         if size * trade.sign > 0:
             return (trade.bought_value + abs(size) * fill) / (trade.bought + abs(size))
         return trade.bought_value / trade.bought
+
+    def decision(self) -> dict[str, Any]:
+        """What the last close decided for the next open (mode=predict reads this after the last
+        bar): the weights held, the targets and the shares each order would move at the last close's
+        prices (the next open's are not known yet), the last rebalance's scores and raw weights, the
+        protective levels working, and whether the breaker keeps the book out."""
+        value, now = self.broker.getvalue(), bt.num2date(self._now()).date()
+        sizer = self.getsizer()
+        fraction = float(getattr(sizer.p, "fraction", 1.0)) if sizer is not None else 1.0
+        slip = self.broker.p.slip_perc or 0.0
+        sizes = {n: int(self.getposition(d).size) for n, d in self.feeds.items() if len(d)}
+        closes = {n: float(d.close[0]) for n, d in self.feeds.items() if len(d)}
+        orders = {}
+        for name, weight in self._pending.items():
+            if name in closes:
+                after = target_shares(weight, value, fraction, closes[name], slip, sizes[name])
+                orders[name] = {"weight": weight, "shares_now": sizes[name], "shares_after": after}
+        stops: dict[str, dict[str, float]] = {}
+        for name, guards in self._guards.items():
+            for order in (o for o in guards if o.alive()):
+                kind = "take_profit" if order.exectype == bt.Order.Limit else exit_reason(order)
+                stops.setdefault(name, {})[kind] = float(order.created.price)
+        return {
+            "date": now, "decided": self._decided, "reason": self._reason if self._decided else None,
+            "equity": value, "held": {n: s * closes[n] / value for n, s in sizes.items() if s},
+            "shares": {n: s for n, s in sizes.items() if s}, "closes": closes, "orders": orders,
+            "rebalanced": self._rebalanced, "scores": dict(self._scores), "raw": dict(self._raw),
+            "held_at_rebalance": dict(self._held),
+            "targets": dict(self.targets.get(self._rebalanced, {})) if self._rebalanced else {},
+            "sessions_to_rebalance": (int(self.p.rebalance) - self._sessions % int(self.p.rebalance)
+                                      if self._sessions >= 0 else None),
+            "stops": stops,
+            "breaker_blocked": bool(self._breaker is not None and self._breaker.blocked(len(self))),
+        }
 
     # -- bookkeeping --------------------------------------------------------------------------
     def notify_order(self, order: bt.Order) -> None:

@@ -1,6 +1,7 @@
-"""Data you can trust: every load is checked for zero Opens, bad ticks, impossible bars, unadjusted splits,
-missing dividends, gaps against the exchange calendar and stale prices, and handled by the policy
-in `data.quality` (see policy.py). Checks run after parsing and before any feature is computed.
+"""Data you can trust: every load is checked for missing cells, zero Opens, bad ticks, impossible
+bars, unadjusted splits, missing dividends, gaps against the exchange calendar and stale prices,
+and handled by the policy in `data.quality` (see policy.py). Checks run after parsing and before
+any feature is computed.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from backtests.data.quality.age import check_age, say_age
 from backtests.data.quality.calendar import sessions
 from backtests.data.quality.gaps import check_gaps, check_stale
 from backtests.data.quality.policy import Finding, QualityPolicy, QualityReport
-from backtests.data.quality.prices import check_bars, check_opens, check_ticks
+from backtests.data.quality.prices import check_bars, check_cells, check_opens, check_ticks
 from backtests.data.quality.splits import check_splits
 
 __all__ = ["Finding", "QualityPolicy", "QualityReport", "check_quality", "say_age"]
@@ -27,6 +28,7 @@ def check_quality(frame: pd.DataFrame, policy: QualityPolicy, origin: str,
     Call `report.enforce()` to stop on findings whose policy is `fail`.
     """
     report = QualityReport(origin)
+    frame = check_cells(frame, policy, report)    # missing cells first: every later check reads them
     frame = check_opens(frame, policy, report)    # before check_bars would widen Low down to 0
     frame = check_bars(frame, policy, report)     # local to one bar: first, so later checks see
     frame = check_splits(frame, policy, report, adjusted, factor)  # sound bars and split-free returns

@@ -196,6 +196,57 @@ def check_bars(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport
     return out
 
 
+def check_cells(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
+    """Missing OHLC cells and a High below Low: repaired and reported with their dates, or (the
+    policy `fail`) reported and refused; never left in, since no feature or fill can use a NaN.
+
+    - no Close: the bar is dropped (a close is not invented); its session becomes a one-day gap,
+      which the gaps check reports and leaves out of scoring (impossible_bars' policy);
+    - High or Low missing, or High below Low: High and Low become the largest and smallest of the
+      bar's own prices (impossible_bars' policy);
+    - no Open: an unrecorded open, repaired as a zero Open is (the last close within the bar's
+      range; zero_opens' policy).
+    Under `fail` the bar is mended all the same (a mode that reports without stopping, inspect,
+    reads it), and the finding stops the run when the report is enforced.
+    """
+    close = frame["Close"].to_numpy()
+    if not np.isnan(close).any() and not frame[OHLC].isna().to_numpy().any() and not (
+            frame["High"] < frame["Low"]).any():
+        return frame
+    bars_action = "fail" if policy.impossible_bars == "fail" else "repair"
+    no_close = np.isnan(close)
+    report.add(Finding("impossible_bars", "bar without a Close", list(frame.index[no_close]),
+                       "the close was not recorded", bars_action,
+                       "bar dropped: its session is a gap (not scored)" if bars_action == "repair" else ""))
+    out = frame.loc[~no_close].copy()
+    high, low = out["High"].to_numpy(), out["Low"].to_numpy()
+    broken = np.isnan(high) | np.isnan(low) | (high < low)
+    report.add(Finding("impossible_bars", "High or Low missing, or High below Low",
+                       list(out.index[broken]), "the bar's range is unknown or inverted", bars_action,
+                       "High and Low set to the largest and smallest of the bar's prices"
+                       if bars_action == "repair" else ""))
+    if broken.any():
+        prices = out[OHLC].to_numpy()
+        out["High"] = np.where(broken, np.nanmax(prices, axis=1), high)
+        out["Low"] = np.where(broken, np.nanmin(prices, axis=1), low)
+    no_open = out["Open"].isna().to_numpy()
+    if no_open.any():
+        report.add(Finding("zero_opens", "Open missing", list(out.index[no_open]),
+                           "the open was not recorded", policy.zero_opens,
+                           "set to the last close, kept within the bar's Low-High"
+                           if policy.zero_opens == "repair" else ""))
+        out["Open"] = np.where(no_open, _last_close_within(out), out["Open"].to_numpy())
+    return out
+
+
+def _last_close_within(frame: pd.DataFrame) -> np.ndarray:
+    """Each bar's previous close (the first bar: its own), clamped to the bar's Low-High: a price
+    the stock traded at that day, known at its open."""
+    close = frame["Close"].to_numpy()
+    previous = np.concatenate([close[:1], close[:-1]])
+    return np.clip(previous, frame["Low"].to_numpy(), frame["High"].to_numpy())
+
+
 def check_opens(frame: pd.DataFrame, policy: QualityPolicy, report: QualityReport) -> pd.DataFrame:
     """Opens of 0 (never recorded); a repair sets each to the last close, within the bar's range.
 
@@ -217,8 +268,5 @@ def check_opens(frame: pd.DataFrame, policy: QualityPolicy, report: QualityRepor
     if not repair:
         return frame
     out = frame.copy()
-    close = out["Close"].to_numpy()
-    previous = np.concatenate([close[:1], close[:-1]])
-    filled = np.clip(previous, out["Low"].to_numpy(), out["High"].to_numpy())
-    out["Open"] = np.where(zero, filled, out["Open"].to_numpy())
+    out["Open"] = np.where(zero, _last_close_within(out), out["Open"].to_numpy())
     return out

@@ -30,6 +30,7 @@ from backtests.outputs.html import (
 )
 from backtests.outputs.sections.data import universe_data_section
 from backtests.outputs.sections.explain import findings
+from backtests.outputs.sections.live import live_section
 from backtests.outputs.sections.portfolio import portfolio_section
 from backtests.outputs.sections.risk import universe_risk_section
 from backtests.outputs.sections.sentiment import sentiment_section
@@ -49,6 +50,9 @@ LINKS = ("universe.html", "metrics.json", "predictions.csv", "ic_daily.csv", "ic
 SURVIVORS = ("Survivorship bias: these tickers are chosen as they are known today{as_of}. Run back "
              "in time, they leave out the firms that fell out of the market or the index, so any "
              "skill and every return here is flattered.")
+POINT_IN_TIME = ("Point-in-time membership ({file}): on each date only that date's members were "
+                 "forecast, scored, traded and held in the benchmark; no survivorship bias from "
+                 "the choice of names.")
 
 CROSS_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("Mean daily IC (Pearson)", "ic", fixed(4)), ("IC std", "ic_std", fixed(4)),
@@ -81,6 +85,16 @@ def cross_section_table(cross: dict) -> str:
     rows = [[esc(label), show(cross.get(key)), *[show(b.get(key)) for b in bases.values()]]
             for label, key, show in CROSS_ROWS]
     return table(header, rows)
+
+
+def _membership_text(u: dict, as_of: str) -> str:
+    """The survivorship sentence: point in time, or today's members run back in time."""
+    membership = u.get("membership") or {}
+    if membership.get("point_in_time"):
+        return POINT_IN_TIME.format(file=membership["file"])
+    if membership.get("survivors"):
+        as_of = f" (the last members of {membership['file']}, universe.survivors=true)"
+    return SURVIVORS.format(as_of=as_of)
 
 
 def _what_ran(metrics: dict, info: dict) -> str:
@@ -143,7 +157,7 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
     body = [f"<h1>{esc(title)}</h1>", f'<p class="sub">{links}</p>',
             f'<div class="verdict">{"<br>".join(esc(v) for v in _verdicts(metrics))}</div>',
             "" if u.get("portfolio_backtest") else f"<p><b>{esc(NO_TRADES)}</b></p>",
-            f"<p>{esc(SURVIVORS.format(as_of=as_of))}</p>",
+            f"<p>{esc(_membership_text(u, as_of))}</p>",
             "<h2>What ran</h2>", _what_ran(metrics, info),
             "<h2>Cross-sectional skill against its baselines</h2>", cross_section_table(cross),
             f"<p>Ridge: the same windows, a linear fit; reversal: minus today's return (short-term "
@@ -158,7 +172,8 @@ def render_report(folder: Path, metrics: dict, info: dict) -> str:
             *universe_risk_section(metrics.get("risk"), folder),
             *sentiment_section(metrics.get("sentiment"), folder),
             *(["<h2>Trials on this data</h2>", trials_section(metrics.get("trials"))]
-              if u.get("portfolio_backtest") else [])]
+              if u.get("portfolio_backtest") else []),
+            *live_section(metrics.get("live"))]
     return page(title, "".join(body))
 
 

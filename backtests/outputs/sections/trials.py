@@ -46,6 +46,9 @@ def trials_section(block: dict | None, periods_per_year: int = 252) -> str:
     header = ("Deflated against", "Trials (N)", "Expected best Sharpe (SR0, annual)",
               "Deflated Sharpe", "Deflated Sharpe of excess")
     rerun = ("a new trial" if block.get("new", True) else
+             f"a daily extension of trial {esc(block.get('id'))} (the same settings on data that "
+             f"only grew since {esc(block.get('data_end'))}): not counted again, and deflated "
+             "against the trials on that trial's data" if block.get("extension") else
              "a rerun of settings already on the record: not counted again")
     note = (f"<p>This run is {rerun}. The ledger <code>{esc(block.get('ledger'))}</code> held "
             f"{plural(count, 'distinct trial')} on data {esc(block.get('dataset'))} "

@@ -1,0 +1,85 @@
+"""What the background worker does (fitted baselines, drawn figures) is what the run would do."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from backtests.modes import experiment
+from backtests.outputs.background import Background
+from tests.conftest import DISTRIBUTION
+
+
+def _pid_to(path: Path) -> int:
+    path.write_text(str(os.getpid()))
+    return os.getpid()
+
+
+def _fail() -> None:
+    raise RuntimeError("drawing failed")
+
+
+def test_without_workers_a_job_runs_here_at_once(tmp_path):
+    with Background(0) as background:
+        future = background.submit(lambda: _pid_to(tmp_path / "here"))
+        assert future.result() == os.getpid() and (tmp_path / "here").is_file()
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            background.submit(_fail)
+
+
+def test_a_worker_runs_a_job_elsewhere_and_its_error_surfaces_in_wait(tmp_path):
+    with Background(1) as background:
+        first = background.submit(lambda: _pid_to(tmp_path / "there"))
+        first.result()
+        background.wait()
+        assert int((tmp_path / "there").read_text()) != os.getpid()
+        background.submit(_fail)
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            background.wait()
+
+
+def test_a_busy_worker_leaves_the_next_job_to_this_process(tmp_path):
+    import time
+
+    with Background(1) as background:
+        background.submit(lambda: time.sleep(2))
+        assert background.submit(lambda: os.getpid()).result() == os.getpid()
+        background.wait()
+
+
+DRAWN = ("forecast.png", "forecast_skill.png", "risk.png")
+
+
+def test_the_worker_draws_the_same_files(make_cfg, tmp_path):
+    """workers=1 (the shipped setting) against 0: every figure byte for byte, the tearsheet
+    there, metrics.json written only after them."""
+    files = {}
+    for workers in (0, 1):
+        cfg = make_cfg("forecaster=ridge", "report.plots=true", "report.tearsheet=true",
+                       f"workers={workers}")
+        cfg.paths.output_dir = str(tmp_path / f"run{workers}")
+        cfg.paths.cache_dir = str(tmp_path / f"cache{workers}")  # each draws its own
+        experiment.run_experiment(cfg)
+        out = tmp_path / f"run{workers}"
+        assert (out / "tearsheet.html").stat().st_size > 10_000 and (out / "metrics.json").is_file()
+        files[workers] = {name: (out / name).read_bytes() for name in DRAWN}
+    assert files[0] == files[1]
+
+
+def test_baselines_fitted_beside_the_network_are_the_ones_fitted_after_it(make_cfg, tmp_path, caplog):
+    """With a worker the distribution baselines and the network-free risk methods are fitted while
+    the network trains: distribution.csv, var.csv and metrics.json are byte for byte the inline ones."""
+    files = {}
+    for workers in (0, 1):
+        cfg = make_cfg(*DISTRIBUTION, "forecaster.horizons=[1,5]", f"workers={workers}",
+                       "risk_model.methods=[lstm,historical,ewma,garch]")
+        cfg.paths.output_dir = str(tmp_path / f"run{workers}")
+        cfg.paths.cache_dir = str(tmp_path / f"cache{workers}")
+        with caplog.at_level("INFO", logger="backtests.stages.prefetch"):
+            experiment.run_experiment(cfg)
+        assert ("fitted beside the network" in caplog.text) == (workers == 1)
+        out = tmp_path / f"run{workers}"
+        files[workers] = {name: (out / name).read_bytes()
+                          for name in ("distribution.csv", "var.csv", "predictions.csv", "metrics.json")}
+    assert files[0] == files[1]
