@@ -7,7 +7,9 @@ windows and ticker ids); they are sliced together.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,12 +95,32 @@ def fit_network(model: Any, build: Callable[[], Any], X: Inputs, y: np.ndarray,
     """
     if not resume:
         import_keras().utils.set_random_seed(seed)
-        model = build()
+        with _own_layer_seeds(seed):
+            model = build()
     start_loss = val_loss(model, val, criterion) if resume and val is not None else np.inf
     train_epochs(model, X, y, schedule.warm_epochs if resume else schedule.epochs, schedule.batch_size,
                  val, np.random.default_rng(seed) if rng is None else rng, start_loss,
                  schedule.patience, criterion)
     return model
+
+
+@contextmanager
+def _own_layer_seeds(seed: int) -> Iterator[None]:
+    """While a network is built, Keras draws each unseeded layer's seed from a private
+    `random.Random(seed)`, the very stream `set_random_seed(seed)` gives Python's global one.
+
+    Why: Keras draws them from the process-wide `random` module, and another thread drawing from it
+    meanwhile (a Dask worker's event loop does) changed the initial weights, so the same fit gave
+    other forecasts on a Dask worker than in a loky worker (issue 23).
+    """
+    from keras.src.random import seed_generator
+
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared
 
 
 def newest_then_random(new: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -357,10 +357,11 @@ def test_mode_inspect_of_a_universe_inspects_its_members(make_cfg, tmp_path):
 
 def test_a_universes_name_members_fan_out_and_attributions_are_no_part_of_a_trial(make_cfg):
     """The fingerprint holds every member's prices: the same files as a folder or as a list, on
-    one process or two, explained or not, are one trial."""
+    one process or two, on loky or a Dask cluster, explained or not, are one trial."""
     folder = make_cfg("universe=folder", "universe.n_jobs=1", "report.explain=false")
     listed = make_cfg("universe.tickers=[AAA,BBB,CCC]", "universe.n_jobs=2", "report.explain=true",
-                      "explain.repeats=1")
+                      "explain.repeats=1", "universe.executor=dask",
+                      "universe.dask.address=tcp://10.0.0.5:8786")
     assert trial_settings(folder) == trial_settings(listed)
     assert trial_settings(folder) != trial_settings(make_cfg("universe=folder", "universe.target=excess"))
 

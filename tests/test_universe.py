@@ -275,7 +275,7 @@ def test_the_global_cache_key_moves_with_every_setting_that_changes_the_forecast
     keys = [key(), *(key(*c) for c in changing)]
     assert len(set(keys)) == len(keys)
     for same in (("universe.n_jobs=2",), ("universe.spread_quantile=0.3",), ("strategy=topk",),
-                 ("report.tearsheet=true",)):
+                 ("report.tearsheet=true",), ("universe.executor=dask", "universe.dask.address=tcp://h:8786")):
         assert key(*same) == keys[0], same
     other = {**markets, "AAA": markets["BBB"]}  # one ticker's prices differ
     assert global_key(universe_cfg(make_cfg, folder, *base), other) != keys[0]

@@ -47,14 +47,14 @@ class Universe:
 
     bounds = {"model": "one of: per_ticker, global", "target": "one of: raw, excess, csrank",
               "embedding": "int >= 0", "batch_size": "int >= 1", "warm_samples": "int >= 0",
-              "val_samples": "int >= 0", "n_jobs": "int >= 1",
+              "val_samples": "int >= 0", "n_jobs": "int >= 1", "executor": "one of: loky, dask",
               "spread_quantile": "0 < number <= 0.5", "as_of": "date | null",
               "survivors": "bool"}
 
     def __init__(self, *, name: str, tickers: Sequence[str] | None, model: str, target: str,
                  market_input: Any, embedding: int, batch_size: int, warm_samples: int,
                  val_samples: int, n_jobs: int, spread_quantile: float, as_of: str | None,
-                 file: str | None, survivors: bool) -> None:
+                 file: str | None, survivors: bool, executor: str, dask: Any) -> None:
         # No defaults here: conf/universe/single.yaml holds them (backtests/settings/defaults.py).
         self.name, self.model, self.target = name, model, target
         self.tickers = [str(t) for t in tickers] if tickers else None  # checked by members()
@@ -62,6 +62,7 @@ class Universe:
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.n_jobs, self.spread_quantile, self.as_of = n_jobs, spread_quantile, as_of
         self.file, self.survivors = file, survivors
+        self.executor, self.dask = executor, dask  # where per-ticker work runs (pipeline/workers.py)
         self._membership: Membership | None = None
 
     @property

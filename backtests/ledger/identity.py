@@ -18,11 +18,11 @@ from backtests.pipeline.forecast_cache import settings_hash as hash_settings
 # (counted by the data fingerprint: a CSV's folder or name, the ticker it is filed under, download
 # retries, a cache's age), and a universe's name, member list, as-of date, membership file and
 # survivors switch (its fingerprint holds every member's prices and the membership spells) and its
-# fan-out (n_jobs changes where work runs, not what it gives).
+# fan-out (n_jobs, the executor and its Dask cluster change where work runs, not what it gives).
 NOT_RESULTS = (("report", "tearsheet"), ("report", "plots"), ("report", "explain"), ("explain",),
                ("mode",), ("data",), ("ticker",), ("universe", "name"), ("universe", "tickers"),
                ("universe", "as_of"), ("universe", "file"), ("universe", "survivors"),
-               ("universe", "n_jobs"), ("evaluation",))
+               ("universe", "n_jobs"), ("universe", "executor"), ("universe", "dask"), ("evaluation",))
 
 
 def strip_labels(settings: dict) -> dict:

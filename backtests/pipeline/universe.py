@@ -2,8 +2,9 @@
 
 `per_ticker`: each ticker's own walk-forward through `walk_forward_forecasts`, the very call a single
 run makes, so both share the forecast cache entry (same data fingerprint, same settings, same key);
-cache hits are read here, misses are trained in worker processes (joblib's loky backend: fresh
-interpreters, so TensorFlow is never forked and the parent never imports it); with report.explain=true
+cache hits are read here, misses are trained in worker processes (`universe.executor`: joblib's loky
+backend or a Dask cluster, pipeline/workers.py; fresh interpreters, so TensorFlow is never forked
+and the parent never imports it); with report.explain=true
 each ticker's attributions are its single run's, cached beside its forecasts, combined pooled and per
 ticker as the global model's are (forecasting/explain/tickers.py). `global`: one LSTM per
 fold over every ticker's windows (forecasting/universe/), explained fold by fold when asked
@@ -23,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from backtests.data.base import MarketData
 from backtests.data.membership import Membership
 from backtests.data.universe import Universe
+from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.pipeline.forecasts import (
     ForecastRun,
@@ -31,7 +33,7 @@ from backtests.pipeline.forecasts import (
     forecast_settings,
     walk_forward_forecasts,
 )
-from backtests.pipeline.workers import fan_out, worker_setup
+from backtests.pipeline.workers import Executor, worker_setup
 from backtests.settings.defaults import shipped
 from forecasting.boosting import Booster
 from forecasting.explain import Explanation
@@ -58,11 +60,12 @@ def _worker_cfg(cfg: DictConfig) -> dict:
             "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
 
 
-def _forecast_one(settings: dict, market: MarketData, explain: bool, threads: int = 0) -> ForecastRun:
+def _forecast_one(settings: dict, market: MarketData | OwnRead, explain: bool,
+                  threads: int = 0) -> ForecastRun:
     """One ticker's walk-forward in a worker process (stores it in the shared forecast cache),
     with its attributions when `explain` (the single run's own, cached beside the forecasts)."""
     worker_setup(threads, tensorflow=True)
-    return walk_forward_forecasts(OmegaConf.create(settings), market, explain=explain)
+    return walk_forward_forecasts(OmegaConf.create(settings), arrive(market), explain=explain)
 
 
 @dataclass
@@ -99,8 +102,9 @@ def per_ticker_forecasts(cfg: DictConfig, markets: Mapping[str, MarketData], n_j
     missing = sorted(t for t in markets if t not in result)
     log.info("per-ticker forecasts: %d of %d from the cache, %d to train on %d process(es)",
              len(result), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
-    runs = fan_out(_forecast_one, [(settings, markets[t], explain) for t in missing], n_jobs,
-                   "forecasts")
+    executor = Executor.of(cfg, n_jobs)
+    runs = executor.map(_forecast_one, [(settings, executor.ship(markets[t]), explain) for t in missing],
+                        "forecasts")
     for ticker, run in zip(missing, runs, strict=True):
         result[ticker] = run.predictions
         if run.explanation is not None:
@@ -206,7 +210,8 @@ def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
     universe = OmegaConf.to_container(cfg.universe, resolve=True)
     assert isinstance(universe, dict)
     model = {k: v for k, v in universe.items()
-             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "file", "survivors")}
+             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "file", "survivors",
+                           "executor", "dask")}
     prices: dict[str, str] = {t: m.fingerprint for t, m in sorted(markets.items())}
     membership = instantiate(cfg.universe).membership  # who trains when: part of the data
     data = settings_hash({**prices, "membership": membership.digest()} if membership else prices)

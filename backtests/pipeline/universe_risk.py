@@ -3,8 +3,8 @@
 Each ticker goes through `walk_forward_risk`, the very call a single run makes, so both share the
 risk cache entry (same data, settings and key): a single run then a universe run refits nothing.
 As for the return forecasts (pipeline/universe.py), cache hits are read here and misses are
-computed in worker processes (joblib's loky backend: fresh interpreters, so TensorFlow is never
-forked and the parent, reading hits only, never imports it).
+computed in worker processes (`universe.executor`: joblib's loky backend or a Dask cluster; fresh
+interpreters, so TensorFlow is never forked and the parent, reading hits only, never imports it).
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from backtests.data.base import MarketData
 from backtests.errors import UserError
+from backtests.pipeline.dask_cluster import OwnRead, arrive
 from backtests.pipeline.forecast_cache import ForecastCache
 from backtests.pipeline.forecasts import check_history, feature_warmup
 from backtests.pipeline.risk import RiskRun, reads_forecasts, risk_key, var_table, walk_forward_risk
-from backtests.pipeline.workers import fan_out, worker_setup
+from backtests.pipeline.workers import Executor, worker_setup
 from forecasting.risk.walkforward import RiskSettings
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,11 @@ def _worker_cfg(cfg: DictConfig) -> dict:
             "paths": {"cache_dir": str(cfg.paths.cache_dir)}}
 
 
-def _risk_one(settings: dict, market: MarketData, risk: RiskSettings,
+def _risk_one(settings: dict, market: MarketData | OwnRead, risk: RiskSettings,
               distribution: pd.DataFrame | None, threads: int = 0) -> pd.DataFrame:
     """One ticker's risk walk-forward in a worker process (stored in the shared cache)."""
     worker_setup(threads, "lstm" in risk.methods and distribution is None)
-    return walk_forward_risk(OmegaConf.create(settings), market, risk,
+    return walk_forward_risk(OmegaConf.create(settings), arrive(market), risk,
                              distribution=distribution).frame
 
 
@@ -63,8 +64,9 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
     log.info("universe risk forecasts: %d of %d from the cache, %d to compute on %d process(es)",
              len(runs), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
     worker = _worker_cfg(cfg)
-    frames = fan_out(_risk_one, [(worker, markets[t], settings, given[t]) for t in missing], n_jobs,
-                     "risk forecasts")
+    executor = Executor.of(cfg, n_jobs)
+    frames = executor.map(_risk_one, [(worker, executor.ship(markets[t]), settings, given[t])
+                                      for t in missing], "risk forecasts")
     for ticker, frame in zip(missing, frames, strict=True):
         runs[ticker] = RiskRun(frame, settings, keys[ticker], cached=False)
     return {t: runs[t] for t in sorted(runs)}

@@ -20,6 +20,7 @@ from backtests.data.holdout import selection_data
 from backtests.data.membership import Membership
 from backtests.data.universe import Universe, is_universe_run, load_panel
 from backtests.errors import UserError
+from backtests.pipeline.dask_cluster import check_reachable
 from backtests.pipeline.forecasts import check_history, feature_warmup
 from backtests.pipeline.universe import closes_panel, member_closes
 from backtests.stages.lookahead import alter_after
@@ -98,6 +99,8 @@ def load_markets(cfg: DictConfig) -> Markets:
         return Markets({market.ticker: market})
     universe: Universe = instantiate(cfg.universe)
     tickers = universe.members(data)
+    if universe.executor == "dask":  # installed and reachable, before any work
+        check_reachable(universe.dask.address)
     warmup = feature_warmup(instantiate(cfg.features))
 
     def usable(market: MarketData) -> None:
