@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 MIN_NAMES = 3  # a correlation over fewer tickers than this says nothing
 
@@ -52,6 +51,8 @@ def mean_test(series: pd.Series) -> dict[str, float]:
     mean = float(values.mean()) if n else math.nan
     std = float(values.std(ddof=1)) if n > 1 else math.nan
     t = mean / std * math.sqrt(n) if n > 1 and std > 0 else math.nan
+    from scipy import stats  # here: the settings check imports MIN_NAMES, not SciPy (~0.6 s)
+
     p = float(2 * stats.t.sf(abs(t), df=n - 1)) if math.isfinite(t) else math.nan
     return {"mean": mean, "std": std, "ratio": mean / std if std and std > 0 else math.nan,
             "t": t, "p": p}
