@@ -71,8 +71,9 @@ def test_a_fortnight_of_evening_runs(make_cfg, tmp_path):
     assert json.loads(json.dumps({**again, "journal": live["journal"]})) == live
     assert live["sessions"] == DAYS - 1 and live["forecast"]["n"] == DAYS - 1
     assert live["against_backtest"]["sessions"] == DAYS - 1
-    assert f"live since {entries[0]['as_of']}: {DAYS - 1} sessions" in \
-        (last / "report.html").read_text()
+    page = (last / "report.html").read_text()
+    assert f"live since {entries[0]['as_of']}: {DAYS - 1} sessions" in page
+    assert page.count("live since") == 1  # the verdict's head is not said twice
     # The ledger counts the later evening's backtest as the same trial, extended.
     first, later = (json.loads((tmp_path / f"backtest-{d}" / "trials.json").read_text())
                     for d in (1, DAYS - 1))

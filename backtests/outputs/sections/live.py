@@ -12,9 +12,12 @@ def live_section(block: dict[str, Any] | None) -> list[str]:
     if not block or not block.get("entries"):
         return []
     head = f"live since {esc(block['since'])}: {plural(int(block['sessions']), 'session')}"
-    parts = ["<h2>Live record</h2>", f"<p><b>{head}</b> ({plural(int(block['entries']), 'entry')} in "
-             f"the journal <code>{esc(block.get('journal', ''))}</code>, the last made at the close of "
-             f"{esc(block['last'])}). {esc(block.get('verdict', ''))}</p>"]
+    verdict = str(block.get("verdict", ""))
+    plain = f"live since {block['since']}: {block['sessions']} sessions"
+    rest = verdict[len(plain):] if verdict.startswith(plain) else f" {verdict}"  # the head once
+    parts = ["<h2>Live record</h2>", f"<p><b>{head}</b>{esc(rest)} ({plural(int(block['entries']), 'entry')} "
+             f"in the journal <code>{esc(block.get('journal', ''))}</code>, the last made at the close of "
+             f"{esc(block['last'])}).</p>"]
     rows = []
     for name, f in sorted((block.get("horizons") or {}).items(), key=lambda kv: int(kv[0][1:])):
         if not f.get("n"):
