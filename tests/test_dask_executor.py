@@ -34,6 +34,7 @@ def _cfg(make_cfg, tmp_path, executor: str, cache: str):
     return cfg
 
 
+@pytest.mark.slow  # a real LocalCluster: .ci/run's slow step runs it
 def test_a_local_dask_cluster_gives_the_forecasts_and_risk_forecasts_loky_gives(make_cfg, tmp_path,
                                                                                  caplog):
     made = {}
@@ -84,6 +85,7 @@ def test_a_bad_dask_address_is_refused_with_a_hint():
     check_reachable(None)  # a LocalCluster needs only the packages
 
 
+@pytest.mark.slow  # two network fits beside a thread drawing random numbers: .ci/run's slow step runs it
 def test_a_fresh_fit_is_the_same_while_another_thread_draws_from_pythons_random():
     """A Dask worker's event loop draws from `random` while a task trains: the weights must not move."""
     import random

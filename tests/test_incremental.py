@@ -241,6 +241,7 @@ def test_the_memory_on_disk_reads_states_lazily_and_is_ignored_when_incomplete(t
     assert recall(tmp_path, "k").previous is None
 
 
+@pytest.mark.slow  # five runs of a universe: .ci/run's slow step runs it
 def test_a_per_ticker_universe_extended_equals_one_run_from_scratch(make_cfg, tmp_path):
     """Each ticker's walk-forwards keep their own memory (universe.model=per_ticker, topk)."""
     tickers, bars = ["AAA", "BBB", "CCC"], 420
