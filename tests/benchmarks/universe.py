@@ -36,32 +36,10 @@ from backtests.stages.markets import load_markets  # noqa: E402
 from forecasting.tf_import import import_keras  # noqa: E402
 from forecasting.universe.models import PanelRidge  # noqa: E402
 from forecasting.universe.walkforward import panel_folds, run_panel  # noqa: E402
+from tests.benchmarks.memory import family, rss_kb  # noqa: E402
 from tests.builders import settings  # noqa: E402
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _family(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-    return found
 
 
 class PeakMemory:
@@ -75,7 +53,7 @@ class PeakMemory:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, sum(_rss_kb(p) for p in _family(os.getpid())))
+            self.peak = max(self.peak, sum(rss_kb(p) for p in family(os.getpid())))
             self._stop.wait(0.2)
 
     def __exit__(self, *exc: object) -> None:

@@ -25,32 +25,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.benchmarks.memory import tree_mb  # noqa: E402
+
 GOAL_SECONDS, GOAL_MB = 20 * 60, 8 * 1024
 STAGE_LINE = re.compile(r"\]\[INFO\] ([a-z ]+) \.\.\.$")  # Timings.stage's "forecasts ..." line
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _family(pid: int) -> list[int]:
-    """pid and every process below it (loky or Dask workers included)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-    return found
 
 
 class StageMemory:
@@ -64,7 +44,7 @@ class StageMemory:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            mb = sum(_rss_kb(p) for p in _family(self.pid)) / 1024
+            mb = tree_mb(self.pid)
             self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), mb)
             self._stop.wait(0.2)
 
