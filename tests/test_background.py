@@ -83,3 +83,9 @@ def test_baselines_fitted_beside_the_network_are_the_ones_fitted_after_it(make_c
         files[workers] = {name: (out / name).read_bytes()
                           for name in ("distribution.csv", "var.csv", "predictions.csv", "metrics.json")}
     assert files[0] == files[1]
+    caplog.clear()  # a rerun on the same cache starts no job: the stages read the cached baselines
+    (tmp_path / "run1" / "metrics.json").unlink()
+    with caplog.at_level("INFO", logger="backtests.stages.prefetch"):
+        experiment.run_experiment(cfg)
+    assert "fitted beside the network" not in caplog.text
+    assert (tmp_path / "run1" / "distribution.csv").read_bytes() == files[1]["distribution.csv"]

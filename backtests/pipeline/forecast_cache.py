@@ -104,6 +104,11 @@ class ForecastCache:
             _held[lock] = fd
         return frame
 
+    def sealed(self, key: str) -> bool:
+        """Whether an entry for `key` was completed (its note, written last, exists): a cheap
+        look before deciding to compute it elsewhere; `load` still checks the entry itself."""
+        return (self.folder / f"{key}.json").is_file()
+
     def peek(self, key: str) -> pd.DataFrame | None:
         """The entry for `key` if it is complete, without taking the key's lock on a miss (a parent
         that hands the misses to worker processes must not hold the locks they need)."""

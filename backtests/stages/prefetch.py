@@ -97,8 +97,8 @@ def start_baselines(cfg: DictConfig, loaded: Markets, risk: RiskSettings | None,
     cache = ForecastCache(cfg.paths.cache_dir)
     jobs = {}
     for ticker, market in loaded.markets.items():
-        if cache.peek(baseline_key(cfg, market, wanted)) is not None:
-            continue  # a rerun: the stages read the cache
+        if cache.sealed(baseline_key(cfg, market, wanted)):
+            continue  # a rerun: the stages read the cache (not read twice here)
         jobs[ticker] = background.queue(partial(baselines_job, plain, market, wanted, distribution,
                                                 risk))
     return Early(jobs)
