@@ -51,6 +51,7 @@ def test_a_busy_worker_leaves_the_next_job_to_this_process(tmp_path):
 DRAWN = ("forecast.png", "forecast_skill.png", "risk.png")
 
 
+@pytest.mark.slow  # two runs drawing every figure and the tearsheet: .ci/run's slow step runs it
 def test_the_worker_draws_the_same_files(make_cfg, tmp_path):
     """workers=1 (the shipped setting) against 0: every figure byte for byte, the tearsheet
     there, metrics.json written only after them."""

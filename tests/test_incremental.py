@@ -119,6 +119,7 @@ def test_the_distribution_lstm_resumes_bit_for_bit():
     assert counts[-1]["fit"] == 1 and counts[-1]["reuse"] == 3
 
 
+@pytest.mark.slow  # every risk method, GARCH included, resumed step by step: .ci/run's slow step runs it
 def test_every_risk_method_resumes_bit_for_bit():
     settings = build("risk_model/default", methods=["lstm", "historical", "ewma", "garch"],
                      lstm_units=4, lstm_epochs=2, lstm_warm_epochs=2)

@@ -32,6 +32,7 @@ def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow  # ten evenings of runs: .ci/run's slow step runs it
 def test_a_fortnight_of_evening_runs(make_cfg, tmp_path):
     market = synthetic_bars(FIRST + DAYS, seed=7).rename_axis("Date")
     path = tmp_path / "SYN.csv"
