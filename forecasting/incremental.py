@@ -178,6 +178,15 @@ def _first_difference(old: np.ndarray, new: np.ndarray) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
+def _scaled_difference(old: np.ndarray, new: np.ndarray, part: slice, reference: slice) -> int | None:
+    """The first row of `part` where `old` and `new` differ, each scaled by its own `reference`
+    rows, or None. Rows equal bit for bit are equal under any scaling: the usual case (data that
+    only grew) costs one comparison, not the fold's statistics."""
+    if np.array_equal(old[part], new[part], equal_nan=True):
+        return None
+    return _first_difference(_scaled(old[part], old[reference]), _scaled(new[part], new[reference]))
+
+
 class SeriesComparison:
     """Compares the stored inputs with the new ones fold by fold, each row once: under the scaling
     of the first fold that reads it (rows a fold trains on were its predecessors' test rows)."""
@@ -219,15 +228,13 @@ class SeriesComparison:
             return f"the dates differ from {new.index[self.moved].date()}"
         rows = slice(min(self.rows_done, rows_end), rows_end)
         train_rows = slice(fold.train_start, fold.train_end + self.w - 1)
-        at = _first_difference(_scaled(old.rows[rows], old.rows[train_rows]),
-                               _scaled(new.rows[rows], new.rows[train_rows]))
+        at = _scaled_difference(old.rows, new.rows, rows, train_rows)
         if at is not None:
             day = new.index[max(0, rows.start + at - (self.w - 1))].date()
             return f"its {what} windows were revised (a feature row that the window ending {day} reads)"
         targets = slice(min(self.y_done, y_end), y_end)
         train_y = slice(fold.train_start, fold.train_end)
-        at = _first_difference(_scaled(old.y[targets], old.y[train_y]),
-                               _scaled(new.y[targets], new.y[train_y]))
+        at = _scaled_difference(old.y, new.y, targets, train_y)
         if at is not None:
             return (f"its {what} targets were revised (the return after "
                     f"{new.index[targets.start + at].date()})")
