@@ -115,6 +115,8 @@ def test_zoo_on_a_tiny_synthetic_universe(tmp_path: Path, make_cfg):
     page = (out / "zoo.html").read_text()
     assert "gru_tiny / default" in page and "refused here" in page  # left out, and why
     assert (out / "zoo.png").is_file() and "data:image/png;base64" in page
+    walk = cfg.walkforward  # how every fit was retrained is on the page beside the table
+    assert f"first fit on {walk.initial_train} bars, retrained every {walk.retrain_every}" in page
 
 
 def _in(cfg, folder: Path):

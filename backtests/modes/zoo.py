@@ -150,10 +150,20 @@ def _write(cfg: DictConfig, label: str, tickers: list[str], fits: dict[tuple[str
     info = {"label": label, "tickers": tickers, "baseline": baseline, "top_k": top_k, "seeds": seeds,
             "universe_model": str(OmegaConf.select(cfg, "universe.model", default="")),
             "days": int(len(common)), "first": str(common[0].date()) if len(common) else "?",
-            "last": str(common[-1].date()) if len(common) else "?", "left_out": left_out}
+            "last": str(common[-1].date()) if len(common) else "?", "left_out": left_out,
+            "schedule": _schedule(cfg)}
     write_json(out / "zoo.json", {**info, "table": [{k: plain(v) for k, v in row.items()}
                                                    for row in table.to_dict("records")]})
     write_ic_curves(out / "zoo.png", by_pair)
     write_text(out / "zoo.html", render_zoo(table, info, out))
     log.info("zoo: %d fits over %d days; table %s", len(fits), len(common), out / "zoo.html")
     return table
+
+
+def _schedule(cfg: DictConfig) -> str:
+    """How every fit was retrained, and the holdout it never saw: said on the page beside the table."""
+    walk = cfg.walkforward
+    said = (f"walk-forward ({walk.mode}): first fit on {walk.initial_train} bars, retrained every "
+            f"{walk.retrain_every}")
+    holdout = OmegaConf.select(cfg, "evaluation.holdout", default=None)
+    return said + (f"; the holdout from {holdout} not opened" if holdout else "")

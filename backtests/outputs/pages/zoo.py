@@ -72,7 +72,8 @@ def render_zoo(table_rows: pd.DataFrame, info: dict[str, Any], folder: Path) -> 
         f"<h1>Model zoo: {esc(info['label'])}</h1>",
         f"<p class=sub>{len(info['tickers'])} tickers ({esc(', '.join(info['tickers']))}), "
         f"universe.model={esc(info['universe_model'])}, seeds {esc(info['seeds'])}; {days}, the same "
-        "folds and days for every fit. Mean &plusmn; std over seeds, as qlib's benchmark table.</p>",
+        f"folds and days for every fit ({esc(info.get('schedule', ''))}). Mean &plusmn; std over "
+        "seeds, as qlib's benchmark table.</p>",
         f"<p class=verdict>IC and Rank IC: the daily Pearson and Spearman correlation of forecast and "
         "next-day return across tickers; IR: mean / std of the daily values. top-k excess: the "
         f"equal-weight book of the {info['top_k']} highest forecasts each day over the equal-weight "
