@@ -4,6 +4,7 @@ audit passes, and a single run's risk cache entry is never taken for the global 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,13 @@ from backtests.stages.forecasts import forecast_stage
 from backtests.stages.markets import load_markets
 from backtests.stages.risk import risk_stage
 from forecasting.risk.lstm_volatility import LSTMVolatility
+from forecasting.universe.distribution import GlobalDistributionLSTM
+from forecasting.universe.explain import PanelExplainer
+from forecasting.universe.models import GlobalLSTM
+from forecasting.universe.panel import Panel
+from forecasting.universe.walkforward import fold_samples, panel_folds, run_panel
+from forecasting.windows import Windows
+from tests.builders import build, settings
 from tests.conftest import DISTRIBUTION
 from tests.test_universe import CSV, universe_cfg, write_market
 
@@ -94,3 +102,79 @@ def test_other_targets_keep_the_point_model(make_cfg, tmp_path, target):
     assert "mean_h1" not in forecasts.long.columns
     pd.testing.assert_index_equal(pd.Index(sorted(forecasts.long["ticker"].unique())),
                                   pd.Index(["AAA", "BBB", "CCC"]))
+
+
+WINDOW = 8
+
+
+def volatile_panel(samples: int = 700, seed: int = 0) -> tuple[Panel, np.ndarray]:
+    """Three tickers whose next return's spread is set by their last feature value: (panel, the
+    true standard deviation of each sample's next return)."""
+    windows, bars, sigmas = {}, {}, []
+    for number, name in enumerate(("AAA", "BBB", "CCC")):
+        rng = np.random.default_rng(seed + number)
+        table = rng.standard_normal((samples + WINDOW, 2)).astype(np.float32)
+        X = np.ascontiguousarray(
+            np.lib.stride_tricks.sliding_window_view(table, WINDOW, axis=0).transpose(0, 2, 1))
+        sigma = 0.01 * (1 + number) * (0.3 + np.abs(X[:, -1, 0]))
+        y = sigma * rng.standard_normal(len(X))
+        y[-1] = np.nan
+        dates = pd.bdate_range("2001-01-01", periods=samples + WINDOW)
+        windows[name], bars[name] = Windows(X, y, dates[WINDOW - 1:]), dates
+        sigmas.append(sigma)
+    return Panel.stack(windows, bars), np.concatenate(sigmas)
+
+
+def distribution_model(**changes) -> GlobalDistributionLSTM:
+    values = {**settings("forecaster/lstm", window=WINDOW, units=8, epochs=15, warm_epochs=2,
+                         batch_size=64, learning_rate=0.01, patience=3), **changes}
+    return GlobalDistributionLSTM(**values, target="raw", embedding=2, n_tickers=3, warm_samples=0,
+                                  val_samples=0)
+
+
+def test_the_global_distribution_tracks_each_samples_true_spread():
+    panel, sigma = volatile_panel()
+    schedule = build("walkforward/default", initial_train=400, retrain_every=150)
+    found = run_panel(schedule, distribution_model(), panel, seed=0, progress=False)
+    assert list(found.columns[-3:]) == ["mean_h1", "scale_h1", "df_h1"]
+    rows = found.merge(pd.DataFrame({"date": panel.dates, "ticker": np.asarray(panel.tickers)[panel.ticker],
+                                     "sigma": sigma}), on=["date", "ticker"])
+    nu = np.where(np.isfinite(rows["df_h1"]), rows["df_h1"], 1e12)
+    sd = rows["scale_h1"] * np.sqrt(nu / (nu - 2))
+    assert stats.spearmanr(sd, rows["sigma"])[0] > 0.8  # across tickers and within them
+    ratio = (sd / rows["sigma"]).groupby(rows["ticker"]).median()
+    assert ratio.between(0.7, 1.4).all(), ratio
+    z = rows["actual"] / sd  # the forecast Student-t's 99% VaR is exceeded about 1% of the days
+    quantile = [stats.t.ppf(0.01, d) * np.sqrt((d - 2) / d) if np.isfinite(d) else stats.norm.ppf(0.01)
+                for d in rows["df_h1"]]
+    assert 0.002 < np.mean(z < np.asarray(quantile)) < 0.03
+
+
+def test_a_global_distribution_fold_does_not_depend_on_later_data():
+    panel, _ = volatile_panel()
+    schedule = build("walkforward/default", initial_train=400, retrain_every=150)
+    first = panel_folds(schedule, panel)[0]
+    later = panel.pos >= first.test_end
+    X, y = panel.X.copy(), panel.y.copy()
+    X[later] *= 3.0
+    y[later] = -y[later]
+    changed = replace(panel, X=X, y=y)
+    before = run_panel(schedule, distribution_model(), panel, seed=0, progress=False)
+    after = run_panel(schedule, distribution_model(), changed, seed=0, progress=False)
+    columns = ["forecast", "mean_h1", "scale_h1", "df_h1"]
+    first_fold = before["fold"] == before["fold"].min()
+    pd.testing.assert_frame_equal(before.loc[first_fold, columns].reset_index(drop=True),
+                                  after.loc[after["fold"] == after["fold"].min(), columns]
+                                  .reset_index(drop=True))
+
+
+def test_its_point_view_is_the_distributions_mean_and_attributions_explain_it():
+    panel, _ = volatile_panel()
+    schedule = build("walkforward/default", initial_train=400, retrain_every=150)
+    explainer = PanelExplainer(build("explain/default", ["a", "b"], lag_blocks=[1, 2], seed=0))
+    model = distribution_model()
+    found = run_panel(schedule, model, panel, seed=0, progress=False, explain=explainer)
+    assert explainer.explanation is not None and explainer.explanation.folds
+    last = found[found["fold"] == found["fold"].max()].sort_values(["ticker", "date"])  # panel order
+    test = fold_samples(schedule, panel, panel_folds(schedule, panel)[-1])[1]
+    np.testing.assert_allclose(GlobalLSTM.predict(model, panel, test), last["forecast"], rtol=1e-5)
