@@ -178,3 +178,24 @@ def test_its_point_view_is_the_distributions_mean_and_attributions_explain_it():
     last = found[found["fold"] == found["fold"].max()].sort_values(["ticker", "date"])  # panel order
     test = fold_samples(schedule, panel, panel_folds(schedule, panel)[-1])[1]
     np.testing.assert_allclose(GlobalLSTM.predict(model, panel, test), last["forecast"], rtol=1e-5)
+
+
+def test_with_membership_the_risk_reads_the_global_distribution_on_member_dates_only(make_cfg, tmp_path,
+                                                                                   monkeypatch):
+    from tests.test_membership import JOIN, LEAVE, membership_cfg, write_universe
+
+    calendar = write_universe(tmp_path / "prices")
+    cfg = membership_cfg(make_cfg, tmp_path, "universe.model=global", *DISTRIBUTION,
+                         "risk_model.enabled=true", "risk_model.methods=[lstm,ewma]")
+    monkeypatch.setattr(LSTMVolatility, "fit", refuse_training)
+    loaded = load_markets(cfg)
+    forecasts = forecast_stage(cfg, loaded)
+    assert forecasts.one_session["LLL"].index.max() <= calendar[LEAVE]
+    assert forecasts.one_session["JJJ"].index.min() >= calendar[JOIN]
+    risk = risk_stage(cfg, loaded, risk_settings(cfg), forecasts)
+    for ticker in ("LLL", "JJJ", "AAA"):
+        rows = risk.runs[ticker].frame.query("method == 'lstm'")
+        member = rows.index.isin(forecasts.one_session[ticker].index)
+        assert rows.loc[member, "volatility"].notna().all()
+        assert rows.loc[~member, "volatility"].isna().all()  # nothing forecast, nothing read
+        assert (ticker == "AAA") == member.all()
