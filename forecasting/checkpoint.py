@@ -4,7 +4,7 @@ resume the walk-forward where an earlier one stopped, bit for bit.
 What the uninterrupted loop carries from one fold to the next lives in the model objects
 themselves: a network's weights, its optimizer's moments and step count, its dropout layers' seed
 generators, a GARCH fit's previous parameters, the distribution LSTM's last training date. So the
-whole object is pickled, except its inputs: the windows and forecast tables a model was built with
+whole object is pickled, except its inputs: the windows, panel and forecast tables a model was built with
 belong to the run that restores it, not to the snapshot. Per-fold seeds are not state (the loop
 derives them from the fold number).
 
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.universe.panel import Panel
 from forecasting.windows import Windows
 
 LIBRARIES = {"keras", "tensorflow", "numpy", "pandas", "scipy", "arch", "builtins", "statsmodels"}
@@ -37,7 +38,7 @@ def _is_keras_model(value: Any) -> bool:
 
 
 def _is_input(value: Any) -> bool:
-    return isinstance(value, (Windows, pd.DataFrame))
+    return isinstance(value, (Windows, pd.DataFrame, Panel))
 
 
 def _plain(value: Any) -> bool:
@@ -188,13 +189,19 @@ def _seed_generators(root: Any) -> list[Any]:
     return found
 
 
+def _frozen(value: Any) -> bool:
+    """A frozen dataclass (a fitted scaler): replaced whole, its attributes cannot be set."""
+    params = getattr(value, "__dataclass_params__", None)
+    return bool(params is not None and params.frozen)
+
+
 def _carry(live: Any, restored: Any) -> None:
     """Copy `restored`'s attributes onto `live`, keeping `live`'s inputs and its objects' identity."""
     for name, value in vars(restored).items():
         current = getattr(live, name, None)
         if _is_input(current):
             continue
-        if _plain(current) and type(current) is type(value):
+        if _plain(current) and type(current) is type(value) and not _frozen(current):
             _carry(current, value)
         else:
             setattr(live, name, value)

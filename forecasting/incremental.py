@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,13 +46,39 @@ class Inputs:
 
     @classmethod
     def of(cls, windows: Windows) -> Inputs:
-        X = windows.X
+        return cls.of_arrays(windows.X, windows.y, windows.index)
+
+    @classmethod
+    def of_arrays(cls, X: np.ndarray, y: np.ndarray, index: pd.DatetimeIndex) -> Inputs:
+        """From consecutive windows X (samples, window, features) of one series."""
         rows = np.concatenate([X[0], X[1:, -1, :]]) if len(X) else np.zeros((0, X.shape[-1]))
-        return cls(rows.astype(np.float32), np.asarray(windows.y, dtype=np.float64), windows.index)
+        return cls(rows.astype(np.float32), np.asarray(y, dtype=np.float64), index)
 
     @property
     def window(self) -> int:
         return len(self.rows) - len(self.y) + 1
+
+    def compared_with(self, old: Any) -> Comparison | None:
+        """How each fold's inputs now differ from `old`'s (None: not comparable at all)."""
+        if not isinstance(old, Inputs) or old.window != self.window:
+            return None
+        return SeriesComparison(old, self)
+
+
+class Comparison(Protocol):
+    """What `Incremental.plan` asks of the stored and the new inputs, fold by fold, in order."""
+
+    def training(self, fold: Fold, stored: Fold) -> str | None:
+        """Why the fold's fit would differ now, or None."""
+
+    def test(self, fold: Fold, stored: Fold) -> str | None:
+        """Why the fold's forecasts would differ now, or None."""
+
+
+class FoldInputs(Protocol):
+    """What a walk-forward's folds were cut from: one ticker's windows (`Inputs`) or a panel's."""
+
+    def compared_with(self, old: Any) -> Comparison | None: ...
 
 
 @dataclass
@@ -69,7 +95,7 @@ class FoldRecord:
 class FoldMemory:
     """What a run leaves for the next: the inputs it saw and its folds."""
 
-    inputs: Inputs
+    inputs: FoldInputs
     names: tuple[str, ...]
     folds: dict[int, FoldRecord] = field(default_factory=dict)
 
@@ -83,18 +109,20 @@ class Incremental:
     counts: dict[str, int] = field(default_factory=lambda: {"reuse": 0, "predict": 0, "fit": 0})
     saving_s: float = 0.0  # spent freezing fitted states for the next run
 
-    def plan(self, windows: Windows, folds: list[Fold], names: tuple[str, ...]) -> dict[int, str]:
+    def plan(self, inputs: FoldInputs | Windows, folds: list[Fold],
+             names: tuple[str, ...]) -> dict[int, str]:
         """Each fold's action (`reuse`, `predict` or `fit`), logging why a stored fold is redone."""
-        inputs = Inputs.of(windows)
+        if isinstance(inputs, Windows):
+            inputs = Inputs.of(inputs)
         self.current = FoldMemory(inputs, names)
         old = self.previous
         plan = {fold.number: "fit" for fold in folds}
-        if old is None or old.names != names or old.inputs.window != inputs.window:
+        compare = inputs.compared_with(old.inputs) if old is not None else None
+        if old is None or old.names != names or compare is None:
             if old is not None:
                 log.info("incremental: the stored folds were made with other models or windows; "
                          "training every fold")
             return plan
-        compare = _Comparison(old.inputs, inputs)
         earlier: str | None = None  # an earlier fold's revised test inputs (later forecasts read them)
         for fold in folds:
             record = old.folds.get(fold.number)
@@ -150,7 +178,16 @@ def _first_difference(old: np.ndarray, new: np.ndarray) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
-class _Comparison:
+def _scaled_difference(old: np.ndarray, new: np.ndarray, part: slice, reference: slice) -> int | None:
+    """The first row of `part` where `old` and `new` differ, each scaled by its own `reference`
+    rows, or None. Rows equal bit for bit are equal under any scaling: the usual case (data that
+    only grew) costs one comparison, not the fold's statistics."""
+    if np.array_equal(old[part], new[part], equal_nan=True):
+        return None
+    return _first_difference(_scaled(old[part], old[reference]), _scaled(new[part], new[reference]))
+
+
+class SeriesComparison:
     """Compares the stored inputs with the new ones fold by fold, each row once: under the scaling
     of the first fold that reads it (rows a fold trains on were its predecessors' test rows)."""
 
@@ -191,15 +228,13 @@ class _Comparison:
             return f"the dates differ from {new.index[self.moved].date()}"
         rows = slice(min(self.rows_done, rows_end), rows_end)
         train_rows = slice(fold.train_start, fold.train_end + self.w - 1)
-        at = _first_difference(_scaled(old.rows[rows], old.rows[train_rows]),
-                               _scaled(new.rows[rows], new.rows[train_rows]))
+        at = _scaled_difference(old.rows, new.rows, rows, train_rows)
         if at is not None:
             day = new.index[max(0, rows.start + at - (self.w - 1))].date()
             return f"its {what} windows were revised (a feature row that the window ending {day} reads)"
         targets = slice(min(self.y_done, y_end), y_end)
         train_y = slice(fold.train_start, fold.train_end)
-        at = _first_difference(_scaled(old.y[targets], old.y[train_y]),
-                               _scaled(new.y[targets], new.y[train_y]))
+        at = _scaled_difference(old.y, new.y, targets, train_y)
         if at is not None:
             return (f"its {what} targets were revised (the return after "
                     f"{new.index[targets.start + at].date()})")

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from forecasting.base import Forecaster
 from forecasting.checkpoint import freeze, thaw_into
-from forecasting.incremental import FoldRecord, Incremental
+from forecasting.incremental import FoldInputs, FoldRecord, Incremental, Inputs
 from forecasting.splits import Fold, minimum_samples, walk_forward_folds
 from forecasting.windows import Windows
 
@@ -99,7 +99,7 @@ class WalkForward:
         training window and predicts the same samples. Yields each fold's predictions by name, with
         the seconds each model took; logs progress about ten times (logs, clusters and CI see it).
 
-        With `incremental` (one ticker's windows only), an earlier run's folds are reused where
+        With `incremental`, an earlier run's folds are reused where
         their inputs are unchanged and each model's state after every fit is kept for the next
         run (forecasting/incremental.py); the yield is the same as without it, bit for bit.
         What `after_fit` returns is kept with the fold, and handed to `replay(fold, it)` when a
@@ -109,9 +109,7 @@ class WalkForward:
         names = (*models, *(baselines or {}))
         plan: dict[int, str] = {}
         if incremental is not None:
-            if not isinstance(data, SeriesSamples):
-                raise TypeError("incremental walk-forward covers one ticker's windows only")
-            plan = incremental.plan(data.windows, folds, tuple(names))
+            plan = incremental.plan(data.inputs(), folds, tuple(names))
         live_at = -1  # the fold whose fitted state the live models hold
         started = time.perf_counter()
         bar = tqdm(folds, desc=what, unit="fold", disable=None if progress else True, leave=False)
@@ -265,6 +263,9 @@ class FoldData(Protocol):
 
     def size(self, samples: Any) -> int: ...
 
+    def inputs(self) -> FoldInputs:
+        """What the folds are cut from, as the incremental walk-forward compares it."""
+
 
 @dataclass(frozen=True)
 class FoldOutput:
@@ -304,3 +305,6 @@ class SeriesSamples:
 
     def size(self, samples: Windows) -> int:
         return len(samples)
+
+    def inputs(self) -> Inputs:
+        return Inputs.of(self.windows)

@@ -90,3 +90,24 @@ def test_baselines_fitted_beside_the_network_are_the_ones_fitted_after_it(make_c
         experiment.run_experiment(cfg)
     assert "fitted beside the network" not in caplog.text
     assert (tmp_path / "run1" / "distribution.csv").read_bytes() == files[1]["distribution.csv"]
+
+
+def test_a_run_with_a_worker_ends_without_a_leaked_semaphore_warning(tmp_path):
+    """A worker that drew a progress bar is killed at close: Python must not warn at exit that a
+    semaphore leaked (tqdm's multiprocessing lock did, on every run with workers=1)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from backtests.outputs.background import Background\n"
+        "def bar():\n"
+        "    from tqdm.auto import tqdm\n"
+        "    return sum(tqdm(range(3), disable=True))\n"
+        "with Background(1) as background:\n"
+        "    background.queue(bar).result()\n"
+        "    background.wait()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr, done.stderr

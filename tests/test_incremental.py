@@ -268,3 +268,128 @@ def test_a_per_ticker_universe_extended_equals_one_run_from_scratch(make_cfg, tm
     assert "predictions.csv" in written and "trades.csv" in written
     for name in written:
         assert (last / name).read_bytes() == (scratch / name).read_bytes(), name
+
+
+# The global panel model (universe.model=global): the same loop over a panel of tickers.
+def _global_run(make_cfg, tmp_path: Path, frames: dict[str, pd.DataFrame], end: int, out: str,
+                cache: str, *overrides: str) -> Path:
+    folder = tmp_path / "prices"
+    folder.mkdir(exist_ok=True)
+    for ticker, frame in frames.items():
+        frame.iloc[:end].to_csv(folder / f"{ticker}.csv")
+    cfg = make_cfg(*UNIVERSE_CSV, f"data.path={folder}", "universe=folder", "universe.n_jobs=1",
+                   "universe.model=global", "strategy=topk", "strategy.k=2", *overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir, cfg.paths.cache_dir = str(tmp_path / out), str(tmp_path / cache)
+    run_experiment(cfg)
+    return tmp_path / out
+
+
+def _frames(tickers: list[str], bars: int) -> dict[str, pd.DataFrame]:
+    return {t: synthetic_bars(bars, seed=100 + n).rename_axis("Date") for n, t in enumerate(tickers)}
+
+
+@pytest.mark.slow  # six runs of a 5-ticker global LSTM (~2 min on 2 busy cores): .ci/run runs it
+def test_a_global_universe_extended_step_by_step_equals_one_run_from_scratch(make_cfg, tmp_path,
+                                                                             caplog):
+    """The issue's acceptance: 5 tickers, the global LSTM, topk; steps of 1, 1, 21, 60 sessions."""
+    frames = _frames(["AAA", "BBB", "CCC", "DDD", "EEE"], BARS)
+    tiny = ("forecaster.units=4", "forecaster.epochs=2", "forecaster.warm_epochs=2",
+            "universe.warm_samples=300", "universe.val_samples=40")
+    end = BARS - sum(STEPS)
+    _global_run(make_cfg, tmp_path, frames, end, "step0", "cache", *tiny)
+    for number, step in enumerate(STEPS, start=1):
+        end += step
+        with caplog.at_level("INFO", logger="forecasting.walkforward"):
+            caplog.clear()
+            last = _global_run(make_cfg, tmp_path, frames, end, f"step{number}", "cache", *tiny)
+        if step == 1:  # the last fold has room: its saved network forecasts the new session
+            assert "incremental: 2 folds reused, 1 forecast by their saved models, 0 trained" \
+                in caplog.text
+    scratch = _global_run(make_cfg, tmp_path, frames, BARS, "scratch", "fresh-cache", *tiny)
+    for name in OUTPUTS:
+        assert (last / name).read_bytes() == (scratch / name).read_bytes(), name
+
+
+def _panel(frames: dict[str, pd.DataFrame], bars: int):
+    from forecasting.universe.panel import Panel
+
+    windows = {}
+    for ticker, frame in frames.items():
+        part = frame.iloc[:bars]
+        windows[ticker] = make_windows(build("features/default")(part), part["Close"], 10)
+    return Panel.stack(windows, {t: f.iloc[:bars].index for t, f in frames.items()})
+
+
+def _panel_stepwise(frames, sizes, make_model):
+    from forecasting.universe.walkforward import run_panel
+
+    memory, counts = None, []
+    for bars in sizes:
+        link = Incremental(pickle.loads(pickle.dumps(memory)) if memory is not None else None)
+        result = run_panel(_walkforward(), make_model(), _panel(frames, bars), seed=3,
+                           progress=False, incremental=link)
+        memory = link.current
+        counts.append(dict(link.counts))
+    return result, counts
+
+
+def _global_lstm():
+    from forecasting.universe.models import GlobalLSTM
+
+    return GlobalLSTM(window=10, units=4, layers=1, dropout=0.2, epochs=2, warm_epochs=2,
+                      batch_size=64, learning_rate=0.01, patience=2, target="raw", embedding=2,
+                      n_tickers=3, warm_samples=120, val_samples=40)
+
+
+def test_the_global_lstm_resumes_bit_for_bit():
+    """Weights, optimizer moments, dropout streams, the capped warm sample and validation draw
+    and the keep-only-if-it-helps guard: each step equals the loop run once."""
+    from forecasting.universe.walkforward import run_panel
+
+    frames = _frames(["AAA", "BBB", "CCC"], LOOP_BARS)
+    stepped, counts = _panel_stepwise(frames, (LOOP_BARS - 50, LOOP_BARS - 49, LOOP_BARS - 30,
+                                               LOOP_BARS), _global_lstm)
+    scratch = run_panel(_walkforward(), _global_lstm(), _panel(frames, LOOP_BARS), seed=3,
+                        progress=False)
+    pd.testing.assert_frame_equal(stepped, scratch, check_exact=True)
+    assert counts[1] == {"reuse": 3, "predict": 1, "fit": 0}  # one new session: nothing trains
+    assert counts[-1]["fit"] == 1 and counts[-1]["reuse"] == 3
+
+
+def test_a_revised_ticker_in_the_panel_retrains_only_the_folds_that_read_it(caplog):
+    """A constant re-adjustment of one ticker retrains nothing; a corrected bar retrains its fold."""
+    from forecasting.universe.models import PanelRidge
+    from forecasting.universe.walkforward import run_panel
+
+    frames = _frames(["AAA", "BBB", "CCC"], LOOP_BARS)
+    ridge = lambda: PanelRidge(window=10, alpha=1.0, target="raw")  # noqa: E731
+    first = Incremental(None)
+    run_panel(_walkforward(), ridge(), _panel(frames, LOOP_BARS), seed=3, progress=False,
+              incremental=first)
+    prices = ["Open", "High", "Low", "Close"]
+
+    def rerun(changed, equal: bool):
+        """The rerun's counts; `equal`: its forecasts are a from-scratch run's (a re-adjusted
+        history gives forecasts equal but for rounding: the stored ones stand)."""
+        link = Incremental(pickle.loads(pickle.dumps(first.current)))
+        made = run_panel(_walkforward(), ridge(), _panel(changed, LOOP_BARS), seed=3,
+                         progress=False, incremental=link)
+        if equal:
+            scratch = run_panel(_walkforward(), ridge(), _panel(changed, LOOP_BARS), seed=3,
+                                progress=False)
+            pd.testing.assert_frame_equal(made, scratch, check_exact=True)
+        return link.counts
+
+    readjusted = dict(frames)
+    readjusted["BBB"] = frames["BBB"].copy()
+    readjusted["BBB"][prices] *= 0.9731  # a dividend: every earlier price scaled by one factor
+    assert rerun(readjusted, equal=False) == {"reuse": 5, "predict": 0, "fit": 0}
+    corrected = dict(frames)
+    corrected["BBB"] = frames["BBB"].copy()
+    corrected["BBB"].iloc[240, corrected["BBB"].columns.get_indexer(prices)] *= 1.05
+    with caplog.at_level("INFO", logger="forecasting.incremental"):
+        counts = rerun(corrected, equal=True)
+    assert counts == {"reuse": 2, "predict": 1, "fit": 2}
+    assert "fold 3 and every later one trained again: BBB: its training windows were revised" \
+        in caplog.text

@@ -199,3 +199,22 @@ def test_with_membership_the_risk_reads_the_global_distribution_on_member_dates_
         assert rows.loc[member, "volatility"].notna().all()
         assert rows.loc[~member, "volatility"].isna().all()  # nothing forecast, nothing read
         assert (ticker == "AAA") == member.all()
+
+
+def test_the_global_distribution_lstm_resumes_bit_for_bit():
+    """The fold memory (a rerun extends the walk-forward) carries the network, its point view, the
+    shrink and the tails: each step equals the loop run once, the 1-session columns included."""
+    from tests.test_incremental import LOOP_BARS, _frames, _panel, _panel_stepwise, _walkforward
+
+    def model() -> GlobalDistributionLSTM:
+        return GlobalDistributionLSTM(window=10, units=4, layers=1, dropout=0.2, epochs=2,
+                                      warm_epochs=2, batch_size=64, learning_rate=0.01, patience=2,
+                                      target="raw", embedding=2, n_tickers=3, warm_samples=120,
+                                      val_samples=40)
+
+    frames = _frames(["AAA", "BBB", "CCC"], LOOP_BARS)
+    stepped, counts = _panel_stepwise(frames, (LOOP_BARS - 50, LOOP_BARS - 49, LOOP_BARS), model)
+    scratch = run_panel(_walkforward(), model(), _panel(frames, LOOP_BARS), seed=3, progress=False)
+    assert "scale_h1" in scratch.columns
+    pd.testing.assert_frame_equal(stepped, scratch, check_exact=True)
+    assert counts[1] == {"reuse": 3, "predict": 1, "fit": 0}

@@ -22,6 +22,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def _own_locks() -> None:
+    """A worker's progress bars lock with a thread lock, not a multiprocessing one.
+
+    tqdm makes a multiprocessing lock (a named semaphore) at its first bar, even a disabled one,
+    and `close` kills the workers: the semaphore was never released, and every run ended with
+    Python's "resource_tracker: There appear to be 1 leaked semaphore objects" warning. A worker
+    runs one job at a time, so a thread lock is all its bars need.
+    """
+    import threading
+
+    from tqdm import tqdm
+    from tqdm.auto import tqdm as auto
+
+    for bar in {tqdm, auto}:
+        bar.set_lock(threading.RLock())
+
+
 def _warm() -> None:
     """Import what drawing needs while the run trains (the first job then starts at once)."""
     import matplotlib
@@ -50,7 +67,7 @@ class Background:
         if self._pool is None and self._workers > 0:
             from joblib.externals.loky import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=self._workers)
+            self._pool = ProcessPoolExecutor(max_workers=self._workers, initializer=_own_locks)
         return self._pool
 
     @property

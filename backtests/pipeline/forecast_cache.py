@@ -36,8 +36,9 @@ from backtests.atomic import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # 2: initial_train counts bars, ridge fit on the whole window; 3: `ridge` column;
-# 4: `_target_` keyed by class name; 5: the distribution LSTM weighs horizon h's mean by 1/h
+FORMAT_VERSION = 6  # 2: initial_train counts bars, ridge fit on the whole window; 3: `ridge` column;
+# 4: `_target_` keyed by class name; 5: the distribution LSTM weighs horizon h's mean by 1/h;
+# 6: its 1-session scale updated by its recent residuals (forecasting/distribution/updating.py)
 _held: dict[str, int] = {}  # lock path -> open descriptor, for keys this process is training
 
 

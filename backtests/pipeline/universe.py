@@ -25,6 +25,7 @@ from backtests.data.base import MarketData
 from backtests.data.membership import Membership
 from backtests.data.universe import Universe
 from backtests.pipeline.dask_cluster import OwnRead, arrive
+from backtests.pipeline.fold_memory import memory_key, recall, remember
 from backtests.pipeline.forecast_cache import ForecastCache, forecast_key, settings_hash
 from backtests.pipeline.forecasts import (
     ForecastRun,
@@ -212,6 +213,16 @@ def explains_universe(cfg: DictConfig) -> bool:
     return cfg.report.get("explain") is True
 
 
+def _model_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The universe settings that can change a global forecast (not its name, the fan-out, the
+    spread's quantile; the members are part of the data)."""
+    universe = OmegaConf.to_container(cfg.universe, resolve=True)
+    assert isinstance(universe, dict)
+    return {str(k): v for k, v in universe.items()
+            if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "file", "survivors",
+                         "executor", "dask")}
+
+
 def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
     """The forecast cache key of a global run: every ticker's data and every setting of the model.
 
@@ -219,11 +230,7 @@ def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
     quantile) are left out; the members are in the data part, `as_of` through the data it chose,
     a membership file through its spells (not its path).
     """
-    universe = OmegaConf.to_container(cfg.universe, resolve=True)
-    assert isinstance(universe, dict)
-    model = {k: v for k, v in universe.items()
-             if k not in ("name", "tickers", "n_jobs", "spread_quantile", "as_of", "file", "survivors",
-                           "executor", "dask")}
+    model = _model_settings(cfg)
     prices: dict[str, str] = {t: m.fingerprint for t, m in sorted(markets.items())}
     membership = instantiate(cfg.universe).membership  # who trains when: part of the data
     data = settings_hash({**prices, "membership": membership.digest()} if membership else prices)
@@ -240,6 +247,9 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
 
     Whole runs go through the forecast cache as single tickers' do (same entries, same lock, the
     attributions beside them): a rerun with the same data and model settings trains nothing.
+    On grown or revised data the fold memory (pipeline/fold_memory.py, keyed by the settings and
+    the tickers, not the data) reuses every fold whose inputs are unchanged, as for one ticker;
+    not when explaining (the attributions of reused folds are not kept).
     The audit computes its baseline afresh (`use_cache` False), as it does for one ticker.
     """
     key = global_key(cfg, markets)
@@ -259,8 +269,15 @@ def global_run(cfg: DictConfig, universe: Universe, markets: Mapping[str, Market
     log.info("global forecasts: %s on %d samples of %d tickers over %d dates (target %s)",
              type(model).__name__, len(panel), len(panel.tickers), len(panel.calendar),
              universe.target)
+    remembered = use_cache and until is None and explainer is None
+    memory = memory_key("global", ",".join(panel.tickers),
+                        {**forecast_settings(cfg), "universe": _model_settings(cfg)}, int(cfg.seed))
+    incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     predictions = run_panel(walkforward, model, panel, seed=int(cfg.seed), baselines={"ridge": ridge},
-                            until=until, progress=progress, explain=explainer)
+                            until=until, progress=progress, explain=explainer,
+                            incremental=incremental)
+    if incremental is not None:
+        remember(cfg.paths.cache_dir, memory, incremental)
     run = GlobalRun(predictions, key=key)
     if explainer is not None:
         log.info("explain: %d fold records in %.1f s (pooled %.1f s, per ticker %.1f s)",

@@ -5,7 +5,9 @@ h-session log return (forecasting/network.py `build_distribution_lstm`): the mea
 error, as the point LSTM does, the variances by Gaussian quasi-likelihood around them. The tails
 are then fitted, not assumed: a Student-t (location 0) is fitted by maximum likelihood to each
 horizon's standardised residuals on the fold's training window, so the forecast distribution is
-mean + sigma * scale_z * t(df). Its 1-day mean is the point forecast every strategy reads.
+mean + sigma * scale_z * t(df). The 1-session scale is also updated day by day by the network's
+own recent residuals (forecasting/distribution/updating.py): its VaR and the risk method's read it.
+Its 1-day mean is the point forecast every strategy reads.
 
 No look-ahead: an h-session target starting at sample i needs the daily returns of samples
 i..i+h-1, so it is computed from the training window's own targets and is unknown (purged, weight
@@ -24,6 +26,7 @@ from scipy import optimize, stats
 
 from forecasting.base import NotFittedError, as_series
 from forecasting.distribution.base import distribution_frame, horizon_returns
+from forecasting.distribution.updating import VarianceUpdate, fit_update
 from forecasting.network import build_distribution_lstm
 from forecasting.scaling import WindowScaler
 from forecasting.training import Schedule, fit_network, newest_then_random
@@ -31,6 +34,7 @@ from forecasting.windows import Windows
 
 MIN_HELD_OUT = 100  # held-out samples needed to fit the tails on them rather than in-sample
 MAX_DF = 200.0  # tails thinner than a t(200) are Gaussian for every figure here
+UPDATE_SAMPLES = 1000  # the window's last samples the 1-session scale's filter is fitted on
 
 
 class DistributionLSTM:
@@ -60,6 +64,7 @@ class DistributionLSTM:
         self.tails: np.ndarray = np.zeros(0)   # per horizon: the fitted t's df
         self.spread: np.ndarray = np.zeros(0)  # per horizon: the fitted t's scale on residuals
         self.shrink: np.ndarray = np.zeros(0)  # per horizon: the share of the means' moves kept
+        self.update = VarianceUpdate()  # the 1-session scale's filter, state at the window's end
 
     @property
     def uses_validation(self) -> bool:
@@ -113,7 +118,19 @@ class DistributionLSTM:
         # Tails and spread from residuals the fit did not see, when the held-out tail has enough:
         # in-sample residuals are smaller than the errors ahead, and intervals from them too narrow.
         enough = len(tail) >= MIN_HELD_OUT
-        self._fit_tails(tail if enough else train, enough)
+        whole = train if len(tail) == 0 else _joined(train, tail)
+        # One pass of the network over the window's recent part, in time order: the tails' rows
+        # and the last UPDATE_SAMPLES, which the 1-session filter is fitted on (a longer past
+        # changed its pass counts little and cost a pass over the whole growing window per fold).
+        first = max(0, min(len(whole) - len(tail), len(whole) - UPDATE_SAMPLES)) if enough else 0
+        recent = whole[first:]
+        mean, sigma = self._moments(recent)
+        rows = slice(len(recent) - len(tail), None) if enough else slice(0, len(train))
+        fitted_on = tail if enough else train
+        self._fit_tails(mean[rows], sigma[rows], self.targets(fitted_on), enough)
+        last = slice(-UPDATE_SAMPLES, None)  # its state at the end is where the next days start
+        self.update = fit_update(self._residuals(mean[last, 0], sigma[last, 0], recent.y[last]),
+                                 float(self.tails[0]))
         return self
 
     def validation_loss(self, predicted: np.ndarray, target: np.ndarray) -> float:
@@ -140,12 +157,11 @@ class DistributionLSTM:
         sigma = np.exp(np.clip(out[:, n:], -12.0, 12.0) / 2) * self.y_std
         return mean, sigma
 
-    def _fit_tails(self, windows: Windows, held_out: bool) -> None:
+    def _fit_tails(self, mean: np.ndarray, sigma: np.ndarray, targets: np.ndarray,
+                   held_out: bool) -> None:
         """Per horizon: how far the means' deviations from the training mean held up (a slope
         clipped to [0, 1] on held-out windows; 1 in-sample), and the Student-t (location 0) of the
         standardised residuals around the means so shrunk."""
-        mean, sigma = self._moments(windows)
-        targets = self.targets(windows)
         shrink = [1.0] * len(self.horizons)
         if held_out:
             shrink = [held_up(mean[:, k] - self.y_mean[k], targets[:, k] - self.y_mean[k])
@@ -155,6 +171,13 @@ class DistributionLSTM:
         fitted = [t_tails(column[np.isfinite(column)]) for column in z.T]
         self.tails = np.asarray([df for df, _ in fitted])
         self.spread = np.asarray([scale for _, scale in fitted])
+
+    def _residuals(self, mean: np.ndarray, sigma: np.ndarray, realised: np.ndarray) -> np.ndarray:
+        """The 1-session residuals in units of the fitted t's standard deviation (unit variance)."""
+        df = float(self.tails[0])
+        sd = self.spread[0] * (np.sqrt(df / (df - 2.0)) if np.isfinite(df) else 1.0)
+        located = self.y_mean[0] + self.shrink[0] * (mean - self.y_mean[0])
+        return (realised - located) / (sigma * sd)
 
     def _located(self, mean: np.ndarray) -> np.ndarray:
         """The distributions' locations: each horizon's mean, shrunk toward the training mean."""
@@ -176,10 +199,15 @@ class DistributionLSTM:
                horizons: Sequence[int] | None = None) -> pd.DataFrame:
         wanted = self.horizons if horizons is None else [int(h) for h in horizons]
         located = self._located(mean)
+        # The 1-session scale moves with the errors of the days before each row (test.y of row t
+        # is known at the close of t + 1, so row t + 1 may read it): rows follow the window in order.
+        updated = self.update.multipliers(self._residuals(mean[:, 0], sigma[:, 0], test.y))
         by_horizon = {}
         for column, h in enumerate(self.horizons):
             if h in wanted:
-                by_horizon[h] = (located[:, column], sigma[:, column] * self.spread[column],
+                multiplier = updated if h == 1 else 1.0
+                by_horizon[h] = (located[:, column],
+                                 sigma[:, column] * self.spread[column] * multiplier,
                                  self.tails[column])
         return distribution_frame(test.index, by_horizon)
 
@@ -193,6 +221,10 @@ class DistributionLSTM:
             for name in ("mean", "scale", "df"):
                 wide[f"{name}_h{h}"] = part[name].to_numpy()
         return pd.DataFrame(wide, index=test.index)
+
+
+def _joined(a: Windows, b: Windows) -> Windows:
+    return Windows(np.concatenate([a.X, b.X]), np.concatenate([a.y, b.y]), a.index.append(b.index))
 
 
 def held_up(deviation: np.ndarray, outcome: np.ndarray) -> float:

@@ -2,7 +2,9 @@
 
 With forecaster=lstm_dist one network per fold forecasts every horizon's Student-t
 (forecasting/distribution/lstm.py), its tails fitted to the held-out tail's standardised
-residuals. The risk forecasts are that 1-session distribution's: volatility its standard deviation,
+residuals and its 1-session scale updated day by day by the network's recent residuals
+(forecasting/distribution/updating.py). The risk forecasts are that 1-session distribution's, the
+very rows of distribution.csv at h = 1 (its q05 is minus the 95% VaR): volatility its standard deviation,
 VaR and ES its quantile and tail mean, so a run trains one network instead of two. Each day's row
 was made at that day's close by the fold's network (the forecasts' own walk-forward).
 """

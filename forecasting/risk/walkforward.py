@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from forecasting.incremental import Incremental
@@ -124,15 +125,24 @@ def run_risk(walkforward: WalkForward, methods: dict[str, RiskMethod], windows: 
     models = {name: RiskModel(method, windows, levels) for name, method in methods.items()}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in methods}
     spent = dict.fromkeys(methods, 0.0)
-    folds = 0
+    realised: list[np.ndarray] = []
+    numbers: list[np.ndarray] = []
     for out in walkforward.drive(SeriesSamples(windows, lead), models, seed, until=until,
                                  progress=progress, what="risk walk-forward",
                                  incremental=incremental):
-        folds += 1
+        realised.append(np.asarray(out.test.y))
+        numbers.append(np.full(len(out.test), out.fold.number))
         for name, part in out.predictions.items():
             spent[name] += out.seconds[name]
-            parts[name].append(part.assign(method=name, realised=out.test.y, fold=out.fold.number))
+            parts[name].append(part)
+    folds = len(numbers)
+    # The extra columns once for the whole table, not per fold and method (an evening run reuses
+    # every fold but one, and building ~400 small frames would cost it more than its forecast).
     result = pd.concat([frame for name in methods for frame in parts[name]])  # method by method
+    per_method = len(result) // max(len(methods), 1)
+    result["method"] = [name for name in methods for _ in range(per_method)]
+    result["realised"] = np.tile(np.concatenate(realised) if realised else np.empty(0), len(methods))
+    result["fold"] = np.tile(np.concatenate(numbers) if numbers else np.empty(0, int), len(methods))
     result.index.name = "date"
     tail = ("method", "realised", "fold", "fit_status")
     columns = ["method", *[c for c in result.columns if c not in tail], *tail[1:]]

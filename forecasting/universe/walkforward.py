@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.incremental import Incremental
 from forecasting.splits import Fold
 from forecasting.universe.explain import explain_fold
+from forecasting.universe.incremental import PanelInputs
 from forecasting.universe.panel import Panel
 from forecasting.walkforward import MIN_VALIDATION, WalkForward
 
@@ -89,6 +91,9 @@ class PanelSamples:
     def size(self, samples: np.ndarray) -> int:
         return len(samples)
 
+    def inputs(self) -> PanelInputs:
+        return PanelInputs.of(self.panel)
+
 
 @dataclass
 class OnPanel:
@@ -112,7 +117,8 @@ class OnPanel:
 
 def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int,
               baselines: Mapping[str, Any] | None = None, until: pd.Timestamp | None = None,
-              progress: bool = True, explain: Callable[..., None] | None = None) -> pd.DataFrame:
+              progress: bool = True, explain: Callable[..., None] | None = None,
+              incremental: Incremental | None = None) -> pd.DataFrame:
     """Long-form out-of-sample forecasts: date, ticker, forecast, actual, fold, one column a baseline
     (and a distribution model's 1-session columns, forecasting/universe/distribution.py).
 
@@ -120,7 +126,11 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
     `explain(view, None, windows, fold, group)` runs after each fold is predicted, while the fold's
     model still exists: pooled (group "all") and once per ticker with enough test samples
     (forecasting.universe.explain: `PanelExplainer`, or a `FoldExplainer` itself).
+    `incremental`: reuse an earlier run's folds where their inputs are unchanged (see `drive` and
+    forecasting/universe/incremental.py); not with `explain` (a reused fold is not explained).
     """
+    if explain is not None and incremental is not None:
+        raise ValueError("the global model's incremental walk-forward does not explain its folds")
     started = time.perf_counter()
     after = None
     if explain is not None:
@@ -128,7 +138,8 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
     others = {name: OnPanel(model, panel) for name, model in (baselines or {}).items()}
     parts = []
     for out in walkforward.drive(PanelSamples(panel), {"forecast": OnPanel(forecaster, panel)}, seed,
-                                 others, until, progress, "global walk-forward", after):
+                                 others, until, progress, "global walk-forward", after,
+                                 incremental):
         test = out.test
         made = out.predictions.pop("forecast")
         extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
