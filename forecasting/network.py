@@ -70,14 +70,42 @@ def build_global_lstm(window: int, n_features: int, n_tickers: int, embedding: i
     its only input.
     """
     keras = import_keras()
+    inputs, x = _global_trunk(keras, window, n_features, n_tickers, embedding, units, layers, cell)
+    return _compiled(keras, inputs, x, dropout, learning_rate, "global_lstm")
+
+
+def _global_trunk(keras: Any, window: int, n_features: int, n_tickers: int, embedding: int,
+                  units: int, layers: int, cell: str) -> tuple[Any, Any]:
+    """(inputs, summary) of the global networks: the windows' recurrent summary, joined by the
+    ticker's learned vector when `embedding` > 0 (layers made in one order: seeded weights)."""
     windows = keras.Input(shape=(window, n_features), name="windows")
     x = _lstm_stack(keras, windows, units, layers, cell)
     if embedding <= 0:
-        return _compiled(keras, windows, x, dropout, learning_rate, "global_lstm")
+        return windows, x
     ticker = keras.Input(shape=(1,), dtype="int32", name="ticker")
     vector = keras.layers.Flatten()(keras.layers.Embedding(n_tickers, embedding)(ticker))
-    x = keras.layers.Concatenate()([x, vector])
-    return _compiled(keras, [windows, ticker], x, dropout, learning_rate, "global_lstm")
+    return [windows, ticker], keras.layers.Concatenate()([x, vector])
+
+
+def build_global_distribution_lstm(window: int, n_features: int, n_tickers: int, embedding: int = 0,
+                                   units: int = 32, layers: int = 1, dropout: float = 0.0,
+                                   learning_rate: float = 1e-3, cell: str = "lstm") -> tuple[Any, Any]:
+    """(the network, its point view): the global LSTM with the distribution network's 1-session
+    heads, the scaled next-day return's mean and log-variance ([mean_1, log_var_1], trained by
+    `mean_variance_loss([1.0])`); the point view maps the same inputs to mean_1 alone (what
+    attributions explain). One network gives the forecast and the risk (no risk LSTM per ticker).
+    """
+    keras = import_keras()
+    inputs, x = _global_trunk(keras, window, n_features, n_tickers, embedding, units, layers, cell)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout)(x)
+    mean = keras.layers.Dense(1, name="mean_1")(x)
+    log_variance = keras.layers.Dense(1, name="log_variance")(x)
+    network = keras.Model(inputs, keras.layers.Concatenate()([mean, log_variance]),
+                          name="global_distribution_lstm")
+    network.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                    loss=mean_variance_loss([1.0]), jit_compile=False)
+    return network, keras.Model(inputs, mean, name="global_distribution_lstm_mean")
 
 
 def gaussian_nll(y_true: Any, log_variance: Any) -> Any:

@@ -48,19 +48,26 @@ def risk_settings(cfg: DictConfig) -> RiskSettings | None:
     return settings if settings is not None and settings.enabled else None
 
 
-def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False) -> str:
+def risk_key(cfg: DictConfig, market: MarketData, from_forecasts: bool = False,
+             source: str | None = None) -> str:
     """What determines the risk forecasts: not the return forecaster's settings but its window,
-    unless the `lstm` method reads a distribution forecaster's forecasts (`from_forecasts`)."""
-    return forecast_key(market.fingerprint, risk_settings_of(cfg, from_forecasts), int(cfg.seed))
+    unless the `lstm` method reads a distribution forecaster's forecasts (`from_forecasts`), and
+    then, when those are a global model's, the key of its forecasts too (`source`: they depend
+    on every ticker's data and the universe's settings, not on this ticker's alone)."""
+    return forecast_key(market.fingerprint, risk_settings_of(cfg, from_forecasts, source),
+                        int(cfg.seed))
 
 
-def risk_settings_of(cfg: DictConfig, from_forecasts: bool = False) -> dict[str, Any]:
+def risk_settings_of(cfg: DictConfig, from_forecasts: bool = False,
+                     source: str | None = None) -> dict[str, Any]:
     """The settings in the risk forecasts' key (`risk_key`), without the data."""
     settings: dict[str, Any] = {group: OmegaConf.to_container(cfg[group], resolve=True)
                                 for group in ("features", "walkforward", "risk_model")}
     settings["window"], settings["risk_format"] = int(cfg.forecaster.window), RISK_FORMAT
     if from_forecasts:
         settings["forecaster"] = OmegaConf.to_container(cfg.forecaster, resolve=True)
+        if source is not None:
+            settings["forecasts"] = source
     return settings
 
 
@@ -72,16 +79,17 @@ def reads_forecasts(settings: RiskSettings, distribution: pd.DataFrame | None) -
 def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
                       use_cache: bool = True, until: pd.Timestamp | None = None,
                       distribution: pd.DataFrame | None = None,
-                      ready: pd.DataFrame | None = None) -> RiskRun:
+                      ready: pd.DataFrame | None = None, source: str | None = None) -> RiskRun:
     """Out-of-sample risk forecasts for every forecast day (cached by key, like the forecasts).
 
     A day whose next return spans a gap in the data keeps its forecast but gets no `realised`
     return, so it is left out of the backtests, as it is out of the forecast scores.
     `distribution`: a distribution forecaster's forecasts, which the `lstm` method then reads.
     `ready`: some methods' rows, already computed by the background worker (stages/prefetch.py).
+    `source`: the global model's forecast key when `distribution` is its (see `risk_key`).
     """
     distribution = distribution if reads_forecasts(settings, distribution) else None
-    key = risk_key(cfg, market, distribution is not None)
+    key = risk_key(cfg, market, distribution is not None, source)
     cache = ForecastCache(cfg.paths.cache_dir)
     if use_cache and until is None:
         cached = cache.load(key)
@@ -93,7 +101,7 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
         str(name): part for name, part in ready.groupby("method", sort=False) if name in methods}
     todo = {name: method for name, method in methods.items() if name not in done}
     computed = compute_risk(cfg, market, settings, todo, until, distribution is not None,
-                            remembered=use_cache) if todo else None
+                            remembered=use_cache, source=source) if todo else None
     frame = computed if not done and computed is not None else in_method_order(done, methods, computed)
     frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
     if use_cache and until is None:
@@ -103,7 +111,8 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
 
 def compute_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
                  methods: dict[str, Any], until: pd.Timestamp | None = None,
-                 from_forecasts: bool = False, remembered: bool = True) -> pd.DataFrame:
+                 from_forecasts: bool = False, remembered: bool = True,
+                 source: str | None = None) -> pd.DataFrame:
     """`methods`' rows over the forecasts' folds, reusing the folds an earlier run with the same
     settings and methods already fitted (`remembered`: the fold memory, pipeline/fold_memory.py).
     No cache: `walk_forward_risk` and the background worker (stages/prefetch.py) both call this,
@@ -112,7 +121,8 @@ def compute_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
     lead = market.frame.index.get_loc(windows.index[0])
     remembered = remembered and until is None
     reads = from_forecasts and "lstm" in methods
-    memory = memory_key("risk", market.ticker, {**risk_settings_of(cfg, reads), "methods": list(methods)},
+    memory = memory_key("risk", market.ticker,
+                        {**risk_settings_of(cfg, reads, source), "methods": list(methods)},
                         int(cfg.seed))
     incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
     frame = run_risk(instantiate(cfg.walkforward), methods, windows, settings.levels,

@@ -40,6 +40,7 @@ from forecasting.boosting import Booster
 from forecasting.explain import Explanation
 from forecasting.explain.tickers import over_tickers
 from forecasting.ridge import RidgeForecaster
+from forecasting.universe.distribution import GlobalDistributionLSTM
 from forecasting.universe.explain import PanelExplainer
 from forecasting.universe.market import panel_log_returns
 from forecasting.universe.models import GlobalLSTM, PanelLightGBM, PanelRidge
@@ -161,10 +162,12 @@ def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
     """The global forecaster the `forecaster` group describes: the LSTM (its GRU or ALSTM
     sibling: the class's `cell`), pooled LightGBM, or pooled ridge.
 
-    The global model forecasts a point: a distribution forecaster (forecaster=lstm_dist, the
-    default) lends it its network's settings, not its horizons or its warm-fold sample (the
-    universe's own `warm_samples` sets that); strategies that read distributions are refused
-    with the global model before any data is read (settings/combinations.py)."""
+    A distribution forecaster (forecaster=lstm_dist, the default) lends it its network's
+    settings, not its horizons or its warm-fold sample (the universe's own `warm_samples` sets
+    that): with the raw target the global model then forecasts the 1-session distribution too
+    (`forecasts_distribution`), the risk stage's `lstm` input; strategies that read the
+    distributions of every horizon are refused with the global model before any data is read
+    (settings/combinations.py)."""
     resolved = OmegaConf.to_container(cfg.forecaster, resolve=True)
     assert isinstance(resolved, dict)
     settings: dict[str, Any] = {str(k): v for k, v in resolved.items()
@@ -175,9 +178,18 @@ def global_model(cfg: DictConfig, universe: Universe, n_tickers: int) -> Any:
     if issubclass(single, Booster):
         return PanelLightGBM(target=universe.target, **settings)
     settings["batch_size"] = universe.batch_size
-    return GlobalLSTM(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
-                      warm_samples=universe.warm_samples, val_samples=universe.val_samples,
-                      cell=getattr(single, "cell", "lstm"), **settings)
+    model = GlobalDistributionLSTM if forecasts_distribution(cfg) else GlobalLSTM
+    return model(target=universe.target, embedding=universe.embedding, n_tickers=n_tickers,
+                 warm_samples=universe.warm_samples, val_samples=universe.val_samples,
+                 cell=getattr(single, "cell", "lstm"), **settings)
+
+
+def forecasts_distribution(cfg: DictConfig) -> bool:
+    """Whether the global model forecasts each ticker's 1-session Student-t beside its point
+    (a distribution forecaster and the raw target: forecasting/universe/distribution.py), which
+    the `lstm` risk method then reads instead of training a risk network per ticker."""
+    single = get_class(str(cfg.forecaster._target_))
+    return hasattr(single, "distribution_columns") and cfg.universe.target == "raw"
 
 
 @dataclass
@@ -222,6 +234,8 @@ def global_key(cfg: DictConfig, markets: Mapping[str, MarketData]) -> str:
     prices: dict[str, str] = {t: m.fingerprint for t, m in sorted(markets.items())}
     membership = instantiate(cfg.universe).membership  # who trains when: part of the data
     data = settings_hash({**prices, "membership": membership.digest()} if membership else prices)
+    if forecasts_distribution(cfg):  # the 1-session heads: other forecasts than the point model's
+        model["heads"] = "mean_variance_h1"
     return forecast_key(data, {**forecast_settings(cfg), "universe": model}, int(cfg.seed))
 
 

@@ -39,22 +39,24 @@ def _worker_cfg(cfg: DictConfig) -> dict:
 
 
 def _risk_one(settings: dict, market: MarketData | OwnRead, risk: RiskSettings,
-              distribution: pd.DataFrame | None, threads: int = 0) -> pd.DataFrame:
+              distribution: pd.DataFrame | None, source: str | None = None,
+              threads: int = 0) -> pd.DataFrame:
     """One ticker's risk walk-forward in a worker process (stored in the shared cache)."""
     worker_setup(threads, "lstm" in risk.methods and distribution is None)
     return walk_forward_risk(OmegaConf.create(settings), arrive(market), risk,
-                             distribution=distribution).frame
+                             distribution=distribution, source=source).frame
 
 
 def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: RiskSettings,
-                  n_jobs: int, distributions: Mapping[str, pd.DataFrame] | None = None
-                  ) -> dict[str, RiskRun]:
+                  n_jobs: int, distributions: Mapping[str, pd.DataFrame] | None = None,
+                  source: str | None = None) -> dict[str, RiskRun]:
     """{ticker: its risk forecasts}, sorted by ticker; cache misses computed on n_jobs processes.
-    `distributions`: each ticker's distribution forecasts, which its `lstm` method then reads."""
+    `distributions`: each ticker's distribution forecasts, which its `lstm` method then reads;
+    `source`: the global model's forecast key when they are its (part of each risk key)."""
     cache = ForecastCache(cfg.paths.cache_dir)
     given = {t: (distributions or {}).get(t) for t in markets}
     given = {t: frame if reads_forecasts(settings, frame) else None for t, frame in given.items()}
-    keys = {t: risk_key(cfg, m, given[t] is not None) for t, m in markets.items()}
+    keys = {t: risk_key(cfg, m, given[t] is not None, source) for t, m in markets.items()}
     runs: dict[str, RiskRun] = {}
     for ticker, key in keys.items():
         frame = cache.peek(key)  # no lock taken on a miss: the workers need it
@@ -65,7 +67,7 @@ def universe_risk(cfg: DictConfig, markets: Mapping[str, MarketData], settings: 
              len(runs), len(markets), len(missing), min(n_jobs, max(1, len(missing))))
     worker = _worker_cfg(cfg)
     executor = Executor.of(cfg, n_jobs)
-    frames = executor.map(_risk_one, [(worker, executor.ship(markets[t]), settings, given[t])
+    frames = executor.map(_risk_one, [(worker, executor.ship(markets[t]), settings, given[t], source)
                                       for t in missing], "risk forecasts")
     for ticker, frame in zip(missing, frames, strict=True):
         runs[ticker] = RiskRun(frame, settings, keys[ticker], cached=False)

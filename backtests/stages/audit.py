@@ -162,7 +162,7 @@ class Audit:
             assert base.settings is not None
             again = walk_forward_risk(self.cfg, altered.markets[ticker], base.settings,
                                       use_cache=False, until=cutoff,
-                                      distribution=made.distribution(ticker))
+                                      distribution=made.risk_input(ticker))
             return RiskForecasts(base.settings, {**base.runs, ticker: again})
 
         rerun = self.replay(altered, risk_for, until=cutoff)

@@ -25,6 +25,7 @@ from backtests.pipeline.universe import (
 )
 from backtests.stages.markets import Markets
 from forecasting.explain import Explanation
+from forecasting.universe.distribution import ONE_SESSION
 
 
 @dataclass
@@ -42,11 +43,21 @@ class Forecasts:
     run: ForecastRun | None = None
     returns: bool = True  # the forecasts are returns (not cross-sectional ranks)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)  # each ticker's, as made
+    # The global distribution model's 1-session Student-t by ticker (mean_h1, scale_h1, df_h1 by
+    # date), and its forecast cache key: what the `lstm` risk method reads, and where it came from.
+    one_session: dict[str, pd.DataFrame] = field(default_factory=dict)
+    source: str | None = None
 
     def distribution(self, ticker: str) -> pd.DataFrame | None:
         """A ticker's forecasts with a distribution forecaster's columns (mean_h1, ...), or None."""
         frame = self.frames.get(ticker)
         return frame if frame is not None and "mean_h1" in frame.columns else None
+
+    def risk_input(self, ticker: str) -> pd.DataFrame | None:
+        """The 1-session distribution the `lstm` risk method reads for a ticker, or None: its own
+        distribution forecaster's, or the global distribution model's."""
+        own = self.distribution(ticker)
+        return own if own is not None else self.one_session.get(ticker)
 
     def by_date(self) -> pd.DataFrame:
         """forecast and ridge by (date, ticker): what is known at each close (the audit's view)."""
@@ -70,8 +81,10 @@ def forecast_stage(cfg: DictConfig, loaded: Markets, reads: bool = True, explain
                           explain=explain, use_cache=use_cache)
         how: dict[str, Any] = {"model": "global", "trained": 0 if made.cached else len(loaded.markets),
                                "cache_key": made.key}
+        sessions = one_session(made.predictions, membership)
         return Forecasts(finish_long(made.predictions, loaded.markets, membership), how,
-                         made.explanation, returns=universe.target != "csrank")
+                         made.explanation, returns=universe.target != "csrank",
+                         one_session=sessions, source=made.key if sessions else None)
     if until is not None or not use_cache:  # the audit: every ticker afresh, here
         frames = {t: walk_forward_forecasts(cfg, m, use_cache=False, until=until).predictions
                   for t, m in loaded.markets.items()}
@@ -88,3 +101,14 @@ def members_only(frames: dict[str, pd.DataFrame], membership: Membership | None)
     if membership is None:
         return frames
     return {t: f.loc[membership.mask(f.index, [t])[t].to_numpy()] for t, f in frames.items()}
+
+
+def one_session(long: pd.DataFrame, membership: Membership | None) -> dict[str, pd.DataFrame]:
+    """{ticker: the global model's 1-session distribution by date} on its member dates, or {} for a
+    model that forecasts a point."""
+    if "mean_h1" not in long.columns:
+        return {}
+    if membership is not None:
+        long = membership.keep(long)
+    columns = list(ONE_SESSION)
+    return {str(t): part.set_index("date")[columns] for t, part in long.groupby("ticker", sort=True)}

@@ -52,17 +52,20 @@ def risk_stage(cfg: DictConfig, loaded: Markets, settings: RiskSettings | None,
                until: pd.Timestamp | None = None,
                ready: Mapping[str, pd.DataFrame] | None = None) -> RiskForecasts:
     """Every ticker's risk forecasts (cache hits read here, misses fanned out for a universe).
-    With a distribution forecaster the `lstm` method reads its forecasts (no network of its own).
+    With a distribution forecaster the `lstm` method reads its forecasts (no network of its own),
+    a global universe's the global model's 1-session distribution (forecasting/universe/distribution.py).
     `ready`: rows of some methods the background worker computed (stages/prefetch.py), by ticker."""
     if settings is None:
         return RiskForecasts()
-    given = {t: forecasts.distribution(t) if forecasts is not None else None for t in loaded.markets}
+    given = {t: forecasts.risk_input(t) if forecasts is not None else None for t in loaded.markets}
+    source = forecasts.source if forecasts is not None else None  # the global model's forecasts
     if loaded.single or until is not None or not use_cache:
         runs = {t: walk_forward_risk(cfg, m, settings, use_cache=use_cache, until=until,
-                                     distribution=given[t], ready=(ready or {}).get(t))
+                                     distribution=given[t], ready=(ready or {}).get(t),
+                                     source=source)
                 for t, m in sorted(loaded.markets.items())}
     else:
-        runs = universe_risk(cfg, loaded.markets, settings, int(cfg.universe.n_jobs), given)
+        runs = universe_risk(cfg, loaded.markets, settings, int(cfg.universe.n_jobs), given, source)
     return RiskForecasts(settings, runs)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from forecasting.base import NotFittedError
 from forecasting.boosting import Booster
 from forecasting.network import build_global_lstm
-from forecasting.training import Schedule, fit_network, newest_then_random
+from forecasting.training import Schedule, fit_network, mse, newest_then_random
 from forecasting.universe.panel import TARGETS, Panel, PanelScaler, cross_sectional_target
 
 
@@ -103,7 +103,8 @@ class GlobalLSTM(PanelForecaster):
         self.patience, self.embedding, self.n_tickers = patience, embedding, n_tickers
         self.warm_samples, self.val_samples = warm_samples, val_samples
         self.cell = cell  # the recurrent layer: the single-ticker forecaster class's `cell`
-        self.model: Any = None
+        self.network: Any = None  # what trains
+        self.model: Any = None    # what gives the point forecast (here the network itself)
         self._seen = -1  # the last calendar position a previous fit trained on
         self.trained_samples = 0  # sample passes so far (throughput figures)
 
@@ -120,7 +121,7 @@ class GlobalLSTM(PanelForecaster):
             validation: np.ndarray | None = None) -> GlobalLSTM:
         """Fit on samples `idx` (scalers from them alone); `validation` drives early stopping."""
         self._fit_scaler(panel, idx)
-        resume = warm_start and self.model is not None
+        resume = warm_start and self.network is not None
         rng = np.random.default_rng(seed)
         val = None
         if validation is not None and len(validation) and self.patience > 0:
@@ -128,21 +129,36 @@ class GlobalLSTM(PanelForecaster):
             if resume and 0 < self.val_samples < len(validation):
                 keep = np.sort(rng.choice(len(validation), self.val_samples, replace=False))
                 validation, y_val = validation[keep], y_val[keep]
-            val = (self._inputs(panel, validation), y_val)
+            val = (self._inputs(panel, validation), self._fitted(y_val))
         y = self._targets(panel, idx)
         if resume and 0 < self.warm_samples < len(idx):
             keep = newest_then_random(panel.pos[idx] > self._seen, self.warm_samples, rng)
             idx, y = idx[keep], y[keep]
         self._seen = max(self._seen, int(panel.pos[idx].max()))
         schedule = Schedule(self.epochs, self.warm_epochs, self.batch_size, self.patience)
-        self.model = fit_network(
-            self.model, lambda: build_global_lstm(self.window, panel.X.shape[-1], self.n_tickers,
-                                                  self.embedding, self.units, self.layers,
-                                                  self.dropout, self.learning_rate, self.cell),
-            self._inputs(panel, idx), y, val, seed, resume, schedule, rng)
+        self.network = fit_network(self.network, lambda: self._build(panel.X.shape[-1]),
+                                   self._inputs(panel, idx), self._fitted(y), val, seed, resume,
+                                   schedule, rng, self.criterion)
+        self.model = self._point_view()
         epochs = self.warm_epochs if resume else self.epochs
         self.trained_samples += epochs * len(idx)  # an upper bound when early stopping cuts in
         return self
+
+    def criterion(self, predicted: np.ndarray, target: np.ndarray) -> float:
+        """The network's loss in numpy (early stopping, the warm guard)."""
+        return mse(predicted, target)
+
+    def _build(self, n_features: int) -> Any:
+        """A fresh network (seeded by fit_network)."""
+        return build_global_lstm(self.window, n_features, self.n_tickers, self.embedding,
+                                 self.units, self.layers, self.dropout, self.learning_rate, self.cell)
+
+    def _fitted(self, y: np.ndarray) -> np.ndarray:
+        """The targets as the network's loss takes them."""
+        return y
+
+    def _point_view(self) -> Any:
+        return self.network
 
     def predict(self, panel: Panel, idx: np.ndarray) -> np.ndarray:
         if self.model is None or self.scaler is None:

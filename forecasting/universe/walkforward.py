@@ -119,7 +119,8 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
               baselines: Mapping[str, Any] | None = None, until: pd.Timestamp | None = None,
               progress: bool = True, explain: Callable[..., None] | None = None,
               incremental: Incremental | None = None) -> pd.DataFrame:
-    """Long-form out-of-sample forecasts: date, ticker, forecast, actual, fold, one column a baseline.
+    """Long-form out-of-sample forecasts: date, ticker, forecast, actual, fold, one column a baseline
+    (and a distribution model's 1-session columns, forecasting/universe/distribution.py).
 
     `until` stops after the fold that predicts that date (the audit needs nothing later).
     `explain(view, None, windows, fold, group)` runs after each fold is predicted, while the fold's
@@ -140,12 +141,16 @@ def run_panel(walkforward: WalkForward, forecaster: Any, panel: Panel, seed: int
                                  others, until, progress, "global walk-forward", after,
                                  incremental):
         test = out.test
+        made = out.predictions.pop("forecast")
+        extra = made.drop(columns="forecast") if isinstance(made, pd.DataFrame) else None
         part = pd.DataFrame({"date": panel.calendar[panel.pos[test]],
                              "ticker": np.asarray(panel.tickers)[panel.ticker[test]],
-                             "forecast": out.predictions.pop("forecast"), "actual": panel.y[test],
-                             "fold": out.fold.number})
+                             "forecast": made["forecast"].to_numpy() if extra is not None else made,
+                             "actual": panel.y[test], "fold": out.fold.number})
         for name, values in out.predictions.items():
             part[name] = values
+        if extra is not None:  # a distribution model's columns (mean_h1, ...), after the baselines
+            part = pd.concat([part, extra.reset_index(drop=True)], axis=1)
         parts.append(part)
     if not parts:
         raise ValueError("no ticker has enough history for one walk-forward fold")
