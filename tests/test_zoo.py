@@ -137,3 +137,20 @@ def test_zoo_refuses_a_single_ticker_and_an_unknown_model(tmp_path: Path):
             build_zoo(universe, BASE, again, forecasters=["ridge", "gbm"], baseline="ridge", **settings)
         with pytest.raises(UserError, match="mode.baseline=lstm is not among"):
             build_zoo(universe, BASE, again, forecasters=["ridge"], baseline="lstm", **settings)
+
+
+def test_the_paired_tests_are_holm_adjusted_over_the_table():
+    """Ten models against one, each p raw and adjusted: the adjusted p of the smallest raw p is ten
+    times it, and a model with no test does not count in the family."""
+    rng = np.random.default_rng(1)
+    dates = pd.bdate_range("2020-01-01", periods=300)
+    base = pd.DataFrame({"ic": rng.normal(0.0, 0.1, 300), "rank_ic": rng.normal(0.0, 0.1, 300)}, dates)
+    daily = {("lstm", "f"): base}
+    for k in range(10):
+        daily[(f"m{k}", "f")] = base + pd.DataFrame(rng.normal(0.004 * k, 0.1, (300, 2)), dates,
+                                                   ["ic", "rank_ic"])
+    rows = against(daily, "lstm").set_index("model")
+    raw, holm = rows["ic_vs_base_p"].dropna(), rows["ic_vs_base_p_holm"].dropna()
+    assert len(holm) == 10 and (holm >= raw).all()
+    assert holm[raw.idxmin()] == pytest.approx(min(1.0, 10 * raw.min()))
+    assert math.isnan(rows.loc["lstm", "ic_vs_base_p_holm"])

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.distribution.hac import diebold_mariano, hac_lag
-from forecasting.universe.cross_section import MIN_NAMES, daily_ic
+from forecasting.universe.cross_section import MIN_NAMES, adjust_pvalues, daily_ic
 
 YEAR = 252
 SCORES = ("ic", "icir", "rank_ic", "rank_icir", "topk_excess", "topk_ir", "mse_vs_persistence",
@@ -86,7 +86,9 @@ def over_seeds(runs: pd.DataFrame) -> pd.DataFrame:
 
 def against(daily: Mapping[tuple[str, str], pd.DataFrame], baseline: str) -> pd.DataFrame:
     """Each (model, features)'s daily IC and Rank IC minus the baseline model's on the same features
-    and days, both averaged over seeds: mean difference, HAC t statistic and two-sided p.
+    and days, both averaged over seeds: mean difference, HAC t statistic and two-sided p, and the p
+    Holm-adjusted over every comparison of the table (`_p_holm`): with many models against one, a
+    raw p below 0.05 turns up by chance.
 
     `daily`: (model, features) -> daily scores averaged over seeds (index: date)."""
     rows = []
@@ -103,4 +105,9 @@ def against(daily: Mapping[tuple[str, str], pd.DataFrame], baseline: str) -> pd.
             row.update({f"{score}_vs_base": float(d.mean()) if len(d) else math.nan,
                         f"{score}_vs_base_t": stat, f"{score}_vs_base_p": p})
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for score in ("ic", "rank_ic"):
+        column = f"{score}_vs_base_p"
+        if column in table:
+            table[f"{column}_holm"] = adjust_pvalues(table[column].tolist())["holm"]
+    return table

@@ -51,8 +51,8 @@ def _with_std(row: pd.Series, column: str, show: Any, spread: bool) -> str:
 def render_zoo(table_rows: pd.DataFrame, info: dict[str, Any], folder: Path) -> str:
     """The whole page from zoo.csv's rows and the run's description `info`."""
     header = ["model", "features", "seeds", *[h for _, h, _, _ in COLUMNS],
-              f"IC &minus; {esc(info['baseline'])}", "p (HAC)", f"Rank IC &minus; {esc(info['baseline'])}",
-              "p (HAC)"]
+              f"IC &minus; {esc(info['baseline'])}", "p (HAC)", "Holm",
+              f"Rank IC &minus; {esc(info['baseline'])}", "p (HAC)", "Holm"]
     rows = []
     for _, row in table_rows.iterrows():
         cells = [esc(row["model"]), esc(row["features"]), str(int(row["seeds"]))]
@@ -61,9 +61,10 @@ def render_zoo(table_rows: pd.DataFrame, info: dict[str, Any], folder: Path) -> 
             diff = finite(row.get(f"{score}_vs_base"))
             klass = "" if diff is None else (" class=good" if diff > 0 else " class=bad")
             p = finite(row.get(f"{score}_vs_base_p"))
-            mark = "*" if p is not None and p < 0.05 else ""
+            holm = finite(row.get(f"{score}_vs_base_p_holm"))
+            mark = "*" if holm is not None and holm < 0.05 else ""
             cells += [f"<span{klass}>{fixed(4)(diff)}</span>" if diff is not None else "–",
-                      pvalue(p) + mark]
+                      pvalue(p), pvalue(holm) + mark]
         rows.append(cells)
     days = f"{info['days']} test days, {esc(info['first'])} to {esc(info['last'])}"
     body = [
@@ -82,8 +83,9 @@ def render_zoo(table_rows: pd.DataFrame, info: dict[str, Any], folder: Path) -> 
         "about twice the returns' variance, so a forecast of zero already scores about 0.5). The "
         "last columns: the "
         f"daily IC minus {esc(info['baseline'])}'s on the same feature set and days (each averaged "
-        "over seeds), with a Newey-West (HAC) t-test; * p &lt; 0.05, not corrected for the number "
-        "of models.</p>",
+        "over seeds), with a Newey-West (HAC) t-test, its p raw and Holm-adjusted over the table's "
+        "comparisons (many models against one: a raw p below 0.05 turns up by chance); * Holm p "
+        "&lt; 0.05.</p>",
         table(header, rows).replace("<table>", '<table id="zoo">', 1),
         "".join(f"<p class=sub>Left out: <b>{esc(pair)}</b>: {esc(why)}</p>"
                 for pair, why in info.get("left_out", {}).items()),
