@@ -19,7 +19,7 @@ from forecasting.incremental import Incremental
 from forecasting.risk.walkforward import run_risk
 from forecasting.windows import make_windows
 from tests.builders import build
-from tests.conftest import EXPLAIN, RISK_LSTM
+from tests.conftest import DISTRIBUTION, EXPLAIN, RISK_LSTM
 from tests.test_universe import CSV as UNIVERSE_CSV
 
 BARS = 420  # the test preset's folds: forecasts from bar 200, a new fold every 60 bars
@@ -393,3 +393,25 @@ def test_a_revised_ticker_in_the_panel_retrains_only_the_folds_that_read_it(capl
     assert counts == {"reuse": 2, "predict": 1, "fit": 2}
     assert "fold 3 and every later one trained again: BBB: its training windows were revised" \
         in caplog.text
+
+
+@pytest.mark.slow  # four runs of a 3-ticker global distribution LSTM: .ci/run runs it
+def test_a_global_universes_evening_update_refits_no_risk_fold(make_cfg, tmp_path, caplog):
+    """With the global distribution model, one new session refits no fold of any ticker's GARCH or
+    EWMA (their memory is keyed by their own settings, not by the global forecasts, which change
+    with every ticker's data), the `lstm` rows are read afresh, and var.csv equals a run from
+    scratch. Before, every evening refitted every risk fold of every ticker."""
+    frames = _frames(["AAA", "BBB", "CCC"], BARS)
+    settings = (*DISTRIBUTION, "universe.warm_samples=300", "universe.val_samples=40",
+                "risk_model.enabled=true", "risk_model.methods=[lstm,ewma,garch]")
+    _global_run(make_cfg, tmp_path, frames, BARS - 1, "evening0", "cache", *settings)
+    with caplog.at_level("INFO", logger="forecasting.walkforward"):
+        caplog.clear()
+        last = _global_run(make_cfg, tmp_path, frames, BARS, "evening1", "cache", *settings)
+    updates = [line for line in caplog.messages if "walk-forward: incremental: " in line]
+    assert sum(line.startswith("risk walk-forward") for line in updates) == len(frames), updates
+    assert len(updates) == 1 + len(frames), updates  # the global forecasts, each ticker's risk
+    assert all(", 0 trained" in line for line in updates), updates
+    scratch = _global_run(make_cfg, tmp_path, frames, BARS, "scratch", "fresh-cache", *settings)
+    assert (last / "var.csv").read_bytes() == (scratch / "var.csv").read_bytes()
+

@@ -101,7 +101,7 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
         str(name): part for name, part in ready.groupby("method", sort=False) if name in methods}
     todo = {name: method for name, method in methods.items() if name not in done}
     computed = compute_risk(cfg, market, settings, todo, until, distribution is not None,
-                            remembered=use_cache, source=source) if todo else None
+                            remembered=use_cache) if todo else None
     frame = computed if not done and computed is not None else in_method_order(done, methods, computed)
     frame.loc[frame.index.isin(pd.DatetimeIndex(market.unscored)), "realised"] = np.nan
     if use_cache and until is None:
@@ -111,8 +111,7 @@ def walk_forward_risk(cfg: DictConfig, market: MarketData, settings: RiskSetting
 
 def compute_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
                  methods: dict[str, Any], until: pd.Timestamp | None = None,
-                 from_forecasts: bool = False, remembered: bool = True,
-                 source: str | None = None) -> pd.DataFrame:
+                 from_forecasts: bool = False, remembered: bool = True) -> pd.DataFrame:
     """`methods`' rows over the forecasts' folds, reusing the folds an earlier run with the same
     settings and methods already fitted (`remembered`: the fold memory, pipeline/fold_memory.py).
     No cache: `walk_forward_risk` and the background worker (stages/prefetch.py) both call this,
@@ -120,12 +119,23 @@ def compute_risk(cfg: DictConfig, market: MarketData, settings: RiskSettings,
     windows = build_windows(cfg, market)
     lead = market.frame.index.get_loc(windows.index[0])
     remembered = remembered and until is None
-    reads = from_forecasts and "lstm" in methods
-    memory = memory_key("risk", market.ticker,
-                        {**risk_settings_of(cfg, reads, source), "methods": list(methods)},
+    walkforward = instantiate(cfg.walkforward)
+    if from_forecasts and "lstm" in methods:
+        # The `lstm` method only reads the forecasts' 1-session distribution: no fit to remember,
+        # and a global model's rows for this ticker change with every ticker's data, which this
+        # ticker's windows cannot show. So it is read afresh (a fraction of a second); the methods
+        # that fit (GARCH, ...) keep a memory keyed by their own settings, which data that only
+        # grew leaves valid (before, a global universe's evening update refitted them all).
+        read = run_risk(walkforward, {"lstm": methods["lstm"]}, windows, settings.levels,
+                        seed=int(cfg.seed), lead=lead, until=until)
+        fitted = {name: method for name, method in methods.items() if name != "lstm"}
+        rest = compute_risk(cfg, market, settings, fitted, until, remembered=remembered) \
+            if fitted else None
+        return in_method_order({"lstm": read}, methods, rest)
+    memory = memory_key("risk", market.ticker, {**risk_settings_of(cfg), "methods": list(methods)},
                         int(cfg.seed))
     incremental = recall(cfg.paths.cache_dir, memory) if remembered else None
-    frame = run_risk(instantiate(cfg.walkforward), methods, windows, settings.levels,
+    frame = run_risk(walkforward, methods, windows, settings.levels,
                      seed=int(cfg.seed), lead=lead, until=until, incremental=incremental)
     if incremental is not None:
         remember(cfg.paths.cache_dir, memory, incremental)
