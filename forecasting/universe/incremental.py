@@ -87,29 +87,26 @@ class PanelComparison:
         if (stored.train_start, stored.train_end, stored.test_start) != (
                 fold.train_start, fold.train_end, fold.test_start):
             return "its schedule moved"
-        why = self._dates(fold.test_start + 1)
-        for name, compare in self.each.items():
-            if why is not None:
-                return why
-            old, old_train, _ = self.old.tickers[name].fold(stored)
-            new, new_train, _ = self.new.tickers[name].fold(fold)
-            if not np.array_equal(old_train, new_train):
-                return f"{name}'s training samples changed"
-            why = compare.training(new, old)
-            why = None if why is None else f"{name}: {why}"
-        return why
+        return self._each(fold, stored, fold.test_start + 1, "training")
 
     def test(self, fold: Fold, stored: Fold) -> str | None:
         if stored.test_end != fold.test_end:
             return f"{fold.test_end - stored.test_end} new test sessions"
-        why = self._dates(fold.test_end)
+        return self._each(fold, stored, fold.test_end, "test")
+
+    def _each(self, fold: Fold, stored: Fold, end: int, part: str) -> str | None:
+        """Why the fold's `part` (training or test) must be redone: the dates up to `end`, then
+        each ticker's samples and, after its own scaling, their windows and targets."""
+        why = self._dates(end)
+        training = part == "training"
         for name, compare in self.each.items():
             if why is not None:
                 return why
-            old, _, old_test = self.old.tickers[name].fold(stored)
-            new, _, new_test = self.new.tickers[name].fold(fold)
-            if not np.array_equal(old_test, new_test):
-                return f"{name}'s test samples changed"
-            why = compare.test(new, old)
+            old, old_train, old_test = self.old.tickers[name].fold(stored)
+            new, new_train, new_test = self.new.tickers[name].fold(fold)
+            same = np.array_equal(old_train, new_train) if training else np.array_equal(old_test, new_test)
+            if not same:
+                return f"{name}'s {part} samples changed"
+            why = compare.training(new, old) if training else compare.test(new, old)
             why = None if why is None else f"{name}: {why}"
         return why
