@@ -46,11 +46,47 @@ def val_loss(model: Any, val: tuple[Inputs, np.ndarray] | None, criterion: Crite
     return criterion(predicted, val[1])
 
 
+def one_trace(model: Any, X: Inputs, y: np.ndarray) -> None:
+    """Have `model.train_on_batch` run one graph for every batch size: traced once, for any count.
+
+    Keras traces its training step for the first batch's exact shape, then again when the last
+    batch of an epoch is shorter, and the first trace runs twice since it makes the optimizer's
+    variables (0.5 to 1 s each for this LSTM, its gradient through the time loop): three traces in
+    every fit from scratch, where one, with the batch dimension unknown and the optimizer built
+    before, does the same arithmetic for every batch (weights bit-identical, tests/test_training.py).
+    The step is Keras' own `train_step`, handed to `train_on_batch` as its training function
+    (`compile` resets it, so a recompiled model gets its own again).
+    """
+    if getattr(model.train_function, "one_trace", False):
+        return
+    import tensorflow as tf
+
+    def spec(part: np.ndarray) -> Any:
+        return tf.TensorSpec((None, *part.shape[1:]), tf.as_dtype(part.dtype))
+
+    inputs = spec(X) if isinstance(X, np.ndarray) else [spec(part) for part in X]
+
+    @tf.function(input_signature=[inputs, spec(y)], autograph=False)
+    def step(x: Any, target: Any) -> Any:
+        return model.train_step((x, target))
+
+    def function(batches: Iterator[tuple[Any, Any, Any]]) -> Any:
+        for x, target, _ in batches:  # train_on_batch's one batch (no sample weights here)
+            outputs = step(x, target)
+        return outputs
+
+    function.one_trace = True  # type: ignore[attr-defined]
+    model.train_function = function
+    if not model.optimizer.built:  # its slots made now: made inside the first call, they cost
+        model.optimizer.build(model.trainable_variables)  # TensorFlow a second trace of it
+
+
 def train_epochs(model: Any, X: Inputs, y: np.ndarray, epochs: int, batch_size: int,
                  val: tuple[Inputs, np.ndarray] | None, rng: np.random.Generator,
                  start_loss: float, patience: int, criterion: Criterion = mse) -> None:
     """Seeded mini-batch epochs with early stopping; the best weights (or the starting ones, if no
     epoch beat them: the warm-start guard) are kept."""
+    one_trace(model, X, y)
     start_weights = model.get_weights() if np.isfinite(start_loss) else None
     best_loss, best_weights, waited = start_loss, start_weights, 0
     for _ in range(epochs):

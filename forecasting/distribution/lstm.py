@@ -91,16 +91,19 @@ class DistributionLSTM:
         spread = np.nanstd(targets, axis=0)
         self.y_std = np.where(spread > 0, spread, 1.0)
         self.y_mean[0], self.y_std[0] = self.scaler.y_mean, self.scaler.y_std  # the same scaler
-        X, y = self.scaler.transform_x(train.X), self._scaled_targets(train)
         val = None
         if validation is not None and len(validation.labelled) and self.patience > 0:
             held = validation.labelled
             val = (self.scaler.transform_x(held.X), self._scaled_targets(held))
         resume = warm_start and self.network is not None
-        if resume and self._seen is not None and 0 < self.warm_samples < len(X):
-            keep = newest_then_random(np.asarray(train.index > self._seen), self.warm_samples,
+        # the whole window's: an h-session target needs the days after it
+        y = ((targets - self.y_mean) / self.y_std).astype(np.float32)
+        rows: Any = slice(None)
+        if resume and self._seen is not None and 0 < self.warm_samples < len(train):
+            rows = newest_then_random(np.asarray(train.index > self._seen), self.warm_samples,
                                       np.random.default_rng(seed))
-            X, y = X[keep], y[keep]
+        # a warm fold's capped sample is all that is scaled, not the whole growing window
+        X, y = self.scaler.transform_x(train.X[rows]), y[rows]
         self._seen = train.index[-1]
         holder: dict[str, Any] = {}
 
