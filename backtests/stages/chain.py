@@ -85,13 +85,13 @@ def run_chain(cfg: DictConfig) -> float:
     with timings.stage("check settings"):
         settings = Settings.check(cfg)
     with Background(int(cfg.workers)) as background:  # processes beside this one
+        if draws(cfg):  # first: its start and imports overlap this process's loading and training
+            background.warm()
         with timings.stage("load prices"):
             loaded = load_markets(cfg)
             settings.check_markets(loaded)
         reads = settings.reads_forecasts(loaded)
         early = start_baselines(cfg, loaded, settings.risk, reads, background)  # beside the network
-        if draws(cfg):
-            background.warm()  # its imports overlap the network's training
         with timings.stage("forecasts"):
             forecasts = forecast_stage(cfg, loaded, reads, explain=explains(cfg, loaded))
         with timings.stage("distributions"):

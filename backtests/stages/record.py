@@ -78,6 +78,17 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     result, bench, predictions = traded.ticker, traded.ticker_benchmark, run.predictions
     uses_forecast = bool(traded.metrics["strategy"]["uses_forecast"])
     start = predictions.index[0]
+    strategy = group_choice("strategy") or traded.name
+    period = f"{start.date()} to {predictions.index[-1].date()}"
+    title = f"{market.ticker} · {strategy} · {period}"
+    cache = ArtifactCache(cfg.paths.cache_dir, background)  # a rerun copies what it drew before
+    if cfg.report.tearsheet:  # first of all: the longest drawing, in the background worker while
+        year = int(cfg.report.periods_per_year)  # this process scores and writes the rest
+        shown = (traded.metrics["strategy"]["time_in_market"],
+                 traded.metrics["benchmark"]["time_in_market"])
+        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
+                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
+                                                time_in_market=shown))
     metrics = {
         "strategy": traded.metrics["strategy"], "benchmark": traded.metrics["benchmark"],
         "forecast": (ticker_scores(cfg, predictions, loaded) if uses_forecast
@@ -93,7 +104,6 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
     if distributions is not None:  # distribution.csv and the `distribution` block
         metrics["distribution"] = write_distributions(out, distributions, market.frame["Close"])
     commit = git_commit(Path(__file__).parent)
-    strategy = group_choice("strategy") or traded.name
     # Before report.html, so the page shows how many trials this data and period have seen. Not in
     # metrics.json: its figures depend on the ledger's history, and a rerun of the same settings
     # must write a byte-identical metrics.json.
@@ -108,16 +118,7 @@ def record_ticker(cfg: DictConfig, loaded: Markets, forecasts: Forecasts, risk: 
         risk_forecasts_from_cache=risk.on and risk.runs[market.ticker].cached,
         **({} if distributions is None else {"distribution_cache_key": distributions.key,
                                               "distribution_baselines_from_cache": distributions.cached}))
-    period = f"{start.date()} to {predictions.index[-1].date()}"
-    title = f"{market.ticker} · {strategy} · {period}"
-    cache = ArtifactCache(cfg.paths.cache_dir, background)  # a rerun copies what it drew before
     model = forecaster_label(run_info["config"]["forecaster"])
-    if cfg.report.tearsheet:  # first: the longest drawing goes to the background worker
-        year = int(cfg.report.periods_per_year)
-        shown = (metrics["strategy"]["time_in_market"], metrics["benchmark"]["time_in_market"])
-        cache.file(out / "tearsheet.html", [result.returns, bench.returns, title, year, shown],
-                   lambda path: write_tearsheet(path, result.returns, bench.returns, title, year,
-                                                time_in_market=shown))
     if cfg.report.plots and uses_forecast:  # both plots are of the forecast
         equity = pd.DataFrame({"strategy": result.equity, "buy & hold": bench.equity})
         folds = metrics["forecast"]["per_fold"]
