@@ -40,7 +40,16 @@ def run_one(script: Path, args: list[str]) -> dict[str, Any]:
             "tensorflow": _deep_learning_loaded()}
 
 
+def _finish_here() -> None:
+    """A finished command ends as the interpreter would end it, not by leaving the process
+    (backtests/finish.py): the batch goes on to the next command."""
+    sys.exit(0)
+
+
 def main(cases_file: str, results_file: str) -> None:
+    import backtests.finish
+
+    backtests.finish.exit_done = _finish_here  # type: ignore[assignment]  (run.py imports it each time)
     script = Path(__file__).resolve().parents[1] / "run.py"
     cases = json.loads(Path(cases_file).read_text())
     results = [run_one(script, list(args)) for args in cases]

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 # they record in, and the modes above the stages they chain.
 LAYERS = {"errors": 0, "atomic": 0, "runcontext": 0, "data": 1, "settings": 1, "pipeline": 2,
           "outputs": 3, "sweeps": 4, "ledger": 4, "journal": 4, "tracking": 4, "stages": 5, "modes": 6,
-          "cli": 7}
+          "cli": 7, "finish": 7}
 FORBIDDEN = {"forecasting": ("backtrader", "backtests", "strategies"),
              "strategies": ("tensorflow", "keras", "forecasting", "backtests")}
 PACKAGES = ("backtests", "forecasting", "strategies")
