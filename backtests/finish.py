@@ -6,8 +6,8 @@ finished run needs nothing of it: its files are closed and renamed into place (b
 So a run that ended without error does what the interpreter's shutdown does that matters, in the
 same order (the executors' exit hooks, joining the threads still running, then the exit
 handlers: logging's flush, temporary folders' removal, the trackers'), flushes its output and
-leaves with status 0. An error takes the
-usual way out (its status and message are the interpreter's).
+leaves with status 0. An error takes the usual way out (its status and message are the
+interpreter's).
 """
 from __future__ import annotations
 

@@ -57,16 +57,17 @@ def one_trace(model: Any, X: Inputs, y: np.ndarray) -> None:
     The step is Keras' own `train_step`, handed to `train_on_batch` as its training function
     (`compile` resets it, so a recompiled model gets its own again).
     """
-    if getattr(model.train_function, "one_trace", False):
-        return
     import tensorflow as tf
 
     def spec(part: np.ndarray) -> Any:
         return tf.TensorSpec((None, *part.shape[1:]), tf.as_dtype(part.dtype))
 
     inputs = spec(X) if isinstance(X, np.ndarray) else [spec(part) for part in X]
+    signature = [inputs, spec(y)]
+    if getattr(model.train_function, "one_trace", None) == signature:
+        return  # this model's step, for inputs of these shapes and types: traced already
 
-    @tf.function(input_signature=[inputs, spec(y)], autograph=False)
+    @tf.function(input_signature=signature, autograph=False)
     def step(x: Any, target: Any) -> Any:
         return model.train_step((x, target))
 
@@ -75,7 +76,7 @@ def one_trace(model: Any, X: Inputs, y: np.ndarray) -> None:
             outputs = step(x, target)
         return outputs
 
-    function.one_trace = True  # type: ignore[attr-defined]
+    function.one_trace = signature  # type: ignore[attr-defined]
     model.train_function = function
     if not model.optimizer.built:  # its slots made now: made inside the first call, they cost
         model.optimizer.build(model.trainable_variables)  # TensorFlow a second trace of it

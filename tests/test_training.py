@@ -36,7 +36,7 @@ def _fit(X: np.ndarray, y: np.ndarray, plain: bool) -> tuple[list[np.ndarray], o
 
 def _traces(model: object) -> list[int]:
     step = model.train_function  # type: ignore[attr-defined]
-    assert getattr(step, "one_trace", False)
+    assert getattr(step, "one_trace", None)
     return [cell.cell_contents.experimental_get_tracing_count() for cell in step.__closure__
             if hasattr(cell.cell_contents, "experimental_get_tracing_count")]
 
@@ -57,4 +57,16 @@ def test_a_network_with_two_inputs_trains_through_one_trace():
     ids = np.arange(40, dtype=np.int32) % 4
     fit_network(model, lambda: model, [X, ids.reshape(-1, 1)], y[:, 0], None, seed=1, resume=True,
                 schedule=Schedule(epochs=1, warm_epochs=2, batch_size=16, patience=0))
+    assert _traces(model) == [1]
+
+
+def test_inputs_of_another_type_get_a_step_of_their_own_instead_of_an_error():
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model, _ = build_distribution_lstm(6, 3, [1, 2], units=4)
+    X, y = _data(40)
+    schedule = Schedule(epochs=1, warm_epochs=1, batch_size=16, patience=0)
+    fit_network(model, lambda: model, X, y, None, seed=1, resume=True, schedule=schedule)
+    fit_network(model, lambda: model, X, y.astype(np.float64), None, seed=1, resume=True,
+                schedule=schedule)
     assert _traces(model) == [1]
