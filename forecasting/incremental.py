@@ -109,11 +109,8 @@ class Incremental:
     counts: dict[str, int] = field(default_factory=lambda: {"reuse": 0, "predict": 0, "fit": 0})
     saving_s: float = 0.0  # spent freezing fitted states for the next run
 
-    def plan(self, inputs: FoldInputs | Windows, folds: list[Fold],
-             names: tuple[str, ...]) -> dict[int, str]:
+    def plan(self, inputs: FoldInputs, folds: list[Fold], names: tuple[str, ...]) -> dict[int, str]:
         """Each fold's action (`reuse`, `predict` or `fit`), logging why a stored fold is redone."""
-        if isinstance(inputs, Windows):
-            inputs = Inputs.of(inputs)
         self.current = FoldMemory(inputs, names)
         old = self.previous
         plan = {fold.number: "fit" for fold in folds}
