@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,18 @@ def compile_tree(code: Path) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"/(results|outputs|multirun)/",
                     str(code / "backtests"), str(code / "forecasting"), str(code / "strategies"),
                     str(code / "run.py")], check=False, capture_output=True)
+
+
+@contextmanager
+def old_checkout(commit: str, folder: Path) -> Iterator[Path]:
+    """COMMIT's checkout in FOLDER beside this one, both byte-compiled; removed after."""
+    code = old_worktree(commit, folder)
+    try:
+        compile_tree(code)
+        compile_tree(ROOT)
+        yield code
+    finally:
+        remove_worktree(code)
 
 
 def one_run(code: Path, args: list[str], work: Path, results: Path | None = None) -> dict[str, Any]:
@@ -130,19 +144,14 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="default-run-bench-") as tmp:
         work = Path(tmp)
-        old_code = old_worktree(args.old, work / "old-code")
-        try:
-            compile_tree(old_code)
-            compile_tree(ROOT)
+        with old_checkout(args.old, work / "old-code") as old_code:
             for number in range(1, args.rounds + 1):
                 for label, code in (("old", old_code), ("new", ROOT)):
                     run = one_run(code, common, work / f"{label}-{number}")
                     runs[label].append(run)
                     show(label, number, run)
-            identical = {name: same_file(work / "old-1" / "run" / name, work / "new-1" / "run" / name)
-                         for name in RESULT_FILES}
-        finally:
-            remove_worktree(old_code)
+        identical = {name: same_file(work / "old-1" / "run" / name, work / "new-1" / "run" / name)
+                     for name in RESULT_FILES}
     ratios = [new["wall_s"] / old["wall_s"] for old, new in zip(runs["old"], runs["new"])]
     old_mse, new_mse = runs["old"][0]["mse"], runs["new"][0]["mse"]
     print(json.dumps({

@@ -32,12 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.default_run import (  # noqa: E402
-    compile_tree,
-    old_worktree,
-    one_run,
-    remove_worktree,
-)
+from tests.benchmarks.default_run import old_checkout, one_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**{k: v for k, v in os.environ.items() if k != "LSTM_RESULTS_DIR"}, "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -119,10 +114,7 @@ def main() -> None:
     bare = [sys.executable, "-c", "pass"]
     with tempfile.TemporaryDirectory(prefix="speed-floor-") as tmp:
         work = Path(tmp)
-        old_code = old_worktree(args.old, work / "old-code")
-        try:
-            compile_tree(old_code)
-            compile_tree(ROOT)
+        with old_checkout(args.old, work / "old-code") as old_code:
             for number in range(args.rounds):
                 parts["start-up"].append(wall([sys.executable, "run.py", "--cfg", "job"]))
                 parts["keras import"].append(
@@ -136,8 +128,6 @@ def main() -> None:
                 old_runs.append(old["wall_s"])
                 print(f"round {number + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in parts.items())
                       + f"; old run {old_runs[-1]:.1f} s", flush=True)
-        finally:
-            remove_worktree(old_code)
     medians = {name: round(statistics.median(values), 2) for name, values in parts.items()}
     floor = sum(medians.values())
     old_s = statistics.median(old_runs)

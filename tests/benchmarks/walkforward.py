@@ -113,21 +113,18 @@ def side(code: Path, args: argparse.Namespace) -> dict:
 
 def side_by_side(args: argparse.Namespace) -> None:
     """This checkout's walk-forward against `args.old`'s, alternating rounds; JSON ratios."""
-    from tests.benchmarks.default_run import old_worktree, remove_worktree
+    from tests.benchmarks.default_run import old_checkout
 
     root = Path(__file__).resolve().parents[2]
     runs: dict[str, list[dict]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="walkforward-bench-") as tmp:
-        old_code = old_worktree(args.old, Path(tmp) / "old-code")
-        try:
+        with old_checkout(args.old, Path(tmp) / "old-code") as old_code:
             for number in range(1, args.rounds + 1):
                 for label, code in (("old", old_code), ("new", root)):
                     runs[label].append(side(code, args))
                     run = runs[label][-1]
                     print(f"round {number} {label}: wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.1f} s, "
                           f"mse {run['mse']:.6g}, {run['folds']} folds, {run['forecaster']}", flush=True)
-        finally:
-            remove_worktree(old_code)
     pairs = list(zip(runs["old"], runs["new"]))
     print(json.dumps({
         "ratio": round(statistics.median(n["wall_s"] / o["wall_s"] for o, n in pairs), 3), "goal": "<= 0.3",
